@@ -1,0 +1,194 @@
+#pragma once
+// Reading and writing plain config structs through one field list.
+//
+// Each config struct lists its fields once:
+//
+//   struct TrainConfig {
+//     int64_t epochs = 20;
+//     double lr = 2e-3;
+//     template <class V> void visit(V& v) {
+//       v.field("epochs", epochs, check::atLeast<int64_t>(1));
+//       v.field("lr", lr, check::greaterThan(0.0));
+//     }
+//   };
+//
+// YamlReader fills a struct from a YAML map (type and range errors, and unknown
+// keys, throw ConfigError naming "file:line: key.path"), YamlWriter emits it.
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace autoglm {
+
+// A check returns an error text ("must be > 0") or nothing.
+template <typename T>
+using Check = std::function<std::optional<std::string>(const T&)>;
+
+namespace check {
+
+template <typename T>
+Check<T> none() {
+  return [](const T&) -> std::optional<std::string> { return std::nullopt; };
+}
+template <typename T>
+Check<T> atLeast(T lo) {
+  return [lo](const T& v) -> std::optional<std::string> {
+    if (v < lo) return detail::concat("must be >= ", lo);
+    return std::nullopt;
+  };
+}
+template <typename T>
+Check<T> greaterThan(T lo) {
+  return [lo](const T& v) -> std::optional<std::string> {
+    if (!(v > lo)) return detail::concat("must be > ", lo);
+    return std::nullopt;
+  };
+}
+template <typename T>
+Check<T> between(T lo, T hi) {  // inclusive
+  return [lo, hi](const T& v) -> std::optional<std::string> {
+    if (!(v >= lo && v <= hi)) return detail::concat("must be in [", lo, ", ", hi, "]");
+    return std::nullopt;
+  };
+}
+inline Check<double> fraction() { return between(0.0, 1.0); }
+inline Check<double> openFraction() {  // [0, 1)
+  return [](const double& v) -> std::optional<std::string> {
+    if (!(v >= 0.0 && v < 1.0)) return std::string("must be in [0, 1)");
+    return std::nullopt;
+  };
+}
+Check<std::string> oneOf(std::vector<std::string> choices);
+Check<std::string> nonEmpty();
+
+}  // namespace check
+
+// Applies "a.b.c=value" overrides to a YAML tree (value parsed as YAML).
+void applyOverride(YAML::Node& root, const std::string& assignment);
+
+// Loads a YAML file, turning parse errors into ConfigError with file:line.
+YAML::Node loadYamlFile(const std::string& path);
+
+class YamlReader {
+ public:
+  YamlReader(YAML::Node node, std::string file, std::string path = "");
+
+  template <typename T>
+  void field(const std::string& key, T& value, Check<T> chk = check::none<T>()) {
+    seen_.insert(key);
+    YAML::Node child = node_[key];
+    if (!child.IsDefined() || child.IsNull()) return;  // keep the default
+    try {
+      value = convert<T>(child);
+    } catch (const YAML::Exception&) {
+      fail(child, key, "expected " + typeName<T>());
+    }
+    if (auto err = chk(value)) fail(child, key, *err);
+  }
+
+  template <typename S>
+  void section(const std::string& key, S& sub) {
+    seen_.insert(key);
+    YAML::Node child = node_[key];
+    if (!child.IsDefined() || child.IsNull()) {
+      // Still run the reader on an empty map so that nested checks apply to defaults.
+      child = YAML::Node(YAML::NodeType::Map);
+    } else if (!child.IsMap()) {
+      fail(child, key, "expected a map of settings");
+    }
+    YamlReader sub_reader(child, file_, join(key));
+    sub.visit(sub_reader);
+    sub_reader.finish();
+  }
+
+  // Fails on keys present in the YAML map that no field() or section() read.
+  void finish() const;
+
+  // For cross-field checks after visit(): "file: path.key: message".
+  [[noreturn]] void fail(const std::string& key, const std::string& message) const;
+
+ private:
+  [[noreturn]] void fail(const YAML::Node& at, const std::string& key,
+                         const std::string& message) const;
+  std::string join(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  static std::string describe(const YAML::Node& n);
+
+  template <typename T>
+  static T convert(const YAML::Node& n) {
+    if constexpr (std::is_same_v<T, bool>) {
+      return n.as<bool>();
+    } else if constexpr (std::is_integral_v<T>) {
+      // yaml-cpp happily converts 1.5 to 1 for some versions; insist on an integer literal.
+      if (!n.IsScalar()) throw YAML::BadConversion(n.Mark());
+      const std::string& s = n.Scalar();
+      size_t pos = 0;
+      long long v = 0;
+      try {
+        v = std::stoll(s, &pos);
+      } catch (const std::exception&) {
+        throw YAML::BadConversion(n.Mark());
+      }
+      if (pos != s.size()) throw YAML::BadConversion(n.Mark());
+      return static_cast<T>(v);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      if (!n.IsScalar()) throw YAML::BadConversion(n.Mark());
+      return n.Scalar();
+    } else {
+      if (!n.IsScalar()) throw YAML::BadConversion(n.Mark());
+      return n.as<T>();
+    }
+  }
+  template <typename T>
+  static std::string typeName() {
+    if constexpr (std::is_same_v<T, bool>) return "a boolean";
+    else if constexpr (std::is_integral_v<T>) return "an integer";
+    else if constexpr (std::is_floating_point_v<T>) return "a number";
+    else if constexpr (std::is_same_v<T, std::string>) return "a string";
+    else return "a value";
+  }
+  YAML::Node node_;
+  std::string file_;
+  std::string path_;
+  std::set<std::string> seen_;
+};
+
+class YamlWriter {
+ public:
+  explicit YamlWriter(YAML::Emitter& out) : out_(out) {}
+
+  template <typename T>
+  void field(const std::string& key, T& value, Check<T> = {}) {
+    out_ << YAML::Key << key << YAML::Value << value;
+  }
+  template <typename S>
+  void section(const std::string& key, S& sub) {
+    out_ << YAML::Key << key << YAML::Value << YAML::BeginMap;
+    sub.visit(*this);
+    out_ << YAML::EndMap;
+  }
+
+ private:
+  YAML::Emitter& out_;
+};
+
+// Renders any visitable config struct as YAML text.
+template <typename S>
+std::string toYamlString(const S& cfg) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  YamlWriter w(out);
+  const_cast<S&>(cfg).visit(w);
+  out << YAML::EndMap;
+  return out.c_str();
+}
+
+}  // namespace autoglm
