@@ -132,7 +132,8 @@ struct FusedGatAttention : public torch::autograd::Function<FusedGatAttention> {
     auto xc = x.contiguous(), ssc = s_src.contiguous(), sdc = s_dst.contiguous();
     auto out = at::empty({N, H, F}, x.options());
     auto alpha = at::empty({E, H}, x.options());
-    at::Tensor maskc = mask.defined() ? mask.contiguous() : mask;
+    // An empty mask tensor stands for "no attention dropout".
+    at::Tensor maskc = mask.numel() > 0 ? mask.contiguous() : at::Tensor();
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gat_attention_forward", [&] {
       forwardKernel<scalar_t>(xc.data_ptr<scalar_t>(), ssc.data_ptr<scalar_t>(),
                               sdc.data_ptr<scalar_t>(), src.data_ptr<int64_t>(),
@@ -212,8 +213,9 @@ AttentionResult gatAttention(const at::Tensor& x, const at::Tensor& s_src, const
   if (impl == AttentionImpl::kReference) return referenceAttention(x, s_src, s_dst, g, negative_slope, mask);
   AUTOGLM_CHECK(x.device().is_cpu(), "fused attention runs on CPU tensors; use attention: reference on ",
                 x.device());
+  const at::Tensor no_mask = at::empty({0}, x.options());
   auto outs = FusedGatAttention::apply(x, s_src, s_dst, g.src, g.dst, g.in_ptr, g.out_ptr,
-                                       g.out_perm, mask, negative_slope);
+                                       g.out_perm, mask.defined() ? mask : no_mask, negative_slope);
   return {outs[0], outs[1]};
 }
 

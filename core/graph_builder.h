@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/graph.h"
+#include "core/yaml_config.h"
 
 namespace autoglm::core {
 
@@ -25,6 +26,15 @@ struct GraphConfig {
   int64_t max_doc_len = 512;
   bool context_node = true;
   bool self_loops = true;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("builder", builder, check::oneOf({"cooccurrence"}));
+    v.field("window", window, check::atLeast<int64_t>(1));
+    v.field("max_doc_len", max_doc_len, check::atLeast<int64_t>(1));
+    v.field("context_node", context_node);
+    v.field("self_loops", self_loops);
+  }
 };
 
 class GraphBuilder {

@@ -1,5 +1,6 @@
 #include "core/log.h"
 
+#include <c10/util/Exception.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include "core/error.h"
@@ -20,8 +21,25 @@ void configure(int rank, int world) {
   }
 }
 
+// Routes LibTorch warnings through our logger; API-stability notices
+// ("... is in beta") are demoted to debug so they do not alarm users.
+class TorchWarnings : public c10::WarningHandler {
+ public:
+  void process(const c10::SourceLocation& loc, const std::string& msg, const bool) override {
+    if (msg.find("is in beta") != std::string::npos) {
+      spdlog::debug("libtorch: {} ({}:{})", msg, loc.file, loc.line);
+    } else {
+      spdlog::warn("libtorch: {} ({}:{})", msg, loc.file, loc.line);
+    }
+  }
+};
+
 struct Init {
-  Init() { configure(0, 1); }
+  Init() {
+    configure(0, 1);
+    static TorchWarnings handler;
+    c10::Warning::set_warning_handler(&handler);
+  }
 } g_init;
 }  // namespace
 

@@ -10,11 +10,19 @@
 #include <string_view>
 #include <vector>
 
+#include "core/yaml_config.h"
+
 namespace autoglm::core {
 
 struct TokenizerConfig {
   bool lowercase = true;
   int64_t min_token_length = 1;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("lowercase", lowercase);
+    v.field("min_token_length", min_token_length, check::atLeast<int64_t>(1));
+  }
 };
 
 class Tokenizer {

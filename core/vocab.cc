@@ -8,20 +8,22 @@
 
 namespace autoglm::core {
 
-Vocab::Vocab() : Vocab(fromTokens({"<pad>", "<unk>", "<doc>"})) {}
+Vocab::Vocab() { assign({"<pad>", "<unk>", "<doc>"}); }
 
-Vocab Vocab::fromTokens(std::vector<std::string> tokens) {
-  Vocab v{};
-  v.tokens_.clear();
-  v.index_.clear();
-  v.tokens_ = std::move(tokens);
-  v.index_.reserve(v.tokens_.size());
-  for (size_t i = 0; i < v.tokens_.size(); ++i) {
-    if (!v.index_.emplace(v.tokens_[i], static_cast<int64_t>(i)).second) {
-      throw DataError("vocabulary has duplicate token '" + v.tokens_[i] + "' at id " +
-                      std::to_string(i));
+void Vocab::assign(std::vector<std::string> tokens) {
+  tokens_ = std::move(tokens);
+  index_.clear();
+  index_.reserve(tokens_.size());
+  for (size_t i = 0; i < tokens_.size(); ++i) {
+    if (!index_.emplace(tokens_[i], static_cast<int64_t>(i)).second) {
+      throw DataError("vocabulary has duplicate token '" + tokens_[i] + "' at id " + std::to_string(i));
     }
   }
+}
+
+Vocab Vocab::fromTokens(std::vector<std::string> tokens) {
+  Vocab v;
+  v.assign(std::move(tokens));
   return v;
 }
 

@@ -11,11 +11,19 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/yaml_config.h"
+
 namespace autoglm::core {
 
 struct VocabConfig {
   int64_t min_count = 1;   // tokens seen fewer times are <unk>
   int64_t max_size = 0;    // 0 = unlimited; includes the reserved ids
+
+  template <class V>
+  void visit(V& v) {
+    v.field("min_count", min_count, check::atLeast<int64_t>(1));
+    v.field("max_size", max_size, check::atLeast<int64_t>(0));
+  }
 };
 
 class Vocab {
@@ -41,6 +49,7 @@ class Vocab {
   uint64_t fingerprint() const;
 
  private:
+  void assign(std::vector<std::string> tokens);
   std::vector<std::string> tokens_;
   std::unordered_map<std::string, int64_t> index_;
 };

@@ -1,0 +1,79 @@
+// autoglm: command-line entry point. Parses arguments and dispatches to the
+// trainer's commands; maps errors to one line on stderr and an exit status
+// (2 for configuration errors, 1 for everything else).
+
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+
+#include <iostream>
+
+#include "autoglm/config.h"
+#include "core/error.h"
+#include "trainer/commands.h"
+
+namespace {
+
+void addConfigOptions(CLI::App* cmd, autoglm::trainer::ConfigArgs* args) {
+  cmd->add_option("config", args->config, "Experiment YAML file");
+  cmd->add_option("--config,-c", args->config, "Experiment YAML file");
+  cmd->add_option("--set", args->overrides, "Override a config value: key.path=value (repeatable)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace tr = autoglm::trainer;
+  CLI::App app{"Open-AutoGLM: graph attention networks over text, trained at scale"};
+  app.set_version_flag("--version", std::string("autoglm ") + AUTOGLM_VERSION);
+  app.require_subcommand(1);
+
+  tr::ConfigArgs train_args;
+  bool resume = false;
+  auto* train = app.add_subcommand("train", "Train a model from a YAML config");
+  addConfigOptions(train, &train_args);
+  train->add_flag("--resume", resume, "Continue from the run's latest checkpoint");
+
+  tr::ConfigArgs prep_args;
+  bool force = false;
+  auto* prepare = app.add_subcommand("prepare", "Build the binary graph cache for a config's data");
+  addConfigOptions(prepare, &prep_args);
+  prepare->add_flag("--force", force, "Rebuild even when the cache is up to date");
+
+  std::string eval_ckpt;
+  std::vector<std::string> eval_overrides;
+  auto* eval = app.add_subcommand("eval", "Evaluate a checkpoint on the test split");
+  eval->add_option("--checkpoint", eval_ckpt, "Checkpoint or run directory")->required();
+  eval->add_option("--set", eval_overrides, "Override a config value, e.g. data.dir=...");
+
+  std::string pred_ckpt;
+  auto* predict = app.add_subcommand("predict", "Classify text lines from stdin");
+  predict->add_option("--checkpoint", pred_ckpt, "Checkpoint or run directory")->required();
+
+  tr::ConfigArgs show_args;
+  auto* config = app.add_subcommand("config", "Config utilities");
+  config->require_subcommand(1);
+  auto* show = config->add_subcommand("show", "Print the resolved config");
+  addConfigOptions(show, &show_args);
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*train) return tr::runTrain(train_args, resume);
+    if (*prepare) return tr::runPrepare(prep_args, force);
+    if (*eval) return tr::runEval(eval_ckpt, eval_overrides);
+    if (*predict) return tr::runPredict(pred_ckpt, std::cin, std::cout);
+    if (*show) return tr::runConfigShow(show_args, std::cout);
+  } catch (const autoglm::ConfigError& e) {
+    std::cerr << "autoglm: config error: " << e.what() << std::endl;
+    return 2;
+  } catch (const autoglm::Error& e) {
+    std::cerr << "autoglm: error: " << e.what() << std::endl;
+    return 1;
+  } catch (const c10::Error& e) {
+    std::cerr << "autoglm: error: " << e.what_without_backtrace() << std::endl;
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "autoglm: error: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}

@@ -1,1 +1,223 @@
+#include "trainer/checkpoint.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/Generator.h>
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+#include <torch/serialize.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/log.h"
+
+namespace autoglm::trainer {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string readFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw CheckpointError(p.string() + ": cannot read");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void writeFile(const fs::path& p, const std::string& data) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  out.flush();
+  if (!out) throw CheckpointError(p.string() + ": write failed (disk full?)");
+}
+
+std::string joinLines(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += x + "\n";
+  return s;
+}
+
+std::vector<std::string> splitLines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line);
+  return out;
+}
+
+// Atomically replaces `target` (a file) with `data`.
+void writeAtomic(const fs::path& target, const std::string& data) {
+  const fs::path tmp = target.string() + ".tmp." + std::to_string(::getpid());
+  writeFile(tmp, data);
+  fs::rename(tmp, target);
+}
+
+}  // namespace
+
+CheckpointManager::CheckpointManager(std::string dir, int64_t keep) : dir_(std::move(dir)), keep_(keep) {
+  fs::create_directories(dir_);
+}
+
+std::string CheckpointManager::save(const std::string& name, const CheckpointPayload& p) {
+  AUTOGLM_CHECK(p.model != nullptr, "checkpoint without a model");
+  const fs::path final_dir = fs::path(dir_) / name;
+  const fs::path tmp = fs::path(dir_) / (name + ".tmp." + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  try {
+    {
+      torch::serialize::OutputArchive a;
+      p.model->save(a);
+      a.save_to((tmp / "model.pt").string());
+    }
+    if (p.optimizer != nullptr) {
+      torch::serialize::OutputArchive a;
+      p.optimizer->save(a);
+      a.save_to((tmp / "optimizer.pt").string());
+    }
+    if (p.save_rng) {
+      torch::serialize::OutputArchive a;
+      auto gen = at::detail::getDefaultCPUGenerator();
+      at::Tensor state;
+      {
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        state = gen.get_state();
+      }
+      a.write("cpu", state);
+      a.save_to((tmp / "rng.pt").string());
+    }
+    writeFile(tmp / "state.json", p.state.dump(2));
+    writeFile(tmp / "vocab.txt", joinLines(p.vocab_tokens));
+    writeFile(tmp / "labels.txt", joinLines(p.label_names));
+    writeFile(tmp / "config.yaml", p.config_yaml);
+    nlohmann::json manifest;
+    manifest["format"] = "autoglm-checkpoint-1";
+    for (const auto& entry : fs::directory_iterator(tmp)) {
+      const std::string data = readFile(entry.path());
+      manifest["files"][entry.path().filename().string()] = {
+          {"bytes", data.size()}, {"crc32", core::crc32(data.data(), data.size())}};
+    }
+    writeFile(tmp / "MANIFEST.json", manifest.dump(2));
+    // Replace any previous checkpoint of that name: move it aside, move the new one in.
+    const fs::path old = fs::path(dir_) / (name + ".old." + std::to_string(::getpid()));
+    if (fs::exists(final_dir)) fs::rename(final_dir, old);
+    fs::rename(tmp, final_dir);
+    fs::remove_all(old);
+  } catch (const fs::filesystem_error& e) {
+    fs::remove_all(tmp);
+    throw CheckpointError(std::string("saving checkpoint ") + final_dir.string() + ": " + e.what());
+  } catch (const c10::Error& e) {
+    fs::remove_all(tmp);
+    throw CheckpointError(std::string("saving checkpoint ") + final_dir.string() + ": " + e.what_without_backtrace());
+  }
+  if (name.rfind("step-", 0) == 0) {
+    writeAtomic(fs::path(dir_) / "LATEST", name + "\n");
+    prune();
+  }
+  return final_dir.string();
+}
+
+std::optional<std::string> CheckpointManager::latest() const {
+  const fs::path p = fs::path(dir_) / "LATEST";
+  if (!fs::exists(p)) return std::nullopt;
+  std::string name = readFile(p);
+  while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
+  return (fs::path(dir_) / name).string();
+}
+
+void CheckpointManager::prune() {
+  std::vector<std::string> steps;
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_directory() && n.rfind("step-", 0) == 0 && n.find(".tmp.") == std::string::npos &&
+        n.find(".old.") == std::string::npos) {
+      steps.push_back(n);
+    }
+  }
+  std::sort(steps.begin(), steps.end());  // zero-padded, so lexicographic == numeric
+  for (size_t i = 0; i + static_cast<size_t>(keep_) < steps.size(); ++i) fs::remove_all(fs::path(dir_) / steps[i]);
+}
+
+CheckpointInfo openCheckpoint(const std::string& path, bool prefer_best) {
+  fs::path dir(path);
+  if (!fs::exists(dir)) throw CheckpointError(path + ": checkpoint not found");
+  if (!fs::exists(dir / "MANIFEST.json")) {
+    fs::path ck = fs::exists(dir / "checkpoints") ? dir / "checkpoints" : dir;
+    std::string latest_name;
+    if (fs::exists(ck / "LATEST")) {
+      latest_name = readFile(ck / "LATEST");
+      while (!latest_name.empty() && (latest_name.back() == '\n' || latest_name.back() == '\r')) latest_name.pop_back();
+    }
+    if (prefer_best && fs::exists(ck / "best" / "MANIFEST.json")) dir = ck / "best";
+    else if (!latest_name.empty()) dir = ck / latest_name;
+    else if (fs::exists(ck / "best" / "MANIFEST.json")) dir = ck / "best";
+    else throw CheckpointError(path + ": no checkpoint here (no MANIFEST.json, LATEST or best/)");
+  }
+  nlohmann::json manifest;
+  try {
+    manifest = nlohmann::json::parse(readFile(dir / "MANIFEST.json"));
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError((dir / "MANIFEST.json").string() + ": unreadable manifest: " + e.what());
+  }
+  if (manifest.value("format", "") != "autoglm-checkpoint-1") {
+    throw CheckpointError((dir / "MANIFEST.json").string() + ": unknown checkpoint format");
+  }
+  for (const auto& [file, meta] : manifest["files"].items()) {
+    const fs::path f = dir / file;
+    if (!fs::exists(f)) throw CheckpointError(f.string() + ": missing (listed in MANIFEST.json)");
+    const std::string data = readFile(f);
+    if (data.size() != meta["bytes"].get<size_t>() ||
+        core::crc32(data.data(), data.size()) != meta["crc32"].get<uint32_t>()) {
+      throw CheckpointError(f.string() + ": checksum mismatch, checkpoint is corrupt");
+    }
+  }
+  CheckpointInfo info;
+  info.dir = dir.string();
+  info.state = nlohmann::json::parse(readFile(dir / "state.json"));
+  info.vocab_tokens = splitLines(readFile(dir / "vocab.txt"));
+  info.label_names = splitLines(readFile(dir / "labels.txt"));
+  info.config_yaml = readFile(dir / "config.yaml");
+  return info;
+}
+
+void loadModel(const CheckpointInfo& ckpt, torch::nn::Module& model) {
+  try {
+    torch::serialize::InputArchive a;
+    a.load_from((fs::path(ckpt.dir) / "model.pt").string());
+    model.load(a);
+  } catch (const c10::Error& e) {
+    throw CheckpointError(ckpt.dir + "/model.pt: does not match the model: " + e.what_without_backtrace());
+  }
+}
+
+void loadOptimizer(const CheckpointInfo& ckpt, torch::optim::Optimizer& optimizer) {
+  const fs::path p = fs::path(ckpt.dir) / "optimizer.pt";
+  if (!fs::exists(p)) throw CheckpointError(p.string() + ": checkpoint has no optimizer state");
+  try {
+    torch::serialize::InputArchive a;
+    a.load_from(p.string());
+    optimizer.load(a);
+  } catch (const c10::Error& e) {
+    throw CheckpointError(p.string() + ": cannot restore optimizer: " + e.what_without_backtrace());
+  }
+}
+
+void restoreRng(const CheckpointInfo& ckpt) {
+  const fs::path p = fs::path(ckpt.dir) / "rng.pt";
+  if (!fs::exists(p)) throw CheckpointError(p.string() + ": checkpoint has no RNG state");
+  torch::serialize::InputArchive a;
+  a.load_from(p.string());
+  at::Tensor state;
+  a.read("cpu", state);
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+}
+
+}  // namespace autoglm::trainer

@@ -1,1 +1,147 @@
+#include "trainer/commands.h"
 
+#include <ATen/Functions.h>
+#include <ATen/Parallel.h>
+#include <ATen/TensorOperators.h>
+
+#include <iostream>
+
+#include "core/error.h"
+#include "core/graph_builder.h"
+#include "core/log.h"
+#include "core/tokenizer.h"
+#include "core/vocab.h"
+#include "trainer/checkpoint.h"
+#include "trainer/experiment_config.h"
+#include "trainer/text_data.h"
+#include "trainer/trainer.h"
+
+namespace autoglm::trainer {
+namespace {
+
+ExperimentConfig loadConfig(const ConfigArgs& args) {
+  if (args.config.empty()) throw ConfigError("no config file given (use --config FILE)");
+  ExperimentConfig cfg = ExperimentConfig::load(args.config, args.overrides);
+  log::setLevel(cfg.run.log_level);
+  if (cfg.run.threads > 0) at::set_num_threads(static_cast<int>(cfg.run.threads));
+  return cfg;
+}
+
+ExperimentConfig configFromCheckpoint(const CheckpointInfo& ckpt, const std::vector<std::string>& overrides) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(ckpt.config_yaml);
+  } catch (const YAML::Exception& e) {
+    throw CheckpointError(ckpt.dir + "/config.yaml: unreadable: " + e.msg);
+  }
+  for (const auto& o : overrides) applyOverride(root, o);
+  ExperimentConfig cfg = ExperimentConfig::fromYaml(root, ckpt.dir + "/config.yaml");
+  if (cfg.run.threads > 0) at::set_num_threads(static_cast<int>(cfg.run.threads));
+  return cfg;
+}
+
+core::GraphClassifier loadClassifier(const CheckpointInfo& ckpt, const ExperimentConfig& cfg) {
+  core::GraphClassifier model(cfg.model, static_cast<int64_t>(ckpt.vocab_tokens.size()),
+                              static_cast<int64_t>(ckpt.label_names.size()));
+  loadModel(ckpt, *model);
+  model->eval();
+  return model;
+}
+
+}  // namespace
+
+int runTrain(const ConfigArgs& args, bool resume) {
+  const ExperimentConfig cfg = loadConfig(args);
+  log::info0("run '{}': config {}, output {}", cfg.run.name, args.config, cfg.run.out_dir);
+  PreparedData data = loadOrPrepare(cfg);
+  if (!data.built_now) log::info0("using graph cache {}", data.cache_path);
+  Trainer trainer(cfg, data);
+  const FitResult r = trainer.fit(resume);
+  log::info0("best epoch {} (validation accuracy {:.4f}); {} epochs, {} steps, {:.1f}s", r.best_epoch,
+             r.best_val_accuracy, r.epochs_run, r.steps, r.seconds);
+  std::cout << "test accuracy: " << fmt::format("{:.4f}", r.test_accuracy) << " (best epoch " << r.best_epoch
+            << ", " << fmt::format("{:.1f}", r.seconds) << "s)" << std::endl;
+  return 0;
+}
+
+int runPrepare(const ConfigArgs& args, bool force) {
+  const ExperimentConfig cfg = loadConfig(args);
+  PreparedData data = loadOrPrepare(cfg, force);
+  if (!data.built_now) log::info0("graph cache is up to date (use --force to rebuild)");
+  std::cout << data.cache_path << std::endl;
+  return 0;
+}
+
+int runConfigShow(const ConfigArgs& args, std::ostream& out) {
+  const ExperimentConfig cfg = loadConfig(args);
+  out << cfg.toYaml() << std::endl;
+  return 0;
+}
+
+int runEval(const std::string& checkpoint, const std::vector<std::string>& overrides) {
+  const CheckpointInfo ckpt = openCheckpoint(checkpoint, /*prefer_best=*/true);
+  const ExperimentConfig cfg = configFromCheckpoint(ckpt, overrides);
+  PreparedData data = loadOrPrepare(cfg);
+  if (data.vocab.tokens() != ckpt.vocab_tokens || data.label_names != ckpt.label_names) {
+    throw CheckpointError(ckpt.dir + ": vocabulary/labels of the checkpoint differ from data in " + cfg.data.dir);
+  }
+  Trainer trainer(cfg, data);
+  loadModel(ckpt, *trainer.model());
+  const EvalResult r = trainer.evaluate(data.indicesOf(core::Split::kTest));
+  std::cout << fmt::format("checkpoint {}: test accuracy {:.4f}, loss {:.4f} on {} documents", ckpt.dir,
+                           r.accuracy, r.loss, r.count)
+            << std::endl;
+  return 0;
+}
+
+int runPredict(const std::string& checkpoint, std::istream& in, std::ostream& out) {
+  const CheckpointInfo ckpt = openCheckpoint(checkpoint, /*prefer_best=*/true);
+  const ExperimentConfig cfg = configFromCheckpoint(ckpt, {});
+  core::GraphClassifier model = loadClassifier(ckpt, cfg);
+  const core::Vocab vocab = core::Vocab::fromTokens(ckpt.vocab_tokens);
+  const core::Tokenizer tok(cfg.tokenizer);
+  const auto builder = core::makeGraphBuilder(cfg.graph);
+  at::NoGradGuard no_grad;
+
+  std::string line;
+  int64_t lineno = 0, failed = 0;
+  // Documents are classified in chunks so that long inputs stream.
+  std::vector<core::Graph> pending;
+  std::vector<int64_t> pending_line;
+  auto flush = [&] {
+    if (pending.empty()) return;
+    std::vector<core::GraphView> views;
+    for (const auto& g : pending) views.push_back(g.view());
+    at::Tensor probs = at::softmax(model->forward(core::collate(views)), 1);
+    at::Tensor best = std::get<1>(probs.max(1));
+    for (size_t i = 0; i < pending.size(); ++i) {
+      const int64_t c = best[static_cast<int64_t>(i)].item<int64_t>();
+      out << ckpt.label_names[static_cast<size_t>(c)] << '\t'
+          << fmt::format("{:.4f}", probs[static_cast<int64_t>(i)][c].item<double>()) << '\n';
+    }
+    out.flush();
+    pending.clear();
+    pending_line.clear();
+  };
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    auto tokens = tok.tokenize(line);
+    if (tokens.empty()) {
+      flush();
+      log::error("stdin:{}: empty document (no tokens); printed as ERROR", lineno);
+      out << "ERROR\tempty document\n";
+      ++failed;
+      continue;
+    }
+    core::Graph g = builder->build(vocab.encode(tokens));
+    g.label = -1;
+    pending.push_back(std::move(g));
+    pending_line.push_back(lineno);
+    if (pending.size() >= 64) flush();
+  }
+  flush();
+  return failed > 0 ? 1 : 0;
+}
+
+}  // namespace autoglm::trainer

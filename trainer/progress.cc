@@ -1,1 +1,66 @@
+#include "trainer/progress.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace autoglm::trainer {
+namespace {
+std::string formatDuration(double secs) {
+  const auto s = static_cast<int64_t>(secs + 0.5);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%lld:%02lld", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+  return buf;
+}
+}  // namespace
+
+Progress::Progress(std::string label, int64_t total, const std::string& mode)
+    : label_(std::move(label)), total_(total > 0 ? total : 1) {
+  if (mode == "off") mode_ = Mode::kOff;
+  else if (mode == "bar") mode_ = Mode::kBar;
+  else if (mode == "lines") mode_ = Mode::kLines;
+  else mode_ = ::isatty(STDERR_FILENO) ? Mode::kBar : Mode::kLines;
+  start_ = last_print_ = std::chrono::steady_clock::now();
+}
+
+void Progress::update(int64_t done, const std::string& status) {
+  if (mode_ == Mode::kOff) return;
+  const auto now = std::chrono::steady_clock::now();
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const double frac = static_cast<double>(done) / static_cast<double>(total_);
+  const double eta = done > 0 ? elapsed * (1.0 - frac) / frac : 0.0;
+  if (mode_ == Mode::kBar) {
+    if (std::chrono::duration<double>(now - last_print_).count() < 0.1 && done < total_) return;
+    last_print_ = now;
+    constexpr int kWidth = 24;
+    const int filled = static_cast<int>(frac * kWidth);
+    std::string bar;
+    for (int i = 0; i < kWidth; ++i) bar += i < filled ? "#" : "-";
+    std::fprintf(stderr, "\r\033[K%s [%s] %lld/%lld %s eta %s", label_.c_str(), bar.c_str(),
+                 static_cast<long long>(done), static_cast<long long>(total_), status.c_str(),
+                 formatDuration(eta).c_str());
+    std::fflush(stderr);
+    drawn_ = true;
+    return;
+  }
+  const int64_t decile = done * 10 / total_;
+  const bool time_due = std::chrono::duration<double>(now - last_print_).count() >= 30.0;
+  if (decile == last_decile_ && !time_due) return;
+  if (done >= total_) return;  // finish() prints the last line
+  last_decile_ = decile;
+  last_print_ = now;
+  std::fprintf(stderr, "%s %lld/%lld (%d%%) %s eta %s\n", label_.c_str(), static_cast<long long>(done),
+               static_cast<long long>(total_), static_cast<int>(frac * 100), status.c_str(),
+               formatDuration(eta).c_str());
+  std::fflush(stderr);
+}
+
+void Progress::finish(const std::string& status) {
+  if (mode_ == Mode::kOff) return;
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  if (mode_ == Mode::kBar && drawn_) std::fprintf(stderr, "\r\033[K");
+  std::fprintf(stderr, "%s done in %s %s\n", label_.c_str(), formatDuration(elapsed).c_str(), status.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace autoglm::trainer

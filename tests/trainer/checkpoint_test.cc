@@ -1,0 +1,120 @@
+#include "trainer/checkpoint.h"
+
+#include <ATen/Functions.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "test_util.h"
+#include "trainer/text_data.h"
+#include "trainer/trainer.h"
+
+namespace autoglm::trainer {
+namespace {
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+// Big batches so that a dozen steps cross epoch boundaries (5 batches/epoch),
+// with dropout and attention dropout on, so RNG restore matters.
+ExperimentConfig resumeConfig(const std::string& out) {
+  ExperimentConfig cfg = testing::smallR8Config(out);
+  cfg.train.batch_graphs = 1024;
+  cfg.train.epochs = 4;
+  cfg.train.patience = 0;
+  cfg.model.dropout = 0.3;
+  cfg.model.attn_dropout = 0.2;
+  return cfg;
+}
+
+std::vector<at::Tensor> paramsAfter(Trainer& t) {
+  std::vector<at::Tensor> out;
+  for (const auto& p : t.model()->parameters()) out.push_back(p.detach().clone());
+  return out;
+}
+
+TEST(Checkpoint, ResumeGivesSameParametersAsUninterruptedRun) {
+  TempDir a("resumeA"), b("resumeB");
+  ExperimentConfig ca = resumeConfig(a.str());
+  ca.train.max_steps = 12;
+  PreparedData data = loadOrPrepare(ca);
+  Trainer full(ca, data);
+  full.fit(false);
+  ASSERT_EQ(full.globalStep(), 12);
+  auto expected = paramsAfter(full);
+
+  ExperimentConfig cb = resumeConfig(b.str());
+  cb.train.max_steps = 7;  // stops mid-epoch 2, after one end-of-epoch evaluation
+  {
+    Trainer first(cb, data);
+    first.fit(false);
+    ASSERT_EQ(first.globalStep(), 7);
+    // Not yet equal: the test would be vacuous otherwise.
+    auto partial = paramsAfter(first);
+    bool all_equal = true;
+    for (size_t i = 0; i < partial.size(); ++i) all_equal &= at::equal(partial[i], expected[i]);
+    EXPECT_FALSE(all_equal);
+  }
+  cb.train.max_steps = 12;
+  Trainer resumed(cb, data);
+  resumed.fit(true);
+  ASSERT_EQ(resumed.globalStep(), 12);
+  auto got = paramsAfter(resumed);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_TRUE(at::allclose(got[i], expected[i], 1e-5, 1e-6))
+        << "parameter " << i << " max diff " << (got[i] - expected[i]).abs().max().item<double>();
+  }
+}
+
+TEST(Checkpoint, CorruptionIsDetectedAndOldCheckpointsArePruned) {
+  TempDir d("corrupt");
+  ExperimentConfig cfg = resumeConfig(d.str());
+  cfg.train.max_steps = 6;
+  cfg.train.checkpoint_every = 1;
+  cfg.train.keep_checkpoints = 2;
+  PreparedData data = loadOrPrepare(cfg);
+  Trainer t(cfg, data);
+  t.fit(false);
+  int steps = 0;
+  for (const auto& e : fs::directory_iterator(d / "checkpoints")) {
+    const std::string n = e.path().filename().string();
+    EXPECT_EQ(n.find(".tmp."), std::string::npos) << "temporary left behind: " << n;
+    if (n.rfind("step-", 0) == 0) ++steps;
+  }
+  EXPECT_EQ(steps, 2);
+  CheckpointInfo info = openCheckpoint(d.str(), /*prefer_best=*/false);
+  EXPECT_EQ(info.state["step"].get<int64_t>(), 6);
+  EXPECT_EQ(info.label_names.size(), 8u);
+
+  const fs::path model = fs::path(info.dir) / "model.pt";
+  {
+    std::fstream f(model, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x7f');
+  }
+  try {
+    openCheckpoint(info.dir, false);
+    FAIL() << "corrupt checkpoint accepted";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.pt: checksum mismatch"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(openCheckpoint((d / "nothing-here").string(), false), CheckpointError);
+}
+
+TEST(Checkpoint, ResumeWithoutCheckpointIsAClearError) {
+  TempDir d("noresume");
+  ExperimentConfig cfg = resumeConfig(d.str());
+  PreparedData data = loadOrPrepare(cfg);
+  Trainer t(cfg, data);
+  try {
+    t.fit(true);
+    FAIL() << "resume without checkpoint succeeded";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("no checkpoint exists"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace autoglm::trainer

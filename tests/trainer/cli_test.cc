@@ -1,0 +1,120 @@
+// Runs the autoglm binary on bad inputs as a user would and checks the exit
+// status and the one-line error on stderr.
+
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "test_util.h"
+
+namespace autoglm::trainer {
+namespace {
+using testing::TempDir;
+
+struct Result {
+  int status;
+  std::string out, err;
+};
+
+Result run(const std::string& args, const TempDir& dir) {
+  const std::string out = (dir / "stdout.txt").string(), err = (dir / "stderr.txt").string();
+  const std::string cmd = std::string(AUTOGLM_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  const int rc = std::system(cmd.c_str());
+  auto slurp = [](const std::string& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(out), slurp(err)};
+}
+
+// The error is the last stderr line, it is the only line that says "error", and nothing crashed.
+void expectOneLineError(const Result& r, int status, const std::string& needle) {
+  EXPECT_EQ(r.status, status) << r.err;
+  std::istringstream lines(r.err);
+  std::string line, last;
+  int error_lines = 0;
+  while (std::getline(lines, line)) {
+    if (line.find("error") != std::string::npos) ++error_lines;
+    last = line;
+  }
+  EXPECT_EQ(error_lines, 1) << r.err;
+  EXPECT_EQ(last.rfind("autoglm: ", 0), 0u) << r.err;
+  EXPECT_NE(last.find(needle), std::string::npos) << "expected '" << needle << "' in: " << r.err;
+  EXPECT_EQ(r.err.find("terminate"), std::string::npos) << r.err;
+}
+
+std::string writeConfig(const TempDir& dir, const std::string& body) {
+  const std::string path = (dir / "x.yaml").string();
+  std::ofstream(path) << body;
+  return path;
+}
+
+const std::string kR8 = std::string(AUTOGLM_SOURCE_ROOT) + "/data/r8";
+
+TEST(Cli, UnknownConfigKeyExitsTwo) {
+  TempDir d("cli");
+  auto cfg = writeConfig(d, "train:\n  learning_rate: 0.1\n");
+  expectOneLineError(run("train --config " + cfg, d), 2, "x.yaml:2: unknown key 'train.learning_rate'");
+}
+
+TEST(Cli, NegativeLearningRateExitsTwo) {
+  TempDir d("cli");
+  auto cfg = writeConfig(d, "train:\n  lr: -0.001\n");
+  expectOneLineError(run("train " + cfg, d), 2, "x.yaml:2: train.lr=-0.001: must be > 0");
+  expectOneLineError(run("config show --config " + cfg + " --set train.lr=0.01 --set train.epochs=-2", d), 2,
+                     "train.epochs=-2: must be >= 1");
+}
+
+TEST(Cli, MissingDataFileNamesTheFile) {
+  TempDir d("cli");
+  std::ofstream(d / "labels.txt") << "0\ttrain\ta\n";
+  auto cfg = writeConfig(d, "data:\n  dir: " + d.str() + "\n  cache_dir: " + d.str() + "/cache\n");
+  expectOneLineError(run("train " + cfg, d), 1, "corpus.clean.txt: file not found (data.corpus)");
+}
+
+TEST(Cli, EmptyDocumentNamesFileAndLine) {
+  TempDir d("cli");
+  std::ofstream(d / "corpus.clean.txt") << "oil prices rise\n\nwheat exports fall";
+  std::ofstream(d / "labels.txt") << "0\ttrain\tcrude\n1\ttrain\tgrain\n2\ttest\tgrain";
+  auto cfg = writeConfig(d, "data:\n  dir: " + d.str() + "\n  cache_dir: " + d.str() + "/cache\n");
+  expectOneLineError(run("prepare " + cfg, d), 1, "corpus.clean.txt:2: document 1 is empty");
+}
+
+TEST(Cli, CorruptCacheIsDetected) {
+  TempDir d("cli");
+  auto cfg = writeConfig(d, "data:\n  dir: " + kR8 + "\n  cache_dir: " + d.str() +
+                                "/cache\nrun:\n  out_dir: " + d.str() + "/run\ntrain:\n  epochs: 1\n");
+  Result prep = run("prepare " + cfg, d);
+  ASSERT_EQ(prep.status, 0) << prep.err;
+  std::string cache = prep.out.substr(0, prep.out.find('\n'));
+  {
+    std::fstream f(cache, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096);
+    f.put('\x01');
+    f.put('\x02');
+  }
+  expectOneLineError(run("train " + cfg, d), 1, "corrupt graph cache: payload checksum mismatch");
+}
+
+TEST(Cli, ConfigShowPrintsResolvedConfig) {
+  TempDir d("cli");
+  auto cfg = writeConfig(d, "model:\n  heads: 8\n");
+  Result r = run("config show " + cfg + " --set train.epochs=3", d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("heads: 8"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("epochs: 3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("embed_dim: 128"), std::string::npos) << r.out;  // defaults shown
+}
+
+TEST(Cli, MissingCheckpointIsAClearError) {
+  TempDir d("cli");
+  expectOneLineError(run("eval --checkpoint " + d.str() + "/none", d), 1, "checkpoint not found");
+}
+
+}  // namespace
+}  // namespace autoglm::trainer

@@ -1,0 +1,69 @@
+#pragma once
+// Checkpoints: a directory per checkpoint under <run.out_dir>/checkpoints/,
+//   model.pt, optimizer.pt, rng.pt  - LibTorch archives
+//   state.json                      - step, epoch, position, best metric, ...
+//   vocab.txt, labels.txt           - text mapping, so eval/predict map text the same way
+//   config.yaml                     - the resolved experiment config
+//   MANIFEST.json                   - size and CRC-32 of every file above
+// Saving writes into a temporary directory and renames it into place, then
+// updates the LATEST pointer by rename too, so a crash never leaves a partial
+// checkpoint that looks complete. Loading verifies the manifest first.
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace torch::nn {
+class Module;
+}
+namespace torch::optim {
+class Optimizer;
+}
+
+namespace autoglm::trainer {
+
+struct CheckpointPayload {
+  torch::nn::Module* model = nullptr;
+  torch::optim::Optimizer* optimizer = nullptr;  // may be null (model-only)
+  bool save_rng = true;
+  nlohmann::json state;
+  std::vector<std::string> vocab_tokens;
+  std::vector<std::string> label_names;
+  std::string config_yaml;
+};
+
+class CheckpointManager {
+ public:
+  // dir: <run.out_dir>/checkpoints; keep: how many step-* checkpoints to keep.
+  CheckpointManager(std::string dir, int64_t keep);
+
+  // Saves as <dir>/<name> ("step-00000120" or "best"); step-* names update LATEST.
+  std::string save(const std::string& name, const CheckpointPayload& payload);
+  // Directory of the newest step checkpoint, if any.
+  std::optional<std::string> latest() const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  void prune();
+  std::string dir_;
+  int64_t keep_;
+};
+
+struct CheckpointInfo {
+  std::string dir;
+  nlohmann::json state;
+  std::vector<std::string> vocab_tokens;
+  std::vector<std::string> label_names;
+  std::string config_yaml;
+};
+
+// Accepts a checkpoint directory, or a run directory (then its best checkpoint
+// when prefer_best, else the latest). Verifies the manifest. Throws CheckpointError.
+CheckpointInfo openCheckpoint(const std::string& path, bool prefer_best);
+void loadModel(const CheckpointInfo& ckpt, torch::nn::Module& model);
+void loadOptimizer(const CheckpointInfo& ckpt, torch::optim::Optimizer& optimizer);
+void restoreRng(const CheckpointInfo& ckpt);
+
+}  // namespace autoglm::trainer

@@ -1,0 +1,25 @@
+#pragma once
+// The autoglm subcommands as functions, so the CLI stays a thin parser and
+// tests can call them. Each returns the process exit code or throws an
+// autoglm::Error (the CLI prints it as one line: ConfigError -> 2, others -> 1).
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace autoglm::trainer {
+
+struct ConfigArgs {
+  std::string config;
+  std::vector<std::string> overrides;  // "key.path=value"
+};
+
+int runTrain(const ConfigArgs& args, bool resume);
+int runPrepare(const ConfigArgs& args, bool force);
+int runConfigShow(const ConfigArgs& args, std::ostream& out);
+// Evaluates the checkpoint on the test split of its data (or of data_dir when given).
+int runEval(const std::string& checkpoint, const std::vector<std::string>& overrides);
+// Reads one document per line from `in`, writes "<label>\t<probability>" per line.
+int runPredict(const std::string& checkpoint, std::istream& in, std::ostream& out);
+
+}  // namespace autoglm::trainer

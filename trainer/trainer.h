@@ -1,0 +1,100 @@
+#pragma once
+// Single-process training loop for graph classification, with the seams that
+// data parallelism plugs into (a sharded sampler and a gradient-sync hook).
+//
+// One step: collate a batch, forward, cross-entropy, backward, gradient sync,
+// clip, learning-rate schedule, optimizer step. Each epoch ends with
+// evaluation on the validation and test splits, early stopping on validation
+// accuracy and a checkpoint; the best-validation model is kept as
+// checkpoints/best and its test accuracy is the run's result.
+
+#include <torch/optim/optimizer.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/graph_classifier.h"
+#include "trainer/checkpoint.h"
+#include "trainer/experiment_config.h"
+#include "trainer/lr_schedule.h"
+#include "trainer/metrics.h"
+#include "trainer/text_data.h"
+
+namespace autoglm::trainer {
+
+struct EvalResult {
+  double loss = 0.0;
+  double accuracy = 0.0;
+  int64_t count = 0;
+};
+
+struct FitResult {
+  double test_accuracy = 0.0;      // of the best-validation model
+  double best_val_accuracy = 0.0;
+  int64_t best_epoch = -1;         // 1-based
+  int64_t epochs_run = 0;
+  int64_t steps = 0;
+  double seconds = 0.0;
+  bool stopped_early = false;
+};
+
+class Trainer {
+ public:
+  Trainer(const ExperimentConfig& cfg, const PreparedData& data);
+  ~Trainer();
+
+  // Trains from scratch, or from the run's latest checkpoint when resume.
+  FitResult fit(bool resume);
+  EvalResult evaluate(const std::vector<int64_t>& indices);
+
+  // One optimisation step on the given graphs (collate included); returns the loss.
+  double trainBatch(const std::vector<int64_t>& indices);
+  // Seconds spent in each phase of the steps so far (for benchmarks).
+  struct PhaseTimes {
+    double collate = 0, forward = 0, backward = 0, sync = 0, optimizer = 0;
+  };
+  const PhaseTimes& phaseTimes() const { return times_; }
+  const std::vector<int64_t>& trainIndices() const { return train_idx_; }
+
+  core::GraphClassifier& model() { return model_; }
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
+  int64_t globalStep() const { return step_; }
+  // Called after backward and before clipping (data-parallel all-reduce goes here).
+  void setGradientSync(std::function<void()> fn) { grad_sync_ = std::move(fn); }
+
+ private:
+  struct Position {
+    int64_t epoch = 0;           // 0-based epoch in progress
+    int64_t batch_in_epoch = 0;  // batches of that epoch already done
+  };
+  std::vector<std::vector<int64_t>> epochBatches(int64_t epoch) const;
+  core::GraphBatch makeBatch(const std::vector<int64_t>& indices) const;
+
+  void saveCheckpoint(const std::string& name, const Position& pos);
+  void restore(const CheckpointInfo& ckpt, Position* pos);
+
+  ExperimentConfig cfg_;
+  const PreparedData& data_;
+  std::vector<int64_t> train_idx_, val_idx_, test_idx_;
+  core::GraphClassifier model_{nullptr};
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  LrSchedule schedule_;
+  CheckpointManager ckpt_;
+  MetricsWriter metrics_;
+  std::function<void()> grad_sync_;
+
+  PhaseTimes times_;
+  int64_t step_ = 0;
+  double best_val_ = -1.0;
+  double test_at_best_ = 0.0;
+  int64_t best_epoch_ = -1;
+  int64_t bad_epochs_ = 0;
+  double elapsed_before_ = 0.0;  // seconds of training before a resume
+  std::chrono::steady_clock::time_point t_start_;
+  double elapsedSeconds() const;
+};
+
+}  // namespace autoglm::trainer
