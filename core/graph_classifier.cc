@@ -4,6 +4,8 @@
 #include <torch/nn/functional/dropout.h>
 #include <torch/nn/init.h>
 
+#include "core/error.h"
+
 namespace autoglm::core {
 
 GraphClassifierImpl::GraphClassifierImpl(const ModelConfig& cfg, int64_t vocab_size,
@@ -50,6 +52,13 @@ at::Tensor GraphClassifierImpl::forward(const GraphBatch& g) {
     z = torch::dropout(z, cfg_.dropout, is_training());
   }
   return out_->forward(z);
+}
+
+void GraphClassifierImpl::setEmbeddings(const at::Tensor& table) {
+  AUTOGLM_CHECK(table.sizes() == embed_->weight.sizes(), "embedding table ", table.sizes(), " does not match ",
+                embed_->weight.sizes());
+  at::NoGradGuard no_grad;
+  embed_->weight.copy_(table);
 }
 
 void GraphClassifierImpl::setAttentionImpl(AttentionImpl impl) {

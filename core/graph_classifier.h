@@ -27,6 +27,7 @@ struct ModelConfig {
   std::string readout = "mean_max";
   int64_t head_hidden = 128;   // 0 = linear head
   std::string attention = "fused";  // fused | reference
+  std::string embed_init = "random";  // random | ppmi_svd (from training co-occurrences)
 
   template <class V>
   void visit(V& v) {
@@ -41,6 +42,7 @@ struct ModelConfig {
     v.field("readout", readout, check::oneOf({"mean_max", "mean", "max", "attention"}));
     v.field("head_hidden", head_hidden, check::atLeast<int64_t>(0));
     v.field("attention", attention, check::oneOf({"fused", "reference"}));
+    v.field("embed_init", embed_init, check::oneOf({"random", "ppmi_svd"}));
   }
 };
 
@@ -52,6 +54,8 @@ class GraphClassifierImpl : public torch::nn::Module {
   at::Tensor encode(const GraphBatch& g);              // graph vectors [B, D]
   torch::nn::ModuleList& blocks() { return blocks_; }
   void setAttentionImpl(AttentionImpl impl);
+  // Replaces the embedding table ([vocab, embed_dim]).
+  void setEmbeddings(const at::Tensor& table);
 
  private:
   ModelConfig cfg_;

@@ -62,6 +62,7 @@ struct TrainConfig {
   std::string schedule = "cosine";  // cosine | constant
   double min_lr_ratio = 0.0;        // floor of the cosine schedule, as a fraction of lr
   double grad_clip = 1.0;           // max global gradient norm; 0 = off
+  double label_smoothing = 0.0;
   int64_t patience = 5;             // epochs without validation gain before stopping; 0 = off
   int64_t checkpoint_every = 0;     // steps; 0 = end of each epoch only
   int64_t keep_checkpoints = 2;
@@ -82,6 +83,7 @@ struct TrainConfig {
     v.field("schedule", schedule, check::oneOf({"cosine", "constant"}));
     v.field("min_lr_ratio", min_lr_ratio, check::fraction());
     v.field("grad_clip", grad_clip, check::atLeast(0.0));
+    v.field("label_smoothing", label_smoothing, check::openFraction());
     v.field("patience", patience, check::atLeast<int64_t>(0));
     v.field("checkpoint_every", checkpoint_every, check::atLeast<int64_t>(0));
     v.field("keep_checkpoints", keep_checkpoints, check::atLeast<int64_t>(1));

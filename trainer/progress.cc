@@ -46,7 +46,7 @@ void Progress::update(int64_t done, const std::string& status) {
   const int64_t decile = done * 10 / total_;
   const bool time_due = std::chrono::duration<double>(now - last_print_).count() >= 30.0;
   if (decile == last_decile_ && !time_due) return;
-  if (done >= total_) return;  // finish() prints the last line
+  if (done >= total_) return;  // the caller logs the summary line
   last_decile_ = decile;
   last_print_ = now;
   std::fprintf(stderr, "%s %lld/%lld (%d%%) %s eta %s\n", label_.c_str(), static_cast<long long>(done),
@@ -55,12 +55,11 @@ void Progress::update(int64_t done, const std::string& status) {
   std::fflush(stderr);
 }
 
-void Progress::finish(const std::string& status) {
-  if (mode_ == Mode::kOff) return;
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  if (mode_ == Mode::kBar && drawn_) std::fprintf(stderr, "\r\033[K");
-  std::fprintf(stderr, "%s done in %s %s\n", label_.c_str(), formatDuration(elapsed).c_str(), status.c_str());
-  std::fflush(stderr);
+void Progress::finish() {
+  if (mode_ == Mode::kBar && drawn_) {
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+  }
 }
 
 }  // namespace autoglm::trainer

@@ -4,7 +4,7 @@
 //
 //   Progress p("epoch 3/20", total_batches, mode);
 //   p.update(done, "loss 0.123  1520 graphs/s");
-//   p.finish("loss 0.101");
+//   p.finish();   // clears the bar; the caller logs the summary
 
 #include <chrono>
 #include <cstdint>
@@ -17,7 +17,7 @@ class Progress {
   // mode: "auto" (bar on a terminal, else lines), "bar", "lines", "off".
   Progress(std::string label, int64_t total, const std::string& mode);
   void update(int64_t done, const std::string& status);
-  void finish(const std::string& status);
+  void finish();
 
  private:
   enum class Mode { kBar, kLines, kOff };

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/ppmi_embedding.h"
 #include "parallel/distributed_sampler.h"
 #include "trainer/progress.h"
 
@@ -49,6 +50,15 @@ Trainer::Trainer(const ExperimentConfig& cfg, const PreparedData& data)
 
   at::manual_seed(static_cast<uint64_t>(cfg.run.seed));
   model_ = core::GraphClassifier(cfg.model, data.vocab.size(), static_cast<int64_t>(data.label_names.size()));
+  if (cfg.model.embed_init == "ppmi_svd") {
+    const auto t0 = std::chrono::steady_clock::now();
+    core::PpmiOptions po;
+    po.dim = cfg.model.embed_dim;
+    po.seed = static_cast<uint64_t>(cfg.run.seed);
+    model_->setEmbeddings(core::ppmiSvdEmbeddings(data.store, train_idx_, data.vocab.size(), po));
+    log::info0("initialised embeddings from training co-occurrences (PPMI + SVD) in {:.1f}s",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
   optimizer_ = makeOptimizer(cfg.train, model_->parameters());
 
   const int64_t steps_per_epoch = static_cast<int64_t>(epochBatches(0).size());
@@ -85,7 +95,8 @@ double Trainer::trainBatch(const std::vector<int64_t>& indices) {
   model_->train();
   optimizer_->zero_grad();
   at::Tensor logits = model_->forward(batch);
-  at::Tensor loss = at::cross_entropy_loss(logits, batch.labels);
+  at::Tensor loss = at::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Mean, -100,
+                                           cfg_.train.label_smoothing);
   const auto t2 = clock::now();
   loss.backward();
   const auto t3 = clock::now();
@@ -232,8 +243,9 @@ FitResult Trainer::fit(bool resume) {
     const EvalResult test = evaluate(test_idx_);
     const double train_loss = loss_n > 0 ? loss_sum / static_cast<double>(loss_n) : 0.0;
     const double gps = epoch_secs > 0 ? static_cast<double>(graphs) / epoch_secs : 0.0;
-    progress.finish(fmt::format("loss {:.4f} val_acc {:.4f} test_acc {:.4f} {:.0f} graphs/s", train_loss,
-                                val.accuracy, test.accuracy, gps));
+    progress.finish();
+    log::info0("epoch {}/{}: loss {:.4f} val_acc {:.4f} test_acc {:.4f} {:.0f} graphs/s ({:.1f}s)", pos.epoch + 1,
+               cfg_.train.epochs, train_loss, val.accuracy, test.accuracy, gps, epoch_secs);
     metrics_.write({{"event", "epoch"}, {"epoch", pos.epoch + 1}, {"step", step_}, {"train_loss", train_loss},
                     {"val_loss", val.loss}, {"val_accuracy", val.accuracy}, {"test_loss", test.loss},
                     {"test_accuracy", test.accuracy}, {"graphs_per_s", gps}, {"epoch_seconds", epoch_secs}});

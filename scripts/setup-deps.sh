@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Open-AutoGLM needs, only those missing.
+# Idempotent: when everything is present it only runs dpkg queries.
+#   scripts/setup-deps.sh            build + test dependencies
+#   scripts/setup-deps.sh --bench    also the Python reference and plotting
+set -euo pipefail
+
+packages=(
+  build-essential cmake ccache pkg-config
+  libtorch-dev                       # LibTorch (CPU build)
+  libopenblas0-openmp                # optimised BLAS: switches libblas.so.3 away from the reference BLAS
+  libopenmpi-dev openmpi-bin         # MPI
+  libyaml-cpp-dev libboost-dev libcli11-dev libspdlog-dev nlohmann-json3-dev
+  libgtest-dev
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(python3-torch python3-numpy python3-yaml python3-matplotlib iproute2)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup-deps: installing ${missing[*]}" >&2
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
