@@ -6,11 +6,13 @@
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <chrono>
 #include <iostream>
 
 #include "core/error.h"
+#include "core/host_runtime.h"
 #include "core/log.h"
 #include "parallel/distributed_sampler.h"
 #include "trainer/experiment_config.h"
@@ -28,7 +30,12 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads);
   app.add_option("--warmup-steps", warmup);
   app.add_option("--steps", steps);
+  std::string trace;
+  app.add_option("--trace", trace, "Write a chrome://tracing profile of the timed steps to this file");
+  bool plain_malloc = false;
+  app.add_flag("--plain-malloc", plain_malloc, "Keep glibc's default allocation thresholds");
   CLI11_PARSE(app, argc, argv);
+  if (!plain_malloc) autoglm::core::configureHostRuntime();
   try {
     overrides.push_back("run.out_dir=/tmp/autoglm-throughput");
     tr::ExperimentConfig cfg = tr::ExperimentConfig::load(config, overrides);
@@ -51,10 +58,14 @@ int main(int argc, char** argv) {
     const auto before = trainer.phaseTimes();
     int64_t graphs = 0;
     const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < steps; ++i) {
-      const auto& b = nextBatch();
-      trainer.trainBatch(b);
-      graphs += static_cast<int64_t>(b.size());
+    {
+      std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+      if (!trace.empty()) profile = std::make_unique<torch::autograd::profiler::RecordProfile>(trace);
+      for (int i = 0; i < steps; ++i) {
+        const auto& b = nextBatch();
+        trainer.trainBatch(b);
+        graphs += static_cast<int64_t>(b.size());
+      }
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const auto after = trainer.phaseTimes();

@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include "core/fast_dropout.h"
+
 namespace autoglm::core {
 
 GATLayerImpl::GATLayerImpl(const GATLayerOptions& opts) : opts_(opts) {
@@ -30,16 +32,14 @@ at::Tensor GATLayerImpl::forward(const at::Tensor& h, const GraphBatch& g) {
   at::Tensor s_dst = (x * att_dst_.unsqueeze(0)).sum(-1);
   at::Tensor mask;
   if (is_training() && opts_.attn_dropout > 0.0) {
-    const double keep = 1.0 - opts_.attn_dropout;
-    mask = at::bernoulli(at::full({g.num_edges, H}, keep, x.options())).div_(keep);
+    mask = dropoutMask({g.num_edges, H}, opts_.attn_dropout, nextDropoutSeed(), x.options());
   }
   AttentionResult r = gatAttention(x, s_src, s_dst, g, opts_.negative_slope, mask, opts_.impl);
   last_alpha_ = r.alpha.detach();
   at::Tensor out = r.out.reshape({N, H * F}) + bias_;
   if (opts_.residual) out = out + (res_proj_ ? res_proj_->forward(h) : h);
   out = torch::elu(out);
-  if (opts_.dropout > 0.0) out = torch::dropout(out, opts_.dropout, is_training());
-  return out;
+  return fastDropout(out, opts_.dropout, is_training());
 }
 
 }  // namespace autoglm::core

@@ -5,6 +5,7 @@
 #include <torch/nn/init.h>
 
 #include "core/error.h"
+#include "core/fast_dropout.h"
 
 namespace autoglm::core {
 
@@ -40,7 +41,7 @@ GraphClassifierImpl::GraphClassifierImpl(const ModelConfig& cfg, int64_t vocab_s
 
 at::Tensor GraphClassifierImpl::encode(const GraphBatch& g) {
   at::Tensor h = embed_->forward(g.tokens);
-  h = torch::dropout(h, cfg_.dropout, is_training());
+  h = fastDropout(h, cfg_.dropout, is_training());
   for (auto& m : *blocks_) h = m->as<GATLayerImpl>()->forward(h, g);
   return readout_->forward(h, g);
 }
@@ -49,7 +50,7 @@ at::Tensor GraphClassifierImpl::forward(const GraphBatch& g) {
   at::Tensor z = encode(g);
   if (hidden_) {
     z = torch::relu(hidden_->forward(z));
-    z = torch::dropout(z, cfg_.dropout, is_training());
+    z = fastDropout(z, cfg_.dropout, is_training());
   }
   return out_->forward(z);
 }

@@ -56,6 +56,7 @@ struct TrainConfig {
   int64_t batch_graphs = 32;
   int64_t batch_nodes = 0;          // node budget per batch; 0 = none
   std::string optimizer = "adamw";  // adam | adamw
+  bool fused_optimizer = true;      // one-pass CPU update (same arithmetic as LibTorch's)
   double lr = 2e-3;
   double weight_decay = 1e-4;
   int64_t warmup_steps = 100;
@@ -77,6 +78,7 @@ struct TrainConfig {
     v.field("batch_graphs", batch_graphs, check::atLeast<int64_t>(1));
     v.field("batch_nodes", batch_nodes, check::atLeast<int64_t>(0));
     v.field("optimizer", optimizer, check::oneOf({"adam", "adamw"}));
+    v.field("fused_optimizer", fused_optimizer);
     v.field("lr", lr, check::greaterThan(0.0));
     v.field("weight_decay", weight_decay, check::atLeast(0.0));
     v.field("warmup_steps", warmup_steps, check::atLeast<int64_t>(0));

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/ppmi_embedding.h"
 #include "parallel/distributed_sampler.h"
+#include "trainer/fused_adam.h"
 #include "trainer/progress.h"
 
 namespace autoglm::trainer {
@@ -26,11 +27,13 @@ std::string stepDirName(int64_t step) { return fmt::format("step-{:08d}", step);
 std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& t,
                                                        std::vector<at::Tensor> params) {
   if (t.optimizer == "adam") {
-    return std::make_unique<torch::optim::Adam>(
-        std::move(params), torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
+    auto o = torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay);
+    if (t.fused_optimizer) return std::make_unique<FusedAdam>(std::move(params), o);
+    return std::make_unique<torch::optim::Adam>(std::move(params), o);
   }
-  return std::make_unique<torch::optim::AdamW>(
-      std::move(params), torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay));
+  auto o = torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay);
+  if (t.fused_optimizer) return std::make_unique<FusedAdamW>(std::move(params), o);
+  return std::make_unique<torch::optim::AdamW>(std::move(params), o);
 }
 
 void setLr(torch::optim::Optimizer& opt, double lr) {
@@ -148,6 +151,7 @@ void Trainer::saveCheckpoint(const std::string& name, const Position& pos) {
              {"epoch", pos.epoch},
              {"batch_in_epoch", pos.batch_in_epoch},
              {"best_val_accuracy", best_val_},
+             {"best_val_loss", best_val_loss_},
              {"test_accuracy_at_best", test_at_best_},
              {"best_epoch", best_epoch_},
              {"bad_epochs", bad_epochs_},
@@ -173,6 +177,7 @@ void Trainer::restore(const CheckpointInfo& ckpt, Position* pos) {
   pos->epoch = s.at("epoch").get<int64_t>();
   pos->batch_in_epoch = s.at("batch_in_epoch").get<int64_t>();
   best_val_ = s.at("best_val_accuracy").get<double>();
+  best_val_loss_ = s.at("best_val_loss").get<double>();
   test_at_best_ = s.at("test_accuracy_at_best").get<double>();
   best_epoch_ = s.at("best_epoch").get<int64_t>();
   bad_epochs_ = s.at("bad_epochs").get<int64_t>();
@@ -250,10 +255,14 @@ FitResult Trainer::fit(bool resume) {
                     {"val_loss", val.loss}, {"val_accuracy", val.accuracy}, {"test_loss", test.loss},
                     {"test_accuracy", test.accuracy}, {"graphs_per_s", gps}, {"epoch_seconds", epoch_secs}});
     ++result.epochs_run;
+    // Model selection: validation accuracy, ties broken by lower validation loss
+    // (without a validation split: training loss).
     const double score = val_idx_.empty() ? -train_loss : val.accuracy;
-    const bool improved = score > best_val_;
+    const double tie_loss = val_idx_.empty() ? train_loss : val.loss;
+    const bool improved = score > best_val_ || (score == best_val_ && tie_loss < best_val_loss_);
     if (improved) {
       best_val_ = score;
+      best_val_loss_ = tie_loss;
       test_at_best_ = test.accuracy;
       best_epoch_ = pos.epoch + 1;
       bad_epochs_ = 0;

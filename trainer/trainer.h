@@ -89,6 +89,7 @@ class Trainer {
   PhaseTimes times_;
   int64_t step_ = 0;
   double best_val_ = -1.0;
+  double best_val_loss_ = 1e300;
   double test_at_best_ = 0.0;
   int64_t best_epoch_ = -1;
   int64_t bad_epochs_ = 0;

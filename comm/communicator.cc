@@ -1,0 +1,78 @@
+#include "comm/communicator.h"
+
+#include <c10/core/ScalarType.h>
+
+#include "core/error.h"
+
+namespace autoglm::comm {
+
+const char* toString(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::kSum: return "sum";
+    case ReduceOp::kAvg: return "avg";
+    case ReduceOp::kMax: return "max";
+  }
+  return "unknown";
+}
+
+bool isSupportedDtype(c10::ScalarType dtype) {
+  switch (dtype) {
+    case c10::ScalarType::Float:
+    case c10::ScalarType::Half:
+    case c10::ScalarType::BFloat16:
+    case c10::ScalarType::Int:
+    case c10::ScalarType::Long:
+    case c10::ScalarType::Byte:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string supportedDtypesText() { return "float32, float16, bfloat16, int32, int64, uint8"; }
+
+namespace detail {
+
+using autoglm::detail::concat;
+
+static std::string where(const Communicator& comm, const char* what) {
+  return concat("[Rank ", comm.rank(), "] ", comm.backendName(), " ", what, " on group '",
+                comm.groupName(), "' (size ", comm.size(), "): ");
+}
+
+void checkTensor(const at::Tensor& t, c10::DeviceType device_type, const Communicator& comm,
+                 const char* what) {
+  if (!t.defined()) throw CommError(where(comm, what) + "tensor is undefined");
+  if (!isSupportedDtype(t.scalar_type())) {
+    throw CommError(where(comm, what) + concat("dtype ", c10::toString(t.scalar_type()),
+                                               " is not supported (supported: ",
+                                               supportedDtypesText(), ")"));
+  }
+  if (t.device().type() != device_type) {
+    throw CommError(where(comm, what) + concat("tensor is on ", t.device().str(), " but the ",
+                                               comm.backendName(), " backend needs ",
+                                               c10::DeviceTypeName(device_type, true), " tensors"));
+  }
+  if (!t.is_contiguous()) {
+    throw CommError(where(comm, what) + concat("tensor of shape ", t.sizes(), " with strides ",
+                                               t.strides(),
+                                               " is not contiguous; call .contiguous() first"));
+  }
+}
+
+void checkReduce(const at::Tensor& t, ReduceOp op, const Communicator& comm, const char* what) {
+  if (op == ReduceOp::kAvg && !c10::isFloatingType(t.scalar_type())) {
+    throw CommError(where(comm, what) + concat("ReduceOp avg needs a floating dtype, got ",
+                                               c10::toString(t.scalar_type()),
+                                               "; use sum and divide"));
+  }
+}
+
+void checkPeer(int peer, const Communicator& comm, const char* what) {
+  if (peer < 0 || peer >= comm.size()) {
+    throw CommError(where(comm, what) + concat("peer rank ", peer, " is outside [0, ", comm.size(), ")"));
+  }
+}
+
+}  // namespace detail
+}  // namespace autoglm::comm

@@ -1,0 +1,114 @@
+#pragma once
+// MPI backend for CPU tensors.
+//
+// Progress: each communicator owns one communication thread that runs the
+// queued operations in order with blocking MPI calls, so an operation advances
+// whether or not the caller ever enters MPI again. Sends are posted (MPI_Isend)
+// by the caller's thread at send() and completed by the communication thread.
+// Open MPI 4.1 has no progress thread ("OMPI progress: no"): MPI_I* collectives
+// advance only inside MPI calls. Measured against MPI_Iallreduce + a thread
+// polling MPI_Test (benchmarks/collective --progress, README.md there): the
+// polling design overlapped better when the 2-core machine was loaded, but
+// MPI_Iallreduce (libnbc) reached only 0.3-0.55x MPI_Allreduce's bandwidth at
+// 1-16 MiB, so the thread makes blocking calls.
+//
+// Small all-reduces (<= comm.inline_max_bytes) issued while the communicator is
+// idle run on the caller's thread and return a completed Work: handing them to
+// the thread costs ~13 us, 10-20x MPI_Allreduce's own latency for small messages.
+//
+// Needs MPI_THREAD_MULTIPLE (see mpi::Environment).
+
+#include <mpi.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "comm/comm_config.h"
+#include "comm/communicator.h"
+#include "comm/mpi/datatype.h"
+
+namespace autoglm::comm::mpi {
+
+class MpiCommunicator final : public Communicator {
+ public:
+  // Duplicates `comm`; the caller keeps ownership of `comm`.
+  MpiCommunicator(MPI_Comm comm, const CommConfig& cfg, std::string group_name = "world");
+  // Runs what is queued, joins the communication thread and frees the communicator.
+  ~MpiCommunicator() override;
+  MpiCommunicator(const MpiCommunicator&) = delete;
+  MpiCommunicator& operator=(const MpiCommunicator&) = delete;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  const std::string& groupName() const override { return group_; }
+  std::string backendName() const override { return "mpi"; }
+
+  std::shared_ptr<Work> allreduce(at::Tensor& tensor, const AllreduceOptions& opts) override;
+  std::shared_ptr<Work> allgather(const at::Tensor& input, const AllgatherOptions& opts) override;
+  std::shared_ptr<Work> allgatherv(const at::Tensor& input, const AllgatherOptions& opts) override;
+  std::shared_ptr<Work> reduceScatter(const at::Tensor& input, const ReduceScatterOptions& opts) override;
+  std::shared_ptr<Work> broadcast(at::Tensor& tensor, const BroadcastOptions& opts) override;
+  std::shared_ptr<Work> send(const at::Tensor& tensor, int dst, const SendOptions& opts) override;
+  std::shared_ptr<Work> recv(int src, const RecvOptions& opts) override;
+  std::shared_ptr<Work> barrier(const BarrierOptions& opts) override;
+  std::shared_ptr<Communicator> split(int color, int key, const std::string& group_name) override;
+
+  // Runs `fn(comm)` on the communication thread, in order with the collectives,
+  // and blocks until it returned (NCCL bootstrap broadcasts its id this way).
+  void runBlocking(const std::function<void(MPI_Comm)>& fn);
+
+  static constexpr int kMaxTag = (1 << 14) - 1;
+
+ private:
+  struct Adopt {};
+  MpiCommunicator(Adopt, MPI_Comm owned, const CommConfig& cfg, std::string group_name);
+  void start();
+
+  struct Task {
+    std::shared_ptr<Work> work;
+    std::function<std::vector<at::Tensor>()> run;
+  };
+  struct PendingSend {
+    std::shared_ptr<Work> work;
+    at::Tensor keep_alive;
+    std::unique_ptr<int64_t[]> header;
+    MPI_Request reqs[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+  };
+
+  WorkInfo info(OpType op, const at::Tensor* t, Millis timeout);
+  // Queues `run` for the communication thread. With may_inline, and the
+  // communicator idle (nothing queued or running), runs it on the caller's thread
+  // instead and returns a completed Work.
+  std::shared_ptr<Work> enqueue(WorkInfo info, std::function<std::vector<at::Tensor>()> run,
+                                bool may_inline = false);
+  void loop();
+  void pollSends(bool block);
+  void allreduceNow(at::Tensor& t, ReduceOp op);
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  CommConfig cfg_;
+  std::string group_;
+  int rank_ = 0;
+  int size_ = 1;
+  uint64_t seq_ = 0;  // guarded by mu_
+  ReduceOps ops_;
+  std::vector<uint8_t> scratch_;  // ring all-reduce, communication thread only
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Task> queue_;
+  std::vector<PendingSend> sends_;
+  bool stop_ = false;
+  bool new_send_ = false;  // wakes the thread to start polling sends_
+  bool running_ = false;       // the thread runs a task
+  bool inline_busy_ = false;   // the caller runs a small all-reduce inline
+  std::thread thread_;
+};
+
+}  // namespace autoglm::comm::mpi

@@ -1,0 +1,35 @@
+#include "comm/reduce_kernels.h"
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+
+namespace autoglm::comm {
+namespace {
+
+class ReduceKernelTest : public ::testing::TestWithParam<c10::ScalarType> {};
+
+TEST_P(ReduceKernelTest, SumAndMaxMatchATen) {
+  const auto dtype = GetParam();
+  at::Tensor a = (at::arange(37, at::TensorOptions().dtype(at::kLong)).remainder(11)).to(dtype);
+  at::Tensor b = (at::arange(37, at::TensorOptions().dtype(at::kLong)).remainder(5) * 3).to(dtype);
+  at::Tensor sum = a.clone();
+  reduceInto(sum.data_ptr(), b.data_ptr(), 37, dtype, ReduceOp::kSum);
+  EXPECT_TRUE(at::equal(sum, (a.to(at::kDouble) + b.to(at::kDouble)).to(dtype)));
+  at::Tensor mx = a.clone();
+  reduceInto(mx.data_ptr(), b.data_ptr(), 37, dtype, ReduceOp::kMax);
+  EXPECT_TRUE(at::equal(mx, at::maximum(a, b)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, ReduceKernelTest,
+                         ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16, at::kInt, at::kLong, at::kByte));
+
+TEST(ReduceKernel, UnsupportedDtypeThrows) {
+  double x = 1, y = 2;
+  EXPECT_THROW(reduceInto(&x, &y, 1, at::kDouble, ReduceOp::kSum), CommError);
+}
+
+}  // namespace
+}  // namespace autoglm::comm

@@ -1,0 +1,28 @@
+#pragma once
+// Adam and AdamW with the whole update of a parameter in one pass over memory.
+//
+// LibTorch's CPU Adam/AdamW run about ten separate tensor ops per parameter,
+// each a full pass with temporaries; on the embedding table that dominates a
+// training step. These subclasses keep the optimizer's state layout (so
+// checkpoints are interchangeable with torch::optim::Adam/AdamW) and its
+// arithmetic, and fall back to the base implementation for anything but dense
+// contiguous float32 CPU parameters, and for amsgrad.
+
+#include <torch/optim/adam.h>
+#include <torch/optim/adamw.h>
+
+namespace autoglm::trainer {
+
+class FusedAdamW : public torch::optim::AdamW {
+ public:
+  using torch::optim::AdamW::AdamW;
+  torch::Tensor step(LossClosure closure = nullptr) override;
+};
+
+class FusedAdam : public torch::optim::Adam {
+ public:
+  using torch::optim::Adam::Adam;
+  torch::Tensor step(LossClosure closure = nullptr) override;
+};
+
+}  // namespace autoglm::trainer
