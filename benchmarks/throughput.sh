@@ -19,6 +19,11 @@
 #   --repeats R          runs of each implementation (default 3)
 #   --only-reference     skip the C++ binary
 #   --only-autoglm       skip the PyTorch reference
+#   --reference-malloc-tuned
+#                        run the reference with the same glibc allocation
+#                        thresholds autoglm sets for itself (core/host_runtime.cc),
+#                        through MALLOC_*_ environment variables, to separate
+#                        that gain from the kernels'
 # Environment:
 #   BUILD_DIR   C++ build directory (default build)
 #   OUT_DIR     where results go (default bench-out): throughput.csv (one row
@@ -57,6 +62,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit "
 need_arg() { [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value"; }
 need_int() { [[ "$2" =~ ^[0-9]+$ ]] || die "$1 must be a non-negative integer, got '$2'"; }
 
+REF_ENV=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --config) need_arg "$@"; CONFIG="$2"; shift 2 ;;
@@ -67,6 +73,7 @@ while [[ $# -gt 0 ]]; do
     --repeats) need_arg "$@"; need_int "$1" "$2"; REPEATS="$2"; shift 2 ;;
     --only-reference) RUN_CPP=0; shift ;;
     --only-autoglm) RUN_REF=0; shift ;;
+    --reference-malloc-tuned) REF_ENV=(MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_TOP_PAD_=67108864); shift ;;
     -h|--help) usage 0 ;;
     *) echo "throughput.sh: unknown option '$1'" >&2; usage 2 >&2 ;;
   esac
@@ -136,7 +143,7 @@ run_one() {  # impl repeat
   if [[ "$impl" == autoglm ]]; then
     cmd=( "$BIN" --config "$CONFIG" --threads "$THREADS" --warmup-steps "$WARMUP" --steps "$STEPS" )
   else
-    cmd=( "$PYTHON" -W ignore benchmarks/reference/gat_reference.py --config "$CONFIG" --cache "$CACHE"
+    cmd=( env "${REF_ENV[@]}" "$PYTHON" -W ignore benchmarks/reference/gat_reference.py --config "$CONFIG" --cache "$CACHE"
           --threads "$THREADS" --warmup-steps "$WARMUP" --steps "$STEPS" )
   fi
   echo "[$rep/$REPEATS] $impl: ${cmd[*]}" >&2

@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "core/error.h"
@@ -52,6 +53,13 @@ core::GraphClassifier loadClassifier(const CheckpointInfo& ckpt, const Experimen
 
 int runTrain(const ConfigArgs& args, bool resume) {
   const ExperimentConfig cfg = loadConfig(args);
+  // Training runs on one process until the data-parallel trainer lands; refuse
+  // layouts and launches that would silently train something else.
+  if (const char* world = std::getenv("OMPI_COMM_WORLD_SIZE"); world != nullptr && std::string(world) != "1") {
+    throw ConfigError(std::string("launched with ") + world +
+                      " MPI ranks, but multi-rank training is not available yet; run one process");
+  }
+  cfg.parallel.validate(1);
   log::info0("run '{}': config {}, output {}", cfg.run.name, args.config, cfg.run.out_dir);
   PreparedData data = loadOrPrepare(cfg);
   if (!data.built_now) log::info0("using graph cache {}", data.cache_path);

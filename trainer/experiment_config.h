@@ -10,6 +10,8 @@
 #include "core/tokenizer.h"
 #include "core/vocab.h"
 #include "core/yaml_config.h"
+#include "comm/comm_config.h"
+#include "parallel/process_grid.h"
 
 namespace autoglm::trainer {
 
@@ -104,6 +106,8 @@ struct ExperimentConfig {
   core::GraphConfig graph;
   core::ModelConfig model;
   TrainConfig train;
+  parallel::ParallelConfig parallel;
+  comm::CommConfig comm;
 
   template <class V>
   void visit(V& v) {
@@ -114,6 +118,8 @@ struct ExperimentConfig {
     v.section("graph", graph);
     v.section("model", model);
     v.section("train", train);
+    v.section("parallel", parallel);
+    v.section("comm", comm);
   }
 
   // Loads `path`, applies "--set key=value" overrides, validates. Throws ConfigError.
