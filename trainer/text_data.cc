@@ -65,11 +65,14 @@ uint64_t cacheFingerprint(const ExperimentConfig& cfg) {
 }
 }  // namespace
 
-std::string cachePath(const ExperimentConfig& cfg) {
+namespace {
+std::string cachePathFor(const ExperimentConfig& cfg, uint64_t fingerprint) {
   std::string stem = fs::path(cfg.data.dir).filename().string();
   if (stem.empty()) stem = fs::path(cfg.data.dir).parent_path().filename().string();
-  return (fs::path(cfg.data.cache_dir) / (stem + "-" + core::hex64(cacheFingerprint(cfg)) + ".graphs")).string();
+  return (fs::path(cfg.data.cache_dir) / (stem + "-" + core::hex64(fingerprint) + ".graphs")).string();
 }
+}  // namespace
+
 
 namespace {
 
@@ -117,8 +120,8 @@ void buildCache(const ExperimentConfig& cfg, const std::string& path, uint64_t f
 }  // namespace
 
 PreparedData loadOrPrepare(const ExperimentConfig& cfg, bool force) {
-  const std::string path = cachePath(cfg);
   const uint64_t fingerprint = cacheFingerprint(cfg);
+  const std::string path = cachePathFor(cfg, fingerprint);
   bool built = false;
   if (force || !fs::exists(path)) {
     buildCache(cfg, path, fingerprint);

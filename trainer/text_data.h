@@ -28,9 +28,6 @@ struct PreparedData {
   std::vector<int64_t> indicesOf(core::Split s) const;
 };
 
-// Path of the cache file for this config (the corpus files must exist).
-std::string cachePath(const ExperimentConfig& cfg);
-
 // Opens the cache when it exists and is valid for the config, else builds it.
 // force=true rebuilds even when a cache exists.
 PreparedData loadOrPrepare(const ExperimentConfig& cfg, bool force = false);

@@ -32,7 +32,9 @@ TEST(Collate, OffsetsNodesAndEdgesBlockDiagonally) {
   auto ng = b.node_graph.accessor<int64_t, 1>();
   for (int64_t e = 0; e < b.num_edges; ++e) {
     EXPECT_EQ(ng[src[e]], ng[dst[e]]);
-    if (e > 0) EXPECT_LE(dst[e - 1], dst[e]);
+    if (e > 0) {
+      EXPECT_LE(dst[e - 1], dst[e]);
+    }
   }
   // Third graph's first edge is its own first edge shifted by n0 + n1.
   const int64_t e2 = gs[0].numEdges() + gs[1].numEdges();
