@@ -117,11 +117,14 @@ std::shared_ptr<Work> MpiCommunicator::enqueue(WorkInfo info,
       } catch (...) {
         work->fail(std::current_exception());
       }
+      bool wake = false;
       {
         std::lock_guard<std::mutex> lock(mu_);
         inline_busy_ = false;
+        wake = !queue_.empty();  // work queued meanwhile waits for inline_busy_ to clear
       }
-      cv_.notify_all();
+      // Waking the communication thread for nothing costs a context switch per call.
+      if (wake) cv_.notify_all();
       return work;
     }
   }
