@@ -88,7 +88,8 @@ int runConfigShow(const ConfigArgs& args, std::ostream& out) {
 
 int runEval(const std::string& checkpoint, const std::vector<std::string>& overrides) {
   const CheckpointInfo ckpt = openCheckpoint(checkpoint, /*prefer_best=*/true);
-  const ExperimentConfig cfg = configFromCheckpoint(ckpt, overrides);
+  ExperimentConfig cfg = configFromCheckpoint(ckpt, overrides);
+  cfg.model.embed_init = "random";  // the checkpoint's weights replace any initialisation
   PreparedData data = loadOrPrepare(cfg);
   if (data.vocab.tokens() != ckpt.vocab_tokens || data.label_names != ckpt.label_names) {
     throw CheckpointError(ckpt.dir + ": vocabulary/labels of the checkpoint differ from data in " + cfg.data.dir);

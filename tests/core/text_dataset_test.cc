@@ -93,5 +93,32 @@ TEST(BundledData, R8HasThePublishedCounts) {
   EXPECT_EQ(ds.numClasses(), 8);
 }
 
+// The other text-classification sets, read from ../shared/data when it is there
+// (CRLF and Latin-1 in MR, "training" and path ids in Ohsumed, no final newline in R52).
+struct SharedSet {
+  const char* dir;
+  size_t train, test;
+  int64_t classes;
+};
+
+class SharedDatasets : public ::testing::TestWithParam<SharedSet> {};
+
+TEST_P(SharedDatasets, LoadWithPublishedCounts) {
+  const SharedSet s = GetParam();
+  const std::string dir = std::string(AUTOGLM_SHARED_DATA_DIR) + "/" + s.dir + "/";
+  if (!fs::exists(dir + "labels.txt")) GTEST_SKIP() << dir << " not present (no ../shared beside the checkout)";
+  for (const char* corpus : {"corpus.txt", "corpus.clean.txt"}) {
+    TextDataset ds = TextDataset::load(dir + corpus, dir + "labels.txt");
+    EXPECT_EQ(ds.indicesOf(Split::kTrain).size(), s.train) << corpus;
+    EXPECT_EQ(ds.indicesOf(Split::kTest).size(), s.test) << corpus;
+    EXPECT_EQ(ds.numClasses(), s.classes) << corpus;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(TextClassification, SharedDatasets,
+                         ::testing::Values(SharedSet{"r52", 6532, 2568, 52}, SharedSet{"mr", 7108, 3554, 2},
+                                           SharedSet{"ohsumed", 3357, 4043, 23}),
+                         [](const auto& info) { return std::string(info.param.dir); });
+
 }  // namespace
 }  // namespace autoglm::core
