@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 
+#include <atomic>
+#include <csignal>
 #include <iostream>
 
 #include "autoglm/config.h"
@@ -13,6 +15,17 @@
 #include "trainer/commands.h"
 
 namespace {
+
+// Set by SIGINT/SIGTERM; the trainer checks it between steps, saves a checkpoint and
+// returns. A second signal exits at once.
+std::atomic<bool> g_stop{false};
+
+extern "C" void onStopSignal(int sig) {
+  if (g_stop.exchange(true)) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+}
 
 void addConfigOptions(CLI::App* cmd, autoglm::trainer::ConfigArgs* args) {
   cmd->add_option("config", args->config, "Experiment YAML file");
@@ -59,7 +72,11 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   try {
-    if (*train) return tr::runTrain(train_args, resume);
+    if (*train) {
+      std::signal(SIGINT, onStopSignal);
+      std::signal(SIGTERM, onStopSignal);
+      return tr::runTrain(train_args, resume, &g_stop);
+    }
     if (*prepare) return tr::runPrepare(prep_args, force);
     if (*eval) return tr::runEval(eval_ckpt, eval_overrides);
     if (*predict) return tr::runPredict(pred_ckpt, std::cin, std::cout);

@@ -51,7 +51,7 @@ core::GraphClassifier loadClassifier(const CheckpointInfo& ckpt, const Experimen
 
 }  // namespace
 
-int runTrain(const ConfigArgs& args, bool resume) {
+int runTrain(const ConfigArgs& args, bool resume, const std::atomic<bool>* stop) {
   const ExperimentConfig cfg = loadConfig(args);
   // Training runs on one process until the data-parallel trainer lands; refuse
   // layouts and launches that would silently train something else.
@@ -64,7 +64,9 @@ int runTrain(const ConfigArgs& args, bool resume) {
   PreparedData data = loadOrPrepare(cfg);
   if (!data.built_now) log::info0("using graph cache {}", data.cache_path);
   Trainer trainer(cfg, data);
+  trainer.setStopFlag(stop);
   const FitResult r = trainer.fit(resume);
+  if (r.interrupted) return 130;
   log::info0("best epoch {} (validation accuracy {:.4f}); {} epochs, {} steps, {:.1f}s", r.best_epoch,
              r.best_val_accuracy, r.epochs_run, r.steps, r.seconds);
   std::cout << "test accuracy: " << fmt::format("{:.4f}", r.test_accuracy) << " (best epoch " << r.best_epoch

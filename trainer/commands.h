@@ -3,6 +3,7 @@
 // tests can call them. Each returns the process exit code or throws an
 // autoglm::Error (the CLI prints it as one line: ConfigError -> 2, others -> 1).
 
+#include <atomic>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -14,7 +15,9 @@ struct ConfigArgs {
   std::vector<std::string> overrides;  // "key.path=value"
 };
 
-int runTrain(const ConfigArgs& args, bool resume);
+// stop: optional flag (set by a signal handler) that ends training at the next
+// step with a checkpoint; the exit code is then 130.
+int runTrain(const ConfigArgs& args, bool resume, const std::atomic<bool>* stop = nullptr);
 int runPrepare(const ConfigArgs& args, bool force);
 int runConfigShow(const ConfigArgs& args, std::ostream& out);
 // Evaluates the checkpoint on the test split of its data (or of data_dir when given).

@@ -225,6 +225,11 @@ FitResult Trainer::fit(bool resume) {
         stop = true;
         break;
       }
+      if (stop_flag_ != nullptr && stop_flag_->load()) {
+        stop = true;
+        result.interrupted = true;
+        break;
+      }
       const auto& b = batches[static_cast<size_t>(pos.batch_in_epoch)];
       const double loss = trainBatch(b);
       graphs += static_cast<int64_t>(b.size());
@@ -242,7 +247,10 @@ FitResult Trainer::fit(bool resume) {
         saveCheckpoint(stepDirName(step_), next);
       }
     }
-    if (stop) break;
+    if (stop) {
+      progress.finish();
+      break;
+    }
     const double epoch_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
     const EvalResult val = evaluate(val_idx_);
     const EvalResult test = evaluate(test_idx_);
@@ -281,6 +289,10 @@ FitResult Trainer::fit(bool resume) {
   }
   if (stop) {
     saveCheckpoint(stepDirName(step_), pos);
+    if (result.interrupted) {
+      log::warn0("interrupted at step {} (epoch {}, batch {}); checkpoint saved, continue with --resume", step_,
+                 pos.epoch + 1, pos.batch_in_epoch);
+    }
   }
   result.steps = step_;
   result.seconds = elapsedSeconds();

@@ -10,6 +10,7 @@
 
 #include <torch/optim/optimizer.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -39,6 +40,7 @@ struct FitResult {
   int64_t steps = 0;
   double seconds = 0.0;
   bool stopped_early = false;
+  bool interrupted = false;        // stopped by the stop flag; a checkpoint was saved
 };
 
 class Trainer {
@@ -64,6 +66,9 @@ class Trainer {
   int64_t globalStep() const { return step_; }
   // Called after backward and before clipping (data-parallel all-reduce goes here).
   void setGradientSync(std::function<void()> fn) { grad_sync_ = std::move(fn); }
+  // When *flag becomes true (a signal handler, another thread), training stops at
+  // the next step boundary and saves a checkpoint that --resume continues from.
+  void setStopFlag(const std::atomic<bool>* flag) { stop_flag_ = flag; }
 
  private:
   struct Position {
@@ -85,6 +90,7 @@ class Trainer {
   CheckpointManager ckpt_;
   MetricsWriter metrics_;
   std::function<void()> grad_sync_;
+  const std::atomic<bool>* stop_flag_ = nullptr;
 
   PhaseTimes times_;
   int64_t step_ = 0;

@@ -118,3 +118,44 @@ TEST(Checkpoint, ResumeWithoutCheckpointIsAClearError) {
 
 }  // namespace
 }  // namespace autoglm::trainer
+
+namespace autoglm::trainer {
+namespace {
+
+// A stop request (what SIGINT sets) ends training at a step boundary with a
+// checkpoint from which --resume reproduces the uninterrupted run.
+TEST(Checkpoint, StopFlagSavesACheckpointThatResumesExactly) {
+  TempDir a("stopA"), b("stopB");
+  ExperimentConfig ca = resumeConfig(a.str());
+  ca.train.max_steps = 9;
+  PreparedData data = loadOrPrepare(ca);
+  Trainer full(ca, data);
+  full.fit(false);
+  auto expected = paramsAfter(full);
+
+  ExperimentConfig cb = resumeConfig(b.str());
+  cb.train.max_steps = 9;
+  std::atomic<bool> stop{false};
+  {
+    Trainer first(cb, data);
+    first.setStopFlag(&stop);
+    int steps = 0;
+    first.setGradientSync([&] {
+      if (++steps == 4) stop = true;  // requested during step 4: it completes, step 5 does not start
+    });
+    FitResult r = first.fit(false);
+    EXPECT_TRUE(r.interrupted);
+    EXPECT_EQ(first.globalStep(), 4);
+  }
+  CheckpointInfo saved = openCheckpoint(b.str(), false);
+  EXPECT_EQ(saved.state["step"].get<int64_t>(), 4);
+  Trainer resumed(cb, data);
+  FitResult r = resumed.fit(true);
+  EXPECT_FALSE(r.interrupted);
+  ASSERT_EQ(resumed.globalStep(), 9);
+  auto got = paramsAfter(resumed);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(at::allclose(got[i], expected[i], 1e-5, 1e-6)) << i;
+}
+
+}  // namespace
+}  // namespace autoglm::trainer
