@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/hash.h"
 
 namespace autoglm::core {
@@ -56,27 +57,6 @@ Sections layout(uint64_t g, uint64_t n, uint64_t e, uint64_t vocab_bytes, uint64
   s.names = off; off += align8(label_bytes);
   s.end = off;
   return s;
-}
-
-std::string joinLines(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) {
-    s += x;
-    s += '\n';
-  }
-  return s;
-}
-
-std::vector<std::string> splitLines(const char* p, size_t n) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (p[i] == '\n') {
-      out.emplace_back(p + start, i - start);
-      start = i + 1;
-    }
-  }
-  return out;
 }
 
 uint32_t headerCrc(Header h) {
@@ -212,8 +192,8 @@ GraphStore GraphStore::open(const std::string& path) {
   st.src_ = reinterpret_cast<const int32_t*>(base + s.src);
   st.dst_ = reinterpret_cast<const int32_t*>(base + s.dst);
   st.weight_ = reinterpret_cast<const float*>(base + s.weight);
-  st.vocab_tokens_ = splitLines(base + s.vocab, h.vocab_bytes);
-  st.label_names_ = splitLines(base + s.names, h.label_bytes);
+  st.vocab_tokens_ = splitLines(std::string_view(base + s.vocab, h.vocab_bytes));
+  st.label_names_ = splitLines(std::string_view(base + s.names, h.label_bytes));
   return st;
 }
 

@@ -7,27 +7,18 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/tokenizer.h"
 
 namespace autoglm::core {
 
 std::vector<std::string> readLines(const std::string& path) {
   if (!std::filesystem::exists(path)) throw DataError(path + ": file not found");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(path + ": cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string data = ss.str();
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < data.size()) {
-    size_t nl = data.find('\n', start);
-    size_t end = nl == std::string::npos ? data.size() : nl;
-    size_t stop = end;
-    if (stop > start && data[stop - 1] == '\r') --stop;
-    lines.emplace_back(data.substr(start, stop - start));
-    if (nl == std::string::npos) break;
-    start = nl + 1;
+  const std::optional<std::string> bytes = readFileBytes(path);
+  if (!bytes) throw DataError(path + ": cannot open");
+  std::vector<std::string> lines = splitLines(*bytes);
+  for (auto& l : lines) {
+    if (!l.empty() && l.back() == '\r') l.pop_back();
   }
   return lines;
 }

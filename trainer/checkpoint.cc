@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/hash.h"
 #include "core/log.h"
 
@@ -23,11 +24,9 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw CheckpointError(p.string() + ": cannot read");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::optional<std::string> bytes = core::readFileBytes(p.string());
+  if (!bytes) throw CheckpointError(p.string() + ": cannot read");
+  return std::move(*bytes);
 }
 
 void writeFile(const fs::path& p, const std::string& data) {
@@ -35,20 +34,6 @@ void writeFile(const fs::path& p, const std::string& data) {
   out.write(data.data(), static_cast<std::streamsize>(data.size()));
   out.flush();
   if (!out) throw CheckpointError(p.string() + ": write failed (disk full?)");
-}
-
-std::string joinLines(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += x + "\n";
-  return s;
-}
-
-std::vector<std::string> splitLines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(line);
-  return out;
 }
 
 // Atomically replaces `target` (a file) with `data`.
@@ -93,8 +78,8 @@ std::string CheckpointManager::save(const std::string& name, const CheckpointPay
       a.save_to((tmp / "rng.pt").string());
     }
     writeFile(tmp / "state.json", p.state.dump(2));
-    writeFile(tmp / "vocab.txt", joinLines(p.vocab_tokens));
-    writeFile(tmp / "labels.txt", joinLines(p.label_names));
+    writeFile(tmp / "vocab.txt", core::joinLines(p.vocab_tokens));
+    writeFile(tmp / "labels.txt", core::joinLines(p.label_names));
     writeFile(tmp / "config.yaml", p.config_yaml);
     nlohmann::json manifest;
     manifest["format"] = "autoglm-checkpoint-1";
@@ -180,8 +165,8 @@ CheckpointInfo openCheckpoint(const std::string& path, bool prefer_best) {
   CheckpointInfo info;
   info.dir = dir.string();
   info.state = nlohmann::json::parse(readFile(dir / "state.json"));
-  info.vocab_tokens = splitLines(readFile(dir / "vocab.txt"));
-  info.label_names = splitLines(readFile(dir / "labels.txt"));
+  info.vocab_tokens = core::splitLines(readFile(dir / "vocab.txt"));
+  info.label_names = core::splitLines(readFile(dir / "labels.txt"));
   info.config_yaml = readFile(dir / "config.yaml");
   return info;
 }

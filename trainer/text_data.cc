@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/text_dataset.h"
@@ -30,12 +31,9 @@ std::string dataFile(const ExperimentConfig& cfg, const std::string& name, const
 }
 
 uint32_t fileCrc(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(path + ": cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string s = ss.str();
-  return core::crc32(s.data(), s.size());
+  const std::optional<std::string> bytes = core::readFileBytes(path);
+  if (!bytes) throw DataError(path + ": cannot open");
+  return core::crc32(bytes->data(), bytes->size());
 }
 
 }  // namespace
