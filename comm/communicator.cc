@@ -74,5 +74,20 @@ void checkPeer(int peer, const Communicator& comm, const char* what) {
   }
 }
 
+WorkInfo workInfo(const Communicator& comm, OpType op, uint64_t seq, const at::Tensor* t, Millis timeout) {
+  WorkInfo w;
+  w.backend = comm.backendName();
+  w.group = comm.groupName();
+  w.rank = comm.rank();
+  w.op = op;
+  w.seq = seq;
+  if (t != nullptr && t->defined()) {
+    w.numel = t->numel();
+    w.dtype = c10::toString(t->scalar_type());
+  }
+  w.timeout = timeout;
+  return w;
+}
+
 }  // namespace detail
 }  // namespace autoglm::comm

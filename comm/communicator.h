@@ -63,6 +63,9 @@ void checkTensor(const at::Tensor& t, c10::DeviceType device_type, const Communi
 // Throws CommError for kAvg on a non-floating dtype.
 void checkReduce(const at::Tensor& t, ReduceOp op, const Communicator& comm, const char* what);
 void checkPeer(int peer, const Communicator& comm, const char* what);
+// The description a backend attaches to each Work: backend, group, rank, op,
+// sequence number, size and dtype of `t` (may be null) and timeout.
+WorkInfo workInfo(const Communicator& comm, OpType op, uint64_t seq, const at::Tensor* t, Millis timeout);
 
 }  // namespace detail
 }  // namespace autoglm::comm

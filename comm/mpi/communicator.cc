@@ -84,21 +84,12 @@ MpiCommunicator::~MpiCommunicator() {
 }
 
 WorkInfo MpiCommunicator::info(OpType op, const at::Tensor* t, Millis timeout) {
-  WorkInfo w;
-  w.backend = "mpi";
-  w.group = group_;
-  w.rank = rank_;
-  w.op = op;
+  uint64_t seq = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    w.seq = ++seq_;
+    seq = ++seq_;
   }
-  if (t != nullptr && t->defined()) {
-    w.numel = t->numel();
-    w.dtype = c10::toString(t->scalar_type());
-  }
-  w.timeout = timeout;
-  return w;
+  return comm::detail::workInfo(*this, op, seq, t, timeout);
 }
 
 std::shared_ptr<Work> MpiCommunicator::enqueue(WorkInfo info,

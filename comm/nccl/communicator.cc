@@ -116,18 +116,7 @@ NcclCommunicator::~NcclCommunicator() {
 }
 
 WorkInfo NcclCommunicator::info(OpType op, const at::Tensor* t, Millis timeout) {
-  WorkInfo w;
-  w.backend = "nccl";
-  w.group = group_;
-  w.rank = rank_;
-  w.op = op;
-  w.seq = ++seq_;
-  if (t != nullptr && t->defined()) {
-    w.numel = t->numel();
-    w.dtype = c10::toString(t->scalar_type());
-  }
-  w.timeout = timeout;
-  return w;
+  return comm::detail::workInfo(*this, op, ++seq_, t, timeout);
 }
 
 void NcclCommunicator::checkCuda(const at::Tensor& t, const char* what) const {
