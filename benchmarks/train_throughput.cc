@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
     so.seed = static_cast<uint64_t>(cfg.run.seed);
     autoglm::parallel::DistributedSampler sampler(trainer.trainIndices(), so);
     autoglm::core::BatchLimits limits{cfg.train.batch_graphs, cfg.train.batch_nodes};
-    auto batches = autoglm::core::planBatches(sampler.epochOrder(0), [&](int64_t i) { return data.store.numNodes(i); }, limits);
+    auto batches = sampler.epochBatches(0, limits, [&](int64_t i) { return data.store.numNodes(i); });
     size_t next = 0;
     auto nextBatch = [&]() -> const std::vector<int64_t>& {
       const auto& b = batches[next % batches.size()];

@@ -1,13 +1,22 @@
 #pragma once
-// Epoch order of graph indices, deterministic for (seed, epoch), optionally
+// Epoch order and batches of graph indices, deterministic for (seed, epoch),
 // sharded across data-parallel ranks.
 //
-// With world == 1 this is a seeded shuffle. With world > 1 every rank takes a
-// disjoint share of the epoch; the data-parallel issue adds balancing by node
-// count and equal step counts per rank.
+// epochBatches() cuts the shuffled epoch into global batches of world x the
+// per-rank limits, then splits each global batch into `world` shares balanced
+// by node count (largest graph first onto the lightest share). So every rank
+// takes the same number of steps, step k of all ranks together is exactly
+// global batch k (what one process would train on), and nothing depends on
+// timing. A last global batch with fewer graphs than ranks is padded with
+// graphs from the start of the epoch, so no rank gets an empty share. The node
+// budget holds for the global batch; a rank's share can exceed its per-rank
+// budget by less than its largest graph.
 
 #include <cstdint>
+#include <functional>
 #include <vector>
+
+#include "core/graph_batch.h"
 
 namespace autoglm::parallel {
 
@@ -21,13 +30,21 @@ struct SamplerOptions {
 class DistributedSampler {
  public:
   DistributedSampler(std::vector<int64_t> indices, SamplerOptions opts);
-  // Indices for this rank in epoch `epoch` (0-based).
+  // The whole epoch's order (the same on every rank).
   std::vector<int64_t> epochOrder(int64_t epoch) const;
+  // This rank's batches for the epoch; `limits` are per rank.
+  std::vector<std::vector<int64_t>> epochBatches(int64_t epoch, const core::BatchLimits& limits,
+                                                 const std::function<int64_t(int64_t)>& num_nodes) const;
   int64_t size() const { return static_cast<int64_t>(indices_.size()); }
 
  private:
   std::vector<int64_t> indices_;
   SamplerOptions opts_;
 };
+
+// Splits one batch into `world` shares balanced by node count; each share keeps
+// the batch's order. Requires batch.size() >= world.
+std::vector<std::vector<int64_t>> splitBalanced(const std::vector<int64_t>& batch, int world,
+                                                const std::function<int64_t(int64_t)>& num_nodes);
 
 }  // namespace autoglm::parallel

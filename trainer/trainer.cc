@@ -79,7 +79,7 @@ std::vector<std::vector<int64_t>> Trainer::epochBatches(int64_t epoch) const {
   so.seed = static_cast<uint64_t>(cfg_.run.seed);
   parallel::DistributedSampler sampler(train_idx_, so);
   core::BatchLimits limits{cfg_.train.batch_graphs, cfg_.train.batch_nodes};
-  return core::planBatches(sampler.epochOrder(epoch), [&](int64_t i) { return data_.store.numNodes(i); }, limits);
+  return sampler.epochBatches(epoch, limits, [&](int64_t i) { return data_.store.numNodes(i); });
 }
 
 core::GraphBatch Trainer::makeBatch(const std::vector<int64_t>& indices) const {
