@@ -50,8 +50,8 @@ void fusedUpdate(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& 
   });
 }
 
-template <typename Options, typename State, typename Base>
-bool fusedStep(Base& self, std::vector<torch::optim::OptimizerParamGroup>& groups,
+template <typename Options, typename State>
+bool fusedStep(std::vector<torch::optim::OptimizerParamGroup>& groups,
                ska::flat_hash_map<std::string, std::unique_ptr<torch::optim::OptimizerParamState>>& state,
                bool decoupled) {
   // Fall back when any parameter or option needs the general path.
@@ -87,7 +87,6 @@ bool fusedStep(Base& self, std::vector<torch::optim::OptimizerParamGroup>& group
       fusedUpdate(param, p.grad(), st.exp_avg(), st.exp_avg_sq(), s);
     }
   }
-  (void)self;
   return true;
 }
 
@@ -99,7 +98,7 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
     at::AutoGradMode enable_grad(true);
     loss = closure();
   }
-  if (!fusedStep<torch::optim::AdamWOptions, torch::optim::AdamWParamState>(*this, param_groups_, state_, true)) {
+  if (!fusedStep<torch::optim::AdamWOptions, torch::optim::AdamWParamState>(param_groups_, state_, true)) {
     return torch::optim::AdamW::step(nullptr);
   }
   return loss;
@@ -111,7 +110,7 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
     at::AutoGradMode enable_grad(true);
     loss = closure();
   }
-  if (!fusedStep<torch::optim::AdamOptions, torch::optim::AdamParamState>(*this, param_groups_, state_, false)) {
+  if (!fusedStep<torch::optim::AdamOptions, torch::optim::AdamParamState>(param_groups_, state_, false)) {
     return torch::optim::Adam::step(nullptr);
   }
   return loss;
