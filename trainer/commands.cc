@@ -20,11 +20,16 @@
 namespace autoglm::trainer {
 namespace {
 
+// Process-wide settings from the run section: log level and intra-op threads.
+void applyRunSettings(const ExperimentConfig& cfg) {
+  log::setLevel(cfg.run.log_level);
+  if (cfg.run.threads > 0) at::set_num_threads(static_cast<int>(cfg.run.threads));
+}
+
 ExperimentConfig loadConfig(const ConfigArgs& args) {
   if (args.config.empty()) throw ConfigError("no config file given (use --config FILE)");
   ExperimentConfig cfg = ExperimentConfig::load(args.config, args.overrides);
-  log::setLevel(cfg.run.log_level);
-  if (cfg.run.threads > 0) at::set_num_threads(static_cast<int>(cfg.run.threads));
+  applyRunSettings(cfg);
   return cfg;
 }
 
@@ -37,7 +42,7 @@ ExperimentConfig configFromCheckpoint(const CheckpointInfo& ckpt, const std::vec
   }
   for (const auto& o : overrides) applyOverride(root, o);
   ExperimentConfig cfg = ExperimentConfig::fromYaml(root, ckpt.dir + "/config.yaml");
-  if (cfg.run.threads > 0) at::set_num_threads(static_cast<int>(cfg.run.threads));
+  applyRunSettings(cfg);
   return cfg;
 }
 

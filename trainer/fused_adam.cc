@@ -90,30 +90,31 @@ bool fusedStep(std::vector<torch::optim::OptimizerParamGroup>& groups,
   return true;
 }
 
-}  // namespace
-
-torch::Tensor FusedAdamW::step(LossClosure closure) {
+// Runs the closure (if any), then the fused update, or the base optimizer's own
+// step when fusedStep declines; returns the closure's loss either way.
+template <typename Options, typename State, typename BaseStep>
+torch::Tensor stepWith(std::vector<torch::optim::OptimizerParamGroup>& groups,
+                       ska::flat_hash_map<std::string, std::unique_ptr<torch::optim::OptimizerParamState>>& state,
+                       torch::optim::Optimizer::LossClosure closure, bool decoupled, BaseStep base_step) {
   torch::Tensor loss;
   if (closure != nullptr) {
     at::AutoGradMode enable_grad(true);
     loss = closure();
   }
-  if (!fusedStep<torch::optim::AdamWOptions, torch::optim::AdamWParamState>(param_groups_, state_, true)) {
-    return torch::optim::AdamW::step(nullptr);
-  }
+  if (!fusedStep<Options, State>(groups, state, decoupled)) base_step();
   return loss;
 }
 
+}  // namespace
+
+torch::Tensor FusedAdamW::step(LossClosure closure) {
+  return stepWith<torch::optim::AdamWOptions, torch::optim::AdamWParamState>(
+      param_groups_, state_, std::move(closure), /*decoupled=*/true, [this] { torch::optim::AdamW::step(nullptr); });
+}
+
 torch::Tensor FusedAdam::step(LossClosure closure) {
-  torch::Tensor loss;
-  if (closure != nullptr) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
-  if (!fusedStep<torch::optim::AdamOptions, torch::optim::AdamParamState>(param_groups_, state_, false)) {
-    return torch::optim::Adam::step(nullptr);
-  }
-  return loss;
+  return stepWith<torch::optim::AdamOptions, torch::optim::AdamParamState>(
+      param_groups_, state_, std::move(closure), /*decoupled=*/false, [this] { torch::optim::Adam::step(nullptr); });
 }
 
 }  // namespace autoglm::trainer

@@ -162,6 +162,7 @@ void Trainer::saveCheckpoint(const std::string& name, const Position& pos) {
   p.label_names = data_.label_names;
   p.config_yaml = cfg_.toYaml();
   ckpt_.save(name, p);
+  if (name != "best") last_saved_step_ = step_;
 }
 
 void Trainer::restore(const CheckpointInfo& ckpt, Position* pos) {
@@ -287,12 +288,11 @@ FitResult Trainer::fit(bool resume) {
       break;
     }
   }
-  if (stop) {
-    saveCheckpoint(stepDirName(step_), pos);
-    if (result.interrupted) {
-      log::warn0("interrupted at step {} (epoch {}, batch {}); checkpoint saved, continue with --resume", step_,
-                 pos.epoch + 1, pos.batch_in_epoch);
-    }
+  // A stop right after an epoch's end finds that step already checkpointed.
+  if (stop && last_saved_step_ != step_) saveCheckpoint(stepDirName(step_), pos);
+  if (result.interrupted) {
+    log::warn0("interrupted at step {} (epoch {}, batch {}); checkpoint saved, continue with --resume", step_,
+               pos.epoch + 1, pos.batch_in_epoch);
   }
   result.steps = step_;
   result.seconds = elapsedSeconds();

@@ -94,6 +94,7 @@ class Trainer {
 
   PhaseTimes times_;
   int64_t step_ = 0;
+  int64_t last_saved_step_ = -1;  // step of the newest step-* checkpoint written by this process
   double best_val_ = -1.0;
   double best_val_loss_ = 1e300;
   double test_at_best_ = 0.0;
