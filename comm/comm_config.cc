@@ -18,6 +18,13 @@ void CommConfig::validate() const {
     throw ConfigError(concat("comm.large_allreduce_chunk_bytes: ", large_allreduce_chunk_bytes,
                              " must be in [4096, 1073741824]"));
   }
+  if (shm_chunk_bytes < 4096 || shm_chunk_bytes > (int64_t{1} << 30)) {
+    throw ConfigError(concat("comm.shm_chunk_bytes: ", shm_chunk_bytes, " must be in [4096, 1073741824]"));
+  }
+  if (shm_direct_max_bytes < 0 || shm_direct_max_bytes > shm_chunk_bytes) {
+    throw ConfigError(concat("comm.shm_direct_max_bytes: ", shm_direct_max_bytes,
+                             " must be in [0, comm.shm_chunk_bytes = ", shm_chunk_bytes, "]"));
+  }
   if (cuda_device < -1) throw ConfigError(concat("comm.cuda_device: ", cuda_device, " must be >= -1"));
 }
 

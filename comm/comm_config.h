@@ -26,6 +26,15 @@ struct CommConfig {
   // is idle, runs on the caller's thread (blocking) instead of the communication
   // thread; -1 = never. Saves the thread hand-off, which dominates small messages.
   int64_t inline_max_bytes = 256 << 10;
+  // MPI, all ranks of a communicator on one host: all-reduce through a shared
+  // memory segment instead of MPI (comm/mpi/shm_allreduce.h); the large_allreduce_*
+  // settings then apply only to communicators spanning hosts.
+  bool shm_allreduce = true;
+  // Per-rank slot of that segment: larger all-reduces move in chunks of this size.
+  int64_t shm_chunk_bytes = 256 << 10;
+  // Up to this size every rank reduces the whole message (one synchronisation);
+  // above, each rank reduces 1/size of every chunk (two).
+  int64_t shm_direct_max_bytes = 16 << 10;
   // NCCL: CUDA device index, -1 = local rank modulo the device count.
   int64_t cuda_device = -1;
 
@@ -38,6 +47,9 @@ struct CommConfig {
     v.field("large_allreduce_chunk_bytes", large_allreduce_chunk_bytes,
             check::between<int64_t>(4096, int64_t{1} << 30));
     v.field("inline_max_bytes", inline_max_bytes, check::atLeast<int64_t>(-1));
+    v.field("shm_allreduce", shm_allreduce);
+    v.field("shm_chunk_bytes", shm_chunk_bytes, check::between<int64_t>(4096, int64_t{1} << 30));
+    v.field("shm_direct_max_bytes", shm_direct_max_bytes, check::between<int64_t>(0, int64_t{1} << 30));
     v.field("cuda_device", cuda_device, check::atLeast<int64_t>(-1));
   }
 

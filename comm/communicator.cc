@@ -74,9 +74,10 @@ void checkPeer(int peer, const Communicator& comm, const char* what) {
   }
 }
 
-WorkInfo workInfo(const Communicator& comm, OpType op, uint64_t seq, const at::Tensor* t, Millis timeout) {
+WorkInfo workInfo(const Communicator& comm, const char* backend, OpType op, uint64_t seq, const at::Tensor* t,
+                  Millis timeout) {
   WorkInfo w;
-  w.backend = comm.backendName();
+  w.backend = backend;
   w.group = comm.groupName();
   w.rank = comm.rank();
   w.op = op;

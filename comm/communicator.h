@@ -42,6 +42,9 @@ class Communicator {
   // of input.size(0)/size() rows.
   virtual std::shared_ptr<Work> reduceScatter(const at::Tensor& input,
                                               const ReduceScatterOptions& opts) = 0;
+  // input.size(0) divisible by size(); row block j (input.size(0)/size() rows)
+  // goes to rank j. result()[0] has input's shape; its row block j came from rank j.
+  virtual std::shared_ptr<Work> alltoall(const at::Tensor& input, const AlltoallOptions& opts) = 0;
   // In place from opts.root.
   virtual std::shared_ptr<Work> broadcast(at::Tensor& tensor, const BroadcastOptions& opts) = 0;
   // Point to point; the receiver learns shape and dtype from a header sent first.
@@ -63,9 +66,11 @@ void checkTensor(const at::Tensor& t, c10::DeviceType device_type, const Communi
 // Throws CommError for kAvg on a non-floating dtype.
 void checkReduce(const at::Tensor& t, ReduceOp op, const Communicator& comm, const char* what);
 void checkPeer(int peer, const Communicator& comm, const char* what);
-// The description a backend attaches to each Work: backend, group, rank, op,
-// sequence number, size and dtype of `t` (may be null) and timeout.
-WorkInfo workInfo(const Communicator& comm, OpType op, uint64_t seq, const at::Tensor* t, Millis timeout);
+// The description a backend attaches to each Work: backend (a static string,
+// "mpi"), group, rank, op, sequence number, size and dtype of `t` (may be null)
+// and timeout. Cheap: no allocation for group names up to 15 characters.
+WorkInfo workInfo(const Communicator& comm, const char* backend, OpType op, uint64_t seq, const at::Tensor* t,
+                  Millis timeout);
 
 }  // namespace detail
 }  // namespace autoglm::comm

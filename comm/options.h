@@ -26,6 +26,10 @@ struct ReduceScatterOptions {
   Millis timeout = kDefaultTimeout;
 };
 
+struct AlltoallOptions {
+  Millis timeout = kDefaultTimeout;
+};
+
 struct BroadcastOptions {
   int root = 0;
   Millis timeout = kDefaultTimeout;

@@ -17,6 +17,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -27,25 +28,29 @@
 
 namespace autoglm::comm {
 
-enum class OpType { kAllreduce, kAllgather, kAllgatherv, kReduceScatter, kBroadcast, kSend, kRecv, kBarrier, kSplit };
+enum class OpType { kAllreduce, kAllgather, kAllgatherv, kReduceScatter, kAlltoall, kBroadcast, kSend, kRecv, kBarrier, kSplit };
 
 const char* toString(OpType op);
 
 // What a Work was created for: used in every error message about it.
+// Built for every operation, so the fixed texts are static strings, not copies.
 struct WorkInfo {
-  std::string backend;  // "mpi", "nccl"
-  std::string group;    // "world", "tp", ...
-  int rank = 0;         // rank in `group`
+  const char* backend = "";  // "mpi", "nccl": a string with static storage duration
+  std::string group;         // "world", "tp", ...
+  int rank = 0;              // rank in `group`
   OpType op = OpType::kBarrier;
-  uint64_t seq = 0;     // 1-based, per communicator, equal on all ranks for one collective
+  uint64_t seq = 0;          // 1-based, per communicator, equal on all ranks for one collective
   int64_t numel = 0;
-  std::string dtype;
+  const char* dtype = "";    // c10::toString of the dtype; "" when there is no tensor
   std::chrono::milliseconds timeout{0};
 };
 
 class Work {
  public:
   explicit Work(WorkInfo info);
+  // A Work that completed successfully when it was created (an operation the
+  // backend ran on the caller's thread): no locking, wait() returns at once.
+  Work(WorkInfo info, std::vector<at::Tensor> result);
   virtual ~Work() = default;
   Work(const Work&) = delete;
   Work& operator=(const Work&) = delete;
@@ -66,6 +71,7 @@ class Work {
   // Output tensors, valid after a successful wait(): allreduce/broadcast: the
   // tensor reduced in place; allgather: one tensor [world, ...input shape];
   // allgatherv: one tensor per rank; reduceScatter: this rank's slice;
+  // alltoall: one tensor of the input's shape, row block j from rank j;
   // recv: the received tensor; send/barrier: empty.
   const std::vector<at::Tensor>& result() const;
 
@@ -83,7 +89,9 @@ class Work {
   WorkInfo info_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool done_ = false;
+  // Written under mu_ after error_ and result_ (release), read without it
+  // (acquire): wait() on a completed Work takes no lock.
+  std::atomic<bool> done_{false};
   std::exception_ptr error_;
   std::vector<at::Tensor> result_;
 };

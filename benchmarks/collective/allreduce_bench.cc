@@ -2,11 +2,14 @@
 // MPI_Allreduce in the same run, sizes 4 B .. 64 MiB (float32).
 //
 //   mpirun -n 2 allreduce_bench --csv out.csv [--algorithm chunked|ring]
-//          [--threshold BYTES] [--chunk BYTES] [--max-bytes N]
+//          [--threshold BYTES] [--chunk BYTES] [--inline-max BYTES]
+//          [--min-bytes N] [--max-bytes N] [--trials N]
 //   mpirun -n 2 allreduce_bench --progress   # async progress design comparison
 //
 // Bus bandwidth = 2(n-1)/n * bytes / time (nccl-tests convention). Each time is
-// the best of 3 trials of the mean over k iterations, the slowest rank counted.
+// the best over --trials trials (default 7) of the mean over k iterations, the
+// slowest rank counted. Trials of MPI_Allreduce and ours alternate (the order
+// flips every trial), so a change in machine load hits both alike.
 
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
@@ -21,6 +24,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "comm/comm_config.h"
@@ -39,22 +43,46 @@ double maxOverRanks(double v) {
 }
 
 template <typename F>
-double timeIt(F&& op, int iters) {
+double timeTrial(F& op, int iters) {
+  MPI_Barrier(MPI_COMM_WORLD);
+  const double t0 = MPI_Wtime();
+  for (int i = 0; i < iters; ++i) op();
+  return maxOverRanks((MPI_Wtime() - t0) / iters);
+}
+
+// Best of `trials` trials of `iters` iterations.
+template <typename F>
+double timeIt(F&& op, int iters, int trials = 3) {
   double best = 1e30;
   op();  // warm-up
-  for (int trial = 0; trial < 3; ++trial) {
-    MPI_Barrier(MPI_COMM_WORLD);
-    const double t0 = MPI_Wtime();
-    for (int i = 0; i < iters; ++i) op();
-    best = std::min(best, maxOverRanks((MPI_Wtime() - t0) / iters));
-  }
+  for (int trial = 0; trial < trials; ++trial) best = std::min(best, timeTrial(op, iters));
   return best;
 }
 
+// Best times of `a` and `b`, their trials interleaved (a b, b a, a b, ...).
+template <typename A, typename B>
+std::pair<double, double> timeInterleaved(A&& a, B&& b, int iters, int trials) {
+  double best_a = 1e30, best_b = 1e30;
+  a();  // warm-up
+  b();
+  for (int trial = 0; trial < trials; ++trial) {
+    if (trial % 2 == 0) {
+      best_a = std::min(best_a, timeTrial(a, iters));
+      best_b = std::min(best_b, timeTrial(b, iters));
+    } else {
+      best_b = std::min(best_b, timeTrial(b, iters));
+      best_a = std::min(best_a, timeTrial(a, iters));
+    }
+  }
+  return {best_a, best_b};
+}
+
+// About 2-10 ms per trial at every size.
 int itersFor(int64_t bytes) {
-  if (bytes <= (64 << 10)) return 200;
-  if (bytes <= (1 << 20)) return 50;
-  if (bytes <= (8 << 20)) return 10;
+  if (bytes <= (4 << 10)) return 2000;
+  if (bytes <= (64 << 10)) return 300;
+  if (bytes <= (1 << 20)) return 40;
+  if (bytes <= (8 << 20)) return 8;
   return 3;
 }
 
@@ -134,7 +162,8 @@ int main(int argc, char** argv) {
   const int rank = env.worldRank(), size = env.worldSize();
   std::string csv;
   CommConfig cfg;
-  int64_t max_bytes = 64 << 20;
+  int64_t min_bytes = 4, max_bytes = 64 << 20;
+  int trials = 7;
   bool progress = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -143,7 +172,10 @@ int main(int argc, char** argv) {
     else if (a == "--algorithm") cfg.large_allreduce_algorithm = next();
     else if (a == "--threshold") cfg.large_allreduce_threshold_bytes = std::stoll(next());
     else if (a == "--chunk") cfg.large_allreduce_chunk_bytes = std::stoll(next());
+    else if (a == "--inline-max") cfg.inline_max_bytes = std::stoll(next());
+    else if (a == "--min-bytes") min_bytes = std::stoll(next());
     else if (a == "--max-bytes") max_bytes = std::stoll(next());
+    else if (a == "--trials") trials = std::stoi(next());
     else if (a == "--progress") progress = true;
     else {
       if (rank == 0) std::fprintf(stderr, "unknown argument %s\n", a.c_str());
@@ -163,24 +195,26 @@ int main(int argc, char** argv) {
     out << "ranks,bytes,mpi_us,ours_us,mpi_busbw_gbs,ours_busbw_gbs,ratio\n";
   }
   if (rank == 0) {
-    std::printf("all-reduce float32, %d ranks, large path '%s' from %lld B, chunk %lld B\n", size,
-                cfg.large_allreduce_algorithm.c_str(), static_cast<long long>(cfg.large_allreduce_threshold_bytes),
-                static_cast<long long>(cfg.large_allreduce_chunk_bytes));
+    std::printf("all-reduce float32, %d ranks, large path '%s' from %lld B, chunk %lld B, inline up to %lld B, "
+                "best of %d interleaved trials\n",
+                size, cfg.large_allreduce_algorithm.c_str(), static_cast<long long>(cfg.large_allreduce_threshold_bytes),
+                static_cast<long long>(cfg.large_allreduce_chunk_bytes), static_cast<long long>(cfg.inline_max_bytes),
+                trials);
     std::printf("%12s %12s %12s %12s %12s %8s\n", "bytes", "mpi_us", "ours_us", "mpi_GB/s", "ours_GB/s", "ratio");
   }
   for (int64_t bytes = 4; bytes <= max_bytes; bytes *= 4) {
+    if (bytes < min_bytes) continue;
     const int64_t n = bytes / 4;
-    at::Tensor t = at::ones({n});
-    std::vector<float> buf(n, 1.f);
-    const int iters = itersFor(bytes);
-    const double t_mpi = timeIt(
+    // Zeros: repeated sums stay finite.
+    at::Tensor t = at::zeros({n});
+    std::vector<float> buf(n, 0.f);
+    const auto [t_mpi, t_ours] = timeInterleaved(
         [&] { MPI_Allreduce(MPI_IN_PLACE, buf.data(), static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); },
-        iters);
-    const double t_ours = timeIt([&] { comm->allreduce(t, {})->wait(); }, iters);
+        [&] { comm->allreduce(t, {})->wait(); }, itersFor(bytes), trials);
     const double factor = size > 1 ? 2.0 * (size - 1) / size : 1.0;
     const double bw_mpi = factor * bytes / t_mpi / 1e9, bw_ours = factor * bytes / t_ours / 1e9;
     if (rank == 0) {
-      std::printf("%12lld %12.1f %12.1f %12.3f %12.3f %8.2f\n", static_cast<long long>(bytes), t_mpi * 1e6,
+      std::printf("%12lld %12.2f %12.2f %12.3f %12.3f %8.2f\n", static_cast<long long>(bytes), t_mpi * 1e6,
                   t_ours * 1e6, bw_mpi, bw_ours, t_mpi / t_ours);
       std::fflush(stdout);
       if (out) out << size << "," << bytes << "," << t_mpi * 1e6 << "," << t_ours * 1e6 << "," << bw_mpi << ","

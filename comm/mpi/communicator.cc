@@ -68,6 +68,9 @@ MpiCommunicator::MpiCommunicator(Adopt, MPI_Comm owned, const CommConfig& cfg, s
 void MpiCommunicator::start() {
   AUTOGLM_CHECK_MPI(MPI_Comm_rank(comm_, &rank_));
   AUTOGLM_CHECK_MPI(MPI_Comm_size(comm_, &size_));
+  if (cfg_.shm_allreduce && size_ > 1) {
+    shm_ = ShmAllreduce::create(comm_, cfg_.shm_chunk_bytes, cfg_.shm_direct_max_bytes);
+  }
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -84,47 +87,42 @@ MpiCommunicator::~MpiCommunicator() {
 }
 
 WorkInfo MpiCommunicator::info(OpType op, const at::Tensor* t, Millis timeout) {
-  uint64_t seq = 0;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    seq = ++seq_;
-  }
-  return comm::detail::workInfo(*this, op, seq, t, timeout);
+  return info(op, t, timeout, seq_.fetch_add(1, std::memory_order_relaxed) + 1);
 }
 
-std::shared_ptr<Work> MpiCommunicator::enqueue(WorkInfo info,
-                                               std::function<std::vector<at::Tensor>()> run, bool may_inline) {
+WorkInfo MpiCommunicator::info(OpType op, const at::Tensor* t, Millis timeout, uint64_t seq) const {
+  return comm::detail::workInfo(*this, "mpi", op, seq, t, timeout);
+}
+
+std::shared_ptr<Work> MpiCommunicator::enqueue(WorkInfo info, std::function<std::vector<at::Tensor>()> run) {
   auto work = std::make_shared<Work>(std::move(info));
-  if (may_inline) {
-    bool idle = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      idle = queue_.empty() && !running_ && !inline_busy_;
-      if (idle) inline_busy_ = true;
-    }
-    if (idle) {
-      try {
-        work->finish(run());
-      } catch (...) {
-        work->fail(std::current_exception());
-      }
-      bool wake = false;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        inline_busy_ = false;
-        wake = !queue_.empty();  // work queued meanwhile waits for inline_busy_ to clear
-      }
-      // Waking the communication thread for nothing costs a context switch per call.
-      if (wake) cv_.notify_all();
-      return work;
-    }
-  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(Task{work, std::move(run)});
+    state_.fetch_add(kPendingOne, std::memory_order_seq_cst);
   }
   cv_.notify_all();
   return work;
+}
+
+bool MpiCommunicator::claimInline(uint64_t& seq) {
+  // Nothing queued, running or inline: one compare-and-swap, no lock. A task
+  // queued from now on waits for kInline to clear (loop() checks it).
+  uint32_t idle = 0;
+  if (!state_.compare_exchange_strong(idle, kInline, std::memory_order_seq_cst)) return false;
+  seq = seq_.fetch_add(1, std::memory_order_relaxed) + 1;
+  return true;
+}
+
+void MpiCommunicator::releaseInline() {
+  const uint32_t left = state_.fetch_sub(kInline, std::memory_order_seq_cst) - kInline;
+  // Work queued meanwhile: the thread may have seen kInline and gone to sleep.
+  // Taking the lock orders this wake-up after its check (no lost wake-up); with
+  // nothing queued, no lock and no wake-up (a context switch per call).
+  if (left != 0) {
+    { std::lock_guard<std::mutex> lock(mu_); }
+    cv_.notify_all();
+  }
 }
 
 void MpiCommunicator::loop() {
@@ -134,18 +132,18 @@ void MpiCommunicator::loop() {
     bool sends_pending = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      auto ready = [this] { return stop_ || (!queue_.empty() && !inline_busy_) || new_send_; };
+      auto runnable = [this] { return !queue_.empty() && (state_.load() & kInline) == 0; };
+      auto ready = [&] { return stop_ || runnable() || new_send_; };
       if (sends_.empty()) {
         cv_.wait(lock, ready);
       } else {
         cv_.wait_for(lock, std::chrono::microseconds(50), ready);
       }
       new_send_ = false;
-      if (!queue_.empty() && !inline_busy_) {
+      if (runnable()) {
         task = std::move(queue_.front());
         queue_.pop_front();
         have = true;
-        running_ = true;
       }
       if (!have && stop_) {
         sends_pending = !sends_.empty();
@@ -154,13 +152,20 @@ void MpiCommunicator::loop() {
     }
     pollSends(sends_pending);
     if (!have) continue;
+    std::vector<at::Tensor> result;
+    std::exception_ptr error;
     try {
-      task.work->finish(task.run());
+      result = task.run();
     } catch (...) {
-      task.work->fail(std::current_exception());
+      error = std::current_exception();
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    running_ = false;
+    // Idle before the waiter wakes up, so that its next small all-reduce can run inline.
+    state_.fetch_sub(kPendingOne, std::memory_order_seq_cst);
+    if (error) {
+      task.work->fail(error);
+    } else {
+      task.work->finish(std::move(result));
+    }
   }
 }
 
@@ -196,8 +201,11 @@ void MpiCommunicator::pollSends(bool block) {
 }
 
 void MpiCommunicator::allreduceNow(at::Tensor& t, ReduceOp op) {
+  if (size_ == 1) return;  // also kAvg: the average of one rank is its value
   const int64_t bytes = t.nbytes();
-  if (size_ > 1 && t.numel() > 0) {
+  if (shm_) {
+    shm_->allreduce(t.data_ptr(), t.numel(), t.scalar_type(), op);
+  } else if (t.numel() > 0) {
     const MPI_Datatype type = mpiDatatype(t.scalar_type());
     const MPI_Op mop = ops_.get(t.scalar_type(), op);
     const bool large = cfg_.large_allreduce_threshold_bytes >= 0 &&
@@ -213,22 +221,34 @@ void MpiCommunicator::allreduceNow(at::Tensor& t, ReduceOp op) {
                                       toInt(t.numel(), "allreduce element count"), type, mop, comm_));
     }
   }
-  if (op == ReduceOp::kAvg && size_ > 1) t.div_(size_);
+  if (op == ReduceOp::kAvg) t.div_(size_);
 }
 
 std::shared_ptr<Work> MpiCommunicator::allreduce(at::Tensor& tensor, const AllreduceOptions& opts) {
   comm::detail::checkTensor(tensor, c10::DeviceType::CPU, *this, "allreduce");
   comm::detail::checkReduce(tensor, opts.op, *this, "allreduce");
-  at::Tensor t = tensor;
   const ReduceOp op = opts.op;
-  const bool may_inline = static_cast<int64_t>(t.nbytes()) <= cfg_.inline_max_bytes;
-  return enqueue(
-      info(OpType::kAllreduce, &t, opts.timeout),
-      [this, t, op]() mutable {
-        allreduceNow(t, op);
-        return std::vector<at::Tensor>{t};
-      },
-      may_inline);
+  uint64_t seq = 0;
+  if (static_cast<int64_t>(tensor.nbytes()) <= cfg_.inline_max_bytes && claimInline(seq)) {
+    // Idle and small: run on the caller's thread, no task or hand-off.
+    std::exception_ptr error;
+    try {
+      allreduceNow(tensor, op);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    releaseInline();
+    WorkInfo wi = info(OpType::kAllreduce, &tensor, opts.timeout, seq);
+    if (!error) return std::make_shared<Work>(std::move(wi), std::vector<at::Tensor>{tensor});
+    auto work = std::make_shared<Work>(std::move(wi));
+    work->fail(error);
+    return work;
+  }
+  at::Tensor t = tensor;
+  return enqueue(info(OpType::kAllreduce, &t, opts.timeout), [this, t, op]() mutable {
+    allreduceNow(t, op);
+    return std::vector<at::Tensor>{t};
+  });
 }
 
 std::shared_ptr<Work> MpiCommunicator::allgather(const at::Tensor& input, const AllgatherOptions& opts) {
@@ -307,6 +327,23 @@ std::shared_ptr<Work> MpiCommunicator::reduceScatter(const at::Tensor& input,
                                                  ops_.get(in.scalar_type(), op), comm_));
     }
     if (op == ReduceOp::kAvg && size_ > 1) out.div_(size_);
+    return std::vector<at::Tensor>{out};
+  });
+}
+
+std::shared_ptr<Work> MpiCommunicator::alltoall(const at::Tensor& input, const AlltoallOptions& opts) {
+  comm::detail::checkTensor(input, c10::DeviceType::CPU, *this, "alltoall");
+  if (input.dim() < 1 || input.size(0) % size_ != 0) {
+    throw CommError(concat("[Rank ", rank_, "] mpi alltoall on group '", group_, "': input of shape ",
+                           input.sizes(), " needs a first dimension divisible by the group size ", size_));
+  }
+  const int count = toInt(input.numel() / size_, "alltoall elements per rank");
+  const MPI_Datatype type = mpiDatatype(input.scalar_type());
+  at::Tensor out = at::empty(input.sizes(), input.options());
+  at::Tensor in = input;
+  return enqueue(info(OpType::kAlltoall, &in, opts.timeout), [this, in, out, count, type]() {
+    // Called with count 0 too: every rank must enter the collective.
+    AUTOGLM_CHECK_MPI(MPI_Alltoall(in.data_ptr(), count, type, out.data_ptr(), count, type, comm_));
     return std::vector<at::Tensor>{out};
   });
 }

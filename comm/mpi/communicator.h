@@ -20,6 +20,7 @@
 
 #include <mpi.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -32,6 +33,7 @@
 #include "comm/comm_config.h"
 #include "comm/communicator.h"
 #include "comm/mpi/datatype.h"
+#include "comm/mpi/shm_allreduce.h"
 
 namespace autoglm::comm::mpi {
 
@@ -53,6 +55,7 @@ class MpiCommunicator final : public Communicator {
   std::shared_ptr<Work> allgather(const at::Tensor& input, const AllgatherOptions& opts) override;
   std::shared_ptr<Work> allgatherv(const at::Tensor& input, const AllgatherOptions& opts) override;
   std::shared_ptr<Work> reduceScatter(const at::Tensor& input, const ReduceScatterOptions& opts) override;
+  std::shared_ptr<Work> alltoall(const at::Tensor& input, const AlltoallOptions& opts) override;
   std::shared_ptr<Work> broadcast(at::Tensor& tensor, const BroadcastOptions& opts) override;
   std::shared_ptr<Work> send(const at::Tensor& tensor, int dst, const SendOptions& opts) override;
   std::shared_ptr<Work> recv(int src, const RecvOptions& opts) override;
@@ -81,12 +84,16 @@ class MpiCommunicator final : public Communicator {
     MPI_Request reqs[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
   };
 
+  // Takes the next sequence number.
   WorkInfo info(OpType op, const at::Tensor* t, Millis timeout);
-  // Queues `run` for the communication thread. With may_inline, and the
-  // communicator idle (nothing queued or running), runs it on the caller's thread
-  // instead and returns a completed Work.
-  std::shared_ptr<Work> enqueue(WorkInfo info, std::function<std::vector<at::Tensor>()> run,
-                                bool may_inline = false);
+  WorkInfo info(OpType op, const at::Tensor* t, Millis timeout, uint64_t seq) const;
+  // Queues `run` for the communication thread.
+  std::shared_ptr<Work> enqueue(WorkInfo info, std::function<std::vector<at::Tensor>()> run);
+  // When the communicator is idle (nothing queued or running), marks the
+  // caller's thread as running an operation, takes the next sequence number
+  // into `seq` and returns true; releaseInline() ends it.
+  bool claimInline(uint64_t& seq);
+  void releaseInline();
   void loop();
   void pollSends(bool block);
   void allreduceNow(at::Tensor& t, ReduceOp op);
@@ -96,8 +103,9 @@ class MpiCommunicator final : public Communicator {
   std::string group_;
   int rank_ = 0;
   int size_ = 1;
-  uint64_t seq_ = 0;  // guarded by mu_
+  std::atomic<uint64_t> seq_{0};
   ReduceOps ops_;
+  std::unique_ptr<ShmAllreduce> shm_;  // null: ranks on several hosts, or disabled
   std::vector<uint8_t> scratch_;  // ring all-reduce, communication thread only
 
   std::mutex mu_;
@@ -106,8 +114,10 @@ class MpiCommunicator final : public Communicator {
   std::vector<PendingSend> sends_;
   bool stop_ = false;
   bool new_send_ = false;  // wakes the thread to start polling sends_
-  bool running_ = false;       // the thread runs a task
-  bool inline_busy_ = false;   // the caller runs a small all-reduce inline
+  // kInline (the caller runs a small all-reduce inline) plus kPendingOne per
+  // task queued or running; 0 = idle. Increments under mu_ with the push.
+  static constexpr uint32_t kInline = 1, kPendingOne = 2;
+  std::atomic<uint32_t> state_{0};
   std::thread thread_;
 };
 

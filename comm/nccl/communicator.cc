@@ -3,6 +3,7 @@
 #include <ATen/Functions.h>
 
 #include <chrono>
+#include <cstdint>
 #include <thread>
 
 #include "comm/mpi/communicator.h"
@@ -70,7 +71,7 @@ void NcclWork::wait(std::chrono::milliseconds timeout) {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!done_) done_ = true;
+    done_.store(true, std::memory_order_release);
   }
   if (auto err = exception()) std::rethrow_exception(err);
 }
@@ -116,7 +117,7 @@ NcclCommunicator::~NcclCommunicator() {
 }
 
 WorkInfo NcclCommunicator::info(OpType op, const at::Tensor* t, Millis timeout) {
-  return comm::detail::workInfo(*this, op, ++seq_, t, timeout);
+  return comm::detail::workInfo(*this, "nccl", op, ++seq_, t, timeout);
 }
 
 void NcclCommunicator::checkCuda(const at::Tensor& t, const char* what) const {
@@ -216,6 +217,31 @@ std::shared_ptr<Work> NcclCommunicator::reduceScatter(const at::Tensor& input, c
   AUTOGLM_CHECK_NCCL(ncclReduceScatter(input.data_ptr(), out.data_ptr(), out.numel(),
                                        ncclDatatype(input.scalar_type()), ncclReduceOp(opts.op), comm_, stream_),
                      comm_);
+  return finishOp(std::move(wi), {out});
+}
+
+std::shared_ptr<Work> NcclCommunicator::alltoall(const at::Tensor& input, const AlltoallOptions& opts) {
+  checkCuda(input, "alltoall");
+  if (input.dim() < 1 || input.size(0) % size_ != 0) {
+    throw CommError(concat("[Rank ", rank_, "] nccl alltoall on group '", group_, "': input of shape ",
+                           input.sizes(), " needs a first dimension divisible by the group size ", size_));
+  }
+  at::Tensor out = at::empty(input.sizes(), input.options());
+  const ncclDataType_t type = ncclDatatype(input.scalar_type());
+  const int64_t count = input.numel() / size_;
+  const int64_t block_bytes = count * static_cast<int64_t>(input.element_size());
+  auto wi = info(OpType::kAlltoall, &input, opts.timeout);
+  enterStream();
+  if (count > 0) {
+    const auto* src = static_cast<const uint8_t*>(input.data_ptr());
+    auto* dst = static_cast<uint8_t*>(out.data_ptr());
+    GroupGuard group(comm_);
+    for (int r = 0; r < size_; ++r) {
+      AUTOGLM_CHECK_NCCL(ncclSend(src + r * block_bytes, count, type, r, comm_, stream_), comm_);
+      AUTOGLM_CHECK_NCCL(ncclRecv(dst + r * block_bytes, count, type, r, comm_, stream_), comm_);
+    }
+    group.end();
+  }
   return finishOp(std::move(wi), {out});
 }
 

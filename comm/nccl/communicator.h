@@ -63,6 +63,7 @@ class NcclCommunicator final : public Communicator {
   std::shared_ptr<Work> allgather(const at::Tensor& input, const AllgatherOptions& opts) override;
   std::shared_ptr<Work> allgatherv(const at::Tensor& input, const AllgatherOptions& opts) override;
   std::shared_ptr<Work> reduceScatter(const at::Tensor& input, const ReduceScatterOptions& opts) override;
+  std::shared_ptr<Work> alltoall(const at::Tensor& input, const AlltoallOptions& opts) override;
   std::shared_ptr<Work> broadcast(at::Tensor& tensor, const BroadcastOptions& opts) override;
   std::shared_ptr<Work> send(const at::Tensor& tensor, int dst, const SendOptions& opts) override;
   std::shared_ptr<Work> recv(int src, const RecvOptions& opts) override;

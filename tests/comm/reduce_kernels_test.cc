@@ -23,12 +23,28 @@ TEST_P(ReduceKernelTest, SumAndMaxMatchATen) {
   EXPECT_TRUE(at::equal(mx, at::maximum(a, b)));
 }
 
+TEST_P(ReduceKernelTest, ReduceTwoMatchesReduceIntoBitwise) {
+  const auto dtype = GetParam();
+  // Values that round in float16/bfloat16, so both paths must round alike.
+  at::Tensor a = (at::arange(1031, at::TensorOptions().dtype(at::kDouble)).remainder(97) * 0.37 + 1).to(dtype);
+  at::Tensor b = (at::arange(1031, at::TensorOptions().dtype(at::kDouble)).remainder(13) * 1.13).to(dtype);
+  for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kMax}) {
+    at::Tensor want = a.clone();
+    reduceInto(want.data_ptr(), b.data_ptr(), 1031, dtype, op);
+    at::Tensor got = at::empty_like(a);
+    reduceTwo(got.data_ptr(), a.data_ptr(), b.data_ptr(), 1031, dtype, op);
+    EXPECT_TRUE(at::equal(got, want)) << toString(op);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Dtypes, ReduceKernelTest,
                          ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16, at::kInt, at::kLong, at::kByte));
 
 TEST(ReduceKernel, UnsupportedDtypeThrows) {
   double x = 1, y = 2;
   EXPECT_THROW(reduceInto(&x, &y, 1, at::kDouble, ReduceOp::kSum), CommError);
+  double z = 0;
+  EXPECT_THROW(reduceTwo(&z, &x, &y, 1, at::kDouble, ReduceOp::kSum), CommError);
 }
 
 }  // namespace

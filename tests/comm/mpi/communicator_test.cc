@@ -26,12 +26,17 @@ at::Tensor rankTensor(int rank, int64_t n, c10::ScalarType dtype) {
   return ((idx.remainder(7) + 1) * (rank + 1)).to(dtype);
 }
 
-// Large-message settings small enough that tests cross chunk boundaries.
+// Settings small enough that tests cross chunk boundaries: "shm" (shared-memory
+// all-reduce, direct up to 1 KiB, 4 KiB chunks), or MPI with the large-message
+// path "chunked" / "ring" from 8 KiB.
 CommConfig largeConfig(const std::string& algorithm) {
   CommConfig cfg;
+  cfg.shm_allreduce = algorithm == "shm";
+  cfg.shm_chunk_bytes = 4096;
+  cfg.shm_direct_max_bytes = 1024;
   cfg.large_allreduce_threshold_bytes = 8192;
   cfg.large_allreduce_chunk_bytes = 4096;
-  cfg.large_allreduce_algorithm = algorithm;
+  if (algorithm != "shm") cfg.large_allreduce_algorithm = algorithm;
   // Ring cases also go through the communication thread (no inline fast path).
   if (algorithm == "ring") cfg.inline_max_bytes = -1;
   return cfg;
@@ -74,7 +79,51 @@ TEST_P(AllreduceTest, SumMaxAvgMatchLocal) {
 INSTANTIATE_TEST_SUITE_P(Comm, AllreduceTest,
                          ::testing::Combine(::testing::ValuesIn(kDtypes),
                                             ::testing::Values<int64_t>(0, 1, 17, 5003),
-                                            ::testing::Values(std::string("chunked"), std::string("ring"))));
+                                            ::testing::Values(std::string("shm"), std::string("chunked"),
+                                                              std::string("ring"))));
+
+// Shared-memory all-reduce: direct and chunked operations alternate, so both
+// segment buffers are reused by either kind; some run on the communication thread.
+TEST(MpiCommunicator, ShmAllreduceAlternatingSizesAndThreads) {
+  auto comm = worldComm(largeConfig("shm"));
+  const int P = comm->size();
+  const std::vector<int64_t> sizes = {3, 5003, 256, 1, 4096, 1025, 9000};
+  for (int round = 0; round < 3; ++round) {
+    std::vector<at::Tensor> ts;
+    std::vector<std::shared_ptr<Work>> works;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      const auto dtype = kDtypes[(i + round) % kDtypes.size()];
+      ts.push_back(rankTensor(comm->rank(), sizes[i], dtype));
+      // Several outstanding: all but the first go through the communication thread.
+      works.push_back(comm->allreduce(ts.back(), {ReduceOp::kSum}));
+    }
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      works[i]->wait();
+      const auto dtype = ts[i].scalar_type();
+      at::Tensor base = at::arange(sizes[i], at::TensorOptions().dtype(at::kLong)).remainder(7) + 1;
+      expectEqual(ts[i], (base * (P * (P + 1) / 2)).to(dtype), "round " + std::to_string(round) + " size " +
+                                                                   std::to_string(sizes[i]));
+    }
+  }
+}
+
+// Float sums that round: every rank must still hold bitwise the same result.
+TEST(MpiCommunicator, AllreduceResultIsBitwiseEqualOnAllRanks) {
+  for (const std::string algorithm : {"shm", "chunked", "ring"}) {
+    auto comm = worldComm(largeConfig(algorithm));
+    for (int64_t n : {5, 3001}) {
+      at::Tensor t = at::arange(n, at::TensorOptions().dtype(at::kDouble)).mul(0.1 * (comm->rank() + 1)).sin()
+                         .to(at::kFloat);
+      comm->allreduce(t, {ReduceOp::kSum})->wait();
+      at::Tensor all = t.clone();
+      auto w = comm->allgather(all, {});
+      w->wait();
+      for (int r = 0; r < comm->size(); ++r) {
+        EXPECT_TRUE(at::equal(w->result()[0][r], t)) << algorithm << " n=" << n << " rank " << r;
+      }
+    }
+  }
+}
 
 // ---- allgather, allgatherv, reduce-scatter, broadcast: dtype x size --------------
 
@@ -153,6 +202,95 @@ TEST_P(CollectiveTest, SendRecvUnknownShapesAlongPipeline) {
 
 INSTANTIATE_TEST_SUITE_P(Comm, CollectiveTest,
                          ::testing::Combine(::testing::ValuesIn(kDtypes), ::testing::Values<int64_t>(0, 1, 17, 3001)));
+
+// ---- all-to-all: dtype x rows per rank x trailing shape ----------------------------
+
+// Row block that rank `src` sends to rank `dst`: `rows` rows of shape `tail`,
+// values small enough for uint8 and different for every (src, dst) pair.
+at::Tensor alltoallBlock(int src, int dst, int64_t rows, const std::vector<int64_t>& tail, c10::ScalarType dtype) {
+  std::vector<int64_t> shape{rows};
+  shape.insert(shape.end(), tail.begin(), tail.end());
+  int64_t n = rows;
+  for (int64_t s : tail) n *= s;
+  at::Tensor idx = at::arange(n, at::TensorOptions().dtype(at::kLong));
+  return ((idx + (src * 5 + dst * 3)).remainder(11) + 1 + 16 * src).to(dtype).view(shape);
+}
+
+using AlltoallParam = std::tuple<c10::ScalarType, int64_t, std::vector<int64_t>>;
+class AlltoallTest : public ::testing::TestWithParam<AlltoallParam> {};
+
+TEST_P(AlltoallTest, RowBlockJGoesToRankJ) {
+  const auto [dtype, rows, tail] = GetParam();
+  auto comm = worldComm();
+  const int P = comm->size(), me = comm->rank();
+  std::vector<at::Tensor> send, want;
+  for (int j = 0; j < P; ++j) {
+    send.push_back(alltoallBlock(me, j, rows, tail, dtype));
+    want.push_back(alltoallBlock(j, me, rows, tail, dtype));
+  }
+  const at::Tensor in = at::cat(send);
+  const at::Tensor before = in.clone();
+  auto w = comm->alltoall(in, {});
+  w->wait();
+  ASSERT_EQ(w->result().size(), 1u);
+  EXPECT_EQ(w->info().op, OpType::kAlltoall);
+  expectEqual(w->result()[0], at::cat(want), "alltoall");
+  expectEqual(in, before, "alltoall input unchanged");
+}
+
+INSTANTIATE_TEST_SUITE_P(Comm, AlltoallTest,
+                         ::testing::Combine(::testing::ValuesIn(kDtypes), ::testing::Values<int64_t>(0, 1, 3, 257),
+                                            ::testing::Values(std::vector<int64_t>{}, std::vector<int64_t>{5},
+                                                              std::vector<int64_t>{2, 3})));
+
+TEST(MpiCommunicator, AlltoallQueuedBehindOtherOperationsAndLarge) {
+  auto comm = worldComm();
+  const int P = comm->size(), me = comm->rank();
+  // Several outstanding operations: all-to-all keeps its place in the order.
+  at::Tensor ar = at::full({1000}, static_cast<float>(me + 1));
+  auto w0 = comm->allreduce(ar, {});
+  std::vector<at::Tensor> send, want;
+  for (int j = 0; j < P; ++j) {
+    send.push_back(alltoallBlock(me, j, 40000, {}, at::kFloat));
+    want.push_back(alltoallBlock(j, me, 40000, {}, at::kFloat));
+  }
+  auto w1 = comm->alltoall(at::cat(send), {});
+  auto w2 = comm->barrier({});
+  w2->wait();
+  EXPECT_TRUE(w0->isCompleted());
+  EXPECT_TRUE(w1->isCompleted());
+  w1->wait();
+  EXPECT_EQ(w1->info().seq, 2u);
+  expectEqual(w1->result()[0], at::cat(want), "large alltoall");
+  expectEqual(ar, at::full({1000}, static_cast<float>(P * (P + 1) / 2)), "allreduce before alltoall");
+}
+
+TEST(MpiCommunicator, AlltoallBadShapeIsCommErrorNamingOpRankGroup) {
+  auto comm = worldComm();
+  const int P = comm->size();
+  // A 0-dim tensor has no rows to split at any group size; 2P+1 rows only at P > 1.
+  std::vector<at::Tensor> bad{at::zeros({}, at::TensorOptions().dtype(at::kFloat))};
+  if (P > 1) bad.push_back(at::zeros({2 * P + 1, 3}, at::TensorOptions().dtype(at::kFloat)));
+  for (const at::Tensor& t : bad) {
+    try {
+      comm->alltoall(t, {});
+      FAIL() << "alltoall accepted shape " << t.sizes();
+    } catch (const CommError& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("[Rank " + std::to_string(comm->rank()) + "]"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("alltoall"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("group 'world'"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("divisible by the group size " + std::to_string(P)), std::string::npos) << msg;
+    }
+  }
+  at::Tensor nc = at::zeros({3, 2 * P}, at::TensorOptions().dtype(at::kFloat)).t();
+  EXPECT_THROW(comm->alltoall(nc, {}), CommError);
+  EXPECT_THROW(comm->alltoall(at::zeros({P}, at::TensorOptions().dtype(at::kDouble)), {}), CommError);
+  // Nothing was sent: the communicator still works, sequence numbers included.
+  auto w = comm->alltoall(alltoallBlock(comm->rank(), 0, P, {}, at::kInt), {});
+  w->wait();
+  EXPECT_EQ(w->info().seq, 1u);
+}
 
 // ---- async behaviour ---------------------------------------------------------------
 

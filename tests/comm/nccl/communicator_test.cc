@@ -119,5 +119,34 @@ TEST(NcclGpu, AllreduceSumOnDevice) {
   EXPECT_TRUE(at::equal(t.cpu(), at::full({1000}, static_cast<float>(P * (P + 1) / 2))));
 }
 
+TEST(NcclGpu, AlltoallRowBlocksOnDevice) {
+  if (gpuCount() == 0) GTEST_SKIP() << "no CUDA device: NCCL collectives need a GPU";
+  int world = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  if (gpuCount() < world) GTEST_SKIP() << world << " ranks but " << gpuCount() << " GPU(s): NCCL needs one GPU per rank";
+  CommConfig cfg;
+  cfg.backend = "nccl";
+  auto comm = makeCommunicator(cfg);
+  const int P = comm->size(), me = comm->rank();
+  // Row block j of rank r holds 100 * r + j in every element; 3 rows of 5 per block.
+  auto block = [](int src, int dst, c10::ScalarType dtype) {
+    return at::full({3, 5}, static_cast<double>(100 * src + dst), at::TensorOptions().dtype(dtype));
+  };
+  for (c10::ScalarType dtype : {at::kFloat, at::kHalf, at::kLong}) {
+    std::vector<at::Tensor> send, want;
+    for (int j = 0; j < P; ++j) {
+      send.push_back(block(me, j, dtype));
+      want.push_back(block(j, me, dtype));
+    }
+    auto w = comm->alltoall(at::cat(send).to(c10::Device(c10::DeviceType::CUDA, 0)), {});
+    w->wait();
+    EXPECT_TRUE(at::equal(w->result()[0].cpu(), at::cat(want))) << c10::toString(dtype);
+  }
+  at::Tensor odd = at::zeros({2 * P + 1}, at::TensorOptions().device(c10::DeviceType::CUDA, 0));
+  if (P > 1) {
+    EXPECT_THROW(comm->alltoall(odd, {}), CommError);
+  }
+}
+
 }  // namespace
 }  // namespace autoglm::comm::nccl
