@@ -50,15 +50,18 @@ std::vector<std::vector<int64_t>> splitBalanced(const std::vector<int64_t>& batc
 }
 
 std::vector<std::vector<int64_t>> DistributedSampler::epochBatches(
-    int64_t epoch, const core::BatchLimits& limits, const std::function<int64_t(int64_t)>& num_nodes) const {
+    int64_t epoch, const core::BatchLimits& limits, const std::function<int64_t(int64_t)>& num_nodes,
+    std::vector<int64_t>* global_sizes) const {
   const std::vector<int64_t> order = epochOrder(epoch);
   const int world = opts_.world;
   core::BatchLimits global{limits.max_graphs * world, limits.max_nodes * world};
   std::vector<std::vector<int64_t>> mine;
+  if (global_sizes != nullptr) global_sizes->clear();
   if (order.empty()) return mine;
   size_t pad = 0;
   for (auto& batch : core::planBatches(order, num_nodes, global)) {
     while (static_cast<int>(batch.size()) < world) batch.push_back(order[pad++ % order.size()]);
+    if (global_sizes != nullptr) global_sizes->push_back(static_cast<int64_t>(batch.size()));
     mine.push_back(std::move(splitBalanced(batch, world, num_nodes)[static_cast<size_t>(opts_.rank)]));
   }
   return mine;

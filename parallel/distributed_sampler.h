@@ -32,9 +32,12 @@ class DistributedSampler {
   DistributedSampler(std::vector<int64_t> indices, SamplerOptions opts);
   // The whole epoch's order (the same on every rank).
   std::vector<int64_t> epochOrder(int64_t epoch) const;
-  // This rank's batches for the epoch; `limits` are per rank.
+  // This rank's batches for the epoch; `limits` are per rank. With
+  // global_sizes, also the number of graphs of each global batch (all ranks'
+  // shares of that step together), for losses averaged over the global batch.
   std::vector<std::vector<int64_t>> epochBatches(int64_t epoch, const core::BatchLimits& limits,
-                                                 const std::function<int64_t(int64_t)>& num_nodes) const;
+                                                 const std::function<int64_t(int64_t)>& num_nodes,
+                                                 std::vector<int64_t>* global_sizes = nullptr) const;
   int64_t size() const { return static_cast<int64_t>(indices_.size()); }
 
  private:

@@ -8,10 +8,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "comm/communicator.h"
 #include "core/yaml_config.h"
+#include "parallel/compression/compressor.h"
 
 namespace autoglm::parallel {
 
@@ -20,12 +22,21 @@ struct ParallelConfig {
   int64_t dp = 1;  // data parallel
   int64_t tp = 1;  // tensor parallel
   int64_t pp = 1;  // pipeline stages
+  // Gradient buckets of the data-parallel reducer, in MiB (PyTorch DDP's default).
+  double bucket_mb = 25.0;
+  // overlap: buckets reduce during backward; after_backward: all after it;
+  // off: no gradient communication (benchmark baseline only, ranks diverge).
+  std::string reducer_mode = "overlap";
+  CompressionConfig compression;
 
   template <class V>
   void visit(V& v) {
     v.field("dp", dp, check::atLeast<int64_t>(1));
     v.field("tp", tp, check::atLeast<int64_t>(1));
     v.field("pp", pp, check::atLeast<int64_t>(1));
+    v.field("bucket_mb", bucket_mb, check::greaterThan(0.0));
+    v.field("reducer_mode", reducer_mode, check::oneOf({"overlap", "after_backward", "off"}));
+    v.section("compression", compression);
   }
   // Throws ConfigError "parallel: dp*tp*pp = 2*2*2 = 8 does not equal world size 4".
   void validate(int world_size) const;
@@ -77,6 +88,7 @@ class ParallelGrid {
   comm::Communicator& tp() const { return *tp_; }
   comm::Communicator& dp() const { return *dp_; }
   comm::Communicator& pp() const { return *pp_; }
+  std::shared_ptr<comm::Communicator> dpComm() const { return dp_; }
 
   // Pipeline neighbours: ranks in pp() (equal to the stage index), or -1.
   int prevStage() const { return coord_.pp > 0 ? coord_.pp - 1 : -1; }

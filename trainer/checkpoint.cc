@@ -81,6 +81,7 @@ std::string CheckpointManager::save(const std::string& name, const CheckpointPay
     writeFile(tmp / "vocab.txt", core::joinLines(p.vocab_tokens));
     writeFile(tmp / "labels.txt", core::joinLines(p.label_names));
     writeFile(tmp / "config.yaml", p.config_yaml);
+    for (const auto& [file, bytes] : p.extra_files) writeFile(tmp / file, bytes);
     nlohmann::json manifest;
     manifest["format"] = "autoglm-checkpoint-1";
     for (const auto& entry : fs::directory_iterator(tmp)) {
@@ -203,6 +204,16 @@ void restoreRng(const CheckpointInfo& ckpt) {
   auto gen = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(state);
+}
+
+}  // namespace autoglm::trainer
+
+namespace autoglm::trainer {
+
+std::string readCheckpointFile(const CheckpointInfo& ckpt, const std::string& name) {
+  const fs::path p = fs::path(ckpt.dir) / name;
+  if (!fs::exists(p)) throw CheckpointError(p.string() + ": missing from the checkpoint");
+  return readFile(p);
 }
 
 }  // namespace autoglm::trainer

@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace torch::nn {
@@ -32,6 +33,9 @@ struct CheckpointPayload {
   std::vector<std::string> vocab_tokens;
   std::vector<std::string> label_names;
   std::string config_yaml;
+  // More files by name (e.g. "rank-00001.pt": one data-parallel rank's RNG and
+  // compressor state), written and checksummed with the rest.
+  std::vector<std::pair<std::string, std::string>> extra_files;
 };
 
 class CheckpointManager {
@@ -65,5 +69,8 @@ CheckpointInfo openCheckpoint(const std::string& path, bool prefer_best);
 void loadModel(const CheckpointInfo& ckpt, torch::nn::Module& model);
 void loadOptimizer(const CheckpointInfo& ckpt, torch::optim::Optimizer& optimizer);
 void restoreRng(const CheckpointInfo& ckpt);
+// Bytes of one file of the checkpoint (checked by the manifest when opened).
+// Throws CheckpointError naming the file when it is missing.
+std::string readCheckpointFile(const CheckpointInfo& ckpt, const std::string& name);
 
 }  // namespace autoglm::trainer

@@ -4,9 +4,16 @@
 #include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
 
+#include <mpi.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 
+#include "comm/factory.h"
+#include "comm/mpi/environment.h"
+#include "parallel/process_grid.h"
 #include "core/error.h"
 #include "core/graph_builder.h"
 #include "core/log.h"
@@ -56,27 +63,83 @@ core::GraphClassifier loadClassifier(const CheckpointInfo& ckpt, const Experimen
 
 }  // namespace
 
+namespace {
+
+int launchedRanks() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
+    if (const char* v = std::getenv(var); v != nullptr && *v != '\0') return std::max(1, std::atoi(v));
+  }
+  return 1;
+}
+
+int reportResult(const FitResult& r) {
+  if (r.interrupted) return 130;
+  log::info0("best epoch {} (validation accuracy {:.4f}); {} epochs, {} steps, {:.1f}s", r.best_epoch,
+             r.best_val_accuracy, r.epochs_run, r.steps, r.seconds);
+  if (log::rank() == 0) {
+    std::cout << "test accuracy: " << fmt::format("{:.4f}", r.test_accuracy) << " (best epoch " << r.best_epoch
+              << ", " << fmt::format("{:.1f}", r.seconds) << "s)" << std::endl;
+  }
+  return 0;
+}
+
+// One rank of `mpirun -np N autoglm train`: data parallel over all ranks.
+int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, bool resume, const std::atomic<bool>* stop) {
+  comm::mpi::Environment env(nullptr, nullptr);
+  const int rank = env.worldRank(), world_size = env.worldSize();
+  log::setRank(rank, world_size);
+  try {
+    if (cfg.parallel.dp * cfg.parallel.tp * cfg.parallel.pp == 1 && world_size > 1) {
+      cfg.parallel.dp = world_size;  // the default layout: data parallel over every rank
+    }
+    auto world = comm::makeCommunicator(cfg.comm);
+    parallel::ParallelGrid grid(world, cfg.parallel);
+    if (cfg.parallel.tp > 1 || cfg.parallel.pp > 1) {
+      throw ConfigError(fmt::format("parallel: tp={} pp={}: tensor and pipeline parallel training are not "
+                                    "available yet; use parallel.dp (= number of ranks)",
+                                    cfg.parallel.tp, cfg.parallel.pp));
+    }
+    log::info0("run '{}': config {}, output {}, {} ranks (dp={})", cfg.run.name, args.config, cfg.run.out_dir,
+               world_size, cfg.parallel.dp);
+    // Rank 0 builds the graph cache if needed; the others open it afterwards.
+    comm::BarrierOptions long_wait;
+    long_wait.timeout = std::chrono::hours(24);
+    if (rank != 0) world->barrier(long_wait)->wait();
+    PreparedData data = loadOrPrepare(cfg);
+    if (rank == 0) world->barrier(long_wait)->wait();
+    Trainer trainer(cfg, data, grid.dpComm());
+    trainer.setStopFlag(stop);
+    return reportResult(trainer.fit(resume));
+  } catch (const std::exception& e) {
+    // One failing rank would leave the others waiting in a collective: report
+    // it with the rank and end the whole job.
+    const auto* c10 = dynamic_cast<const c10::Error*>(&e);
+    const bool config = dynamic_cast<const ConfigError*>(&e) != nullptr;
+    std::cerr << "autoglm: " << (config ? "config error" : "error") << " (rank " << rank << " of " << world_size
+              << "): " << (c10 != nullptr ? c10->what_without_backtrace() : e.what()) << std::endl;
+    MPI_Abort(MPI_COMM_WORLD, config ? 2 : 1);
+    return config ? 2 : 1;
+  }
+}
+
+}  // namespace
+
 int runTrain(const ConfigArgs& args, bool resume, const std::atomic<bool>* stop) {
   const ExperimentConfig cfg = loadConfig(args);
-  // Training runs on one process until the data-parallel trainer lands; refuse
-  // layouts and launches that would silently train something else.
-  if (const char* world = std::getenv("OMPI_COMM_WORLD_SIZE"); world != nullptr && std::string(world) != "1") {
-    throw ConfigError(std::string("launched with ") + world +
-                      " MPI ranks, but multi-rank training is not available yet; run one process");
+  const int ranks = launchedRanks();
+  const int64_t layout = cfg.parallel.dp * cfg.parallel.tp * cfg.parallel.pp;
+  if (ranks > 1) return runTrainRanks(cfg, args, resume, stop);
+  if (layout > 1) {
+    throw ConfigError(fmt::format("parallel: dp*tp*pp = {}*{}*{} = {} ranks, but this is a single process; "
+                                  "launch with mpirun -np {} autoglm train ...",
+                                  cfg.parallel.dp, cfg.parallel.tp, cfg.parallel.pp, layout, layout));
   }
-  cfg.parallel.validate(1);
   log::info0("run '{}': config {}, output {}", cfg.run.name, args.config, cfg.run.out_dir);
   PreparedData data = loadOrPrepare(cfg);
   if (!data.built_now) log::info0("using graph cache {}", data.cache_path);
   Trainer trainer(cfg, data);
   trainer.setStopFlag(stop);
-  const FitResult r = trainer.fit(resume);
-  if (r.interrupted) return 130;
-  log::info0("best epoch {} (validation accuracy {:.4f}); {} epochs, {} steps, {:.1f}s", r.best_epoch,
-             r.best_val_accuracy, r.epochs_run, r.steps, r.seconds);
-  std::cout << "test accuracy: " << fmt::format("{:.4f}", r.test_accuracy) << " (best epoch " << r.best_epoch
-            << ", " << fmt::format("{:.1f}", r.seconds) << "s)" << std::endl;
-  return 0;
+  return reportResult(trainer.fit(resume));
 }
 
 int runPrepare(const ConfigArgs& args, bool force) {

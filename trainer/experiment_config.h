@@ -55,7 +55,8 @@ struct DataConfig {
 
 struct TrainConfig {
   int64_t epochs = 20;
-  int64_t batch_graphs = 32;
+  int64_t batch_graphs = 32;        // per data-parallel rank
+  int64_t grad_accumulation = 1;    // micro-batches per optimizer step (synchronised on the last)
   int64_t batch_nodes = 0;          // node budget per batch; 0 = none
   std::string optimizer = "adamw";  // adam | adamw
   bool fused_optimizer = true;      // one-pass CPU update (same arithmetic as LibTorch's)
@@ -79,6 +80,7 @@ struct TrainConfig {
     v.field("epochs", epochs, check::atLeast<int64_t>(1));
     v.field("batch_graphs", batch_graphs, check::atLeast<int64_t>(1));
     v.field("batch_nodes", batch_nodes, check::atLeast<int64_t>(0));
+    v.field("grad_accumulation", grad_accumulation, check::atLeast<int64_t>(1));
     v.field("optimizer", optimizer, check::oneOf({"adam", "adamw"}));
     v.field("fused_optimizer", fused_optimizer);
     v.field("lr", lr, check::greaterThan(0.0));

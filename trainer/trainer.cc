@@ -6,9 +6,15 @@
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/serialize.h>
+
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -23,6 +29,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string stepDirName(int64_t step) { return fmt::format("step-{:08d}", step); }
+std::string rankFileName(int rank) { return fmt::format("rank-{:05d}.pt", rank); }
 
 std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& t,
                                                        std::vector<at::Tensor> params) {
@@ -42,9 +49,12 @@ void setLr(torch::optim::Optimizer& opt, double lr) {
 
 }  // namespace
 
-Trainer::Trainer(const ExperimentConfig& cfg, const PreparedData& data)
+Trainer::Trainer(const ExperimentConfig& cfg, const PreparedData& data, std::shared_ptr<comm::Communicator> dp)
     : cfg_(cfg),
       data_(data),
+      dp_(std::move(dp)),
+      rank_(dp_ ? dp_->rank() : 0),
+      world_(dp_ ? dp_->size() : 1),
       ckpt_((fs::path(cfg.run.out_dir) / "checkpoints").string(), cfg.train.keep_checkpoints) {
   std::vector<int64_t> train_all = data.indicesOf(core::Split::kTrain);
   test_idx_ = data.indicesOf(core::Split::kTest);
@@ -62,9 +72,30 @@ Trainer::Trainer(const ExperimentConfig& cfg, const PreparedData& data)
     log::info0("initialised embeddings from training co-occurrences (PPMI + SVD) in {:.1f}s",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
+  if (world_ > 1) {
+    // Every rank starts from rank 0's parameters, then draws its own dropout masks.
+    for (auto& p : model_->parameters()) {
+      at::NoGradGuard no_grad;
+      at::Tensor t = p.detach();
+      dp_->broadcast(t, {0})->wait();
+    }
+    for (auto& b : model_->buffers()) dp_->broadcast(b, {0})->wait();
+    if (rank_ > 0) at::manual_seed(static_cast<uint64_t>(cfg.run.seed) + 1000003ull * static_cast<uint64_t>(rank_));
+  }
+  if (dp_) {
+    parallel::ReducerOptions ro;
+    ro.bucket_bytes = static_cast<int64_t>(cfg.parallel.bucket_mb * 1024.0 * 1024.0);
+    ro.mode = cfg.parallel.reducer_mode;
+    reducer_ = std::make_unique<parallel::GradientReducer>(model_->parameters(), dp_,
+                                                           parallel::makeCompressor(cfg.parallel.compression), ro);
+    log::info0("data parallel over {} ranks: {} gradient buckets ({} MiB cap), compression {}, reducer {}", world_,
+               reducer_->numBuckets(), cfg.parallel.bucket_mb, cfg.parallel.compression.type,
+               cfg.parallel.reducer_mode);
+  }
   optimizer_ = makeOptimizer(cfg.train, model_->parameters());
 
-  const int64_t steps_per_epoch = static_cast<int64_t>(epochBatches(0).size());
+  const int64_t accum = cfg.train.grad_accumulation;
+  const int64_t steps_per_epoch = (static_cast<int64_t>(epochBatches(0).size()) + accum - 1) / accum;
   schedule_.lr = cfg.train.lr;
   schedule_.warmup_steps = cfg.train.warmup_steps;
   schedule_.total_steps = steps_per_epoch * cfg.train.epochs;
@@ -74,12 +105,75 @@ Trainer::Trainer(const ExperimentConfig& cfg, const PreparedData& data)
 
 Trainer::~Trainer() = default;
 
-std::vector<std::vector<int64_t>> Trainer::epochBatches(int64_t epoch) const {
+std::vector<std::vector<int64_t>> Trainer::epochBatches(int64_t epoch, std::vector<int64_t>* global_sizes) const {
   parallel::SamplerOptions so;
   so.seed = static_cast<uint64_t>(cfg_.run.seed);
+  so.rank = rank_;
+  so.world = world_;
   parallel::DistributedSampler sampler(train_idx_, so);
   core::BatchLimits limits{cfg_.train.batch_graphs, cfg_.train.batch_nodes};
-  return sampler.epochBatches(epoch, limits, [&](int64_t i) { return data_.store.numNodes(i); });
+  return sampler.epochBatches(epoch, limits, [&](int64_t i) { return data_.store.numNodes(i); }, global_sizes);
+}
+
+bool Trainer::stopRequested() const {
+  const bool local = stop_flag_ != nullptr && stop_flag_->load();
+  if (world_ == 1) return local;
+  // A signal may reach the ranks at different steps: stop where any rank asked.
+  at::Tensor t = at::full({1}, local ? 1 : 0, at::TensorOptions().dtype(at::kInt));
+  dp_->allreduce(t, {comm::ReduceOp::kMax})->wait();
+  return t.item<int32_t>() != 0;
+}
+
+std::string Trainer::rankState() const {
+  torch::serialize::OutputArchive a;
+  auto gen = at::detail::getDefaultCPUGenerator();
+  {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    a.write("rng", gen.get_state());
+  }
+  std::string names;
+  int i = 0;
+  if (reducer_) {
+    for (const auto& [name, t] : reducer_->compressor().state()) {
+      a.write("c" + std::to_string(i++), t);
+      names += name + "\n";
+    }
+  }
+  a.write("compressor", c10::IValue(names));
+  a.write("compressor_type", c10::IValue(cfg_.parallel.compression.type));
+  std::ostringstream out;
+  a.save_to(out);
+  return out.str();
+}
+
+void Trainer::loadRankState(const std::string& bytes, const std::string& what) {
+  try {
+    torch::serialize::InputArchive a;
+    a.load_from(bytes.data(), bytes.size());
+    at::Tensor rng;
+    a.read("rng", rng);
+    c10::IValue names_v, type_v;
+    a.read("compressor", names_v);
+    a.read("compressor_type", type_v);
+    if (type_v.toStringRef() != cfg_.parallel.compression.type) {
+      throw CheckpointError(what + ": written with parallel.compression.type=" + type_v.toStringRef() +
+                            ", this run uses " + cfg_.parallel.compression.type);
+    }
+    parallel::CompressorState state;
+    std::istringstream names(names_v.toStringRef());
+    std::string name;
+    for (int i = 0; std::getline(names, name); ++i) {
+      at::Tensor t;
+      a.read("c" + std::to_string(i), t);
+      state.emplace_back(name, t);
+    }
+    if (reducer_) reducer_->compressor().loadState(state);
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(rng);
+  } catch (const c10::Error& e) {
+    throw CheckpointError(what + ": unreadable rank state: " + e.what_without_backtrace());
+  }
 }
 
 core::GraphBatch Trainer::makeBatch(const std::vector<int64_t>& indices) const {
@@ -90,37 +184,52 @@ core::GraphBatch Trainer::makeBatch(const std::vector<int64_t>& indices) const {
 }
 
 double Trainer::trainBatch(const std::vector<int64_t>& indices) {
+  return trainStep({indices}, static_cast<int64_t>(indices.size()) * world_);
+}
+
+double Trainer::trainStep(const std::vector<std::vector<int64_t>>& micro_batches, int64_t global_graphs) {
   using clock = std::chrono::steady_clock;
   auto secs = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
-  const auto t0 = clock::now();
-  const core::GraphBatch batch = makeBatch(indices);
-  const auto t1 = clock::now();
+  AUTOGLM_CHECK(!micro_batches.empty() && global_graphs > 0, "empty training step");
   model_->train();
   optimizer_->zero_grad();
-  at::Tensor logits = model_->forward(batch);
-  at::Tensor loss = at::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Mean, -100,
-                                           cfg_.train.label_smoothing);
-  const auto t2 = clock::now();
-  loss.backward();
+  // Summed loss over this rank's graphs, scaled so that the group average is the
+  // mean over the step's global batch.
+  const double scale = static_cast<double>(world_) / static_cast<double>(global_graphs);
+  double loss_total = 0.0;
+  for (size_t m = 0; m < micro_batches.size(); ++m) {
+    const auto t0 = clock::now();
+    const core::GraphBatch batch = makeBatch(micro_batches[m]);
+    const auto t1 = clock::now();
+    at::Tensor logits = model_->forward(batch);
+    at::Tensor loss = at::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum, -100,
+                                             cfg_.train.label_smoothing) *
+                      scale;
+    const auto t2 = clock::now();
+    if (reducer_) reducer_->beginBackward(/*sync=*/m + 1 == micro_batches.size(), step_);
+    loss.backward();
+    loss_total += loss.item<double>();
+    const auto t3 = clock::now();
+    times_.collate += secs(t0, t1);
+    times_.forward += secs(t1, t2);
+    times_.backward += secs(t2, t3);
+  }
   const auto t3 = clock::now();
+  if (reducer_) reducer_->finishStep();
   if (grad_sync_) grad_sync_();
   const auto t4 = clock::now();
   if (cfg_.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), cfg_.train.grad_clip);
   setLr(*optimizer_, schedule_.at(step_));
   optimizer_->step();
   ++step_;
-  const double l = loss.item<double>();
   const auto t5 = clock::now();
-  times_.collate += secs(t0, t1);
-  times_.forward += secs(t1, t2);
-  times_.backward += secs(t2, t3);
   times_.sync += secs(t3, t4);
   times_.optimizer += secs(t4, t5);
-  if (!std::isfinite(l)) {
-    throw Error(detail::concat("training diverged: loss is ", l, " at step ", step_,
+  if (!std::isfinite(loss_total)) {
+    throw Error(detail::concat("training diverged: loss is ", loss_total, " at step ", step_,
                                "; lower train.lr (now ", cfg_.train.lr, ") or set train.grad_clip"));
   }
-  return l;
+  return loss_total;
 }
 
 EvalResult Trainer::evaluate(const std::vector<int64_t>& indices) {
@@ -129,13 +238,27 @@ EvalResult Trainer::evaluate(const std::vector<int64_t>& indices) {
   model_->eval();
   at::NoGradGuard no_grad;
   core::BatchLimits limits{cfg_.train.eval_batch_graphs, 0};
+  // Each rank evaluates every world_-th graph; the sums are added up.
+  std::vector<int64_t> mine;
+  for (size_t i = static_cast<size_t>(rank_); i < indices.size(); i += static_cast<size_t>(world_)) {
+    mine.push_back(indices[i]);
+  }
   double loss_sum = 0.0;
   int64_t correct = 0;
-  for (const auto& b : core::planBatches(indices, [&](int64_t i) { return data_.store.numNodes(i); }, limits)) {
+  for (const auto& b : core::planBatches(mine, [&](int64_t i) { return data_.store.numNodes(i); }, limits)) {
     core::GraphBatch batch = makeBatch(b);
     at::Tensor logits = model_->forward(batch);
     loss_sum += at::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum).item<double>();
     correct += logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+  }
+  if (world_ > 1) {
+    // float32 for the loss (the communicator reduces no float64), int64 for counts.
+    at::Tensor l = at::tensor({static_cast<float>(loss_sum)}, at::TensorOptions().dtype(at::kFloat));
+    at::Tensor c = at::tensor({correct}, at::TensorOptions().dtype(at::kLong));
+    dp_->allreduce(l, {comm::ReduceOp::kSum})->wait();
+    dp_->allreduce(c, {comm::ReduceOp::kSum})->wait();
+    loss_sum = l.item<double>();
+    correct = c.item<int64_t>();
   }
   r.count = static_cast<int64_t>(indices.size());
   r.loss = loss_sum / static_cast<double>(r.count);
@@ -158,10 +281,27 @@ void Trainer::saveCheckpoint(const std::string& name, const Position& pos) {
              {"elapsed_seconds", elapsedSeconds()},
              {"num_classes", data_.label_names.size()},
              {"vocab_size", data_.vocab.size()}};
+  p.state["dp_world"] = world_;
+  p.state["compression"] = cfg_.parallel.compression.type;
   p.vocab_tokens = data_.vocab.tokens();
   p.label_names = data_.label_names;
   p.config_yaml = cfg_.toYaml();
-  ckpt_.save(name, p);
+  if (dp_) {
+    // Every rank's RNG and compressor residuals travel to rank 0, which writes
+    // them into the checkpoint with the rest (no shared file system needed).
+    const std::string mine = rankState();
+    at::Tensor bytes = at::empty({static_cast<int64_t>(mine.size())}, at::TensorOptions().dtype(at::kByte));
+    std::memcpy(bytes.data_ptr<uint8_t>(), mine.data(), mine.size());
+    auto w = dp_->allgatherv(bytes, {});
+    w->wait();
+    for (int r = 0; r < world_; ++r) {
+      const at::Tensor& t = w->result()[static_cast<size_t>(r)];
+      p.extra_files.emplace_back(rankFileName(r),
+                                 std::string(reinterpret_cast<const char*>(t.data_ptr<uint8_t>()),
+                                             static_cast<size_t>(t.numel())));
+    }
+  }
+  if (rank_ == 0) ckpt_.save(name, p);
   if (name != "best") last_saved_step_ = step_;
 }
 
@@ -170,10 +310,20 @@ void Trainer::restore(const CheckpointInfo& ckpt, Position* pos) {
     throw CheckpointError(ckpt.dir + ": vocabulary or labels differ from the prepared data; "
                           "resume with the same data and vocab settings");
   }
+  const auto& s = ckpt.state;
+  const int64_t saved_world = s.value("dp_world", int64_t{1});
+  if (saved_world != world_) {
+    throw CheckpointError(detail::concat(ckpt.dir, ": written by ", saved_world,
+                                         " data-parallel ranks, this run has ", world_,
+                                         "; resume with the same number of ranks"));
+  }
   loadModel(ckpt, *model_);
   loadOptimizer(ckpt, *optimizer_);
-  restoreRng(ckpt);
-  const auto& s = ckpt.state;
+  if (dp_) {
+    loadRankState(readCheckpointFile(ckpt, rankFileName(rank_)), ckpt.dir + "/" + rankFileName(rank_));
+  } else {
+    restoreRng(ckpt);
+  }
   step_ = s.at("step").get<int64_t>();
   pos->epoch = s.at("epoch").get<int64_t>();
   pos->batch_in_epoch = s.at("batch_in_epoch").get<int64_t>();
@@ -199,7 +349,7 @@ FitResult Trainer::fit(bool resume) {
     restore(openCheckpoint(*latest, /*prefer_best=*/false), &pos);
     log::info0("resumed from {} at step {} (epoch {}, batch {})", *latest, step_, pos.epoch + 1, pos.batch_in_epoch);
   }
-  metrics_ = MetricsWriter((fs::path(cfg_.run.out_dir) / "metrics.jsonl").string(), resume);
+  if (rank_ == 0) metrics_ = MetricsWriter((fs::path(cfg_.run.out_dir) / "metrics.jsonl").string(), resume);
   log::info0("training {} graphs ({} validation, {} test), {} parameters, {} classes", train_idx_.size(),
              val_idx_.size(), test_idx_.size(),
              [&] {
@@ -213,39 +363,46 @@ FitResult Trainer::fit(bool resume) {
   FitResult result;
   bool stop = false;
   const int64_t max_steps = cfg_.train.max_steps;
+  const int64_t accum = cfg_.train.grad_accumulation;
+  const std::string progress_mode = rank_ == 0 ? cfg_.train.progress : "off";
   for (; pos.epoch < cfg_.train.epochs && !stop; ++pos.epoch, pos.batch_in_epoch = 0) {
-    const auto batches = epochBatches(pos.epoch);
-    Progress progress(detail::concat("epoch ", pos.epoch + 1, "/", cfg_.train.epochs),
-                      static_cast<int64_t>(batches.size()), cfg_.train.progress);
+    std::vector<int64_t> global_sizes;
+    const auto batches = epochBatches(pos.epoch, &global_sizes);
+    const auto num_batches = static_cast<int64_t>(batches.size());
+    Progress progress(detail::concat("epoch ", pos.epoch + 1, "/", cfg_.train.epochs), num_batches, progress_mode);
     const auto t_epoch = std::chrono::steady_clock::now();
-    int64_t graphs = 0;
+    int64_t graphs = 0;  // on all ranks
     double loss_sum = 0.0;
     int64_t loss_n = 0;
-    for (; pos.batch_in_epoch < static_cast<int64_t>(batches.size()); ++pos.batch_in_epoch) {
+    while (pos.batch_in_epoch < num_batches) {
       if (max_steps > 0 && step_ >= max_steps) {
         stop = true;
         break;
       }
-      if (stop_flag_ != nullptr && stop_flag_->load()) {
+      if (stopRequested()) {
         stop = true;
         result.interrupted = true;
         break;
       }
-      const auto& b = batches[static_cast<size_t>(pos.batch_in_epoch)];
-      const double loss = trainBatch(b);
-      graphs += static_cast<int64_t>(b.size());
+      const int64_t first = pos.batch_in_epoch;
+      const int64_t last = std::min(num_batches, first + accum);
+      std::vector<std::vector<int64_t>> micro(batches.begin() + first, batches.begin() + last);
+      int64_t step_graphs = 0;
+      for (int64_t b = first; b < last; ++b) step_graphs += global_sizes[static_cast<size_t>(b)];
+      const double loss = trainStep(micro, step_graphs);
+      pos.batch_in_epoch = last;
+      graphs += step_graphs;
       loss_sum += loss;
       ++loss_n;
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
       const double gps = secs > 0 ? static_cast<double>(graphs) / secs : 0.0;
-      progress.update(pos.batch_in_epoch + 1, fmt::format("loss {:.4f} {:.0f} graphs/s", loss_sum / static_cast<double>(loss_n), gps));
-      if (step_ % cfg_.train.log_every == 0) {
+      progress.update(pos.batch_in_epoch, fmt::format("loss {:.4f} {:.0f} graphs/s", loss_sum / static_cast<double>(loss_n), gps));
+      if (step_ % cfg_.train.log_every == 0 && rank_ == 0) {
         metrics_.write({{"event", "train"}, {"step", step_}, {"epoch", pos.epoch + 1}, {"loss", loss},
                         {"lr", schedule_.at(step_ - 1)}, {"graphs_per_s", gps}});
       }
       if (cfg_.train.checkpoint_every > 0 && step_ % cfg_.train.checkpoint_every == 0) {
-        Position next{pos.epoch, pos.batch_in_epoch + 1};
-        saveCheckpoint(stepDirName(step_), next);
+        saveCheckpoint(stepDirName(step_), pos);
       }
     }
     if (stop) {
@@ -253,6 +410,11 @@ FitResult Trainer::fit(bool resume) {
       break;
     }
     const double epoch_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
+    if (world_ > 1) {  // the group's mean training loss
+      at::Tensor l = at::tensor({static_cast<float>(loss_sum)}, at::TensorOptions().dtype(at::kFloat));
+      dp_->allreduce(l, {comm::ReduceOp::kAvg})->wait();
+      loss_sum = l.item<double>();
+    }
     const EvalResult val = evaluate(val_idx_);
     const EvalResult test = evaluate(test_idx_);
     const double train_loss = loss_n > 0 ? loss_sum / static_cast<double>(loss_n) : 0.0;

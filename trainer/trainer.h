@@ -1,9 +1,13 @@
 #pragma once
-// Single-process training loop for graph classification, with the seams that
-// data parallelism plugs into (a sharded sampler and a gradient-sync hook).
+// Training loop for graph classification, on one process or on a data-parallel
+// group (one Trainer per rank, each given the group's communicator).
 //
-// One step: collate a batch, forward, cross-entropy, backward, gradient sync,
-// clip, learning-rate schedule, optimizer step. Each epoch ends with
+// One step: collate each micro-batch, forward, cross-entropy, backward (the
+// GradientReducer averages gradients over the group while backward runs),
+// clip, learning-rate schedule, optimizer step. The loss of a rank's share is
+// its summed loss over the graphs of the whole global batch (times the group
+// size, as the reducer averages), so any number of ranks trains the model one
+// process would train on the combined batches. Each epoch ends with
 // evaluation on the validation and test splits, early stopping on validation
 // accuracy and a checkpoint; the best-validation model is kept as
 // checkpoints/best and its test accuracy is the run's result.
@@ -17,7 +21,9 @@
 #include <string>
 #include <vector>
 
+#include "comm/communicator.h"
 #include "core/graph_classifier.h"
+#include "parallel/gradient_reducer.h"
 #include "trainer/checkpoint.h"
 #include "trainer/experiment_config.h"
 #include "trainer/lr_schedule.h"
@@ -45,14 +51,20 @@ struct FitResult {
 
 class Trainer {
  public:
-  Trainer(const ExperimentConfig& cfg, const PreparedData& data);
+  // dp: the data-parallel group (all ranks construct their Trainer together);
+  // null or a group of one trains on this process alone.
+  Trainer(const ExperimentConfig& cfg, const PreparedData& data, std::shared_ptr<comm::Communicator> dp = nullptr);
   ~Trainer();
 
   // Trains from scratch, or from the run's latest checkpoint when resume.
   FitResult fit(bool resume);
   EvalResult evaluate(const std::vector<int64_t>& indices);
 
-  // One optimisation step on the given graphs (collate included); returns the loss.
+  // One optimisation step over micro-batches of this rank's graphs; global_graphs
+  // is the number of graphs of the step on all ranks together. Returns this
+  // rank's loss (its share of the global mean, times the group size).
+  double trainStep(const std::vector<std::vector<int64_t>>& micro_batches, int64_t global_graphs);
+  // trainStep of one batch, every rank with as many graphs.
   double trainBatch(const std::vector<int64_t>& indices);
   // Seconds spent in each phase of the steps so far (for benchmarks).
   struct PhaseTimes {
@@ -62,6 +74,10 @@ class Trainer {
   const std::vector<int64_t>& trainIndices() const { return train_idx_; }
 
   core::GraphClassifier& model() { return model_; }
+  // Null on one process.
+  parallel::GradientReducer* reducer() { return reducer_.get(); }
+  int rank() const { return rank_; }
+  int worldSize() const { return world_; }
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
   int64_t globalStep() const { return step_; }
   // Called after backward and before clipping (data-parallel all-reduce goes here).
@@ -75,7 +91,11 @@ class Trainer {
     int64_t epoch = 0;           // 0-based epoch in progress
     int64_t batch_in_epoch = 0;  // batches of that epoch already done
   };
-  std::vector<std::vector<int64_t>> epochBatches(int64_t epoch) const;
+  std::vector<std::vector<int64_t>> epochBatches(int64_t epoch, std::vector<int64_t>* global_sizes = nullptr) const;
+  bool stopRequested() const;
+  // This rank's RNG and compressor state, as a LibTorch archive.
+  std::string rankState() const;
+  void loadRankState(const std::string& bytes, const std::string& what);
   core::GraphBatch makeBatch(const std::vector<int64_t>& indices) const;
 
   void saveCheckpoint(const std::string& name, const Position& pos);
@@ -83,6 +103,10 @@ class Trainer {
 
   ExperimentConfig cfg_;
   const PreparedData& data_;
+  std::shared_ptr<comm::Communicator> dp_;
+  int rank_ = 0;
+  int world_ = 1;
+  std::unique_ptr<parallel::GradientReducer> reducer_;
   std::vector<int64_t> train_idx_, val_idx_, test_idx_;
   core::GraphClassifier model_{nullptr};
   std::unique_ptr<torch::optim::Optimizer> optimizer_;

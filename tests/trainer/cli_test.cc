@@ -116,5 +116,17 @@ TEST(Cli, MissingCheckpointIsAClearError) {
   expectOneLineError(run("eval --checkpoint " + d.str() + "/none", d), 1, "checkpoint not found");
 }
 
+TEST(Cli, DataParallelLayoutWithoutMpirunSaysHowToLaunch) {
+  TempDir d("cli");
+  auto cfg = writeConfig(d, "parallel:\n  dp: 2\n");
+  expectOneLineError(run("train " + cfg, d), 2, "launch with mpirun -np 2 autoglm train");
+}
+
+TEST(Cli, BadCompressionSettingNamesTheKey) {
+  TempDir d("cli");
+  auto cfg = writeConfig(d, "parallel:\n  compression:\n    type: topk\n    ratio: 1.5\n");
+  expectOneLineError(run("train " + cfg, d), 2, "x.yaml:4: parallel.compression.ratio=1.5: must be in (0, 1]");
+}
+
 }  // namespace
 }  // namespace autoglm::trainer

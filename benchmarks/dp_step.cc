@@ -1,0 +1,189 @@
+// Data-parallel step time, per compressor and reducer mode, measured side by
+// side in one MPI job:
+//
+//   mpirun -np 2 dp_step_bench --config configs/r8_gat.yaml \
+//       --compressors none,fp16,onebit,topk --modes overlap,after_backward,off
+//
+// For each (compressor, mode) every rank builds a fresh Trainer on the same data
+// and runs warm-up then timed steps of its own share of the global batches; the
+// configurations are visited round-robin --rounds times so that noise on a shared
+// machine hits all alike. Rank 0 prints one JSON line per configuration:
+// median step time over rounds, the reducer's busy and exposed seconds per
+// step, bytes this rank handed to the communicator per step (measured from the
+// compressor's tensors), and, with --wire-iface, bytes that crossed that
+// network interface per rank per step (from /sys/class/net/IFACE/statistics).
+// benchmarks/dp_report.py turns the lines into tables, CSV and plots.
+
+#include <ATen/Parallel.h>
+#include <mpi.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "comm/factory.h"
+#include "comm/mpi/environment.h"
+#include "core/error.h"
+#include "core/host_runtime.h"
+#include "core/log.h"
+#include "parallel/distributed_sampler.h"
+#include "trainer/experiment_config.h"
+#include "trainer/text_data.h"
+#include "trainer/trainer.h"
+
+namespace {
+
+std::vector<std::string> splitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+int64_t wireBytes(const std::string& iface) {
+  if (iface.empty()) return 0;
+  const std::string path = "/sys/class/net/" + iface + "/statistics/tx_bytes";
+  std::ifstream in(path);
+  int64_t v = 0;
+  if (!(in >> v)) throw autoglm::Error("dp_step_bench: cannot read " + path);
+  return v;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+struct Result {
+  std::vector<double> step_seconds;  // per round: mean step time
+  double busy = 0, exposed = 0, bytes = 0, wire = 0, selected = 0, compressed = 0;
+  int64_t steps = 0;
+  int64_t graphs = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace tr = autoglm::trainer;
+  namespace comm = autoglm::comm;
+  autoglm::core::configureHostRuntime();
+  CLI::App app{"Data-parallel step time per compressor and reducer mode"};
+  std::string config = "configs/r8_gat.yaml";
+  std::vector<std::string> overrides;
+  std::string compressors = "none,fp16,onebit,topk";
+  std::string modes = "overlap,after_backward,off";
+  std::string wire_iface;
+  int threads = 1, warmup = 3, steps = 20, rounds = 3;
+  app.add_option("--config", config);
+  app.add_option("--set", overrides, "Config override key=value (repeatable)");
+  app.add_option("--compressors", compressors, "Comma-separated parallel.compression.type values");
+  app.add_option("--modes", modes, "Comma-separated parallel.reducer_mode values");
+  app.add_option("--threads", threads, "Intra-op threads per rank");
+  app.add_option("--warmup-steps", warmup);
+  app.add_option("--steps", steps, "Timed steps per configuration and round");
+  app.add_option("--rounds", rounds, "Round-robin passes over all configurations");
+  app.add_option("--wire-iface", wire_iface, "Count bytes sent on this interface (e.g. lo in a network namespace)");
+  CLI11_PARSE(app, argc, argv);
+
+  comm::mpi::Environment env(&argc, &argv);
+  autoglm::log::setRank(env.worldRank(), env.worldSize());
+  try {
+    autoglm::log::setLevel("warn");
+    at::set_num_threads(threads);
+    overrides.push_back("run.out_dir=/tmp/autoglm-dp-bench-" + std::to_string(env.worldRank()));
+    overrides.push_back("train.progress=off");
+    tr::ExperimentConfig base = tr::ExperimentConfig::load(config, overrides);
+    auto world = comm::makeCommunicator(base.comm);
+    comm::BarrierOptions long_wait;
+    long_wait.timeout = std::chrono::hours(2);
+    if (world->rank() != 0) world->barrier(long_wait)->wait();
+    tr::PreparedData data = tr::loadOrPrepare(base);
+    if (world->rank() == 0) world->barrier(long_wait)->wait();
+
+    std::vector<std::pair<std::string, std::string>> configs;
+    for (const auto& c : splitList(compressors)) {
+      for (const auto& m : splitList(modes)) configs.emplace_back(c, m);
+    }
+    std::map<std::pair<std::string, std::string>, Result> results;
+    int64_t params = 0;
+    for (int round = 0; round < rounds; ++round) {
+      for (const auto& key : configs) {
+        tr::ExperimentConfig cfg = base;
+        cfg.parallel.compression.type = key.first;
+        cfg.parallel.reducer_mode = key.second;
+        tr::Trainer trainer(cfg, data, world);
+        params = 0;
+        for (const auto& p : trainer.model()->parameters()) params += p.numel();
+        autoglm::parallel::SamplerOptions so;
+        so.seed = static_cast<uint64_t>(cfg.run.seed);
+        so.rank = world->rank();
+        so.world = world->size();
+        autoglm::parallel::DistributedSampler sampler(trainer.trainIndices(), so);
+        std::vector<int64_t> global;
+        autoglm::core::BatchLimits limits{cfg.train.batch_graphs, cfg.train.batch_nodes};
+        const auto batches =
+            sampler.epochBatches(0, limits, [&](int64_t i) { return data.store.numNodes(i); }, &global);
+        size_t next = 0;
+        auto step = [&] {
+          const size_t b = next++ % batches.size();
+          trainer.trainStep({batches[b]}, global[b]);
+          return global[b];
+        };
+        for (int i = 0; i < warmup; ++i) step();
+        world->barrier({})->wait();
+        const auto rs0 = trainer.reducer()->stats();
+        const auto cs0 = trainer.reducer()->compressor().stats();
+        const int64_t wire0 = world->rank() == 0 ? wireBytes(wire_iface) : 0;
+        const auto t0 = std::chrono::steady_clock::now();
+        int64_t graphs = 0;
+        for (int i = 0; i < steps; ++i) graphs += step();
+        world->barrier({})->wait();
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const int64_t wire1 = world->rank() == 0 ? wireBytes(wire_iface) : 0;
+        const auto rs1 = trainer.reducer()->stats();
+        const auto cs1 = trainer.reducer()->compressor().stats();
+        Result& r = results[key];
+        r.step_seconds.push_back(secs / steps);
+        r.busy += rs1.busy_seconds - rs0.busy_seconds;
+        r.exposed += rs1.exposed_seconds - rs0.exposed_seconds;
+        r.bytes += static_cast<double>(cs1.bytes_sent - cs0.bytes_sent);
+        r.wire += static_cast<double>(wire1 - wire0) / world->size();  // all ranks share the interface
+        r.selected += static_cast<double>(cs1.selected_elements - cs0.selected_elements);
+        r.compressed += static_cast<double>(cs1.compressed_elements - cs0.compressed_elements);
+        r.steps += steps;
+        r.graphs += graphs;
+      }
+    }
+    if (world->rank() == 0) {
+      for (const auto& key : configs) {
+        const Result& r = results[key];
+        const double n = static_cast<double>(r.steps);
+        nlohmann::json line{{"ranks", world->size()},
+                            {"compressor", key.first},
+                            {"mode", key.second},
+                            {"parameters", params},
+                            {"step_ms", 1e3 * median(r.step_seconds)},
+                            {"step_ms_rounds", r.step_seconds},
+                            {"graphs_per_s", static_cast<double>(r.graphs) / (n * median(r.step_seconds))},
+                            {"busy_ms", 1e3 * r.busy / n},
+                            {"exposed_ms", 1e3 * r.exposed / n},
+                            {"bytes_per_step", r.bytes / n},
+                            {"achieved_ratio", r.compressed > 0 ? r.selected / r.compressed : 0.0}};
+        if (!wire_iface.empty()) line["wire_bytes_per_step"] = r.wire / n;
+        std::cout << line.dump() << std::endl;
+      }
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "dp_step_bench (rank " << env.worldRank() << "): " << e.what() << std::endl;
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  return 0;
+}

@@ -1,0 +1,234 @@
+// Data-parallel training over real ranks (run at 1-4 ranks): the reducer and
+// the trainer against one process on the combined batches, parameters without
+// gradients, gradient accumulation, uneven epochs, and resume with compressor
+// state.
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "parallel/gradient_reducer.h"
+#include "test_util.h"
+#include "tests/comm/mpi_test_main.h"
+#include "trainer/text_data.h"
+#include "trainer/trainer.h"
+
+namespace autoglm::trainer {
+namespace {
+namespace fs = std::filesystem;
+
+// A folder every rank sees under the same name (rank 0's pid), removed at the end.
+class SharedDir {
+ public:
+  SharedDir(comm::Communicator& comm, const std::string& tag) : comm_(comm) {
+    at::Tensor pid = at::full({1}, static_cast<int64_t>(::getpid()), at::TensorOptions().dtype(at::kLong));
+    comm.broadcast(pid, {0})->wait();
+    path_ = fs::temp_directory_path() / ("autoglm_" + tag + "_" + std::to_string(pid.item<int64_t>()));
+    if (comm.rank() == 0) {
+      fs::remove_all(path_);
+      fs::create_directories(path_);
+    }
+    comm.barrier({})->wait();
+  }
+  ~SharedDir() {
+    comm_.barrier({})->wait();
+    if (comm_.rank() == 0) fs::remove_all(path_);
+  }
+  std::string operator/(const std::string& s) const { return (path_ / s).string(); }
+
+ private:
+  comm::Communicator& comm_;
+  fs::path path_;
+};
+
+// Deterministic: no dropout, so any number of ranks computes the same thing.
+ExperimentConfig tinyConfig(const std::string& out_dir) {
+  ExperimentConfig cfg = testing::smallR8Config(out_dir);
+  cfg.model.dropout = 0.0;
+  cfg.model.attn_dropout = 0.0;
+  cfg.data.val_fraction = 0.9;  // ~490 training graphs: short epochs
+  cfg.train.epochs = 2;
+  cfg.train.patience = 0;
+  cfg.train.batch_graphs = 8;
+  cfg.parallel.bucket_mb = 0.02;  // several buckets for the small model
+  return cfg;
+}
+
+double maxParamDiff(Trainer& a, Trainer& b) {
+  auto pa = a.model()->parameters();
+  auto pb = b.model()->parameters();
+  EXPECT_EQ(pa.size(), pb.size());
+  double m = 0.0;
+  for (size_t i = 0; i < pa.size() && i < pb.size(); ++i) {
+    m = std::max(m, (pa[i] - pb[i]).abs().max().item<double>());
+  }
+  return m;
+}
+
+// Every rank must hold the same parameters: compare a checksum across ranks.
+void expectSameOnAllRanks(Trainer& t, comm::Communicator& comm) {
+  double sum = 0.0;
+  for (const auto& p : t.model()->parameters()) sum += p.to(at::kDouble).abs().sum().item<double>();
+  at::Tensor mine = at::full({1}, static_cast<float>(sum), at::TensorOptions().dtype(at::kFloat));
+  auto w = comm.allgather(mine, {});
+  w->wait();
+  at::Tensor all = w->result()[0].flatten();
+  for (int r = 0; r < comm.size(); ++r) EXPECT_EQ(all[r].item<float>(), all[0].item<float>()) << "rank " << r;
+}
+
+TEST(DataParallel, NoneEqualsOneProcessOnTheCombinedBatches) {
+  auto world = test::worldComm();
+  const int n = world->size();
+  SharedDir d(*world, "dp_equal");
+  ExperimentConfig cfg = tinyConfig(d / "dp");
+  PreparedData data = loadOrPrepare(cfg);
+  Trainer dp(cfg, data, world);
+  ASSERT_GT(dp.reducer()->numBuckets(), 1);
+  const FitResult r = dp.fit(false);
+  EXPECT_EQ(r.epochs_run, 2);
+
+  // One process, per-rank batch x ranks: the same global batches.
+  ExperimentConfig ref_cfg = cfg;
+  ref_cfg.run.out_dir = d / ("ref" + std::to_string(world->rank()));
+  ref_cfg.train.batch_graphs = cfg.train.batch_graphs * n;
+  Trainer ref(ref_cfg, data);
+  const FitResult rr = ref.fit(false);
+  EXPECT_EQ(r.steps, rr.steps);
+  // The epoch's last global batch is smaller (uneven); with fewer graphs than
+  // ranks it would be padded and differ from one process, so check it is not.
+  const auto train = static_cast<int64_t>(dp.trainIndices().size());
+  const int64_t rem = train % (cfg.train.batch_graphs * n);
+  ASSERT_TRUE(rem == 0 || rem >= n) << train << " graphs";
+  EXPECT_NE(rem, 0) << "want an uneven last batch";
+  const double diff = maxParamDiff(dp, ref);
+  EXPECT_LT(diff, 2e-5) << "dp=" << n << " vs one process";
+  EXPECT_DOUBLE_EQ(r.best_val_accuracy, rr.best_val_accuracy);
+  expectSameOnAllRanks(dp, *world);
+  std::printf("[rank %d] dp=%d vs one process: max |param diff| %.3g after %lld steps\n", world->rank(), n, diff,
+              static_cast<long long>(r.steps));
+}
+
+TEST(DataParallel, AccumulationEqualsOneProcessOnTheUnionOfMicroBatches) {
+  auto world = test::worldComm();
+  const int n = world->size();
+  SharedDir d(*world, "dp_accum");
+  ExperimentConfig cfg = tinyConfig(d / "dp");
+  cfg.train.grad_accumulation = 3;
+  cfg.train.max_steps = 4;
+  cfg.parallel.reducer_mode = "after_backward";
+  PreparedData data = loadOrPrepare(cfg);
+  Trainer dp(cfg, data, world);
+  dp.fit(false);
+
+  ExperimentConfig ref_cfg = cfg;
+  ref_cfg.run.out_dir = d / ("ref" + std::to_string(world->rank()));
+  ref_cfg.train.grad_accumulation = 1;
+  ref_cfg.train.batch_graphs = cfg.train.batch_graphs * n * 3;
+  ref_cfg.train.warmup_steps = cfg.train.warmup_steps;
+  Trainer ref(ref_cfg, data);
+  ref.fit(false);
+  EXPECT_EQ(dp.globalStep(), 4);
+  EXPECT_EQ(ref.globalStep(), 4);
+  EXPECT_LT(maxParamDiff(dp, ref), 2e-5);
+  expectSameOnAllRanks(dp, *world);
+}
+
+// Parameters: a used by every rank, b by no rank, c only by rank 0.
+TEST(GradientReducer, ParametersWithoutGradientsDoNotHangTheStep) {
+  auto world = test::worldComm();
+  const int n = world->size();
+  for (const std::string mode : {"overlap", "after_backward"}) {
+    at::Tensor a = at::ones({1000}).set_requires_grad(true);
+    at::Tensor b = at::ones({7}).set_requires_grad(true);
+    at::Tensor c = at::ones({33}).set_requires_grad(true);
+    parallel::ReducerOptions ro;
+    ro.bucket_bytes = 128;  // a, b and c in separate buckets
+    ro.mode = mode;
+    parallel::GradientReducer reducer({a, b, c}, world, parallel::makeCompressor({}), ro);
+    EXPECT_EQ(reducer.numBuckets(), 3);
+    EXPECT_EQ(reducer.bucketParams(0), std::vector<int64_t>{2});  // reverse order
+    for (int step = 0; step < 3; ++step) {
+      reducer.beginBackward(true, step);
+      at::Tensor loss = (a * static_cast<float>(world->rank() + 1 + step)).sum();
+      if (world->rank() == 0) loss = loss + (c * 2.0f).sum();
+      loss.backward();
+      reducer.finishStep();
+      // mean over ranks of (rank + 1 + step)
+      const float want_a = static_cast<float>(n + 1) / 2.0f + static_cast<float>(step);
+      EXPECT_TRUE(at::allclose(a.grad(), at::full({1000}, want_a))) << mode << " step " << step;
+      EXPECT_FALSE(b.grad().defined()) << mode;
+      ASSERT_TRUE(c.grad().defined()) << mode;
+      EXPECT_TRUE(at::allclose(c.grad(), at::full({33}, 2.0f / static_cast<float>(n)))) << mode;
+      a.mutable_grad().zero_();
+      c.mutable_grad().zero_();
+    }
+  }
+}
+
+TEST(GradientReducer, MicroBatchesSynchroniseOnlyOnTheLast) {
+  auto world = test::worldComm();
+  const int n = world->size();
+  at::Tensor w = at::zeros({4097}).set_requires_grad(true);
+  parallel::GradientReducer reducer({w}, world, parallel::makeCompressor({}), {});
+  float local = 0.0f;
+  for (int m = 0; m < 3; ++m) {
+    reducer.beginBackward(m == 2, 0);
+    const float k = static_cast<float>((world->rank() + 1) * (m + 1));
+    (w * k).sum().backward();
+    local += k;
+  }
+  reducer.finishStep();
+  // sum over ranks r of (r+1)*(1+2+3), averaged
+  const float want = 6.0f * static_cast<float>(n * (n + 1) / 2) / static_cast<float>(n);
+  EXPECT_TRUE(at::allclose(w.grad(), at::full({4097}, want))) << w.grad()[0].item<float>() << " vs " << want;
+  (void)local;
+}
+
+// Resume from a checkpoint of a compressed run continues exactly as if never
+// stopped: residuals, momentum and every rank's RNG (dropout on) come back.
+class ResumeWithCompression : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ResumeWithCompression, GivesTheParametersOfAnUninterruptedRun) {
+  auto world = test::worldComm();
+  SharedDir d(*world, "dp_resume_" + GetParam());
+  ExperimentConfig cfg = tinyConfig(d / "full");
+  cfg.model.dropout = 0.3;  // per-rank dropout masks must resume too
+  cfg.parallel.compression.type = GetParam();
+  cfg.parallel.compression.warmup_steps = 2;
+  cfg.parallel.compression.ratio = 0.05;
+  cfg.parallel.compression.momentum = GetParam() == "topk" ? 0.9 : 0.0;
+  cfg.parallel.compression.chunk_elems = 64;
+  cfg.train.max_steps = 10;
+  PreparedData data = loadOrPrepare(cfg);
+  Trainer full(cfg, data, world);
+  full.fit(false);
+
+  ExperimentConfig part = cfg;
+  part.run.out_dir = d / "part";
+  part.train.max_steps = 5;
+  {
+    Trainer first(part, data, world);
+    first.fit(false);
+    EXPECT_EQ(first.globalStep(), 5);
+  }
+  part.train.max_steps = 10;
+  Trainer second(part, data, world);
+  second.fit(true);
+  EXPECT_EQ(second.globalStep(), 10);
+  EXPECT_LT(maxParamDiff(full, second), 1e-6) << GetParam();
+  if (world->size() > 1) {
+    EXPECT_GT(second.reducer()->compressor().stats().compressed_elements, 0);
+    EXPECT_TRUE(fs::exists(fs::path(d / "part") / "checkpoints" / "step-00000005" / "rank-00001.pt"));
+  }
+  expectSameOnAllRanks(second, *world);
+}
+
+INSTANTIATE_TEST_SUITE_P(Compressors, ResumeWithCompression, ::testing::Values("topk", "onebit", "fp16"));
+
+}  // namespace
+}  // namespace autoglm::trainer
