@@ -13,10 +13,12 @@ struct CommConfig {
   std::string backend = "mpi";
   // Default timeout of every operation, in milliseconds.
   int64_t timeout_ms = 600000;
-  // MPI all-reduce of at least this many bytes takes the large-message path;
-  // a negative value disables it. Open MPI 4.1's MPI_Allreduce falls from ~5 GB/s
-  // to ~0.4 GB/s between 16 and 64 MiB on 2 ranks here (benchmarks/collective).
-  int64_t large_allreduce_threshold_bytes = 8 << 20;
+  // MPI all-reduce (not the shared-memory path) of at least this many bytes takes
+  // the large-message path; a negative value disables it. Open MPI 4.1's
+  // MPI_Allreduce falls from ~5 GB/s to ~0.1-0.4 GB/s between 24 and 32 MiB on 2
+  // ranks here; at 16 MiB it beat 1 MiB chunks (x0.77), at 24 MiB it lost (x1.11)
+  // (benchmarks/collective, --no-shm).
+  int64_t large_allreduce_threshold_bytes = 24 << 20;
   // Large-message algorithm: "chunked" (MPI_Allreduce over chunks) or "ring"
   // (pipelined reduce-scatter + allgather ring over point-to-point).
   std::string large_allreduce_algorithm = "chunked";
@@ -27,14 +29,19 @@ struct CommConfig {
   // thread; -1 = never. Saves the thread hand-off, which dominates small messages.
   int64_t inline_max_bytes = 256 << 10;
   // MPI, all ranks of a communicator on one host: all-reduce through a shared
-  // memory segment instead of MPI (comm/mpi/shm_allreduce.h); the large_allreduce_*
-  // settings then apply only to communicators spanning hosts.
+  // memory segment instead of MPI (comm/mpi/shm_allreduce.h), 1.3-3.5x
+  // MPI_Allreduce's bus bandwidth from 4 B to 16 MiB on 2 ranks
+  // (benchmarks/collective). The large_allreduce_* settings then apply only to
+  // communicators spanning hosts.
   bool shm_allreduce = true;
   // Per-rank slot of that segment: larger all-reduces move in chunks of this size.
-  int64_t shm_chunk_bytes = 256 << 10;
+  // The segment takes 2 x (ranks + 1) x this, per communicator. 1 MiB was best at
+  // 1-16 MiB on 4 ranks, equal to 512 KiB on 2 ranks; 128 KiB and 2 MiB were slower.
+  int64_t shm_chunk_bytes = 1 << 20;
   // Up to this size every rank reduces the whole message (one synchronisation);
-  // above, each rank reduces 1/size of every chunk (two).
-  int64_t shm_direct_max_bytes = 16 << 10;
+  // above, each rank reduces 1/size of every chunk (two). 2 ranks: equal at 4 KiB,
+  // direct faster below, chunked above. With more ranks than cores, 4x this.
+  int64_t shm_direct_max_bytes = 4 << 10;
   // NCCL: CUDA device index, -1 = local rank modulo the device count.
   int64_t cuda_device = -1;
 

@@ -31,23 +31,24 @@ void maxInto16(T* __restrict dst, const T* __restrict src, int64_t n) {
   }
 }
 
-template <typename T>
-void sumTwo(T* __restrict dst, const T* __restrict a, const T* __restrict b, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = a[i] + b[i];
-}
-template <typename T>
-void maxTwo(T* __restrict dst, const T* __restrict a, const T* __restrict b, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = std::max(a[i], b[i]);
-}
-template <typename T>
-void sumTwo16(T* __restrict dst, const T* __restrict a, const T* __restrict b, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<T>(static_cast<float>(a[i]) + static_cast<float>(b[i]));
-}
-template <typename T>
-void maxTwo16(T* __restrict dst, const T* __restrict a, const T* __restrict b, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    float x = static_cast<float>(a[i]), y = static_cast<float>(b[i]);
-    dst[i] = (y > x || (y != y)) ? b[i] : a[i];
+// dst = a (op) b element-wise. dst may be a or b: then that input is read and
+// written through one restrict pointer, so every case vectorises (a runtime
+// alias check would fall back to scalar code exactly when they alias).
+template <typename T, typename F>
+void combine(T* dst, const T* a, const T* b, int64_t n, F f) {
+  if (dst == a) {
+    T* __restrict io = dst;
+    const T* __restrict y = b;
+    for (int64_t i = 0; i < n; ++i) io[i] = f(io[i], y[i]);
+  } else if (dst == b) {
+    T* __restrict io = dst;
+    const T* __restrict x = a;
+    for (int64_t i = 0; i < n; ++i) io[i] = f(x[i], io[i]);
+  } else {
+    T* __restrict d = dst;
+    const T* __restrict x = a;
+    const T* __restrict y = b;
+    for (int64_t i = 0; i < n; ++i) d[i] = f(x[i], y[i]);
   }
 }
 
@@ -57,9 +58,21 @@ void dispatchTwo(void* dst, const void* a, const void* b, int64_t n, ReduceOp op
   const T* x = static_cast<const T*>(a);
   const T* y = static_cast<const T*>(b);
   if constexpr (std::is_same_v<T, c10::Half> || std::is_same_v<T, c10::BFloat16>) {
-    if (op == ReduceOp::kMax) maxTwo16(d, x, y, n); else sumTwo16(d, x, y, n);
+    // As sumInto16/maxInto16: widen to float, round once.
+    if (op == ReduceOp::kMax) {
+      combine(d, x, y, n, [](T p, T q) {
+        const float fp = static_cast<float>(p), fq = static_cast<float>(q);
+        return (fq > fp || (fq != fq)) ? q : p;
+      });
+    } else {
+      combine(d, x, y, n, [](T p, T q) { return static_cast<T>(static_cast<float>(p) + static_cast<float>(q)); });
+    }
   } else {
-    if (op == ReduceOp::kMax) maxTwo(d, x, y, n); else sumTwo(d, x, y, n);
+    if (op == ReduceOp::kMax) {
+      combine(d, x, y, n, [](T p, T q) { return std::max(p, q); });
+    } else {
+      combine(d, x, y, n, [](T p, T q) { return static_cast<T>(p + q); });
+    }
   }
 }
 

@@ -14,8 +14,8 @@ namespace autoglm::comm {
 // divides once at the end). float16/bfloat16 are added in float and rounded.
 void reduceInto(void* dst, const void* src, int64_t count, c10::ScalarType dtype, ReduceOp op);
 
-// dst[i] = a[i] (op) b[i], rounded as reduceInto; dst overlaps neither a nor b.
-// One pass instead of a copy and a reduceInto.
+// dst[i] = a[i] (op) b[i], rounded as reduceInto. dst may be a or b (in place);
+// otherwise it overlaps neither. One pass instead of a copy and a reduceInto.
 void reduceTwo(void* dst, const void* a, const void* b, int64_t count, c10::ScalarType dtype, ReduceOp op);
 
 }  // namespace autoglm::comm

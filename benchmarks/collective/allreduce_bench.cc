@@ -3,6 +3,7 @@
 //
 //   mpirun -n 2 allreduce_bench --csv out.csv [--algorithm chunked|ring]
 //          [--threshold BYTES] [--chunk BYTES] [--inline-max BYTES]
+//          [--no-shm] [--shm-chunk BYTES] [--shm-direct-max BYTES]
 //          [--min-bytes N] [--max-bytes N] [--trials N]
 //   mpirun -n 2 allreduce_bench --progress   # async progress design comparison
 //
@@ -173,6 +174,9 @@ int main(int argc, char** argv) {
     else if (a == "--threshold") cfg.large_allreduce_threshold_bytes = std::stoll(next());
     else if (a == "--chunk") cfg.large_allreduce_chunk_bytes = std::stoll(next());
     else if (a == "--inline-max") cfg.inline_max_bytes = std::stoll(next());
+    else if (a == "--no-shm") cfg.shm_allreduce = false;
+    else if (a == "--shm-chunk") cfg.shm_chunk_bytes = std::stoll(next());
+    else if (a == "--shm-direct-max") cfg.shm_direct_max_bytes = std::stoll(next());
     else if (a == "--min-bytes") min_bytes = std::stoll(next());
     else if (a == "--max-bytes") max_bytes = std::stoll(next());
     else if (a == "--trials") trials = std::stoi(next());
@@ -195,11 +199,19 @@ int main(int argc, char** argv) {
     out << "ranks,bytes,mpi_us,ours_us,mpi_busbw_gbs,ours_busbw_gbs,ratio\n";
   }
   if (rank == 0) {
-    std::printf("all-reduce float32, %d ranks, large path '%s' from %lld B, chunk %lld B, inline up to %lld B, "
-                "best of %d interleaved trials\n",
-                size, cfg.large_allreduce_algorithm.c_str(), static_cast<long long>(cfg.large_allreduce_threshold_bytes),
-                static_cast<long long>(cfg.large_allreduce_chunk_bytes), static_cast<long long>(cfg.inline_max_bytes),
-                trials);
+    if (cfg.shm_allreduce) {
+      std::printf("all-reduce float32, %d ranks, shared memory (falls back to MPI across hosts): direct up to %lld B, "
+                  "chunk %lld B; inline up to %lld B; best of %d interleaved trials\n",
+                  size, static_cast<long long>(cfg.shm_direct_max_bytes), static_cast<long long>(cfg.shm_chunk_bytes),
+                  static_cast<long long>(cfg.inline_max_bytes), trials);
+    } else {
+      std::printf("all-reduce float32, %d ranks, MPI, large path '%s' from %lld B, chunk %lld B; inline up to %lld B; "
+                  "best of %d interleaved trials\n",
+                  size, cfg.large_allreduce_algorithm.c_str(),
+                  static_cast<long long>(cfg.large_allreduce_threshold_bytes),
+                  static_cast<long long>(cfg.large_allreduce_chunk_bytes), static_cast<long long>(cfg.inline_max_bytes),
+                  trials);
+    }
     std::printf("%12s %12s %12s %12s %12s %8s\n", "bytes", "mpi_us", "ours_us", "mpi_GB/s", "ours_GB/s", "ratio");
   }
   for (int64_t bytes = 4; bytes <= max_bytes; bytes *= 4) {

@@ -3,7 +3,7 @@
 # Writes OUT/allreduce_np{2,4}.csv and OUT/allreduce.png, prints the tables.
 #
 #   benchmarks/collective/run.sh [BUILD_DIR] [OUT_DIR] [extra collective_bench args...]
-#   e.g. benchmarks/collective/run.sh build-comm bench-out --algorithm ring
+#   e.g. benchmarks/collective/run.sh build-comm bench-out --no-shm --algorithm ring
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -13,9 +13,11 @@ shift $(( $# >= 2 ? 2 : $# )) || true
 bin="$build/benchmarks/collective/collective_bench"
 [[ -x "$bin" ]] || { echo "missing $bin: cmake --build $build --target collective_bench" >&2; exit 1; }
 mkdir -p "$out"
+# Numbers are only meaningful on a quiet machine: the load is printed with each run.
 for np in 2 4; do
-  echo "== $np ranks"
+  echo "== $np ranks, $(date -u +%FT%TZ), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   OMP_NUM_THREADS=1 mpirun -n "$np" --oversubscribe --allow-run-as-root "$bin" --csv "$out/allreduce_np$np.csv" "$@"
+  echo "   load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
 py=""
 for candidate in python3 /usr/bin/python3; do  # Debian's python3-matplotlib is for /usr/bin/python3

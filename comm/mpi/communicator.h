@@ -15,6 +15,13 @@
 // Small all-reduces (<= comm.inline_max_bytes) issued while the communicator is
 // idle run on the caller's thread and return a completed Work: handing them to
 // the thread costs ~13 us, 10-20x MPI_Allreduce's own latency for small messages.
+// That path claims the idle communicator with one compare-and-swap (no lock), and
+// builds no task: its cost beyond the all-reduce itself is about 0.1 us (the Work
+// and its result vector).
+//
+// All-reduce itself: when every rank of the communicator is on one host (and
+// comm.shm_allreduce), through a shared-memory segment (shm_allreduce.h);
+// otherwise MPI_Allreduce, or for large messages the paths of large_allreduce.h.
 //
 // Needs MPI_THREAD_MULTIPLE (see mpi::Environment).
 

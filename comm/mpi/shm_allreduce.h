@@ -2,10 +2,9 @@
 // All-reduce through one shared-memory segment, for communicators whose ranks
 // all run on one host (the MPI backend's fast path there).
 //
-// Measured against Open MPI 4.1's MPI_Allreduce (shared memory, CMA single copy)
-// on the 2-core benchmark machine (benchmarks/collective/README.md): no MPI
-// matching, no temporary buffers, no system calls, and the data moves in chunks
-// that stay in cache.
+// Against Open MPI 4.1's MPI_Allreduce (shared memory, CMA single copy) on the
+// 2-core benchmark machine (benchmarks/collective/README.md): no matching, no
+// temporary buffers, no system calls, and data moved in cache-sized chunks.
 //
 // Segment: per rank two counters (arrived, reduced) on their own cache lines,
 // then two buffers, each of size()+1 slots of `chunk_bytes`: one input slot per
@@ -13,20 +12,25 @@
 // k % 2 only after every rank arrived at k - 1, which each did after finishing
 // k - 2, so a buffer is never overwritten while someone still reads it.
 //
-//  - direct (message <= direct_max_bytes): each rank copies its message into its
-//    input slot, arrives, waits for all, and reduces all slots itself (one
-//    synchronisation).
+//  - direct (message <= direct_max_bytes; 4x that with more ranks than cores,
+//    where every synchronisation costs a context switch): each rank copies its
+//    message into its input slot, arrives, waits for all, and reduces all slots
+//    itself (one synchronisation).
 //  - chunked (larger): per chunk, each rank copies the parts of its chunk that
-//    other ranks reduce into its input slot, arrives, reduces its own part (1/size
-//    of the chunk) from all ranks into the output slot and its tensor, marks it
-//    reduced, waits for all, and copies the other parts from the output slot (two
-//    synchronisations, every byte read and written about twice).
+//    other ranks reduce into its input slot, arrives, reduces its own part
+//    (1/size of the chunk) from all ranks into its tensor and copies it to the
+//    output slot, marks it reduced, waits for all, and copies the other parts
+//    from the output slot (two synchronisations; every byte read and written
+//    about twice). Copies into the segment use non-temporal stores: a normal
+//    store first pulls the line back from the peer core that read it last; a
+//    prototype with normal stores took 5.1-7.4 ms for 16 MiB on 2 ranks where
+//    this took 1.0-1.2 ms (same run, interleaved).
 //
-// Every rank sums the inputs in rank order 0, 1, ..., so results are bitwise equal
-// on all ranks. Waiting spins with a CPU pause, then yields the core (the ranks
-// may share cores). Calls are blocking and, like MPI collectives, must be made by
-// every rank in the same order with the same count and dtype. Not thread-safe:
-// the owning communicator runs one operation at a time.
+// Every rank sums the inputs in rank order 0, 1, ..., so results are bitwise
+// equal on all ranks. Waiting spins with a CPU pause, then yields the core; with
+// more ranks than cores it yields at once. Calls are blocking and, like MPI
+// collectives, must be made by every rank in the same order with the same count
+// and dtype. Not thread-safe: the owning communicator runs one operation at a time.
 
 #include <c10/core/ScalarType.h>
 #include <mpi.h>
@@ -34,6 +38,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "comm/reduce_op.h"
 
@@ -57,7 +62,8 @@ class ShmAllreduce {
   int64_t chunkBytes() const { return chunk_bytes_; }
 
  private:
-  ShmAllreduce(void* base, size_t bytes, int rank, int size, int64_t chunk_bytes, int64_t direct_max_bytes);
+  ShmAllreduce(void* base, size_t bytes, int rank, int size, int64_t chunk_bytes, int64_t direct_max_bytes,
+               int pauses);
 
   struct Flags;
   Flags& flags(int rank) const;
@@ -76,9 +82,11 @@ class ShmAllreduce {
   int size_ = 1;
   int64_t chunk_bytes_ = 0;
   int64_t direct_max_bytes_ = 0;
+  int pauses_ = 0;  // CPU pauses before a waiting rank starts yielding
   size_t flags_bytes_ = 0;
   size_t buffer_bytes_ = 0;
   uint64_t seq_ = 0;  // operations (chunks) so far; equal on all ranks
+  std::vector<uint8_t> scratch_;  // accumulator of ranks >= 2
 };
 
 }  // namespace autoglm::comm::mpi

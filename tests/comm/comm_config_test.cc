@@ -33,6 +33,21 @@ TEST(CommConfig, ReadsYaml) {
   EXPECT_EQ(cfg.timeout_ms, 1000);
 }
 
+TEST(CommConfig, ReadsSharedMemoryKeys) {
+  CommConfig cfg = read("{shm_allreduce: false, shm_chunk_bytes: 65536, shm_direct_max_bytes: 1024}");
+  EXPECT_FALSE(cfg.shm_allreduce);
+  EXPECT_EQ(cfg.shm_chunk_bytes, 65536);
+  EXPECT_EQ(cfg.shm_direct_max_bytes, 1024);
+  EXPECT_TRUE(CommConfig{}.shm_allreduce);
+  try {
+    read("{shm_chunk_bytes: 8192, shm_direct_max_bytes: 16384}");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("comm.shm_direct_max_bytes"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(read("{shm_chunk_bytes: 100}"), ConfigError);
+}
+
 TEST(CommConfig, ErrorsNameTheKey) {
   try {
     read("{backend: gloo}");

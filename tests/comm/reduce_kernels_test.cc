@@ -34,6 +34,12 @@ TEST_P(ReduceKernelTest, ReduceTwoMatchesReduceIntoBitwise) {
     at::Tensor got = at::empty_like(a);
     reduceTwo(got.data_ptr(), a.data_ptr(), b.data_ptr(), 1031, dtype, op);
     EXPECT_TRUE(at::equal(got, want)) << toString(op);
+    // In place over either input.
+    at::Tensor in_a = a.clone(), in_b = b.clone();
+    reduceTwo(in_a.data_ptr(), in_a.data_ptr(), b.data_ptr(), 1031, dtype, op);
+    reduceTwo(in_b.data_ptr(), a.data_ptr(), in_b.data_ptr(), 1031, dtype, op);
+    EXPECT_TRUE(at::equal(in_a, want)) << toString(op);
+    EXPECT_TRUE(at::equal(in_b, want)) << toString(op);
   }
 }
 
