@@ -5,7 +5,7 @@
 #       step time per compressor with the reducer overlapping backward, with all
 #       communication after backward and with none; fraction of communication
 #       hidden; bytes per rank per step (dp_step_bench + dp_report.py).
-#       Default model: configs/r8_gat.yaml with a wider encoder (4 GAT layers of
+#       Default model: configs/r8_gat.yaml with a wider encoder (3 GAT layers of
 #       8 x 64) and 1 MiB buckets, so that several buckets exist to overlap.
 #   benchmarks/dp_bench.sh accuracy [--ranks N] [--compressors none,onebit,topk] [-- --set ...]
 #       full R8 training per compressor at N ranks (per-rank batch = the
@@ -20,7 +20,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 BUILD_DIR="${BUILD_DIR:-build}"
 OUT_DIR="${OUT_DIR:-bench-out/dp}"
-PYTHON="${PYTHON:-python3}"
+PYTHON="${PYTHON:-/usr/bin/python3}"
 MPIRUN=(mpirun --oversubscribe)
 [[ $(id -u) == 0 ]] && MPIRUN+=(--allow-run-as-root)
 
@@ -64,7 +64,7 @@ case $WHAT in
     "${MPIRUN[@]}" -np "$RANKS" -x OMP_NUM_THREADS=1 "$BUILD_DIR/benchmarks/dp_step_bench" \
       --config configs/r8_gat.yaml --compressors "$COMPRESSORS" --modes overlap,after_backward,off \
       --steps "$STEPS" --rounds "$ROUNDS" \
-      --set model.embed_init=random --set model.layers=4 --set model.heads=8 --set model.head_dim=64 \
+      --set model.embed_init=random --set model.layers=3 --set model.heads=8 --set model.head_dim=64 \
       --set parallel.bucket_mb=1 --set parallel.compression.warmup_steps=0 \
       "${EXTRA[@]}" | tee "$OUT_DIR/overlap.jsonl"
     "$PYTHON" benchmarks/dp_report.py overlap "$OUT_DIR" "$OUT_DIR/overlap.jsonl"
