@@ -70,6 +70,25 @@ void averageDense(at::Tensor& bucket, comm::Communicator& comm, CompressorStats&
   stats.bytes_sent += static_cast<int64_t>(bucket.nbytes());
 }
 
+bool beginCompressed(const std::string& compressor, int bucket_id, at::Tensor& bucket, int64_t step,
+                     int64_t warmup_steps, int64_t state_numel, comm::Communicator& comm, CompressorStats& stats) {
+  checkBucket(bucket, compressor, bucket_id);
+  const int64_t n = bucket.numel();
+  ++stats.calls;
+  stats.elements += n;
+  if (state_numel >= 0 && state_numel != n) {
+    throw Error(detail::concat(compressor, " compressor: bucket ", bucket_id, " has ", n,
+                               " elements but its residual (", stateKey("residual", bucket_id), ") has ",
+                               state_numel, "; buckets must keep their size from step to step"));
+  }
+  if (step < warmup_steps) {
+    averageDense(bucket, comm, stats);
+    return false;
+  }
+  stats.compressed_elements += n;
+  return n > 0;  // every rank has the same buckets: an empty one communicates nowhere
+}
+
 }  // namespace compression
 
 namespace {

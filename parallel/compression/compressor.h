@@ -116,6 +116,13 @@ void checkStateTensor(const std::string& key, const at::Tensor& t, int64_t numel
 // Plain average (all-reduce kAvg) of `bucket`, counted in `stats` (warm-up steps).
 void averageDense(at::Tensor& bucket, comm::Communicator& comm, CompressorStats& stats);
 
+// The common start of a compressing reduce(): checks the bucket, and that its
+// size equals that of the bucket's state (state_numel; < 0 when it has none
+// yet), counts it in `stats`, and averages it uncompressed during warm-up.
+// Returns true when the caller still has to reduce it compressed.
+bool beginCompressed(const std::string& compressor, int bucket_id, at::Tensor& bucket, int64_t step,
+                     int64_t warmup_steps, int64_t state_numel, comm::Communicator& comm, CompressorStats& stats);
+
 }  // namespace compression
 
 }  // namespace autoglm::parallel

@@ -170,22 +170,12 @@ OnebitCompressor::OnebitCompressor(const CompressionConfig& cfg)
 }
 
 void OnebitCompressor::reduce(int bucket_id, at::Tensor& bucket, int64_t step, comm::Communicator& comm) {
-  compression::checkBucket(bucket, "onebit", bucket_id);
   const int64_t n = bucket.numel();
-  ++stats_.calls;
-  stats_.elements += n;
   auto found = residuals_.find(bucket_id);
-  if (found != residuals_.end() && found->second.worker.numel() != n) {
-    throw Error(concat("onebit compressor: bucket ", bucket_id, " has ", n, " elements but its residual (",
-                       compression::stateKey("residual", bucket_id), ") has ", found->second.worker.numel(),
-                       "; buckets must keep their size from step to step"));
-  }
-  if (step < warmup_steps_) {
-    compression::averageDense(bucket, comm, stats_);
+  const int64_t state_numel = found != residuals_.end() ? found->second.worker.numel() : -1;
+  if (!compression::beginCompressed("onebit", bucket_id, bucket, step, warmup_steps_, state_numel, comm, stats_)) {
     return;
   }
-  stats_.compressed_elements += n;
-  if (n == 0) return;  // every rank has the same buckets: none of them communicates
 
   const int ranks = comm.size();
   const int rank = comm.rank();

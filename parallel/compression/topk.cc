@@ -90,22 +90,12 @@ TopkCompressor::TopkCompressor(const CompressionConfig& cfg)
 }
 
 void TopkCompressor::reduce(int bucket_id, at::Tensor& bucket, int64_t step, comm::Communicator& comm) {
-  compression::checkBucket(bucket, "topk", bucket_id);
   const int64_t n = bucket.numel();
-  ++stats_.calls;
-  stats_.elements += n;
   auto found = buffers_.find(bucket_id);
-  if (found != buffers_.end() && found->second.residual.numel() != n) {
-    throw Error(concat("topk compressor: bucket ", bucket_id, " has ", n, " elements but its residual (",
-                       compression::stateKey("residual", bucket_id), ") has ", found->second.residual.numel(),
-                       "; buckets must keep their size from step to step"));
-  }
-  if (step < warmup_steps_) {
-    compression::averageDense(bucket, comm, stats_);
+  const int64_t state_numel = found != buffers_.end() ? found->second.residual.numel() : -1;
+  if (!compression::beginCompressed("topk", bucket_id, bucket, step, warmup_steps_, state_numel, comm, stats_)) {
     return;
   }
-  stats_.compressed_elements += n;
-  if (n == 0) return;  // every rank has the same buckets: none of them communicates
   if (n > std::numeric_limits<int32_t>::max()) {
     throw Error(concat("topk compressor: bucket ", bucket_id, " has ", n,
                        " elements; indices travel as int32, so buckets must stay below 2^31"));
