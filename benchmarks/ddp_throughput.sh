@@ -40,8 +40,9 @@
 # Environment:
 #   BUILD_DIR   C++ build directory (default build)
 #   OUT_DIR     results (default bench-out/ddp): ddp_throughput.csv (one row per
-#               run, with load1 and busy_cores, the cores other processes used
-#               in the 2 s before the run), ddp_throughput.jsonl, logs/
+#               run, with load1, busy_cores: the cores other processes used in
+#               the 2 s before the run, and other_cores: those they used during
+#               it), ddp_throughput.jsonl, logs/
 #   PYTHON      interpreter with torch, numpy, yaml (default /usr/bin/python3)
 #   MPIRUN      launcher (default mpirun); MPIRUN_ARGS extra launcher arguments
 set -euo pipefail
@@ -146,6 +147,15 @@ print(f"{(1 - (i1 - i0) / max(1, t1 - t0)) * os.cpu_count():.2f}")
 EOF
 }
 load1() { cut -d' ' -f1 /proc/loadavg; }
+# Interference during a run: CPU seconds the machine spent (user+nice+system,
+# /proc/stat) minus those of this shell's finished children ('times'; the
+# run's processes roll up into them), over the run's wall time.
+machine_cpu_s() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f", ($2 + $3 + $4) / hz; exit }' /proc/stat; }
+children_cpu_s() {  # sets CHILD_CPU; call it directly ('times' in a $(...) or a pipe sees a fresh subshell)
+  times > "$OUT_DIR/logs/.times"
+  CHILD_CPU="$(awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] }
+                                printf "%.2f", s }' "$OUT_DIR/logs/.times")"
+}
 wait_quiet() {  # label
   local waited=0 l
   [[ "$MAX_LOAD" == 0 ]] && return 0
@@ -164,7 +174,7 @@ CSV="$OUT_DIR/ddp_throughput.csv"
 : > "$JSONL"
 
 run_one() {  # impl repeat
-  local impl="$1" rep="$2" log="$OUT_DIR/logs/$1.$2" line load busy port
+  local impl="$1" rep="$2" log="$OUT_DIR/logs/$1.$2" line load busy port m0 m1 c0 c1 t0 t1 other
   local -a cmd
   wait_quiet "$impl"
   busy="$(busy_cores)"
@@ -184,13 +194,17 @@ run_one() {  # impl repeat
             --split "$SPLIT" ) ;;
   esac
   echo "[$rep/$REPEATS] $impl (load $load, other processes $busy cores): ${cmd[*]}" >&2
+  m0="$(machine_cpu_s)"; children_cpu_s; c0="$CHILD_CPU"; t0="$(date +%s.%N)"
   if ! "${cmd[@]}" > "$log.out" 2> "$log.err"; then
     echo "--- last lines of $log.err ---" >&2; tail -n 20 "$log.err" >&2
     die "$impl run $rep failed (logs: $log.out, $log.err)"
   fi
+  m1="$(machine_cpu_s)"; children_cpu_s; c1="$CHILD_CPU"; t1="$(date +%s.%N)"
+  other="$(awk -v a="$m0" -v b="$m1" -v c="$c0" -v d="$c1" -v s="$t0" -v e="$t1" \
+    'BEGIN { o = ((b - a) - (d - c)) / (e - s); printf "%.2f", (o < 0 ? 0 : o) }')"
   line="$(grep -E '^\{.*\}\s*$' "$log.out" | tail -n 1 || true)"
   [[ -n "$line" ]] || die "$impl run $rep printed no JSON line (stdout: $log.out, stderr: $log.err)"
-  "$PYTHON" - "$line" "$impl" "$rep" "$load" "$busy" >> "$JSONL" <<'EOF'
+  "$PYTHON" - "$line" "$impl" "$rep" "$load" "$busy" "$THREADS" "$STEPS" "$other" >> "$JSONL" <<'EOF'
 import json, sys
 r = json.loads(sys.argv[1])
 if not isinstance(r.get("graphs_per_s"), (int, float)):
@@ -199,8 +213,14 @@ r["impl"] = sys.argv[2]
 r["repeat"] = int(sys.argv[3])
 r["load1"] = float(sys.argv[4])
 r["busy_cores"] = float(sys.argv[5])
+r["other_cores"] = float(sys.argv[8])
+# dp_step_bench does not echo these: the values it was run with.
+r.setdefault("threads", int(sys.argv[6]))
+r.setdefault("steps", int(sys.argv[7]))
+r.setdefault("graphs", round(r["graphs_per_s"] * r["step_ms"] * r["steps"] / 1e3))
 print(json.dumps(r))
-print(f"        {r['graphs_per_s']:.1f} graphs/s, {r['step_ms']:.1f} ms/step", file=sys.stderr)
+print(f"        {r['graphs_per_s']:.1f} graphs/s, {r['step_ms']:.1f} ms/step; other processes used "
+      f"~{r['other_cores']:.2f} cores meanwhile", file=sys.stderr)
 EOF
 }
 
@@ -219,7 +239,8 @@ done
 "$PYTHON" - "$JSONL" "$CSV" <<'EOF'
 import csv, json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-cols = ["impl", "repeat", "graphs_per_s", "step_ms", "ranks", "threads", "steps", "graphs", "load1", "busy_cores"]
+cols = ["impl", "repeat", "graphs_per_s", "step_ms", "ranks", "threads", "steps", "graphs", "load1", "busy_cores",
+        "other_cores"]
 with open(sys.argv[2], "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(cols)
@@ -238,6 +259,8 @@ for ref in ("pytorch-ddp-gloo", "pytorch-ddp-gloo+malloc"):
         print(f"ratio autoglm / {ref} (medians): {med['autoglm'] / med[ref]:.2f}x")
 loads = [r["load1"] for r in rows]
 busy = [r["busy_cores"] for r in rows]
-print(f"load1 before runs: {min(loads):.2f}-{max(loads):.2f}; other processes' cores: {min(busy):.2f}-{max(busy):.2f}")
+other = [r["other_cores"] for r in rows]
+print(f"load1 before runs: {min(loads):.2f}-{max(loads):.2f}; cores other processes used: "
+      f"{min(busy):.2f}-{max(busy):.2f} just before runs, {min(other):.2f}-{max(other):.2f} during them")
 print(f"per-run results: {sys.argv[2]}")
 EOF

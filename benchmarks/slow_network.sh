@@ -25,8 +25,12 @@
 #   --ratio R            topk fraction sent (default 0.01)
 #   --warmup-steps N     untimed steps per compressor and pass (default 3)
 #   --steps N            timed steps per compressor and pass (default 15)
-#   --rounds N           round-robin passes; the step time is their median
-#                        (default 3)
+#   --rounds N           round-robin passes inside one job; the job's step time
+#                        is their median (default 3; with an even number the
+#                        upper of the two middle values, as dp_step_bench takes it)
+#   --repeats N          passes over all rates (and the compute-only job), the
+#                        rate order reversed every other pass; the table shows
+#                        the median over passes (default 1)
 #   --threads N          intra-op threads per rank (default 1)
 #   --set KEY=VALUE      extra config override for dp_step_bench (repeatable)
 #   --no-floor           skip the compute-only (reducer off) job
@@ -53,6 +57,7 @@ RATIO=0.01
 WARMUP=3
 STEPS=15
 ROUNDS=3
+REPEATS=1
 THREADS=1
 FLOOR=1
 BUILD=1
@@ -78,6 +83,7 @@ while [[ $# -gt 0 ]]; do
     --warmup-steps) need_arg "$@"; need_int "$1" "$2"; WARMUP="$2"; shift 2 ;;
     --steps) need_arg "$@"; need_int "$1" "$2"; STEPS="$2"; shift 2 ;;
     --rounds) need_arg "$@"; need_int "$1" "$2"; ROUNDS="$2"; shift 2 ;;
+    --repeats) need_arg "$@"; need_int "$1" "$2"; REPEATS="$2"; shift 2 ;;
     --threads) need_arg "$@"; need_int "$1" "$2"; THREADS="$2"; shift 2 ;;
     --set) need_arg "$@"; SETS+=(--set "$2"); shift 2 ;;
     --no-floor) FLOOR=0; shift ;;
@@ -92,7 +98,8 @@ done
 command -v ip > /dev/null && command -v tc > /dev/null || die "needs ip and tc (Debian: apt-get install -y iproute2)"
 command -v mpirun > /dev/null || die "mpirun not found (install Open MPI)"
 [[ -f "$CONFIG" ]] || die "config '$CONFIG' not found"
-[[ $STEPS -ge 1 && $ROUNDS -ge 1 && $THREADS -ge 1 ]] || die "--steps, --rounds and --threads must be >= 1"
+[[ $STEPS -ge 1 && $ROUNDS -ge 1 && $REPEATS -ge 1 && $THREADS -ge 1 ]] ||
+  die "--steps, --rounds, --repeats and --threads must be >= 1"
 IFS=, read -r -a RATE_LIST <<< "$RATES"
 [[ ${#RATE_LIST[@]} -ge 1 ]] || die "--rates is empty"
 for r in "${RATE_LIST[@]}"; do
@@ -111,6 +118,8 @@ if [[ $BUILD -eq 1 ]]; then
   done
 fi
 [[ -x "$BIN" ]] || die "'$BIN' not found; build it: cmake --build $BUILD_DIR --target dp_step_bench"
+# Which binary the figures are from (the tree may change between runs).
+{ date -u +%FT%TZ; ls -l --time-style=full-iso "$BIN"; sha256sum "$BIN"; } > "$OUT_DIR/logs/binary.txt"
 
 NS="autoglm-slownet-$$"
 cleanup() { ip netns del "$NS" 2> /dev/null || true; }
@@ -151,6 +160,18 @@ wait_quiet() {  # label
   done
 }
 
+# Interference: CPU seconds the machine spent (user+nice+system, /proc/stat)
+# minus those of this shell's finished children ('times', which the job's
+# processes roll up into), over the job's wall time = cores other processes
+# used meanwhile (approximate: kernel work of the job's loopback TCP can land
+# in softirq time, which is left out on both sides).
+machine_cpu_s() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f", ($2 + $3 + $4) / hz; exit }' /proc/stat; }
+children_cpu_s() {  # sets CHILD_CPU; call it directly ('times' in a $(...) or a pipe sees a fresh subshell)
+  times > "$OUT_DIR/logs/.times"
+  CHILD_CPU="$(awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] }
+                                printf "%.2f", s }' "$OUT_DIR/logs/.times")"
+}
+
 JSONL="$OUT_DIR/slow_network.jsonl"
 : > "$JSONL"
 MPI=(mpirun -np 2 --oversubscribe --allow-run-as-root --mca btl tcp,self
@@ -159,66 +180,101 @@ COMMON=(--config "$CONFIG" --threads "$THREADS" --warmup-steps "$WARMUP" --steps
         --wire-iface lo --set comm.shm_allreduce=false --set parallel.compression.warmup_steps=0
         --set parallel.compression.ratio="$RATIO" "${SETS[@]}")
 
-run_job() {  # label rate compressors modes
-  local label="$1" rate="$2" log="$OUT_DIR/logs/$1" load
+run_job() {  # label rate compressors modes repeat
+  local label="$1" rate="$2" rep="$5" log="$OUT_DIR/logs/$1.$5" load after m0 m1 c0 c1 t0 t1 other
   wait_quiet "$label"
   load="$(load1)"
+  m0="$(machine_cpu_s)"; children_cpu_s; c0="$CHILD_CPU"; t0="$(date +%s.%N)"
   local -a cmd=(ip netns exec "$NS" "${MPI[@]}" "$BIN" "${COMMON[@]}" --compressors "$3" --modes "$4")
   echo "slow_network.sh: [$label] load $load: ${cmd[*]}" >&2
   if ! "${cmd[@]}" > "$log.out" 2> "$log.err"; then
     tail -n 20 "$log.err" >&2
     die "$label failed (logs: $log.out, $log.err)"
   fi
+  m1="$(machine_cpu_s)"; children_cpu_s; c1="$CHILD_CPU"; t1="$(date +%s.%N)"
+  other="$(awk -v a="$m0" -v b="$m1" -v c="$c0" -v d="$c1" -v s="$t0" -v e="$t1" \
+    'BEGIN { o = ((b - a) - (d - c)) / (e - s); printf "%.2f", (o < 0 ? 0 : o) }')"
+  after="$(load1)"
+  echo "        other processes used ~$other cores during the job" >&2
   ip netns exec "$NS" tc -s qdisc show dev lo > "$log.qdisc" 2>&1 || true
   grep -E '^\{.*\}\s*$' "$log.out" | "$PYTHON" -c '
 import json, sys
 for line in sys.stdin:
     r = json.loads(line)
-    r["rate"], r["load1"] = sys.argv[1], float(sys.argv[2])
+    r["rate"], r["repeat"] = sys.argv[1], int(sys.argv[4])
+    r["load1"], r["load1_after"], r["other_cores"] = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[5])
     print(json.dumps(r))
     print("        {:<7} {:<8} {:8.1f} ms/step".format(r["compressor"], r["mode"], r["step_ms"]), file=sys.stderr)
-' "$rate" "$load" >> "$JSONL"
+ ' "$rate" "$load" "$after" "$rep" "$other" >> "$JSONL"
 }
 
-for rate in "${RATE_LIST[@]}"; do
-  set_rate "$rate"
-  run_job "rate-$rate" "$rate" "$COMPRESSORS" overlap
+for ((rep = 1; rep <= REPEATS; rep++)); do
+  order=("${RATE_LIST[@]}")
+  if (( rep % 2 == 0 )); then
+    order=(); for ((i = ${#RATE_LIST[@]} - 1; i >= 0; i--)); do order+=("${RATE_LIST[$i]}"); done
+  fi
+  [[ $REPEATS -gt 1 ]] && echo "slow_network.sh: pass $rep/$REPEATS: ${order[*]}" >&2
+  for rate in "${order[@]}"; do
+    set_rate "$rate"
+    run_job "rate-$rate" "$rate" "$COMPRESSORS" overlap "$rep"
+  done
+  if [[ $FLOOR -eq 1 ]]; then
+    set_rate unlimited
+    run_job "compute-only" compute-only none off "$rep"
+  fi
 done
-if [[ $FLOOR -eq 1 ]]; then
-  set_rate unlimited
-  run_job "compute-only" compute-only none off
-fi
 
 "$PYTHON" - "$JSONL" "$OUT_DIR" <<'EOF'
-import csv, json, os, sys
+import csv, json, os, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 out = sys.argv[2]
-floor = next((r["step_ms"] for r in rows if r["mode"] == "off"), None)
-rates = []
-for r in rows:
-    if r["mode"] != "off" and r["rate"] not in rates:
-        rates.append(r["rate"])
-none_ms = {r["rate"]: r["step_ms"] for r in rows if r["compressor"] == "none" and r["mode"] != "off"}
-cols = ["rate", "compressor", "mode", "step_ms", "speedup_vs_none", "busy_ms", "exposed_ms", "bytes_per_step",
-        "wire_bytes_per_step", "achieved_ratio", "step_ms_rounds", "load1"]
+# Per-job rows (CSV), then the median over passes per (rate, compressor, mode).
+none_of = {(r["rate"], r["repeat"]): r["step_ms"] for r in rows if r["compressor"] == "none" and r["mode"] != "off"}
+cols = ["repeat", "rate", "compressor", "mode", "step_ms", "speedup_vs_none", "busy_ms", "exposed_ms",
+        "bytes_per_step", "wire_bytes_per_step", "achieved_ratio", "step_ms_rounds", "load1", "load1_after", "other_cores"]
 with open(os.path.join(out, "slow_network.csv"), "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(cols)
     for r in rows:
-        base = none_ms.get(r["rate"])
+        base = none_of.get((r["rate"], r["repeat"]))
         r["speedup_vs_none"] = round(base / r["step_ms"], 3) if base and r["mode"] != "off" else ""
         r["step_ms_rounds"] = " ".join(f"{1e3 * s:.1f}" for s in r.get("step_ms_rounds", []))
         w.writerow([r.get(c, "") for c in cols])
-print(f"{'rate':<10} {'compressor':<10} {'step ms':>9} {'vs none':>8} {'busy ms':>8} {'exposed':>8} "
-      f"{'MPI bytes/rank/step':>20} {'wire bytes/rank/step':>21}")
+keys = []
 for r in rows:
-    sp = f"{r['speedup_vs_none']:.2f}x" if r["speedup_vs_none"] != "" else "-"
-    wire = r.get("wire_bytes_per_step")
-    print(f"{r['rate']:<10} {r['compressor'] + ('' if r['mode'] != 'off' else ' (off)'):<10} {r['step_ms']:>9.1f} "
-          f"{sp:>8} {r['busy_ms']:>8.1f} {r['exposed_ms']:>8.1f} {r['bytes_per_step']:>20,.0f} "
-          f"{(f'{wire:,.0f}' if wire is not None else '-'):>21}")
+    k = (r["rate"], r["compressor"], r["mode"])
+    if k not in keys:
+        keys.append(k)
+rates = [k[0] for k in keys if k[2] != "off"]
+rates = sorted(set(rates), key=rates.index)
+keys.sort(key=lambda k: (k[2] == "off", rates.index(k[0]) if k[0] in rates else 0))
+agg = {}
+for k in keys:
+    m = [r for r in rows if (r["rate"], r["compressor"], r["mode"]) == k]
+    med = lambda c: statistics.median(float(r[c]) for r in m)
+    agg[k] = {"step_ms": med("step_ms"), "all": [r["step_ms"] for r in m], "busy_ms": med("busy_ms"),
+              "exposed_ms": med("exposed_ms"), "bytes": med("bytes_per_step"),
+              "wire": med("wire_bytes_per_step") if all("wire_bytes_per_step" in r for r in m) else None}
+n_rep = max(r["repeat"] for r in rows)
+print(f"{'rate':<12} {'compressor':<11} {'step ms':>8} {'vs none':>8} {'busy ms':>8} {'exposed':>8} "
+      f"{'MPI B/rank/step':>16} {'wire B/rank/step':>17}" + ("  step ms per pass" if n_rep > 1 else ""))
+for k in keys:
+    a = agg[k]
+    base = agg.get((k[0], "none", "overlap"))
+    a["speedup"] = base["step_ms"] / a["step_ms"] if base and k[2] != "off" else None
+    sp = f"{a['speedup']:.2f}x" if a["speedup"] is not None else "-"
+    name = k[1] if k[2] != "off" else f"{k[1]} (off)"
+    wire = f"{a['wire']:,.0f}" if a["wire"] is not None else "-"
+    per = ("  " + " ".join(f"{v:.1f}" for v in a["all"])) if n_rep > 1 else ""
+    print(f"{k[0]:<12} {name:<11} {a['step_ms']:>8.1f} {sp:>8} {a['busy_ms']:>8.1f} {a['exposed_ms']:>8.1f} "
+          f"{a['bytes']:>16,.0f} {wire:>17}{per}")
 loads = [r["load1"] for r in rows]
-print(f"load1 before jobs: {min(loads):.2f}-{max(loads):.2f}; per-run results: {os.path.join(out, 'slow_network.csv')}")
+after = [r.get("load1_after", r["load1"]) for r in rows]
+other = [r["other_cores"] for r in rows if "other_cores" in r]
+print(f"{n_rep} pass(es); load1 before jobs {min(loads):.2f}-{max(loads):.2f}, after {min(after):.2f}-{max(after):.2f}"
+      f" (a 2-rank job alone adds up to ~2)" +
+      (f"; other processes used {min(other):.2f}-{max(other):.2f} cores during jobs" if other else ""))
+print(f"per-job rows: {os.path.join(out, 'slow_network.csv')}")
 try:
     import matplotlib
     matplotlib.use("Agg")
@@ -227,19 +283,20 @@ except ImportError:
     print("no matplotlib: plot skipped (Debian: apt-get install -y python3-matplotlib)", file=sys.stderr)
     sys.exit(0)
 comps = []
-for r in rows:
-    if r["mode"] != "off" and r["compressor"] not in comps:
-        comps.append(r["compressor"])
+for k in keys:
+    if k[2] != "off" and k[1] not in comps:
+        comps.append(k[1])
+floor = next((agg[k]["step_ms"] for k in keys if k[2] == "off"), None)
 width = 0.8 / max(1, len(comps))
 fig, ax = plt.subplots(figsize=(max(6.0, 1.8 + 1.8 * len(rates)), 4.5))
 for j, c in enumerate(comps):
     xs, ys, labels = [], [], []
     for i, rate in enumerate(rates):
-        m = [r for r in rows if r["rate"] == rate and r["compressor"] == c and r["mode"] != "off"]
-        if m:
+        a = agg.get((rate, c, "overlap"))
+        if a:
             xs.append(i + (j - (len(comps) - 1) / 2) * width)
-            ys.append(m[0]["step_ms"])
-            labels.append(f"{m[0]['speedup_vs_none']:.1f}x" if m[0]["speedup_vs_none"] != "" else "")
+            ys.append(a["step_ms"])
+            labels.append(f"{a['speedup']:.1f}x" if a["speedup"] is not None else "")
     bars = ax.bar(xs, ys, width, label=c)
     for b, t in zip(bars, labels):
         ax.annotate(t, (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom", fontsize=7)
@@ -248,7 +305,7 @@ if floor is not None:
 ax.set_xticks(range(len(rates)))
 ax.set_xticklabels(rates)
 ax.set_xlabel("loopback rate (tbf, both directions together)")
-ax.set_ylabel("step time (ms, median over rounds)")
+ax.set_ylabel("step time (ms, median)")
 ax.set_title("2 ranks, MPI over TCP, rate-limited loopback\n(labels: speedup over none at the same rate)", fontsize=9)
 ax.legend(fontsize=8)
 fig.tight_layout()
