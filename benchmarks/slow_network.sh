@@ -26,8 +26,8 @@
 #   --warmup-steps N     untimed steps per compressor and pass (default 3)
 #   --steps N            timed steps per compressor and pass (default 15)
 #   --rounds N           round-robin passes inside one job; the job's step time
-#                        is their median (default 3; with an even number the
-#                        upper of the two middle values, as dp_step_bench takes it)
+#                        is their median (default 3; with an even number the mean
+#                        of the two middle values, as dp_step_bench takes it)
 #   --repeats N          passes over all rates (and the compute-only job), the
 #                        rate order reversed every other pass; the table shows
 #                        the median over passes (default 1)
