@@ -68,13 +68,7 @@ std::string CheckpointManager::save(const std::string& name, const CheckpointPay
     }
     if (p.save_rng) {
       torch::serialize::OutputArchive a;
-      auto gen = at::detail::getDefaultCPUGenerator();
-      at::Tensor state;
-      {
-        std::lock_guard<std::mutex> lock(gen.mutex());
-        state = gen.get_state();
-      }
-      a.write("cpu", state);
+      a.write("cpu", cpuRngState());
       a.save_to((tmp / "rng.pt").string());
     }
     writeFile(tmp / "state.json", p.state.dump(2));
@@ -201,6 +195,16 @@ void restoreRng(const CheckpointInfo& ckpt) {
   a.load_from(p.string());
   at::Tensor state;
   a.read("cpu", state);
+  setCpuRngState(state);
+}
+
+at::Tensor cpuRngState() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+
+void setCpuRngState(const at::Tensor& state) {
   auto gen = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(state);

@@ -9,6 +9,7 @@
 // updates the LATEST pointer by rename too, so a crash never leaves a partial
 // checkpoint that looks complete. Loading verifies the manifest first.
 
+#include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
 #include <optional>
@@ -69,6 +70,10 @@ CheckpointInfo openCheckpoint(const std::string& path, bool prefer_best);
 void loadModel(const CheckpointInfo& ckpt, torch::nn::Module& model);
 void loadOptimizer(const CheckpointInfo& ckpt, torch::optim::Optimizer& optimizer);
 void restoreRng(const CheckpointInfo& ckpt);
+// State of LibTorch's default CPU generator (dropout masks, shuffles), taken and
+// set under its lock.
+at::Tensor cpuRngState();
+void setCpuRngState(const at::Tensor& state);
 // Bytes of one file of the checkpoint (checked by the manifest when opened).
 // Throws CheckpointError naming the file when it is missing.
 std::string readCheckpointFile(const CheckpointInfo& ckpt, const std::string& name);

@@ -6,14 +6,12 @@
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/serialize.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 #include <sstream>
 
 #include "core/error.h"
@@ -126,11 +124,7 @@ bool Trainer::stopRequested() const {
 
 std::string Trainer::rankState() const {
   torch::serialize::OutputArchive a;
-  auto gen = at::detail::getDefaultCPUGenerator();
-  {
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    a.write("rng", gen.get_state());
-  }
+  a.write("rng", cpuRngState());
   std::string names;
   int i = 0;
   if (reducer_) {
@@ -168,9 +162,7 @@ void Trainer::loadRankState(const std::string& bytes, const std::string& what) {
       state.emplace_back(name, t);
     }
     if (reducer_) reducer_->compressor().loadState(state);
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(rng);
+    setCpuRngState(rng);
   } catch (const c10::Error& e) {
     throw CheckpointError(what + ": unreadable rank state: " + e.what_without_backtrace());
   }
@@ -397,7 +389,7 @@ FitResult Trainer::fit(bool resume) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
       const double gps = secs > 0 ? static_cast<double>(graphs) / secs : 0.0;
       progress.update(pos.batch_in_epoch, fmt::format("loss {:.4f} {:.0f} graphs/s", loss_sum / static_cast<double>(loss_n), gps));
-      if (step_ % cfg_.train.log_every == 0 && rank_ == 0) {
+      if (step_ % cfg_.train.log_every == 0) {  // a no-op on ranks without a metrics file
         metrics_.write({{"event", "train"}, {"step", step_}, {"epoch", pos.epoch + 1}, {"loss", loss},
                         {"lr", schedule_.at(step_ - 1)}, {"graphs_per_s", gps}});
       }
