@@ -31,9 +31,9 @@
 #include "core/error.h"
 #include "core/host_runtime.h"
 #include "core/log.h"
-#include "parallel/distributed_sampler.h"
+#include "parallel/data_parallel/distributed_sampler.h"
 #include "trainer/experiment_config.h"
-#include "trainer/text_data.h"
+#include "core/graph/prepared_data.h"
 #include "trainer/trainer.h"
 
 namespace {
@@ -73,6 +73,14 @@ struct Result {
 
 }  // namespace
 
+// A mode from its YAML name; ConfigError naming the option otherwise.
+template <typename E>
+E parseChoice(const std::string& name, const char* option) {
+  const auto v = autoglm::core::parseEnum<E>(name);
+  if (!v) throw autoglm::ConfigError(std::string(option) + " " + name + ": use " + autoglm::core::enumChoices<E>());
+  return *v;
+}
+
 int main(int argc, char** argv) {
   namespace tr = autoglm::trainer;
   namespace comm = autoglm::comm;
@@ -96,9 +104,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   comm::mpi::Environment env(&argc, &argv);
-  autoglm::log::setRank(env.worldRank(), env.worldSize());
+  autoglm::core::log::init();
+  autoglm::core::log::setRank(env.worldRank(), env.worldSize());
   try {
-    autoglm::log::setLevel("warn");
+    autoglm::core::log::setLevel("warn");
     at::set_num_threads(threads);
     overrides.push_back("run.out_dir=/tmp/autoglm-dp-bench-" + std::to_string(env.worldRank()));
     overrides.push_back("train.progress=off");
@@ -107,7 +116,7 @@ int main(int argc, char** argv) {
     comm::BarrierOptions long_wait;
     long_wait.timeout = std::chrono::hours(2);
     if (world->rank() != 0) world->barrier(long_wait)->wait();
-    tr::PreparedData data = tr::loadOrPrepare(base);
+    autoglm::core::graph::PreparedData data = tr::prepareData(base);
     if (world->rank() == 0) world->barrier(long_wait)->wait();
 
     std::vector<std::pair<std::string, std::string>> configs;
@@ -119,18 +128,19 @@ int main(int argc, char** argv) {
     for (int round = 0; round < rounds; ++round) {
       for (const auto& key : configs) {
         tr::ExperimentConfig cfg = base;
-        cfg.parallel.compression.type = key.first;
-        cfg.parallel.reducer_mode = key.second;
+        cfg.parallel.compression.type =
+            parseChoice<autoglm::parallel::data_parallel::compression::CompressionType>(key.first, "--compressors");
+        cfg.parallel.reducer_mode = parseChoice<autoglm::parallel::data_parallel::ReducerMode>(key.second, "--modes");
         tr::Trainer trainer(cfg, data, world);
         params = 0;
         for (const auto& p : trainer.model()->parameters()) params += p.numel();
-        autoglm::parallel::SamplerOptions so;
+        autoglm::parallel::data_parallel::SamplerOptions so;
         so.seed = static_cast<uint64_t>(cfg.run.seed);
         so.rank = world->rank();
         so.world = world->size();
-        autoglm::parallel::DistributedSampler sampler(trainer.trainIndices(), so);
+        autoglm::parallel::data_parallel::DistributedSampler sampler(trainer.trainIndices(), so);
         std::vector<int64_t> global;
-        autoglm::core::BatchLimits limits{cfg.train.batch_graphs, cfg.train.batch_nodes};
+        autoglm::core::graph::BatchLimits limits{cfg.train.batch_graphs, cfg.train.batch_nodes};
         const auto batches =
             sampler.epochBatches(0, limits, [&](int64_t i) { return data.store.numNodes(i); }, &global);
         size_t next = 0;
@@ -141,8 +151,8 @@ int main(int argc, char** argv) {
         };
         for (int i = 0; i < warmup; ++i) step();
         world->barrier({})->wait();
-        const auto rs0 = trainer.reducer()->stats();
-        const auto cs0 = trainer.reducer()->compressor().stats();
+        const auto rs0 = trainer.steps().reducer()->stats();
+        const auto cs0 = trainer.steps().reducer()->compressor().stats();
         const int64_t wire0 = world->rank() == 0 ? wireBytes(wire_iface) : 0;
         const auto t0 = std::chrono::steady_clock::now();
         int64_t graphs = 0;
@@ -150,8 +160,8 @@ int main(int argc, char** argv) {
         world->barrier({})->wait();
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const int64_t wire1 = world->rank() == 0 ? wireBytes(wire_iface) : 0;
-        const auto rs1 = trainer.reducer()->stats();
-        const auto cs1 = trainer.reducer()->compressor().stats();
+        const auto rs1 = trainer.steps().reducer()->stats();
+        const auto cs1 = trainer.steps().reducer()->compressor().stats();
         Result& r = results[key];
         r.step_seconds.push_back(secs / steps);
         r.busy += rs1.busy_seconds - rs0.busy_seconds;

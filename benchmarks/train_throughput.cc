@@ -14,9 +14,9 @@
 #include "core/error.h"
 #include "core/host_runtime.h"
 #include "core/log.h"
-#include "parallel/distributed_sampler.h"
+#include "parallel/data_parallel/distributed_sampler.h"
 #include "trainer/experiment_config.h"
-#include "trainer/text_data.h"
+#include "core/graph/prepared_data.h"
 #include "trainer/trainer.h"
 
 int main(int argc, char** argv) {
@@ -36,17 +36,18 @@ int main(int argc, char** argv) {
   app.add_flag("--plain-malloc", plain_malloc, "Keep glibc's default allocation thresholds");
   CLI11_PARSE(app, argc, argv);
   if (!plain_malloc) autoglm::core::configureHostRuntime();
+  autoglm::core::log::init();
   try {
     overrides.push_back("run.out_dir=/tmp/autoglm-throughput");
     tr::ExperimentConfig cfg = tr::ExperimentConfig::load(config, overrides);
-    autoglm::log::setLevel("warn");
+    autoglm::core::log::setLevel("warn");
     at::set_num_threads(threads);
-    tr::PreparedData data = tr::loadOrPrepare(cfg);
+    autoglm::core::graph::PreparedData data = tr::prepareData(cfg);
     tr::Trainer trainer(cfg, data);
-    autoglm::parallel::SamplerOptions so;
+    autoglm::parallel::data_parallel::SamplerOptions so;
     so.seed = static_cast<uint64_t>(cfg.run.seed);
-    autoglm::parallel::DistributedSampler sampler(trainer.trainIndices(), so);
-    autoglm::core::BatchLimits limits{cfg.train.batch_graphs, cfg.train.batch_nodes};
+    autoglm::parallel::data_parallel::DistributedSampler sampler(trainer.trainIndices(), so);
+    autoglm::core::graph::BatchLimits limits{cfg.train.batch_graphs, cfg.train.batch_nodes};
     auto batches = sampler.epochBatches(0, limits, [&](int64_t i) { return data.store.numNodes(i); });
     size_t next = 0;
     auto nextBatch = [&]() -> const std::vector<int64_t>& {
@@ -54,8 +55,9 @@ int main(int argc, char** argv) {
       ++next;
       return b;
     };
-    for (int i = 0; i < warmup; ++i) trainer.trainBatch(nextBatch());
-    const auto before = trainer.phaseTimes();
+    auto step = [&](const std::vector<int64_t>& b) { trainer.trainStep({b}, static_cast<int64_t>(b.size())); };
+    for (int i = 0; i < warmup; ++i) step(nextBatch());
+    const auto before = trainer.steps().phaseTimes();
     int64_t graphs = 0;
     const auto t0 = std::chrono::steady_clock::now();
     {
@@ -63,12 +65,12 @@ int main(int argc, char** argv) {
       if (!trace.empty()) profile = std::make_unique<torch::autograd::profiler::RecordProfile>(trace);
       for (int i = 0; i < steps; ++i) {
         const auto& b = nextBatch();
-        trainer.trainBatch(b);
+        step(b);
         graphs += static_cast<int64_t>(b.size());
       }
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const auto after = trainer.phaseTimes();
+    const auto after = trainer.steps().phaseTimes();
     nlohmann::json out{{"impl", "autoglm"},
                        {"graphs_per_s", static_cast<double>(graphs) / secs},
                        {"steps", steps},

@@ -35,10 +35,16 @@ namespace detail {
 
 using autoglm::detail::concat;
 
-static std::string where(const Communicator& comm, const char* what) {
-  return concat("[Rank ", comm.rank(), "] ", comm.backendName(), " ", what, " on group '",
-                comm.groupName(), "' (size ", comm.size(), "): ");
+std::string opPrefix(const Communicator& comm, const char* op, uint64_t seq) {
+  std::string s = concat("[Rank ", comm.rank(), "] ", comm.backendName(), " ", op, " on group '", comm.groupName(),
+                         "' (size ", comm.size());
+  if (seq > 0) s += concat(", SeqNum=", seq);
+  return s + "): ";
 }
+
+namespace {
+std::string where(const Communicator& comm, const char* what) { return opPrefix(comm, what); }
+}  // namespace
 
 void checkTensor(const at::Tensor& t, c10::DeviceType device_type, const Communicator& comm,
                  const char* what) {
@@ -71,6 +77,27 @@ void checkReduce(const at::Tensor& t, ReduceOp op, const Communicator& comm, con
 void checkPeer(int peer, const Communicator& comm, const char* what) {
   if (peer < 0 || peer >= comm.size()) {
     throw CommError(where(comm, what) + concat("peer rank ", peer, " is outside [0, ", comm.size(), ")"));
+  }
+}
+
+void checkDivisible(const at::Tensor& t, const Communicator& comm, const char* what) {
+  if (t.dim() < 1 || t.size(0) % comm.size() != 0) {
+    throw CommError(where(comm, what) + concat("input of shape ", t.sizes(),
+                                               " needs a first dimension divisible by the group size ", comm.size()));
+  }
+}
+
+void checkTag(int tag, int max_tag, const Communicator& comm, const char* what) {
+  if (tag < 0 || tag > max_tag) {
+    throw CommError(where(comm, what) + concat("tag ", tag, " is outside [0, ", max_tag, "]"));
+  }
+}
+
+void checkPeerDtype(int peer, c10::ScalarType peer_dtype, c10::ScalarType mine, const Communicator& comm,
+                    const char* what, uint64_t seq) {
+  if (peer_dtype != mine) {
+    throw CommError(opPrefix(comm, what, seq) + concat("rank ", peer, " sent dtype ", c10::toString(peer_dtype),
+                                                       " but this rank has ", c10::toString(mine)));
   }
 }
 

@@ -59,6 +59,11 @@ class Communicator {
 
 namespace detail {
 
+// "[Rank 1] mpi allreduce on group 'dp' (size 4, SeqNum=12): ", the start of
+// every message about one operation of `comm`, for every backend. seq 0: the
+// operation was refused before it got a sequence number.
+std::string opPrefix(const Communicator& comm, const char* op, uint64_t seq = 0);
+
 // Throws CommError unless `t` is defined, contiguous, of a supported dtype and on
 // `device_type`. `what` names the op ("allreduce") for the message.
 void checkTensor(const at::Tensor& t, c10::DeviceType device_type, const Communicator& comm,
@@ -66,6 +71,14 @@ void checkTensor(const at::Tensor& t, c10::DeviceType device_type, const Communi
 // Throws CommError for kAvg on a non-floating dtype.
 void checkReduce(const at::Tensor& t, ReduceOp op, const Communicator& comm, const char* what);
 void checkPeer(int peer, const Communicator& comm, const char* what);
+// Throws CommError unless `t` has a first dimension divisible by the group size
+// (reduceScatter, alltoall).
+void checkDivisible(const at::Tensor& t, const Communicator& comm, const char* what);
+// Throws CommError unless 0 <= tag <= max_tag.
+void checkTag(int tag, int max_tag, const Communicator& comm, const char* what);
+// Throws CommError for a gathered peer whose dtype differs from this rank's.
+void checkPeerDtype(int peer, c10::ScalarType peer_dtype, c10::ScalarType mine, const Communicator& comm,
+                    const char* what, uint64_t seq);
 // The description a backend attaches to each Work: backend (a static string,
 // "mpi"), group, rank, op, sequence number, size and dtype of `t` (may be null)
 // and timeout. Cheap: no allocation for group names up to 15 characters.

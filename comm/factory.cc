@@ -19,19 +19,20 @@ std::shared_ptr<Communicator> makeCommunicator(const CommConfig& cfg) {
     throw CommError("makeCommunicator: MPI is not initialised; create an "
                     "autoglm::comm::mpi::Environment in main() first");
   }
-  if (cfg.backend == "mpi") {
-    return std::make_shared<mpi::MpiCommunicator>(MPI_COMM_WORLD, cfg, "world");
-  }
-  if (cfg.backend == "nccl") {
+  switch (cfg.backend) {
+    case Backend::kMpi:
+      return std::make_shared<mpi::MpiCommunicator>(MPI_COMM_WORLD, cfg, "world");
+    case Backend::kNccl: {
 #if AUTOGLM_WITH_NCCL
-    auto bootstrap = std::make_shared<mpi::MpiCommunicator>(MPI_COMM_WORLD, cfg, "world");
-    return std::make_shared<nccl::NcclCommunicator>(bootstrap, cfg, "world");
+      auto bootstrap = std::make_shared<mpi::MpiCommunicator>(MPI_COMM_WORLD, cfg, "world");
+      return std::make_shared<nccl::NcclCommunicator>(bootstrap, cfg, "world");
 #else
-    throw ConfigError("comm.backend: 'nccl' needs a build with AUTOGLM_WITH_NCCL=ON "
-                      "(CUDA toolkit and NCCL found at configure time)");
+      throw ConfigError("comm.backend: 'nccl' needs a build with AUTOGLM_WITH_NCCL=ON "
+                        "(CUDA toolkit and NCCL found at configure time)");
 #endif
+    }
   }
-  throw ConfigError(autoglm::detail::concat("comm.backend: '", cfg.backend, "' must be one of mpi, nccl"));
+  throw ConfigError(autoglm::detail::concat("comm.backend: unknown backend ", static_cast<int>(cfg.backend)));
 }
 
 }  // namespace autoglm::comm

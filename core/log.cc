@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 
-namespace autoglm::log {
+namespace autoglm::core::log {
 namespace {
 int g_rank = 0;
 
@@ -34,16 +34,19 @@ class TorchWarnings : public c10::WarningHandler {
   }
 };
 
-struct Init {
-  Init() {
-    configure(0, 1);
-    static TorchWarnings handler;
-    c10::Warning::set_warning_handler(&handler);
-  }
-} g_init;
 }  // namespace
 
+void init() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  configure(0, 1);
+  static TorchWarnings handler;
+  c10::Warning::set_warning_handler(&handler);
+}
+
 void setRank(int rank, int world) {
+  init();
   g_rank = rank;
   spdlog::drop("autoglm");
   configure(rank, world);
@@ -59,4 +62,4 @@ void setLevel(const std::string& level) {
   spdlog::set_level(l);
 }
 
-}  // namespace autoglm::log
+}  // namespace autoglm::core::log

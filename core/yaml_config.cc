@@ -2,19 +2,9 @@
 
 #include <filesystem>
 
-namespace autoglm {
+namespace autoglm::core {
 
 namespace check {
-Check<std::string> oneOf(std::vector<std::string> choices) {
-  return [choices](const std::string& v) -> std::optional<std::string> {
-    for (const auto& c : choices) {
-      if (v == c) return std::nullopt;
-    }
-    std::string list;
-    for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
-    return "must be one of: " + list;
-  };
-}
 Check<std::string> nonEmpty() {
   return [](const std::string& v) -> std::optional<std::string> {
     if (v.empty()) return std::string("must not be empty");
@@ -111,4 +101,4 @@ std::string YamlReader::describe(const YAML::Node& n) {
   return "null";
 }
 
-}  // namespace autoglm
+}  // namespace autoglm::core

@@ -13,21 +13,69 @@
 //   };
 //
 // YamlReader fills a struct from a YAML map (type and range errors, and unknown
-// keys, throw ConfigError naming "file:line: key.path"), YamlWriter emits it.
+// keys, throw ConfigError naming "file:line: key.path"), YamlWriter emits it,
+// and checkConfig() runs the same checks on a struct built in code.
+//
+// Modes are enums, parsed once here. Each enum lists its YAML names next to its
+// definition, through a function found by argument-dependent lookup:
+//
+//   enum class ReducerMode { kOverlap, kAfterBackward, kOff };
+//   constexpr std::array<core::EnumName<ReducerMode>, 3> enumNames(ReducerMode) {
+//     return {{{ReducerMode::kOverlap, "overlap"}, {ReducerMode::kAfterBackward, "after_backward"},
+//              {ReducerMode::kOff, "off"}}};
+//   }
+//
+// A YAML value that is not one of the names is an error listing them;
+// core::enumName(mode) gives the name back for messages and output.
 
 #include <yaml-cpp/yaml.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "core/error.h"
 
-namespace autoglm {
+namespace autoglm::core {
+
+template <typename E>
+struct EnumName {
+  E value;
+  const char* name;
+};
+
+// The YAML name of an enum value ("?" for a value without one).
+template <typename E, typename = std::enable_if_t<std::is_enum_v<E>>>
+const char* enumName(E value) {
+  for (const auto& n : enumNames(E{})) {
+    if (n.value == value) return n.name;
+  }
+  return "?";
+}
+
+// The value named `name`, or nothing.
+template <typename E>
+std::optional<E> parseEnum(std::string_view name) {
+  for (const auto& n : enumNames(E{})) {
+    if (name == n.name) return n.value;
+  }
+  return std::nullopt;
+}
+
+// "overlap, after_backward, off".
+template <typename E>
+std::string enumChoices() {
+  std::string out;
+  for (const auto& n : enumNames(E{})) out += (out.empty() ? "" : ", ") + std::string(n.name);
+  return out;
+}
 
 // A check returns an error text ("must be > 0") or nothing.
 template <typename T>
@@ -67,7 +115,23 @@ inline Check<double> openFraction() {  // [0, 1)
     return std::nullopt;
   };
 }
-Check<std::string> oneOf(std::vector<std::string> choices);
+template <typename T>
+Check<T> multipleOf(T m) {
+  return [m](const T& v) -> std::optional<std::string> {
+    if (v % m != 0) return detail::concat("must be a multiple of ", m);
+    return std::nullopt;
+  };
+}
+// Every check in turn; the first error wins.
+template <typename T>
+Check<T> all(std::vector<Check<T>> checks) {
+  return [checks](const T& v) -> std::optional<std::string> {
+    for (const auto& c : checks) {
+      if (auto err = c(v)) return err;
+    }
+    return std::nullopt;
+  };
+}
 Check<std::string> nonEmpty();
 
 }  // namespace check
@@ -87,10 +151,16 @@ class YamlReader {
     seen_.insert(key);
     YAML::Node child = node_[key];
     if (!child.IsDefined() || child.IsNull()) return;  // keep the default
-    try {
-      value = convert<T>(child);
-    } catch (const YAML::Exception&) {
-      fail(child, key, "expected " + typeName<T>());
+    if constexpr (std::is_enum_v<T>) {
+      std::optional<T> parsed = child.IsScalar() ? parseEnum<T>(child.Scalar()) : std::nullopt;
+      if (!parsed) fail(child, key, "must be one of: " + enumChoices<T>());
+      value = *parsed;
+    } else {
+      try {
+        value = convert<T>(child);
+      } catch (const YAML::Exception&) {
+        fail(child, key, "expected " + typeName<T>());
+      }
     }
     if (auto err = chk(value)) fail(child, key, *err);
   }
@@ -167,7 +237,11 @@ class YamlWriter {
 
   template <typename T>
   void field(const std::string& key, T& value, Check<T> = {}) {
-    out_ << YAML::Key << key << YAML::Value << value;
+    if constexpr (std::is_enum_v<T>) {
+      out_ << YAML::Key << key << YAML::Value << enumName(value);
+    } else {
+      out_ << YAML::Key << key << YAML::Value << value;
+    }
   }
   template <typename S>
   void section(const std::string& key, S& sub) {
@@ -180,6 +254,42 @@ class YamlWriter {
   YAML::Emitter& out_;
 };
 
+// Runs every field's check on the values a struct holds (a config built in
+// code rather than read from YAML): throws ConfigError "path.key=value: why".
+class ConfigChecker {
+ public:
+  explicit ConfigChecker(std::string path) : path_(std::move(path)) {}
+
+  template <typename T>
+  void field(const std::string& key, T& value, Check<T> chk = check::none<T>()) {
+    if (auto err = chk(value)) {
+      std::ostringstream v;
+      if constexpr (std::is_enum_v<T>) {
+        v << enumName(value);
+      } else {
+        v << value;
+      }
+      throw ConfigError(join(key) + "=" + v.str() + ": " + *err);
+    }
+  }
+  template <typename S>
+  void section(const std::string& key, S& sub) {
+    ConfigChecker c(join(key));
+    sub.visit(c);
+  }
+
+ private:
+  std::string join(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  std::string path_;
+};
+
+// checkConfig(cfg.compression, "parallel.compression").
+template <typename S>
+void checkConfig(const S& cfg, const std::string& path) {
+  ConfigChecker c(path);
+  const_cast<S&>(cfg).visit(c);
+}
+
 // Renders any visitable config struct as YAML text.
 template <typename S>
 std::string toYamlString(const S& cfg) {
@@ -191,4 +301,4 @@ std::string toYamlString(const S& cfg) {
   return out.c_str();
 }
 
-}  // namespace autoglm
+}  // namespace autoglm::core

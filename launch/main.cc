@@ -12,6 +12,7 @@
 #include "autoglm/config.h"
 #include "core/error.h"
 #include "core/host_runtime.h"
+#include "core/log.h"
 #include "trainer/commands.h"
 
 namespace {
@@ -38,6 +39,7 @@ void addConfigOptions(CLI::App* cmd, autoglm::trainer::ConfigArgs* args) {
 int main(int argc, char** argv) {
   namespace tr = autoglm::trainer;
   autoglm::core::configureHostRuntime();
+  autoglm::core::log::init();
   CLI::App app{"Open-AutoGLM: graph attention networks over text, trained at scale"};
   app.set_version_flag("--version", std::string("autoglm ") + AUTOGLM_VERSION);
   app.require_subcommand(1);

@@ -12,35 +12,9 @@
 #include <vector>
 
 #include "comm/communicator.h"
-#include "core/yaml_config.h"
-#include "parallel/compression/compressor.h"
+#include "parallel/parallel_config.h"
 
 namespace autoglm::parallel {
-
-// YAML section `parallel:`.
-struct ParallelConfig {
-  int64_t dp = 1;  // data parallel
-  int64_t tp = 1;  // tensor parallel
-  int64_t pp = 1;  // pipeline stages
-  // Gradient buckets of the data-parallel reducer, in MiB (PyTorch DDP's default).
-  double bucket_mb = 25.0;
-  // overlap: buckets reduce during backward; after_backward: all after it;
-  // off: no gradient communication (benchmark baseline only, ranks diverge).
-  std::string reducer_mode = "overlap";
-  CompressionConfig compression;
-
-  template <class V>
-  void visit(V& v) {
-    v.field("dp", dp, check::atLeast<int64_t>(1));
-    v.field("tp", tp, check::atLeast<int64_t>(1));
-    v.field("pp", pp, check::atLeast<int64_t>(1));
-    v.field("bucket_mb", bucket_mb, check::greaterThan(0.0));
-    v.field("reducer_mode", reducer_mode, check::oneOf({"overlap", "after_backward", "off"}));
-    v.section("compression", compression);
-  }
-  // Throws ConfigError "parallel: dp*tp*pp = 2*2*2 = 8 does not equal world size 4".
-  void validate(int world_size) const;
-};
 
 struct GridCoord {
   int dp = 0;

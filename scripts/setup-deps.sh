@@ -12,6 +12,7 @@ packages=(
   libopenmpi-dev openmpi-bin         # MPI
   libyaml-cpp-dev libboost-dev libcli11-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev
+  universal-ctags                    # scripts/check-limits.sh (the `limits` test)
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy python3-yaml python3-matplotlib iproute2)

@@ -23,6 +23,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Version 2: parameters named "<part>.<name>" (core/model/graph_classifier.h).
+constexpr const char* kFormat = "autoglm-checkpoint-2";
+
 std::string readFile(const fs::path& p) {
   std::optional<std::string> bytes = core::readFileBytes(p.string());
   if (!bytes) throw CheckpointError(p.string() + ": cannot read");
@@ -77,7 +80,7 @@ std::string CheckpointManager::save(const std::string& name, const CheckpointPay
     writeFile(tmp / "config.yaml", p.config_yaml);
     for (const auto& [file, bytes] : p.extra_files) writeFile(tmp / file, bytes);
     nlohmann::json manifest;
-    manifest["format"] = "autoglm-checkpoint-1";
+    manifest["format"] = kFormat;
     for (const auto& entry : fs::directory_iterator(tmp)) {
       const std::string data = readFile(entry.path());
       manifest["files"][entry.path().filename().string()] = {
@@ -145,8 +148,14 @@ CheckpointInfo openCheckpoint(const std::string& path, bool prefer_best) {
   } catch (const nlohmann::json::exception& e) {
     throw CheckpointError((dir / "MANIFEST.json").string() + ": unreadable manifest: " + e.what());
   }
-  if (manifest.value("format", "") != "autoglm-checkpoint-1") {
-    throw CheckpointError((dir / "MANIFEST.json").string() + ": unknown checkpoint format");
+  const std::string format = manifest.value("format", "");
+  if (format == "autoglm-checkpoint-1") {
+    throw CheckpointError((dir / "MANIFEST.json").string() +
+                          ": written by an older autoglm (format autoglm-checkpoint-1, before the model's "
+                          "parameters were named by part); train again or evaluate it with that version");
+  }
+  if (format != kFormat) {
+    throw CheckpointError((dir / "MANIFEST.json").string() + ": unknown checkpoint format '" + format + "'");
   }
   for (const auto& [file, meta] : manifest["files"].items()) {
     const fs::path f = dir / file;

@@ -15,13 +15,14 @@
 #include "comm/mpi/environment.h"
 #include "parallel/process_grid.h"
 #include "core/error.h"
-#include "core/graph_builder.h"
+#include "core/graph/graph_builder.h"
 #include "core/log.h"
-#include "core/tokenizer.h"
-#include "core/vocab.h"
+#include "core/text/tokenizer.h"
+#include "core/text/vocab.h"
 #include "trainer/checkpoint.h"
 #include "trainer/experiment_config.h"
-#include "trainer/text_data.h"
+#include "core/graph/prepared_data.h"
+#include "trainer/evaluator.h"
 #include "trainer/trainer.h"
 
 namespace autoglm::trainer {
@@ -29,7 +30,7 @@ namespace {
 
 // Process-wide settings from the run section: log level and intra-op threads.
 void applyRunSettings(const ExperimentConfig& cfg) {
-  log::setLevel(cfg.run.log_level);
+  core::log::setLevel(core::enumName(cfg.run.log_level));
   if (cfg.run.threads > 0) at::set_num_threads(static_cast<int>(cfg.run.threads));
 }
 
@@ -47,14 +48,14 @@ ExperimentConfig configFromCheckpoint(const CheckpointInfo& ckpt, const std::vec
   } catch (const YAML::Exception& e) {
     throw CheckpointError(ckpt.dir + "/config.yaml: unreadable: " + e.msg);
   }
-  for (const auto& o : overrides) applyOverride(root, o);
+  for (const auto& o : overrides) core::applyOverride(root, o);
   ExperimentConfig cfg = ExperimentConfig::fromYaml(root, ckpt.dir + "/config.yaml");
   applyRunSettings(cfg);
   return cfg;
 }
 
-core::GraphClassifier loadClassifier(const CheckpointInfo& ckpt, const ExperimentConfig& cfg) {
-  core::GraphClassifier model(cfg.model, static_cast<int64_t>(ckpt.vocab_tokens.size()),
+core::model::GraphClassifier loadClassifier(const CheckpointInfo& ckpt, const ExperimentConfig& cfg) {
+  core::model::GraphClassifier model(cfg.model, static_cast<int64_t>(ckpt.vocab_tokens.size()),
                               static_cast<int64_t>(ckpt.label_names.size()));
   loadModel(ckpt, *model);
   model->eval();
@@ -74,9 +75,9 @@ int launchedRanks() {
 
 int reportResult(const FitResult& r) {
   if (r.interrupted) return 130;
-  log::info0("best epoch {} (validation accuracy {:.4f}); {} epochs, {} steps, {:.1f}s", r.best_epoch,
+  core::log::info0("best epoch {} (validation accuracy {:.4f}); {} epochs, {} steps, {:.1f}s", r.best_epoch,
              r.best_val_accuracy, r.epochs_run, r.steps, r.seconds);
-  if (log::rank() == 0) {
+  if (core::log::rank() == 0) {
     std::cout << "test accuracy: " << fmt::format("{:.4f}", r.test_accuracy) << " (best epoch " << r.best_epoch
               << ", " << fmt::format("{:.1f}", r.seconds) << "s)" << std::endl;
   }
@@ -87,7 +88,7 @@ int reportResult(const FitResult& r) {
 int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, bool resume, const std::atomic<bool>* stop) {
   comm::mpi::Environment env(nullptr, nullptr);
   const int rank = env.worldRank(), world_size = env.worldSize();
-  log::setRank(rank, world_size);
+  core::log::setRank(rank, world_size);
   try {
     if (cfg.parallel.dp * cfg.parallel.tp * cfg.parallel.pp == 1 && world_size > 1) {
       cfg.parallel.dp = world_size;  // the default layout: data parallel over every rank
@@ -99,16 +100,16 @@ int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, bool resume, con
                                     "available yet; use parallel.dp (= number of ranks)",
                                     cfg.parallel.tp, cfg.parallel.pp));
     }
-    log::info0("run '{}': config {}, output {}, {} ranks (dp={})", cfg.run.name, args.config, cfg.run.out_dir,
+    core::log::info0("run '{}': config {}, output {}, {} ranks (dp={})", cfg.run.name, args.config, cfg.run.out_dir,
                world_size, cfg.parallel.dp);
     // Rank 0 builds the graph cache if needed; the others open it afterwards.
     comm::BarrierOptions long_wait;
     long_wait.timeout = std::chrono::hours(24);
     if (rank != 0) world->barrier(long_wait)->wait();
-    PreparedData data = loadOrPrepare(cfg);
+    core::graph::PreparedData data = prepareData(cfg);
     if (rank == 0) world->barrier(long_wait)->wait();
     Trainer trainer(cfg, data, grid.dpComm());
-    trainer.setStopFlag(stop);
+    if (stop != nullptr) trainer.setStopRequest([stop] { return stop->load(); });
     return reportResult(trainer.fit(resume));
   } catch (const std::exception& e) {
     // One failing rank would leave the others waiting in a collective: report
@@ -134,18 +135,18 @@ int runTrain(const ConfigArgs& args, bool resume, const std::atomic<bool>* stop)
                                   "launch with mpirun -np {} autoglm train ...",
                                   cfg.parallel.dp, cfg.parallel.tp, cfg.parallel.pp, layout, layout));
   }
-  log::info0("run '{}': config {}, output {}", cfg.run.name, args.config, cfg.run.out_dir);
-  PreparedData data = loadOrPrepare(cfg);
-  if (!data.built_now) log::info0("using graph cache {}", data.cache_path);
+  core::log::info0("run '{}': config {}, output {}", cfg.run.name, args.config, cfg.run.out_dir);
+  core::graph::PreparedData data = prepareData(cfg);
+  if (!data.built_now) core::log::info0("using graph cache {}", data.cache_path);
   Trainer trainer(cfg, data);
-  trainer.setStopFlag(stop);
+  if (stop != nullptr) trainer.setStopRequest([stop] { return stop->load(); });
   return reportResult(trainer.fit(resume));
 }
 
 int runPrepare(const ConfigArgs& args, bool force) {
   const ExperimentConfig cfg = loadConfig(args);
-  PreparedData data = loadOrPrepare(cfg, force);
-  if (!data.built_now) log::info0("graph cache is up to date (use --force to rebuild)");
+  core::graph::PreparedData data = prepareData(cfg, force);
+  if (!data.built_now) core::log::info0("graph cache is up to date (use --force to rebuild)");
   std::cout << data.cache_path << std::endl;
   return 0;
 }
@@ -158,15 +159,13 @@ int runConfigShow(const ConfigArgs& args, std::ostream& out) {
 
 int runEval(const std::string& checkpoint, const std::vector<std::string>& overrides) {
   const CheckpointInfo ckpt = openCheckpoint(checkpoint, /*prefer_best=*/true);
-  ExperimentConfig cfg = configFromCheckpoint(ckpt, overrides);
-  cfg.model.embed_init = "random";  // the checkpoint's weights replace any initialisation
-  PreparedData data = loadOrPrepare(cfg);
+  const ExperimentConfig cfg = configFromCheckpoint(ckpt, overrides);
+  core::graph::PreparedData data = prepareData(cfg);
   if (data.vocab.tokens() != ckpt.vocab_tokens || data.label_names != ckpt.label_names) {
     throw CheckpointError(ckpt.dir + ": vocabulary/labels of the checkpoint differ from data in " + cfg.data.dir);
   }
-  Trainer trainer(cfg, data);
-  loadModel(ckpt, *trainer.model());
-  const EvalResult r = trainer.evaluate(data.indicesOf(core::Split::kTest));
+  Evaluator evaluator(loadClassifier(ckpt, cfg), cfg.train.eval_batch_graphs);
+  const EvalResult r = evaluator.evaluate(data.store, data.indicesOf(core::text::Split::kTest));
   std::cout << fmt::format("checkpoint {}: test accuracy {:.4f}, loss {:.4f} on {} documents", ckpt.dir,
                            r.accuracy, r.loss, r.count)
             << std::endl;
@@ -176,22 +175,21 @@ int runEval(const std::string& checkpoint, const std::vector<std::string>& overr
 int runPredict(const std::string& checkpoint, std::istream& in, std::ostream& out) {
   const CheckpointInfo ckpt = openCheckpoint(checkpoint, /*prefer_best=*/true);
   const ExperimentConfig cfg = configFromCheckpoint(ckpt, {});
-  core::GraphClassifier model = loadClassifier(ckpt, cfg);
-  const core::Vocab vocab = core::Vocab::fromTokens(ckpt.vocab_tokens);
-  const core::Tokenizer tok(cfg.tokenizer);
-  const auto builder = core::makeGraphBuilder(cfg.graph);
-  at::NoGradGuard no_grad;
+  Evaluator evaluator(loadClassifier(ckpt, cfg), cfg.train.eval_batch_graphs);
+  const core::text::Vocab vocab = core::text::Vocab::fromTokens(ckpt.vocab_tokens);
+  const core::text::Tokenizer tok(cfg.tokenizer);
+  const auto builder = core::graph::makeGraphBuilder(cfg.graph);
 
   std::string line;
   int64_t lineno = 0, failed = 0;
   // Documents are classified in chunks so that long inputs stream.
-  std::vector<core::Graph> pending;
+  std::vector<core::graph::Graph> pending;
   std::vector<int64_t> pending_line;
   auto flush = [&] {
     if (pending.empty()) return;
-    std::vector<core::GraphView> views;
+    std::vector<core::graph::GraphView> views;
     for (const auto& g : pending) views.push_back(g.view());
-    at::Tensor probs = at::softmax(model->forward(core::collate(views)), 1);
+    at::Tensor probs = evaluator.probabilities(views);
     at::Tensor best = std::get<1>(probs.max(1));
     for (size_t i = 0; i < pending.size(); ++i) {
       const int64_t c = best[static_cast<int64_t>(i)].item<int64_t>();
@@ -208,12 +206,12 @@ int runPredict(const std::string& checkpoint, std::istream& in, std::ostream& ou
     auto tokens = tok.tokenize(line);
     if (tokens.empty()) {
       flush();
-      log::error("stdin:{}: empty document (no tokens); printed as ERROR", lineno);
+      core::log::error("stdin:{}: empty document (no tokens); printed as ERROR", lineno);
       out << "ERROR\tempty document\n";
       ++failed;
       continue;
     }
-    core::Graph g = builder->build(vocab.encode(tokens));
+    core::graph::Graph g = builder->build(vocab.encode(tokens));
     g.label = -1;
     pending.push_back(std::move(g));
     pending_line.push_back(lineno);

@@ -4,7 +4,7 @@ namespace autoglm::trainer {
 
 ExperimentConfig ExperimentConfig::fromYaml(const YAML::Node& root, const std::string& source) {
   ExperimentConfig cfg;
-  YamlReader reader(root, source);
+  core::YamlReader reader(root, source);
   cfg.visit(reader);
   reader.finish();
   return cfg;
@@ -12,8 +12,8 @@ ExperimentConfig ExperimentConfig::fromYaml(const YAML::Node& root, const std::s
 
 ExperimentConfig ExperimentConfig::load(const std::string& path,
                                         const std::vector<std::string>& overrides) {
-  YAML::Node root = loadYamlFile(path);
-  for (const auto& o : overrides) applyOverride(root, o);
+  YAML::Node root = core::loadYamlFile(path);
+  for (const auto& o : overrides) core::applyOverride(root, o);
   return fromYaml(root, path);
 }
 

@@ -14,22 +14,19 @@ std::string formatDuration(double secs) {
 }
 }  // namespace
 
-Progress::Progress(std::string label, int64_t total, const std::string& mode)
-    : label_(std::move(label)), total_(total > 0 ? total : 1) {
-  if (mode == "off") mode_ = Mode::kOff;
-  else if (mode == "bar") mode_ = Mode::kBar;
-  else if (mode == "lines") mode_ = Mode::kLines;
-  else mode_ = ::isatty(STDERR_FILENO) ? Mode::kBar : Mode::kLines;
+Progress::Progress(std::string label, int64_t total, ProgressMode mode)
+    : label_(std::move(label)), total_(total > 0 ? total : 1), mode_(mode) {
+  if (mode_ == ProgressMode::kAuto) mode_ = ::isatty(STDERR_FILENO) ? ProgressMode::kBar : ProgressMode::kLines;
   start_ = last_print_ = std::chrono::steady_clock::now();
 }
 
 void Progress::update(int64_t done, const std::string& status) {
-  if (mode_ == Mode::kOff) return;
+  if (mode_ == ProgressMode::kOff) return;
   const auto now = std::chrono::steady_clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double frac = static_cast<double>(done) / static_cast<double>(total_);
   const double eta = done > 0 ? elapsed * (1.0 - frac) / frac : 0.0;
-  if (mode_ == Mode::kBar) {
+  if (mode_ == ProgressMode::kBar) {
     if (std::chrono::duration<double>(now - last_print_).count() < 0.1 && done < total_) return;
     last_print_ = now;
     constexpr int kWidth = 24;
@@ -56,7 +53,7 @@ void Progress::update(int64_t done, const std::string& status) {
 }
 
 void Progress::finish() {
-  if (mode_ == Mode::kBar && drawn_) {
+  if (mode_ == ProgressMode::kBar && drawn_) {
     std::fprintf(stderr, "\r\033[K");
     std::fflush(stderr);
   }

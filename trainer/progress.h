@@ -6,24 +6,33 @@
 //   p.update(done, "loss 0.123  1520 graphs/s");
 //   p.finish();   // clears the bar; the caller logs the summary
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <string>
 
+#include "core/yaml_config.h"
+
 namespace autoglm::trainer {
+
+// train.progress: a bar on a terminal and lines otherwise (auto), always a bar,
+// always lines, or nothing.
+enum class ProgressMode { kAuto, kBar, kLines, kOff };
+constexpr std::array<core::EnumName<ProgressMode>, 4> enumNames(ProgressMode) {
+  return {{{ProgressMode::kAuto, "auto"}, {ProgressMode::kBar, "bar"}, {ProgressMode::kLines, "lines"},
+           {ProgressMode::kOff, "off"}}};
+}
 
 class Progress {
  public:
-  // mode: "auto" (bar on a terminal, else lines), "bar", "lines", "off".
-  Progress(std::string label, int64_t total, const std::string& mode);
+  Progress(std::string label, int64_t total, ProgressMode mode);
   void update(int64_t done, const std::string& status);
   void finish();
 
  private:
-  enum class Mode { kBar, kLines, kOff };
   std::string label_;
   int64_t total_;
-  Mode mode_;
+  ProgressMode mode_;  // never kAuto
   std::chrono::steady_clock::time_point start_, last_print_;
   int64_t last_decile_ = -1;
   bool drawn_ = false;

@@ -2,24 +2,16 @@
 
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
-#include <torch/nn/utils/clip_grad.h>
-#include <torch/optim/adam.h>
-#include <torch/optim/adamw.h>
-
-#include <torch/serialize.h>
 
 #include <chrono>
-#include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <sstream>
 
 #include "core/error.h"
 #include "core/log.h"
-#include "core/ppmi_embedding.h"
-#include "parallel/distributed_sampler.h"
-#include "trainer/fused_adam.h"
-#include "trainer/progress.h"
+#include "parallel/data_parallel/distributed_sampler.h"
+#include "trainer/model_builder.h"
+#include "trainer/rank_state.h"
 
 namespace autoglm::trainer {
 namespace fs = std::filesystem;
@@ -27,94 +19,58 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string stepDirName(int64_t step) { return fmt::format("step-{:08d}", step); }
-std::string rankFileName(int rank) { return fmt::format("rank-{:05d}.pt", rank); }
 
-std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& t,
-                                                       std::vector<at::Tensor> params) {
-  if (t.optimizer == "adam") {
-    auto o = torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay);
-    if (t.fused_optimizer) return std::make_unique<FusedAdam>(std::move(params), o);
-    return std::make_unique<torch::optim::Adam>(std::move(params), o);
-  }
-  auto o = torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay);
-  if (t.fused_optimizer) return std::make_unique<FusedAdamW>(std::move(params), o);
-  return std::make_unique<torch::optim::AdamW>(std::move(params), o);
-}
-
-void setLr(torch::optim::Optimizer& opt, double lr) {
-  for (auto& group : opt.param_groups()) group.options().set_lr(lr);
+int64_t countParameters(core::model::GraphClassifier& model) {
+  int64_t n = 0;
+  for (const auto& p : model->parameters()) n += p.numel();
+  return n;
 }
 
 }  // namespace
 
-Trainer::Trainer(const ExperimentConfig& cfg, const PreparedData& data, std::shared_ptr<comm::Communicator> dp)
+Trainer::Trainer(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
+                 std::shared_ptr<comm::Communicator> dp)
     : cfg_(cfg),
       data_(data),
       dp_(std::move(dp)),
       rank_(dp_ ? dp_->rank() : 0),
       world_(dp_ ? dp_->size() : 1),
       ckpt_((fs::path(cfg.run.out_dir) / "checkpoints").string(), cfg.train.keep_checkpoints) {
-  std::vector<int64_t> train_all = data.indicesOf(core::Split::kTrain);
-  test_idx_ = data.indicesOf(core::Split::kTest);
-  splitValidation(train_all, cfg.data.val_fraction, static_cast<uint64_t>(cfg.run.seed), &train_idx_, &val_idx_);
+  const std::vector<int64_t> train_all = data.indicesOf(core::text::Split::kTrain);
+  test_idx_ = data.indicesOf(core::text::Split::kTest);
+  core::graph::splitValidation(train_all, cfg.data.val_fraction, static_cast<uint64_t>(cfg.run.seed), &train_idx_,
+                               &val_idx_);
   if (train_idx_.empty()) throw DataError(data.cache_path + ": no training graphs left after the validation split");
 
-  at::manual_seed(static_cast<uint64_t>(cfg.run.seed));
-  model_ = core::GraphClassifier(cfg.model, data.vocab.size(), static_cast<int64_t>(data.label_names.size()));
-  if (cfg.model.embed_init == "ppmi_svd") {
-    const auto t0 = std::chrono::steady_clock::now();
-    core::PpmiOptions po;
-    po.dim = cfg.model.embed_dim;
-    po.seed = static_cast<uint64_t>(cfg.run.seed);
-    model_->setEmbeddings(core::ppmiSvdEmbeddings(data.store, train_idx_, data.vocab.size(), po));
-    log::info0("initialised embeddings from training co-occurrences (PPMI + SVD) in {:.1f}s",
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  model_ = buildModel(cfg_, data, train_idx_, dp_.get());
+  // Every rank starts from rank 0's parameters, then draws its own dropout masks.
+  if (world_ > 1 && rank_ > 0) {
+    at::manual_seed(static_cast<uint64_t>(cfg.run.seed) + 1000003ull * static_cast<uint64_t>(rank_));
   }
-  if (world_ > 1) {
-    // Every rank starts from rank 0's parameters, then draws its own dropout masks.
-    for (auto& p : model_->parameters()) {
-      at::NoGradGuard no_grad;
-      at::Tensor t = p.detach();
-      dp_->broadcast(t, {0})->wait();
-    }
-    for (auto& b : model_->buffers()) dp_->broadcast(b, {0})->wait();
-    if (rank_ > 0) at::manual_seed(static_cast<uint64_t>(cfg.run.seed) + 1000003ull * static_cast<uint64_t>(rank_));
-  }
-  if (dp_) {
-    parallel::ReducerOptions ro;
-    ro.bucket_bytes = static_cast<int64_t>(cfg.parallel.bucket_mb * 1024.0 * 1024.0);
-    ro.mode = cfg.parallel.reducer_mode;
-    reducer_ = std::make_unique<parallel::GradientReducer>(model_->parameters(), dp_,
-                                                           parallel::makeCompressor(cfg.parallel.compression), ro);
-    log::info0("data parallel over {} ranks: {} gradient buckets ({} MiB cap), compression {}, reducer {}", world_,
-               reducer_->numBuckets(), cfg.parallel.bucket_mb, cfg.parallel.compression.type,
-               cfg.parallel.reducer_mode);
-  }
-  optimizer_ = makeOptimizer(cfg.train, model_->parameters());
-
   const int64_t accum = cfg.train.grad_accumulation;
   const int64_t steps_per_epoch = (static_cast<int64_t>(epochBatches(0).size()) + accum - 1) / accum;
-  schedule_.lr = cfg.train.lr;
-  schedule_.warmup_steps = cfg.train.warmup_steps;
-  schedule_.total_steps = steps_per_epoch * cfg.train.epochs;
-  schedule_.kind = cfg.train.schedule;
-  schedule_.min_lr_ratio = cfg.train.min_lr_ratio;
+  steps_ = std::make_unique<StepRunner>(cfg_, data.store, model_, dp_, steps_per_epoch);
+  evaluator_ = std::make_unique<Evaluator>(model_, cfg.train.eval_batch_graphs, dp_.get());
+  state_.num_classes = static_cast<int64_t>(data.label_names.size());
+  state_.vocab_size = data.vocab.size();
+  state_.dp_world = world_;
+  state_.compression = core::enumName(cfg.parallel.compression.type);
 }
 
 Trainer::~Trainer() = default;
 
 std::vector<std::vector<int64_t>> Trainer::epochBatches(int64_t epoch, std::vector<int64_t>* global_sizes) const {
-  parallel::SamplerOptions so;
+  parallel::data_parallel::SamplerOptions so;
   so.seed = static_cast<uint64_t>(cfg_.run.seed);
   so.rank = rank_;
   so.world = world_;
-  parallel::DistributedSampler sampler(train_idx_, so);
-  core::BatchLimits limits{cfg_.train.batch_graphs, cfg_.train.batch_nodes};
+  parallel::data_parallel::DistributedSampler sampler(train_idx_, so);
+  const core::graph::BatchLimits limits{cfg_.train.batch_graphs, cfg_.train.batch_nodes};
   return sampler.epochBatches(epoch, limits, [&](int64_t i) { return data_.store.numNodes(i); }, global_sizes);
 }
 
 bool Trainer::stopRequested() const {
-  const bool local = stop_flag_ != nullptr && stop_flag_->load();
+  const bool local = stop_request_ && stop_request_();
   if (world_ == 1) return local;
   // A signal may reach the ranks at different steps: stop where any rank asked.
   at::Tensor t = at::full({1}, local ? 1 : 0, at::TensorOptions().dtype(at::kInt));
@@ -122,339 +78,201 @@ bool Trainer::stopRequested() const {
   return t.item<int32_t>() != 0;
 }
 
-std::string Trainer::rankState() const {
-  torch::serialize::OutputArchive a;
-  a.write("rng", cpuRngState());
-  std::string names;
-  int i = 0;
-  if (reducer_) {
-    for (const auto& [name, t] : reducer_->compressor().state()) {
-      a.write("c" + std::to_string(i++), t);
-      names += name + "\n";
-    }
-  }
-  a.write("compressor", c10::IValue(names));
-  a.write("compressor_type", c10::IValue(cfg_.parallel.compression.type));
-  std::ostringstream out;
-  a.save_to(out);
-  return out.str();
-}
-
-void Trainer::loadRankState(const std::string& bytes, const std::string& what) {
-  try {
-    torch::serialize::InputArchive a;
-    a.load_from(bytes.data(), bytes.size());
-    at::Tensor rng;
-    a.read("rng", rng);
-    c10::IValue names_v, type_v;
-    a.read("compressor", names_v);
-    a.read("compressor_type", type_v);
-    if (type_v.toStringRef() != cfg_.parallel.compression.type) {
-      throw CheckpointError(what + ": written with parallel.compression.type=" + type_v.toStringRef() +
-                            ", this run uses " + cfg_.parallel.compression.type);
-    }
-    parallel::CompressorState state;
-    std::istringstream names(names_v.toStringRef());
-    std::string name;
-    for (int i = 0; std::getline(names, name); ++i) {
-      at::Tensor t;
-      a.read("c" + std::to_string(i), t);
-      state.emplace_back(name, t);
-    }
-    if (reducer_) reducer_->compressor().loadState(state);
-    setCpuRngState(rng);
-  } catch (const c10::Error& e) {
-    throw CheckpointError(what + ": unreadable rank state: " + e.what_without_backtrace());
-  }
-}
-
-core::GraphBatch Trainer::makeBatch(const std::vector<int64_t>& indices) const {
-  std::vector<core::GraphView> views;
-  views.reserve(indices.size());
-  for (int64_t i : indices) views.push_back(data_.store.graph(i));
-  return core::collate(views);
-}
-
-double Trainer::trainBatch(const std::vector<int64_t>& indices) {
-  return trainStep({indices}, static_cast<int64_t>(indices.size()) * world_);
-}
-
 double Trainer::trainStep(const std::vector<std::vector<int64_t>>& micro_batches, int64_t global_graphs) {
-  using clock = std::chrono::steady_clock;
-  auto secs = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
-  AUTOGLM_CHECK(!micro_batches.empty() && global_graphs > 0, "empty training step");
-  model_->train();
-  optimizer_->zero_grad();
-  // Summed loss over this rank's graphs, scaled so that the group average is the
-  // mean over the step's global batch.
-  const double scale = static_cast<double>(world_) / static_cast<double>(global_graphs);
-  double loss_total = 0.0;
-  for (size_t m = 0; m < micro_batches.size(); ++m) {
-    const auto t0 = clock::now();
-    const core::GraphBatch batch = makeBatch(micro_batches[m]);
-    const auto t1 = clock::now();
-    at::Tensor logits = model_->forward(batch);
-    at::Tensor loss = at::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum, -100,
-                                             cfg_.train.label_smoothing) *
-                      scale;
-    const auto t2 = clock::now();
-    if (reducer_) reducer_->beginBackward(/*sync=*/m + 1 == micro_batches.size(), step_);
-    loss.backward();
-    loss_total += loss.item<double>();
-    const auto t3 = clock::now();
-    times_.collate += secs(t0, t1);
-    times_.forward += secs(t1, t2);
-    times_.backward += secs(t2, t3);
-  }
-  const auto t3 = clock::now();
-  if (reducer_) reducer_->finishStep();
-  if (grad_sync_) grad_sync_();
-  const auto t4 = clock::now();
-  if (cfg_.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), cfg_.train.grad_clip);
-  setLr(*optimizer_, schedule_.at(step_));
-  optimizer_->step();
-  ++step_;
-  const auto t5 = clock::now();
-  times_.sync += secs(t3, t4);
-  times_.optimizer += secs(t4, t5);
-  if (!std::isfinite(loss_total)) {
-    throw Error(detail::concat("training diverged: loss is ", loss_total, " at step ", step_,
-                               "; lower train.lr (now ", cfg_.train.lr, ") or set train.grad_clip"));
-  }
-  return loss_total;
+  const double loss = steps_->run(micro_batches, global_graphs, state_.step);
+  ++state_.step;
+  return loss;
 }
 
-EvalResult Trainer::evaluate(const std::vector<int64_t>& indices) {
-  EvalResult r;
-  if (indices.empty()) return r;
-  model_->eval();
-  at::NoGradGuard no_grad;
-  core::BatchLimits limits{cfg_.train.eval_batch_graphs, 0};
-  // Each rank evaluates every world_-th graph; the sums are added up.
-  std::vector<int64_t> mine;
-  for (size_t i = static_cast<size_t>(rank_); i < indices.size(); i += static_cast<size_t>(world_)) {
-    mine.push_back(indices[i]);
-  }
-  double loss_sum = 0.0;
-  int64_t correct = 0;
-  for (const auto& b : core::planBatches(mine, [&](int64_t i) { return data_.store.numNodes(i); }, limits)) {
-    core::GraphBatch batch = makeBatch(b);
-    at::Tensor logits = model_->forward(batch);
-    loss_sum += at::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum).item<double>();
-    correct += logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
-  }
-  if (world_ > 1) {
-    // float32 for the loss (the communicator reduces no float64), int64 for counts.
-    at::Tensor l = at::tensor({static_cast<float>(loss_sum)}, at::TensorOptions().dtype(at::kFloat));
-    at::Tensor c = at::tensor({correct}, at::TensorOptions().dtype(at::kLong));
-    dp_->allreduce(l, {comm::ReduceOp::kSum})->wait();
-    dp_->allreduce(c, {comm::ReduceOp::kSum})->wait();
-    loss_sum = l.item<double>();
-    correct = c.item<int64_t>();
-  }
-  r.count = static_cast<int64_t>(indices.size());
-  r.loss = loss_sum / static_cast<double>(r.count);
-  r.accuracy = static_cast<double>(correct) / static_cast<double>(r.count);
-  return r;
-}
-
-void Trainer::saveCheckpoint(const std::string& name, const Position& pos) {
+void Trainer::saveCheckpoint(const std::string& name, const TrainState& state) {
   CheckpointPayload p;
   p.model = model_.get();
-  p.optimizer = optimizer_.get();
-  p.state = {{"step", step_},
-             {"epoch", pos.epoch},
-             {"batch_in_epoch", pos.batch_in_epoch},
-             {"best_val_accuracy", best_val_},
-             {"best_val_loss", best_val_loss_},
-             {"test_accuracy_at_best", test_at_best_},
-             {"best_epoch", best_epoch_},
-             {"bad_epochs", bad_epochs_},
-             {"elapsed_seconds", elapsedSeconds()},
-             {"num_classes", data_.label_names.size()},
-             {"vocab_size", data_.vocab.size()}};
-  p.state["dp_world"] = world_;
-  p.state["compression"] = cfg_.parallel.compression.type;
+  p.optimizer = &steps_->optimizer();
+  TrainState saved = state;
+  saved.elapsed_seconds = elapsedSeconds();
+  p.state = saved.toJson();
   p.vocab_tokens = data_.vocab.tokens();
   p.label_names = data_.label_names;
   p.config_yaml = cfg_.toYaml();
   if (dp_) {
     // Every rank's RNG and compressor residuals travel to rank 0, which writes
     // them into the checkpoint with the rest (no shared file system needed).
-    const std::string mine = rankState();
+    auto* reducer = steps_->reducer();
+    const std::string mine =
+        saveRankState(reducer != nullptr ? &reducer->compressor() : nullptr, cfg_.parallel.compression.type);
     at::Tensor bytes = at::empty({static_cast<int64_t>(mine.size())}, at::TensorOptions().dtype(at::kByte));
     std::memcpy(bytes.data_ptr<uint8_t>(), mine.data(), mine.size());
     auto w = dp_->allgatherv(bytes, {});
     w->wait();
     for (int r = 0; r < world_; ++r) {
       const at::Tensor& t = w->result()[static_cast<size_t>(r)];
-      p.extra_files.emplace_back(rankFileName(r),
-                                 std::string(reinterpret_cast<const char*>(t.data_ptr<uint8_t>()),
-                                             static_cast<size_t>(t.numel())));
+      p.extra_files.emplace_back(rankFileName(r), std::string(reinterpret_cast<const char*>(t.data_ptr<uint8_t>()),
+                                                              static_cast<size_t>(t.numel())));
     }
   }
   if (rank_ == 0) ckpt_.save(name, p);
-  if (name != "best") last_saved_step_ = step_;
+  if (name != "best") last_saved_step_ = state_.step;
 }
 
-void Trainer::restore(const CheckpointInfo& ckpt, Position* pos) {
+void Trainer::restore(const CheckpointInfo& ckpt) {
   if (ckpt.vocab_tokens != data_.vocab.tokens() || ckpt.label_names != data_.label_names) {
     throw CheckpointError(ckpt.dir + ": vocabulary or labels differ from the prepared data; "
                           "resume with the same data and vocab settings");
   }
-  const auto& s = ckpt.state;
-  const int64_t saved_world = s.value("dp_world", int64_t{1});
-  if (saved_world != world_) {
-    throw CheckpointError(detail::concat(ckpt.dir, ": written by ", saved_world,
+  const TrainState saved = TrainState::fromJson(ckpt.state, ckpt.dir + "/state.json");
+  if (saved.dp_world != world_) {
+    throw CheckpointError(detail::concat(ckpt.dir, ": written by ", saved.dp_world,
                                          " data-parallel ranks, this run has ", world_,
                                          "; resume with the same number of ranks"));
   }
   loadModel(ckpt, *model_);
-  loadOptimizer(ckpt, *optimizer_);
+  loadOptimizer(ckpt, steps_->optimizer());
   if (dp_) {
-    loadRankState(readCheckpointFile(ckpt, rankFileName(rank_)), ckpt.dir + "/" + rankFileName(rank_));
+    auto* reducer = steps_->reducer();
+    loadRankState(readCheckpointFile(ckpt, rankFileName(rank_)), ckpt.dir + "/" + rankFileName(rank_),
+                  reducer != nullptr ? &reducer->compressor() : nullptr, cfg_.parallel.compression.type);
   } else {
     restoreRng(ckpt);
   }
-  step_ = s.at("step").get<int64_t>();
-  pos->epoch = s.at("epoch").get<int64_t>();
-  pos->batch_in_epoch = s.at("batch_in_epoch").get<int64_t>();
-  best_val_ = s.at("best_val_accuracy").get<double>();
-  best_val_loss_ = s.at("best_val_loss").get<double>();
-  test_at_best_ = s.at("test_accuracy_at_best").get<double>();
-  best_epoch_ = s.at("best_epoch").get<int64_t>();
-  bad_epochs_ = s.at("bad_epochs").get<int64_t>();
-  elapsed_before_ = s.at("elapsed_seconds").get<double>();
+  // Progress and selection from the checkpoint; the layout fields stay this run's.
+  TrainState restored = saved;
+  restored.num_classes = state_.num_classes;
+  restored.vocab_size = state_.vocab_size;
+  restored.dp_world = state_.dp_world;
+  restored.compression = state_.compression;
+  state_ = restored;
 }
 
 double Trainer::elapsedSeconds() const {
-  return elapsed_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start_).count();
+  return state_.elapsed_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start_).count();
+}
+
+Trainer::EpochEnd Trainer::runEpoch(EpochSummary* s) {
+  std::vector<int64_t> global_sizes;
+  const auto batches = epochBatches(state_.epoch, &global_sizes);
+  const auto num_batches = static_cast<int64_t>(batches.size());
+  s->progress.emplace(detail::concat("epoch ", state_.epoch + 1, "/", cfg_.train.epochs), num_batches,
+                      rank_ == 0 ? cfg_.train.progress : ProgressMode::kOff);
+  const auto t_epoch = std::chrono::steady_clock::now();
+  const int64_t accum = cfg_.train.grad_accumulation;
+  while (state_.batch_in_epoch < num_batches) {
+    if (cfg_.train.max_steps > 0 && state_.step >= cfg_.train.max_steps) return EpochEnd::kStopped;
+    if (stopRequested()) return EpochEnd::kInterrupted;
+    const int64_t first = state_.batch_in_epoch;
+    const int64_t last = std::min(num_batches, first + accum);
+    std::vector<std::vector<int64_t>> micro(batches.begin() + first, batches.begin() + last);
+    int64_t step_graphs = 0;
+    for (int64_t b = first; b < last; ++b) step_graphs += global_sizes[static_cast<size_t>(b)];
+    const double loss = trainStep(micro, step_graphs);
+    state_.batch_in_epoch = last;
+    s->graphs += step_graphs;
+    s->loss_sum += loss;
+    ++s->loss_steps;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
+    const double gps = secs > 0 ? static_cast<double>(s->graphs) / secs : 0.0;
+    s->progress->update(state_.batch_in_epoch, fmt::format("loss {:.4f} {:.0f} graphs/s",
+                                                           s->loss_sum / static_cast<double>(s->loss_steps), gps));
+    if (state_.step % cfg_.train.log_every == 0) {  // a no-op on ranks without a metrics file
+      metrics_.write({{"event", "train"}, {"step", state_.step}, {"epoch", state_.epoch + 1}, {"loss", loss},
+                      {"lr", steps_->schedule().at(state_.step - 1)}, {"graphs_per_s", gps}});
+    }
+    if (cfg_.train.checkpoint_every > 0 && state_.step % cfg_.train.checkpoint_every == 0) {
+      saveCheckpoint(stepDirName(state_.step), state_);
+    }
+  }
+  s->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
+  return EpochEnd::kDone;
+}
+
+bool Trainer::finishEpoch(EpochSummary& s, FitResult* result) {
+  double loss_sum = s.loss_sum;
+  if (world_ > 1) {  // the group's mean training loss
+    at::Tensor l = at::tensor({static_cast<float>(loss_sum)}, at::TensorOptions().dtype(at::kFloat));
+    dp_->allreduce(l, {comm::ReduceOp::kAvg})->wait();
+    loss_sum = l.item<double>();
+  }
+  const EvalResult val = evaluator_->evaluate(data_.store, val_idx_);
+  const EvalResult test = evaluator_->evaluate(data_.store, test_idx_);
+  const double train_loss = s.loss_steps > 0 ? loss_sum / static_cast<double>(s.loss_steps) : 0.0;
+  const double gps = s.seconds > 0 ? static_cast<double>(s.graphs) / s.seconds : 0.0;
+  const int64_t epoch = state_.epoch + 1;  // 1-based, for people
+  s.progress->finish();
+  core::log::info0("epoch {}/{}: loss {:.4f} val_acc {:.4f} test_acc {:.4f} {:.0f} graphs/s ({:.1f}s)", epoch,
+                   cfg_.train.epochs, train_loss, val.accuracy, test.accuracy, gps, s.seconds);
+  metrics_.write({{"event", "epoch"}, {"epoch", epoch}, {"step", state_.step}, {"train_loss", train_loss},
+                  {"val_loss", val.loss}, {"val_accuracy", val.accuracy}, {"test_loss", test.loss},
+                  {"test_accuracy", test.accuracy}, {"graphs_per_s", gps}, {"epoch_seconds", s.seconds}});
+  ++result->epochs_run;
+  // Model selection: validation accuracy, ties broken by lower validation loss
+  // (without a validation split: training loss).
+  const double score = val_idx_.empty() ? -train_loss : val.accuracy;
+  const double tie_loss = val_idx_.empty() ? train_loss : val.loss;
+  const bool improved =
+      score > state_.best_val_accuracy || (score == state_.best_val_accuracy && tie_loss < state_.best_val_loss);
+  if (improved) {
+    state_.best_val_accuracy = score;
+    state_.best_val_loss = tie_loss;
+    state_.test_accuracy_at_best = test.accuracy;
+    state_.best_epoch = epoch;
+    state_.bad_epochs = 0;
+  } else {
+    ++state_.bad_epochs;
+  }
+  state_.epoch = epoch;  // the next epoch, from its first batch
+  state_.batch_in_epoch = 0;
+  if (improved) saveCheckpoint("best", state_);
+  saveCheckpoint(stepDirName(state_.step), state_);
+  if (cfg_.train.patience > 0 && state_.bad_epochs >= cfg_.train.patience) {
+    core::log::info0("early stopping: validation accuracy has not improved for {} epochs (best {:.4f} at epoch {})",
+                     state_.bad_epochs, state_.best_val_accuracy, state_.best_epoch);
+    return true;
+  }
+  return false;
 }
 
 FitResult Trainer::fit(bool resume) {
-  Position pos;
   if (resume) {
     auto latest = ckpt_.latest();
     if (!latest) {
       throw CheckpointError(ckpt_.dir() + ": --resume given but no checkpoint exists (LATEST missing)");
     }
-    restore(openCheckpoint(*latest, /*prefer_best=*/false), &pos);
-    log::info0("resumed from {} at step {} (epoch {}, batch {})", *latest, step_, pos.epoch + 1, pos.batch_in_epoch);
+    restore(openCheckpoint(*latest, /*prefer_best=*/false));
+    core::log::info0("resumed from {} at step {} (epoch {}, batch {})", *latest, state_.step, state_.epoch + 1,
+                     state_.batch_in_epoch);
   }
   if (rank_ == 0) metrics_ = MetricsWriter((fs::path(cfg_.run.out_dir) / "metrics.jsonl").string(), resume);
-  log::info0("training {} graphs ({} validation, {} test), {} parameters, {} classes", train_idx_.size(),
-             val_idx_.size(), test_idx_.size(),
-             [&] {
-               int64_t n = 0;
-               for (const auto& p : model_->parameters()) n += p.numel();
-               return n;
-             }(),
-             data_.label_names.size());
-
+  core::log::info0("training {} graphs ({} validation, {} test), {} parameters, {} classes", train_idx_.size(),
+                   val_idx_.size(), test_idx_.size(), countParameters(model_), data_.label_names.size());
   t_start_ = std::chrono::steady_clock::now();
   FitResult result;
-  bool stop = false;
-  const int64_t max_steps = cfg_.train.max_steps;
-  const int64_t accum = cfg_.train.grad_accumulation;
-  const std::string progress_mode = rank_ == 0 ? cfg_.train.progress : "off";
-  for (; pos.epoch < cfg_.train.epochs && !stop; ++pos.epoch, pos.batch_in_epoch = 0) {
-    std::vector<int64_t> global_sizes;
-    const auto batches = epochBatches(pos.epoch, &global_sizes);
-    const auto num_batches = static_cast<int64_t>(batches.size());
-    Progress progress(detail::concat("epoch ", pos.epoch + 1, "/", cfg_.train.epochs), num_batches, progress_mode);
-    const auto t_epoch = std::chrono::steady_clock::now();
-    int64_t graphs = 0;  // on all ranks
-    double loss_sum = 0.0;
-    int64_t loss_n = 0;
-    while (pos.batch_in_epoch < num_batches) {
-      if (max_steps > 0 && step_ >= max_steps) {
-        stop = true;
-        break;
-      }
-      if (stopRequested()) {
-        stop = true;
-        result.interrupted = true;
-        break;
-      }
-      const int64_t first = pos.batch_in_epoch;
-      const int64_t last = std::min(num_batches, first + accum);
-      std::vector<std::vector<int64_t>> micro(batches.begin() + first, batches.begin() + last);
-      int64_t step_graphs = 0;
-      for (int64_t b = first; b < last; ++b) step_graphs += global_sizes[static_cast<size_t>(b)];
-      const double loss = trainStep(micro, step_graphs);
-      pos.batch_in_epoch = last;
-      graphs += step_graphs;
-      loss_sum += loss;
-      ++loss_n;
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
-      const double gps = secs > 0 ? static_cast<double>(graphs) / secs : 0.0;
-      progress.update(pos.batch_in_epoch, fmt::format("loss {:.4f} {:.0f} graphs/s", loss_sum / static_cast<double>(loss_n), gps));
-      if (step_ % cfg_.train.log_every == 0) {  // a no-op on ranks without a metrics file
-        metrics_.write({{"event", "train"}, {"step", step_}, {"epoch", pos.epoch + 1}, {"loss", loss},
-                        {"lr", schedule_.at(step_ - 1)}, {"graphs_per_s", gps}});
-      }
-      if (cfg_.train.checkpoint_every > 0 && step_ % cfg_.train.checkpoint_every == 0) {
-        saveCheckpoint(stepDirName(step_), pos);
-      }
-    }
-    if (stop) {
-      progress.finish();
+  EpochEnd end = EpochEnd::kDone;
+  while (state_.epoch < cfg_.train.epochs) {
+    EpochSummary summary;
+    end = runEpoch(&summary);
+    if (end != EpochEnd::kDone) {
+      summary.progress->finish();
       break;
     }
-    const double epoch_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
-    if (world_ > 1) {  // the group's mean training loss
-      at::Tensor l = at::tensor({static_cast<float>(loss_sum)}, at::TensorOptions().dtype(at::kFloat));
-      dp_->allreduce(l, {comm::ReduceOp::kAvg})->wait();
-      loss_sum = l.item<double>();
-    }
-    const EvalResult val = evaluate(val_idx_);
-    const EvalResult test = evaluate(test_idx_);
-    const double train_loss = loss_n > 0 ? loss_sum / static_cast<double>(loss_n) : 0.0;
-    const double gps = epoch_secs > 0 ? static_cast<double>(graphs) / epoch_secs : 0.0;
-    progress.finish();
-    log::info0("epoch {}/{}: loss {:.4f} val_acc {:.4f} test_acc {:.4f} {:.0f} graphs/s ({:.1f}s)", pos.epoch + 1,
-               cfg_.train.epochs, train_loss, val.accuracy, test.accuracy, gps, epoch_secs);
-    metrics_.write({{"event", "epoch"}, {"epoch", pos.epoch + 1}, {"step", step_}, {"train_loss", train_loss},
-                    {"val_loss", val.loss}, {"val_accuracy", val.accuracy}, {"test_loss", test.loss},
-                    {"test_accuracy", test.accuracy}, {"graphs_per_s", gps}, {"epoch_seconds", epoch_secs}});
-    ++result.epochs_run;
-    // Model selection: validation accuracy, ties broken by lower validation loss
-    // (without a validation split: training loss).
-    const double score = val_idx_.empty() ? -train_loss : val.accuracy;
-    const double tie_loss = val_idx_.empty() ? train_loss : val.loss;
-    const bool improved = score > best_val_ || (score == best_val_ && tie_loss < best_val_loss_);
-    if (improved) {
-      best_val_ = score;
-      best_val_loss_ = tie_loss;
-      test_at_best_ = test.accuracy;
-      best_epoch_ = pos.epoch + 1;
-      bad_epochs_ = 0;
-    } else {
-      ++bad_epochs_;
-    }
-    Position next{pos.epoch + 1, 0};
-    if (improved) saveCheckpoint("best", next);
-    saveCheckpoint(stepDirName(step_), next);
-    if (cfg_.train.patience > 0 && bad_epochs_ >= cfg_.train.patience) {
-      log::info0("early stopping: validation accuracy has not improved for {} epochs (best {:.4f} at epoch {})",
-                 bad_epochs_, best_val_, best_epoch_);
+    if (finishEpoch(summary, &result)) {
       result.stopped_early = true;
       break;
     }
   }
   // A stop right after an epoch's end finds that step already checkpointed.
-  if (stop && last_saved_step_ != step_) saveCheckpoint(stepDirName(step_), pos);
+  if (end != EpochEnd::kDone && last_saved_step_ != state_.step) saveCheckpoint(stepDirName(state_.step), state_);
+  result.interrupted = end == EpochEnd::kInterrupted;
   if (result.interrupted) {
-    log::warn0("interrupted at step {} (epoch {}, batch {}); checkpoint saved, continue with --resume", step_,
-               pos.epoch + 1, pos.batch_in_epoch);
+    core::log::warn0("interrupted at step {} (epoch {}, batch {}); checkpoint saved, continue with --resume",
+                     state_.step, state_.epoch + 1, state_.batch_in_epoch);
   }
-  result.steps = step_;
+  result.steps = state_.step;
   result.seconds = elapsedSeconds();
-  result.best_val_accuracy = best_val_;
-  result.best_epoch = best_epoch_;
-  result.test_accuracy = test_at_best_;
-  metrics_.write({{"event", "done"}, {"step", step_}, {"best_epoch", best_epoch_}, {"best_val_accuracy", best_val_},
-                  {"test_accuracy", test_at_best_}, {"seconds", result.seconds}});
+  result.best_val_accuracy = state_.best_val_accuracy;
+  result.best_epoch = state_.best_epoch;
+  result.test_accuracy = state_.test_accuracy_at_best;
+  metrics_.write({{"event", "done"}, {"step", state_.step}, {"best_epoch", state_.best_epoch},
+                  {"best_val_accuracy", state_.best_val_accuracy}, {"test_accuracy", state_.test_accuracy_at_best},
+                  {"seconds", result.seconds}});
   return result;
 }
 

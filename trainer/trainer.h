@@ -1,42 +1,35 @@
 #pragma once
-// Training loop for graph classification, on one process or on a data-parallel
+// The epoch loop of graph classification, on one process or on a data-parallel
 // group (one Trainer per rank, each given the group's communicator).
 //
-// One step: collate each micro-batch, forward, cross-entropy, backward (the
-// GradientReducer averages gradients over the group while backward runs),
-// clip, learning-rate schedule, optimizer step. The loss of a rank's share is
-// its summed loss over the graphs of the whole global batch (times the group
-// size, as the reducer averages), so any number of ranks trains the model one
-// process would train on the combined batches. Each epoch ends with
-// evaluation on the validation and test splits, early stopping on validation
-// accuracy and a checkpoint; the best-validation model is kept as
-// checkpoints/best and its test accuracy is the run's result.
+// Each epoch: this rank's share of every global batch (DistributedSampler),
+// one StepRunner step per train.grad_accumulation batches, then evaluation on
+// the validation and test splits (Evaluator), model selection and early
+// stopping on validation accuracy, and a checkpoint. The best-validation model
+// is kept as checkpoints/best and its test accuracy is the run's result. What a
+// resumed run continues from is the TrainState plus the archives and rank
+// states of the checkpoint.
 
-#include <torch/optim/optimizer.h>
-
-#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "comm/communicator.h"
-#include "core/graph_classifier.h"
-#include "parallel/gradient_reducer.h"
+#include "core/graph/prepared_data.h"
+#include "core/model/graph_classifier.h"
 #include "trainer/checkpoint.h"
+#include "trainer/evaluator.h"
 #include "trainer/experiment_config.h"
-#include "trainer/lr_schedule.h"
 #include "trainer/metrics.h"
-#include "trainer/text_data.h"
+#include "trainer/progress.h"
+#include "trainer/step_runner.h"
+#include "trainer/train_state.h"
 
 namespace autoglm::trainer {
-
-struct EvalResult {
-  double loss = 0.0;
-  double accuracy = 0.0;
-  int64_t count = 0;
-};
 
 struct FitResult {
   double test_accuracy = 0.0;      // of the best-validation model
@@ -46,87 +39,65 @@ struct FitResult {
   int64_t steps = 0;
   double seconds = 0.0;
   bool stopped_early = false;
-  bool interrupted = false;        // stopped by the stop flag; a checkpoint was saved
+  bool interrupted = false;        // stopped on request; a checkpoint was saved
 };
 
 class Trainer {
  public:
   // dp: the data-parallel group (all ranks construct their Trainer together);
   // null or a group of one trains on this process alone.
-  Trainer(const ExperimentConfig& cfg, const PreparedData& data, std::shared_ptr<comm::Communicator> dp = nullptr);
+  Trainer(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
+          std::shared_ptr<comm::Communicator> dp = nullptr);
   ~Trainer();
 
   // Trains from scratch, or from the run's latest checkpoint when resume.
   FitResult fit(bool resume);
-  EvalResult evaluate(const std::vector<int64_t>& indices);
-
-  // One optimisation step over micro-batches of this rank's graphs; global_graphs
-  // is the number of graphs of the step on all ranks together. Returns this
-  // rank's loss (its share of the global mean, times the group size).
+  // One step outside the epoch loop (benchmarks): see StepRunner::run.
   double trainStep(const std::vector<std::vector<int64_t>>& micro_batches, int64_t global_graphs);
-  // trainStep of one batch, every rank with as many graphs.
-  double trainBatch(const std::vector<int64_t>& indices);
-  // Seconds spent in each phase of the steps so far (for benchmarks).
-  struct PhaseTimes {
-    double collate = 0, forward = 0, backward = 0, sync = 0, optimizer = 0;
-  };
-  const PhaseTimes& phaseTimes() const { return times_; }
-  const std::vector<int64_t>& trainIndices() const { return train_idx_; }
 
-  core::GraphClassifier& model() { return model_; }
-  // Null on one process.
-  parallel::GradientReducer* reducer() { return reducer_.get(); }
-  int rank() const { return rank_; }
-  int worldSize() const { return world_; }
-  torch::optim::Optimizer& optimizer() { return *optimizer_; }
-  int64_t globalStep() const { return step_; }
-  // Called after backward and before clipping (data-parallel all-reduce goes here).
-  void setGradientSync(std::function<void()> fn) { grad_sync_ = std::move(fn); }
-  // When *flag becomes true (a signal handler, another thread), training stops at
-  // the next step boundary and saves a checkpoint that --resume continues from.
-  void setStopFlag(const std::atomic<bool>* flag) { stop_flag_ = flag; }
+  // Asked between steps; when it returns true on any rank, training stops at
+  // that step boundary and saves a checkpoint that --resume continues from.
+  void setStopRequest(std::function<bool()> requested) { stop_request_ = std::move(requested); }
+
+  core::model::GraphClassifier& model() { return model_; }
+  StepRunner& steps() { return *steps_; }
+  const std::vector<int64_t>& trainIndices() const { return train_idx_; }
+  int64_t globalStep() const { return state_.step; }
 
  private:
-  struct Position {
-    int64_t epoch = 0;           // 0-based epoch in progress
-    int64_t batch_in_epoch = 0;  // batches of that epoch already done
+  enum class EpochEnd { kDone, kStopped, kInterrupted };
+  struct EpochSummary {
+    int64_t graphs = 0;  // on all ranks
+    double loss_sum = 0.0;
+    int64_t loss_steps = 0;
+    double seconds = 0.0;
+    std::optional<Progress> progress;  // finished when the epoch line is logged
   };
+
   std::vector<std::vector<int64_t>> epochBatches(int64_t epoch, std::vector<int64_t>* global_sizes = nullptr) const;
   bool stopRequested() const;
-  // This rank's RNG and compressor state, as a LibTorch archive.
-  std::string rankState() const;
-  void loadRankState(const std::string& bytes, const std::string& what);
-  core::GraphBatch makeBatch(const std::vector<int64_t>& indices) const;
-
-  void saveCheckpoint(const std::string& name, const Position& pos);
-  void restore(const CheckpointInfo& ckpt, Position* pos);
+  EpochEnd runEpoch(EpochSummary* summary);
+  // Evaluation, selection, checkpoints. Returns true when early stopping ends the run.
+  bool finishEpoch(EpochSummary& summary, FitResult* result);
+  void saveCheckpoint(const std::string& name, const TrainState& state);
+  void restore(const CheckpointInfo& ckpt);
+  double elapsedSeconds() const;
 
   ExperimentConfig cfg_;
-  const PreparedData& data_;
+  const core::graph::PreparedData& data_;
   std::shared_ptr<comm::Communicator> dp_;
   int rank_ = 0;
   int world_ = 1;
-  std::unique_ptr<parallel::GradientReducer> reducer_;
   std::vector<int64_t> train_idx_, val_idx_, test_idx_;
-  core::GraphClassifier model_{nullptr};
-  std::unique_ptr<torch::optim::Optimizer> optimizer_;
-  LrSchedule schedule_;
+  core::model::GraphClassifier model_{nullptr};
+  std::unique_ptr<StepRunner> steps_;
+  std::unique_ptr<Evaluator> evaluator_;
   CheckpointManager ckpt_;
   MetricsWriter metrics_;
-  std::function<void()> grad_sync_;
-  const std::atomic<bool>* stop_flag_ = nullptr;
-
-  PhaseTimes times_;
-  int64_t step_ = 0;
+  std::function<bool()> stop_request_;
+  TrainState state_;
   int64_t last_saved_step_ = -1;  // step of the newest step-* checkpoint written by this process
-  double best_val_ = -1.0;
-  double best_val_loss_ = 1e300;
-  double test_at_best_ = 0.0;
-  int64_t best_epoch_ = -1;
-  int64_t bad_epochs_ = 0;
-  double elapsed_before_ = 0.0;  // seconds of training before a resume
   std::chrono::steady_clock::time_point t_start_;
-  double elapsedSeconds() const;
 };
 
 }  // namespace autoglm::trainer

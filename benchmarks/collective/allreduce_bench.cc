@@ -170,7 +170,15 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     auto next = [&] { return std::string(i + 1 < argc ? argv[++i] : ""); };
     if (a == "--csv") csv = next();
-    else if (a == "--algorithm") cfg.large_allreduce_algorithm = next();
+    else if (a == "--algorithm") {
+      const std::string name = next();
+      const auto algo = autoglm::core::parseEnum<autoglm::comm::LargeAllreduceAlgorithm>(name);
+      if (!algo) {
+        if (rank == 0) std::fprintf(stderr, "--algorithm %s: use chunked or ring\n", name.c_str());
+        return 2;
+      }
+      cfg.large_allreduce_algorithm = *algo;
+    }
     else if (a == "--threshold") cfg.large_allreduce_threshold_bytes = std::stoll(next());
     else if (a == "--chunk") cfg.large_allreduce_chunk_bytes = std::stoll(next());
     else if (a == "--inline-max") cfg.inline_max_bytes = std::stoll(next());
@@ -207,7 +215,7 @@ int main(int argc, char** argv) {
     } else {
       std::printf("all-reduce float32, %d ranks, MPI, large path '%s' from %lld B, chunk %lld B; inline up to %lld B; "
                   "best of %d interleaved trials\n",
-                  size, cfg.large_allreduce_algorithm.c_str(),
+                  size, autoglm::core::enumName(cfg.large_allreduce_algorithm),
                   static_cast<long long>(cfg.large_allreduce_threshold_bytes),
                   static_cast<long long>(cfg.large_allreduce_chunk_bytes), static_cast<long long>(cfg.inline_max_bytes),
                   trials);

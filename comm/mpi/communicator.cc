@@ -210,7 +210,7 @@ void MpiCommunicator::allreduceNow(at::Tensor& t, ReduceOp op) {
     const MPI_Op mop = ops_.get(t.scalar_type(), op);
     const bool large = cfg_.large_allreduce_threshold_bytes >= 0 &&
                        bytes >= cfg_.large_allreduce_threshold_bytes;
-    if (large && cfg_.large_allreduce_algorithm == "ring") {
+    if (large && cfg_.large_allreduce_algorithm == LargeAllreduceAlgorithm::kRing) {
       ringAllreduce(t.data_ptr(), t.numel(), t.scalar_type(), op, comm_,
                     cfg_.large_allreduce_chunk_bytes, scratch_);
     } else if (large) {
@@ -269,7 +269,9 @@ std::shared_ptr<Work> MpiCommunicator::allgatherv(const at::Tensor& input, const
   auto header = std::make_shared<std::vector<int64_t>>(kHeaderLen);
   writeHeader(input, header->data(), "allgatherv");
   at::Tensor in = input;
-  return enqueue(info(OpType::kAllgatherv, &in, opts.timeout), [this, in, header]() {
+  WorkInfo wi = info(OpType::kAllgatherv, &in, opts.timeout);
+  const uint64_t seq = wi.seq;
+  return enqueue(std::move(wi), [this, in, header, seq]() {
     std::vector<int64_t> all(static_cast<size_t>(kHeaderLen) * size_);
     AUTOGLM_CHECK_MPI(MPI_Allgather(header->data(), kHeaderLen, MPI_INT64_T, all.data(), kHeaderLen,
                                     MPI_INT64_T, comm_));
@@ -279,11 +281,7 @@ std::shared_ptr<Work> MpiCommunicator::allgatherv(const at::Tensor& input, const
     int64_t total = 0;
     for (int r = 0; r < size_; ++r) {
       const int64_t* h = all.data() + static_cast<size_t>(r) * kHeaderLen;
-      if (h[1] != static_cast<int64_t>(in.scalar_type())) {
-        throw CommError(concat("[Rank ", rank_, "] allgatherv on group '", group_, "': rank ", r,
-                               " sent dtype ", c10::toString(static_cast<c10::ScalarType>(h[1])),
-                               " but this rank has ", c10::toString(in.scalar_type())));
-      }
+      comm::detail::checkPeerDtype(r, static_cast<c10::ScalarType>(h[1]), in.scalar_type(), *this, "allgatherv", seq);
       shapes[r] = headerShape(h);
       int64_t n = 1;
       for (int64_t s : shapes[r]) n *= s;
@@ -309,11 +307,7 @@ std::shared_ptr<Work> MpiCommunicator::reduceScatter(const at::Tensor& input,
                                                      const ReduceScatterOptions& opts) {
   comm::detail::checkTensor(input, c10::DeviceType::CPU, *this, "reduceScatter");
   comm::detail::checkReduce(input, opts.op, *this, "reduceScatter");
-  if (input.dim() < 1 || input.size(0) % size_ != 0) {
-    throw CommError(concat("[Rank ", rank_, "] mpi reduceScatter on group '", group_,
-                           "': input of shape ", input.sizes(), " needs a first dimension divisible by the group size ",
-                           size_));
-  }
+  comm::detail::checkDivisible(input, *this, "reduceScatter");
   std::vector<int64_t> shape(input.sizes().begin(), input.sizes().end());
   shape[0] /= size_;
   at::Tensor out = at::empty(shape, input.options());
@@ -333,10 +327,7 @@ std::shared_ptr<Work> MpiCommunicator::reduceScatter(const at::Tensor& input,
 
 std::shared_ptr<Work> MpiCommunicator::alltoall(const at::Tensor& input, const AlltoallOptions& opts) {
   comm::detail::checkTensor(input, c10::DeviceType::CPU, *this, "alltoall");
-  if (input.dim() < 1 || input.size(0) % size_ != 0) {
-    throw CommError(concat("[Rank ", rank_, "] mpi alltoall on group '", group_, "': input of shape ",
-                           input.sizes(), " needs a first dimension divisible by the group size ", size_));
-  }
+  comm::detail::checkDivisible(input, *this, "alltoall");
   const int count = toInt(input.numel() / size_, "alltoall elements per rank");
   const MPI_Datatype type = mpiDatatype(input.scalar_type());
   at::Tensor out = at::empty(input.sizes(), input.options());
@@ -362,10 +353,7 @@ std::shared_ptr<Work> MpiCommunicator::broadcast(at::Tensor& tensor, const Broad
 std::shared_ptr<Work> MpiCommunicator::send(const at::Tensor& tensor, int dst, const SendOptions& opts) {
   comm::detail::checkTensor(tensor, c10::DeviceType::CPU, *this, "send");
   comm::detail::checkPeer(dst, *this, "send");
-  if (opts.tag < 0 || opts.tag > kMaxTag) {
-    throw CommError(concat("[Rank ", rank_, "] mpi send on group '", group_, "': tag ", opts.tag,
-                           " is outside [0, ", kMaxTag, "]"));
-  }
+  comm::detail::checkTag(opts.tag, kMaxTag, *this, "send");
   PendingSend s;
   s.work = std::make_shared<Work>(info(OpType::kSend, &tensor, opts.timeout));
   s.keep_alive = tensor;
@@ -388,18 +376,17 @@ std::shared_ptr<Work> MpiCommunicator::send(const at::Tensor& tensor, int dst, c
 
 std::shared_ptr<Work> MpiCommunicator::recv(int src, const RecvOptions& opts) {
   comm::detail::checkPeer(src, *this, "recv");
-  if (opts.tag < 0 || opts.tag > kMaxTag) {
-    throw CommError(concat("[Rank ", rank_, "] mpi recv on group '", group_, "': tag ", opts.tag,
-                           " is outside [0, ", kMaxTag, "]"));
-  }
+  comm::detail::checkTag(opts.tag, kMaxTag, *this, "recv");
   const int tag = opts.tag;
-  return enqueue(info(OpType::kRecv, nullptr, opts.timeout), [this, src, tag]() {
+  WorkInfo wi = info(OpType::kRecv, nullptr, opts.timeout);
+  const uint64_t seq = wi.seq;
+  return enqueue(std::move(wi), [this, src, tag, seq]() {
     int64_t h[kHeaderLen];
     AUTOGLM_CHECK_MPI(MPI_Recv(h, kHeaderLen, MPI_INT64_T, src, kTagBase + 2 * tag, comm_, MPI_STATUS_IGNORE));
     if (h[0] != kMagic || h[2] < 0 || h[2] > kMaxDims ||
         !isSupportedDtype(static_cast<c10::ScalarType>(h[1]))) {
-      throw CommError(concat("[Rank ", rank_, "] mpi recv on group '", group_, "' from rank ", src,
-                             " tag ", tag, ": malformed header (not sent by Communicator::send?)"));
+      throw CommError(comm::detail::opPrefix(*this, "recv", seq) +
+                      concat("from rank ", src, " tag ", tag, ": malformed header (not sent by Communicator::send?)"));
     }
     at::Tensor t = at::empty(headerShape(h), at::TensorOptions().dtype(static_cast<c10::ScalarType>(h[1])));
     AUTOGLM_CHECK_MPI(MPI_Recv(t.data_ptr(), toInt(t.nbytes(), "recv bytes"), MPI_BYTE, src,
@@ -417,8 +404,8 @@ std::shared_ptr<Work> MpiCommunicator::barrier(const BarrierOptions& opts) {
 
 std::shared_ptr<Communicator> MpiCommunicator::split(int color, int key, const std::string& group_name) {
   if (color < 0) {
-    throw CommError(concat("[Rank ", rank_, "] mpi split of group '", group_, "' into '", group_name,
-                           "': color ", color, " must be >= 0"));
+    throw CommError(comm::detail::opPrefix(*this, "split") +
+                    concat("color ", color, " must be >= 0 (new group '", group_name, "')"));
   }
   auto out = std::make_shared<MPI_Comm>(MPI_COMM_NULL);
   auto work = enqueue(info(OpType::kSplit, nullptr, Millis(cfg_.timeout_ms)), [this, color, key, out]() {

@@ -6,18 +6,15 @@
 // whether or not the caller ever enters MPI again. Sends are posted (MPI_Isend)
 // by the caller's thread at send() and completed by the communication thread.
 // Open MPI 4.1 has no progress thread ("OMPI progress: no"): MPI_I* collectives
-// advance only inside MPI calls. Measured against MPI_Iallreduce + a thread
-// polling MPI_Test (benchmarks/collective --progress, README.md there): the
-// polling design overlapped better when the 2-core machine was loaded, but
-// MPI_Iallreduce (libnbc) reached only 0.3-0.55x MPI_Allreduce's bandwidth at
-// 1-16 MiB, so the thread makes blocking calls.
+// advance only inside MPI calls. The thread makes blocking calls: nonblocking
+// collectives (libnbc) advance only when tested and lost bandwidth
+// (benchmarks/collective/README.md compares the designs).
 //
 // Small all-reduces (<= comm.inline_max_bytes) issued while the communicator is
 // idle run on the caller's thread and return a completed Work: handing them to
-// the thread costs ~13 us, 10-20x MPI_Allreduce's own latency for small messages.
-// That path claims the idle communicator with one compare-and-swap (no lock), and
-// builds no task: its cost beyond the all-reduce itself is about 0.1 us (the Work
-// and its result vector).
+// the thread costs several times MPI_Allreduce's own latency for small messages.
+// That path claims the idle communicator with one compare-and-swap (no lock) and
+// builds no task, only the Work and its result vector.
 //
 // All-reduce itself: when every rank of the communicator is on one host (and
 // comm.shm_allreduce), through a shared-memory segment (shm_allreduce.h);

@@ -1,7 +1,6 @@
 #pragma once
 // All-reduce paths for large messages, where Open MPI 4.1's MPI_Allreduce loses
-// most of its bandwidth (measured in benchmarks/collective: ~5 GB/s at 16 MiB,
-// ~0.4 GB/s at 64 MiB on 2 ranks over shared memory).
+// most of its bandwidth (benchmarks/collective/README.md).
 //
 // Both reduce `count` elements of `buf` in place over `comm` (kAvg as a sum).
 

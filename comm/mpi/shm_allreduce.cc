@@ -32,8 +32,7 @@ size_t roundUp(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
 // memcpy with non-temporal stores into the segment: the line goes to memory
 // without first being pulled from the peer's cache (that read-for-ownership is
-// what limits copying through lines a peer core read last; measured 4-6x slower
-// at 1-16 MiB on the 2-core benchmark machine). `dst` 16-byte aligned. Callers
+// what limits copying through lines a peer core read last). `dst` 16-byte aligned. Callers
 // publish with a release store after it (x86: an sfence orders the stream).
 void streamCopy(uint8_t* dst, const uint8_t* src, size_t bytes) {
 #if defined(__SSE2__)
@@ -137,8 +136,7 @@ std::unique_ptr<ShmAllreduce> ShmAllreduce::create(MPI_Comm comm, int64_t chunk_
   const bool oversubscribed = size > sharedCores(comm);
   const int pauses = oversubscribed ? 0 : kSpinPauses;
   // There every synchronisation costs a context switch, so the one-synchronisation
-  // direct path pays off up to larger messages (measured: 4 ranks on 2 cores, 16 KiB
-  // direct 17 us, chunked 24 us; 2 ranks on 2 cores, 8 KiB direct 2.5 us, chunked 1.9 us).
+  // direct path pays off up to larger messages (benchmarks/collective/README.md).
   if (oversubscribed) direct_max_bytes *= kOversubscribedDirectFactor;
 
   const size_t chunk = roundUp(static_cast<size_t>(std::max<int64_t>(chunk_bytes, direct_max_bytes)), kPage);

@@ -22,9 +22,8 @@
 //    output slot, marks it reduced, waits for all, and copies the other parts
 //    from the output slot (two synchronisations; every byte read and written
 //    about twice). Copies into the segment use non-temporal stores: a normal
-//    store first pulls the line back from the peer core that read it last; a
-//    prototype with normal stores took 5.1-7.4 ms for 16 MiB on 2 ranks where
-//    this took 1.0-1.2 ms (same run, interleaved).
+//    store first pulls the line back from the peer core that read it last
+//    (benchmarks/collective/README.md has the measurement).
 //
 // Every rank sums the inputs in rank order 0, 1, ..., so results are bitwise
 // equal on all ranks. Waiting spins with a CPU pause, then yields the core; with

@@ -123,8 +123,8 @@ WorkInfo NcclCommunicator::info(OpType op, const at::Tensor* t, Millis timeout) 
 void NcclCommunicator::checkCuda(const at::Tensor& t, const char* what) const {
   comm::detail::checkTensor(t, c10::DeviceType::CUDA, *this, what);
   if (t.device().index() != device_) {
-    throw CommError(concat("[Rank ", rank_, "] nccl ", what, " on group '", group_, "': tensor is on ",
-                           t.device().str(), " but this communicator uses cuda:", device_));
+    throw CommError(comm::detail::opPrefix(*this, what) +
+                    concat("tensor is on ", t.device().str(), " but this communicator uses cuda:", device_));
   }
 }
 
@@ -173,11 +173,7 @@ std::shared_ptr<Work> NcclCommunicator::allgatherv(const at::Tensor& input, cons
   for (int r = 0; r < size_; ++r) {
     const at::Tensor& h = headers->result()[r];
     const int64_t* p = h.data_ptr<int64_t>();
-    if (p[0] != static_cast<int64_t>(input.scalar_type())) {
-      throw CommError(concat("[Rank ", rank_, "] nccl allgatherv on group '", group_, "': rank ", r,
-                             " sent dtype ", c10::toString(static_cast<c10::ScalarType>(p[0])), " but this rank has ",
-                             c10::toString(input.scalar_type())));
-    }
+    comm::detail::checkPeerDtype(r, static_cast<c10::ScalarType>(p[0]), input.scalar_type(), *this, "allgatherv", 0);
     shapes.emplace_back(p + 2, p + 2 + p[1]);
     int64_t n = 1;
     for (int64_t s : shapes.back()) n *= s;
@@ -205,10 +201,7 @@ std::shared_ptr<Work> NcclCommunicator::allgatherv(const at::Tensor& input, cons
 std::shared_ptr<Work> NcclCommunicator::reduceScatter(const at::Tensor& input, const ReduceScatterOptions& opts) {
   checkCuda(input, "reduceScatter");
   comm::detail::checkReduce(input, opts.op, *this, "reduceScatter");
-  if (input.dim() < 1 || input.size(0) % size_ != 0) {
-    throw CommError(concat("[Rank ", rank_, "] nccl reduceScatter on group '", group_, "': input of shape ",
-                           input.sizes(), " needs a first dimension divisible by the group size ", size_));
-  }
+  comm::detail::checkDivisible(input, *this, "reduceScatter");
   std::vector<int64_t> shape(input.sizes().begin(), input.sizes().end());
   shape[0] /= size_;
   at::Tensor out = at::empty(shape, input.options());
@@ -222,10 +215,7 @@ std::shared_ptr<Work> NcclCommunicator::reduceScatter(const at::Tensor& input, c
 
 std::shared_ptr<Work> NcclCommunicator::alltoall(const at::Tensor& input, const AlltoallOptions& opts) {
   checkCuda(input, "alltoall");
-  if (input.dim() < 1 || input.size(0) % size_ != 0) {
-    throw CommError(concat("[Rank ", rank_, "] nccl alltoall on group '", group_, "': input of shape ",
-                           input.sizes(), " needs a first dimension divisible by the group size ", size_));
-  }
+  comm::detail::checkDivisible(input, *this, "alltoall");
   at::Tensor out = at::empty(input.sizes(), input.options());
   const ncclDataType_t type = ncclDatatype(input.scalar_type());
   const int64_t count = input.numel() / size_;

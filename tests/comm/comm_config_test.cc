@@ -10,7 +10,7 @@ namespace {
 
 CommConfig read(const std::string& yaml) {
   CommConfig cfg;
-  YamlReader reader(YAML::Load(yaml), "test.yaml", "comm");
+  core::YamlReader reader(YAML::Load(yaml), "test.yaml", "comm");
   cfg.visit(reader);
   reader.finish();
   cfg.validate();
@@ -20,15 +20,15 @@ CommConfig read(const std::string& yaml) {
 TEST(CommConfig, DefaultsAreValid) {
   CommConfig cfg;
   EXPECT_NO_THROW(cfg.validate());
-  EXPECT_EQ(cfg.backend, "mpi");
+  EXPECT_EQ(cfg.backend, Backend::kMpi);
 }
 
 TEST(CommConfig, ReadsYaml) {
   CommConfig cfg = read("{backend: nccl, large_allreduce_threshold_bytes: -1, large_allreduce_algorithm: ring, "
                         "large_allreduce_chunk_bytes: 65536, timeout_ms: 1000}");
-  EXPECT_EQ(cfg.backend, "nccl");
+  EXPECT_EQ(cfg.backend, Backend::kNccl);
   EXPECT_EQ(cfg.large_allreduce_threshold_bytes, -1);
-  EXPECT_EQ(cfg.large_allreduce_algorithm, "ring");
+  EXPECT_EQ(cfg.large_allreduce_algorithm, LargeAllreduceAlgorithm::kRing);
   EXPECT_EQ(cfg.large_allreduce_chunk_bytes, 65536);
   EXPECT_EQ(cfg.timeout_ms, 1000);
 }
@@ -63,7 +63,7 @@ TEST(CommConfig, ErrorsNameTheKey) {
 TEST(CommConfig, WritesYamlRoundTrip) {
   CommConfig cfg;
   cfg.large_allreduce_chunk_bytes = 1 << 16;
-  const std::string text = toYamlString(cfg);
+  const std::string text = core::toYamlString(cfg);
   EXPECT_EQ(read(text).large_allreduce_chunk_bytes, 1 << 16);
 }
 

@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "parallel/process_grid.h"
-#include "tests/comm/mpi_test_main.h"
+#include "tests/mpi_test_main.h"
 
 namespace autoglm::parallel {
 namespace {

@@ -62,13 +62,13 @@ TEST(GridLayout, ProductMismatchNamesTheNumbers) {
 
 TEST(ParallelConfig, ReadsYaml) {
   ParallelConfig c;
-  YamlReader reader(YAML::Load("{dp: 2, tp: 1, pp: 2}"), "t.yaml", "parallel");
+  core::YamlReader reader(YAML::Load("{dp: 2, tp: 1, pp: 2}"), "t.yaml", "parallel");
   c.visit(reader);
   reader.finish();
   EXPECT_EQ(c.dp, 2);
   EXPECT_EQ(c.pp, 2);
   ParallelConfig bad;
-  YamlReader r2(YAML::Load("{tp: 0}"), "t.yaml", "parallel");
+  core::YamlReader r2(YAML::Load("{tp: 0}"), "t.yaml", "parallel");
   EXPECT_THROW(bad.visit(r2), ConfigError);
 }
 

@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "test_util.h"
-#include "trainer/text_data.h"
+#include "core/graph/prepared_data.h"
 #include "trainer/trainer.h"
 
 namespace autoglm::trainer {
@@ -38,7 +38,7 @@ TEST(Checkpoint, ResumeGivesSameParametersAsUninterruptedRun) {
   TempDir a("resumeA"), b("resumeB");
   ExperimentConfig ca = resumeConfig(a.str());
   ca.train.max_steps = 12;
-  PreparedData data = loadOrPrepare(ca);
+  core::graph::PreparedData data = prepareData(ca);
   Trainer full(ca, data);
   full.fit(false);
   ASSERT_EQ(full.globalStep(), 12);
@@ -74,7 +74,7 @@ TEST(Checkpoint, CorruptionIsDetectedAndOldCheckpointsArePruned) {
   cfg.train.max_steps = 6;
   cfg.train.checkpoint_every = 1;
   cfg.train.keep_checkpoints = 2;
-  PreparedData data = loadOrPrepare(cfg);
+  core::graph::PreparedData data = prepareData(cfg);
   Trainer t(cfg, data);
   t.fit(false);
   int steps = 0;
@@ -101,12 +101,30 @@ TEST(Checkpoint, CorruptionIsDetectedAndOldCheckpointsArePruned) {
     EXPECT_NE(std::string(e.what()).find("model.pt: checksum mismatch"), std::string::npos) << e.what();
   }
   EXPECT_THROW(openCheckpoint((d / "nothing-here").string(), false), CheckpointError);
+
+  // A checkpoint of the format before named model parts is refused by name.
+  const fs::path manifest = fs::path(info.dir) / "MANIFEST.json";
+  std::string text;
+  {
+    std::ifstream in(manifest);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const auto at = text.find("autoglm-checkpoint-2");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, std::string("autoglm-checkpoint-2").size(), "autoglm-checkpoint-1");
+  std::ofstream(manifest) << text;
+  try {
+    openCheckpoint(info.dir, false);
+    FAIL() << "old format accepted";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("written by an older autoglm"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Checkpoint, ResumeWithoutCheckpointIsAClearError) {
   TempDir d("noresume");
   ExperimentConfig cfg = resumeConfig(d.str());
-  PreparedData data = loadOrPrepare(cfg);
+  core::graph::PreparedData data = prepareData(cfg);
   Trainer t(cfg, data);
   try {
     t.fit(true);
@@ -128,7 +146,7 @@ TEST(Checkpoint, StopFlagSavesACheckpointThatResumesExactly) {
   TempDir a("stopA"), b("stopB");
   ExperimentConfig ca = resumeConfig(a.str());
   ca.train.max_steps = 9;
-  PreparedData data = loadOrPrepare(ca);
+  core::graph::PreparedData data = prepareData(ca);
   Trainer full(ca, data);
   full.fit(false);
   auto expected = paramsAfter(full);
@@ -138,10 +156,11 @@ TEST(Checkpoint, StopFlagSavesACheckpointThatResumesExactly) {
   std::atomic<bool> stop{false};
   {
     Trainer first(cb, data);
-    first.setStopFlag(&stop);
-    int steps = 0;
-    first.setGradientSync([&] {
-      if (++steps == 4) stop = true;  // requested during step 4: it completes, step 5 does not start
+    // Asked before each step, as the CLI asks its signal flag: the request
+    // arrives after step 4, so step 5 does not start.
+    first.setStopRequest([&] {
+      if (first.globalStep() == 4) stop = true;
+      return stop.load();
     });
     FitResult r = first.fit(false);
     EXPECT_TRUE(r.interrupted);

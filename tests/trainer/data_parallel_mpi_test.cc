@@ -1,7 +1,7 @@
-// Data-parallel training over real ranks (run at 1-4 ranks): the reducer and
-// the trainer against one process on the combined batches, parameters without
-// gradients, gradient accumulation, uneven epochs, and resume with compressor
-// state.
+// Data-parallel training over real ranks (run at 1-4 ranks): the trainer
+// against one process on the combined batches, gradient accumulation, uneven
+// epochs, and resume with compressor state. (The reducer alone over real ranks:
+// tests/parallel/data_parallel/gradient_reducer_mpi_test.cc.)
 
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
@@ -12,10 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "parallel/gradient_reducer.h"
 #include "test_util.h"
-#include "tests/comm/mpi_test_main.h"
-#include "trainer/text_data.h"
+#include "tests/mpi_test_main.h"
+#include "core/graph/prepared_data.h"
 #include "trainer/trainer.h"
 
 namespace autoglm::trainer {
@@ -86,9 +85,9 @@ TEST(DataParallel, NoneEqualsOneProcessOnTheCombinedBatches) {
   const int n = world->size();
   SharedDir d(*world, "dp_equal");
   ExperimentConfig cfg = tinyConfig(d / "dp");
-  PreparedData data = loadOrPrepare(cfg);
+  core::graph::PreparedData data = prepareData(cfg);
   Trainer dp(cfg, data, world);
-  ASSERT_GT(dp.reducer()->numBuckets(), 1);
+  ASSERT_GT(dp.steps().reducer()->numBuckets(), 1);
   const FitResult r = dp.fit(false);
   EXPECT_EQ(r.epochs_run, 2);
 
@@ -120,8 +119,8 @@ TEST(DataParallel, AccumulationEqualsOneProcessOnTheUnionOfMicroBatches) {
   ExperimentConfig cfg = tinyConfig(d / "dp");
   cfg.train.grad_accumulation = 3;
   cfg.train.max_steps = 4;
-  cfg.parallel.reducer_mode = "after_backward";
-  PreparedData data = loadOrPrepare(cfg);
+  cfg.parallel.reducer_mode = parallel::data_parallel::ReducerMode::kAfterBackward;
+  core::graph::PreparedData data = prepareData(cfg);
   Trainer dp(cfg, data, world);
   dp.fit(false);
 
@@ -138,57 +137,6 @@ TEST(DataParallel, AccumulationEqualsOneProcessOnTheUnionOfMicroBatches) {
   expectSameOnAllRanks(dp, *world);
 }
 
-// Parameters: a used by every rank, b by no rank, c only by rank 0.
-TEST(GradientReducer, ParametersWithoutGradientsDoNotHangTheStep) {
-  auto world = test::worldComm();
-  const int n = world->size();
-  for (const std::string mode : {"overlap", "after_backward"}) {
-    at::Tensor a = at::ones({1000}).set_requires_grad(true);
-    at::Tensor b = at::ones({7}).set_requires_grad(true);
-    at::Tensor c = at::ones({33}).set_requires_grad(true);
-    parallel::ReducerOptions ro;
-    ro.bucket_bytes = 128;  // a, b and c in separate buckets
-    ro.mode = mode;
-    parallel::GradientReducer reducer({a, b, c}, world, parallel::makeCompressor({}), ro);
-    EXPECT_EQ(reducer.numBuckets(), 3);
-    EXPECT_EQ(reducer.bucketParams(0), std::vector<int64_t>{2});  // reverse order
-    for (int step = 0; step < 3; ++step) {
-      reducer.beginBackward(true, step);
-      at::Tensor loss = (a * static_cast<float>(world->rank() + 1 + step)).sum();
-      if (world->rank() == 0) loss = loss + (c * 2.0f).sum();
-      loss.backward();
-      reducer.finishStep();
-      // mean over ranks of (rank + 1 + step)
-      const float want_a = static_cast<float>(n + 1) / 2.0f + static_cast<float>(step);
-      EXPECT_TRUE(at::allclose(a.grad(), at::full({1000}, want_a))) << mode << " step " << step;
-      EXPECT_FALSE(b.grad().defined()) << mode;
-      ASSERT_TRUE(c.grad().defined()) << mode;
-      EXPECT_TRUE(at::allclose(c.grad(), at::full({33}, 2.0f / static_cast<float>(n)))) << mode;
-      a.mutable_grad().zero_();
-      c.mutable_grad().zero_();
-    }
-  }
-}
-
-TEST(GradientReducer, MicroBatchesSynchroniseOnlyOnTheLast) {
-  auto world = test::worldComm();
-  const int n = world->size();
-  at::Tensor w = at::zeros({4097}).set_requires_grad(true);
-  parallel::GradientReducer reducer({w}, world, parallel::makeCompressor({}), {});
-  float local = 0.0f;
-  for (int m = 0; m < 3; ++m) {
-    reducer.beginBackward(m == 2, 0);
-    const float k = static_cast<float>((world->rank() + 1) * (m + 1));
-    (w * k).sum().backward();
-    local += k;
-  }
-  reducer.finishStep();
-  // sum over ranks r of (r+1)*(1+2+3), averaged
-  const float want = 6.0f * static_cast<float>(n * (n + 1) / 2) / static_cast<float>(n);
-  EXPECT_TRUE(at::allclose(w.grad(), at::full({4097}, want))) << w.grad()[0].item<float>() << " vs " << want;
-  (void)local;
-}
-
 // Resume from a checkpoint of a compressed run continues exactly as if never
 // stopped: residuals, momentum and every rank's RNG (dropout on) come back.
 class ResumeWithCompression : public ::testing::TestWithParam<std::string> {};
@@ -198,13 +146,13 @@ TEST_P(ResumeWithCompression, GivesTheParametersOfAnUninterruptedRun) {
   SharedDir d(*world, "dp_resume_" + GetParam());
   ExperimentConfig cfg = tinyConfig(d / "full");
   cfg.model.dropout = 0.3;  // per-rank dropout masks must resume too
-  cfg.parallel.compression.type = GetParam();
+  cfg.parallel.compression.type = *core::parseEnum<parallel::data_parallel::compression::CompressionType>(GetParam());
   cfg.parallel.compression.warmup_steps = 2;
   cfg.parallel.compression.ratio = 0.05;
   cfg.parallel.compression.momentum = GetParam() == "topk" ? 0.9 : 0.0;
   cfg.parallel.compression.chunk_elems = 64;
   cfg.train.max_steps = 10;
-  PreparedData data = loadOrPrepare(cfg);
+  core::graph::PreparedData data = prepareData(cfg);
   Trainer full(cfg, data, world);
   full.fit(false);
 
@@ -222,7 +170,7 @@ TEST_P(ResumeWithCompression, GivesTheParametersOfAnUninterruptedRun) {
   EXPECT_EQ(second.globalStep(), 10);
   EXPECT_LT(maxParamDiff(full, second), 1e-6) << GetParam();
   if (world->size() > 1) {
-    EXPECT_GT(second.reducer()->compressor().stats().compressed_elements, 0);
+    EXPECT_GT(second.steps().reducer()->compressor().stats().compressed_elements, 0);
     EXPECT_TRUE(fs::exists(fs::path(d / "part") / "checkpoints" / "step-00000005" / "rank-00001.pt"));
   }
   expectSameOnAllRanks(second, *world);

@@ -44,6 +44,10 @@ TEST(ExperimentConfig, EachErrorNamesItsPath) {
   EXPECT_EQ(configError("model:\n  dropout: 1.5\n"), "x.yaml:2: model.dropout=1.5: must be in [0, 1)");
   EXPECT_EQ(configError("graph:\n  window: 0\n"), "x.yaml:2: graph.window=0: must be >= 1");
   EXPECT_EQ(configError("train:\n  optimizer: sgd\n"), "x.yaml:2: train.optimizer=sgd: must be one of: adam, adamw");
+  EXPECT_EQ(configError("parallel:\n  reducer_mode: later\n"),
+            "x.yaml:2: parallel.reducer_mode=later: must be one of: overlap, after_backward, off");
+  EXPECT_EQ(configError("model:\n  attention: [fused]\n"),
+            "x.yaml:2: model.attention=[...]: must be one of: fused, reference");
   EXPECT_EQ(configError("data: [1, 2]\n"), "x.yaml:1: data=[...]: expected a map of settings");
   EXPECT_NE(configError("train:\n  lr: [\n").find("YAML syntax error"), std::string::npos);
   EXPECT_NE(configError("{}", {"train.lr=-1"}).find("train.lr=-1: must be > 0"), std::string::npos);
@@ -56,7 +60,8 @@ TEST(ExperimentConfig, OverridesAndPrintedConfigRoundTrip) {
   ExperimentConfig cfg = ExperimentConfig::load(path, {"train.epochs=7", "model.readout=attention"});
   EXPECT_EQ(cfg.train.lr, 0.01);
   EXPECT_EQ(cfg.train.epochs, 7);
-  EXPECT_EQ(cfg.model.readout, "attention");
+  EXPECT_EQ(cfg.model.readout, core::model::ReadoutKind::kAttention);
+  EXPECT_NE(cfg.toYaml().find("readout: attention"), std::string::npos) << "modes print by name";
   ExperimentConfig back = ExperimentConfig::fromYaml(YAML::Load(cfg.toYaml()), "printed");
   EXPECT_EQ(back.toYaml(), cfg.toYaml());
   EXPECT_EQ(back.train.epochs, 7);

@@ -6,7 +6,7 @@ namespace autoglm::trainer {
 namespace {
 
 TEST(LrSchedule, WarmsUpLinearlyThenDecaysByCosine) {
-  LrSchedule s{1.0, 4, 104, "cosine", 0.1};
+  LrSchedule s{1.0, 4, 104, ScheduleKind::kCosine, 0.1};
   EXPECT_DOUBLE_EQ(s.at(0), 0.25);
   EXPECT_DOUBLE_EQ(s.at(3), 1.0);
   EXPECT_DOUBLE_EQ(s.at(4), 1.0);
@@ -17,7 +17,7 @@ TEST(LrSchedule, WarmsUpLinearlyThenDecaysByCosine) {
 }
 
 TEST(LrSchedule, ConstantAfterWarmup) {
-  LrSchedule s{0.5, 0, 10, "constant", 0.0};
+  LrSchedule s{0.5, 0, 10, ScheduleKind::kConstant, 0.0};
   EXPECT_DOUBLE_EQ(s.at(0), 0.5);
   EXPECT_DOUBLE_EQ(s.at(9), 0.5);
 }

@@ -49,7 +49,7 @@ inline ExperimentConfig smallR8Config(const std::string& out_dir) {
   cfg.model.head_hidden = 16;
   cfg.train.batch_graphs = 16;
   cfg.train.warmup_steps = 3;
-  cfg.train.progress = "off";
+  cfg.train.progress = ProgressMode::kOff;
   cfg.train.log_every = 1000;
   return cfg;
 }

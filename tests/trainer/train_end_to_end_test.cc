@@ -7,10 +7,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/text_dataset.h"
+#include "core/text/text_dataset.h"
 #include "test_util.h"
 #include "trainer/commands.h"
-#include "trainer/text_data.h"
+#include "core/graph/prepared_data.h"
 #include "trainer/trainer.h"
 
 namespace autoglm::trainer {
@@ -27,10 +27,10 @@ TEST(EndToEnd, TrainsOnR8WellAboveMajorityRateAndPredictsFromCheckpoint) {
   cfg.train.batch_graphs = 32;
   cfg.train.epochs = 3;
   cfg.train.lr = 0.003;
-  PreparedData data = loadOrPrepare(cfg);
+  core::graph::PreparedData data = prepareData(cfg);
 
   // Majority-class rate of the test split ("earn": 1083 of 2189).
-  const auto test_idx = data.indicesOf(core::Split::kTest);
+  const auto test_idx = data.indicesOf(core::text::Split::kTest);
   std::vector<int64_t> counts(data.label_names.size(), 0);
   for (int64_t i : test_idx) ++counts[static_cast<size_t>(data.store.graph(i).label)];
   const double majority = static_cast<double>(*std::max_element(counts.begin(), counts.end())) /
@@ -57,11 +57,11 @@ TEST(EndToEnd, TrainsOnR8WellAboveMajorityRateAndPredictsFromCheckpoint) {
   // predict from the run directory (best checkpoint): labels for real test
   // documents mostly match, and an empty line is reported, not crashed on.
   const std::string dir = std::string(AUTOGLM_SOURCE_ROOT) + "/data/r8/";
-  core::TextDataset ds = core::TextDataset::load(dir + "corpus.clean.txt", dir + "labels.txt");
+  core::text::TextDataset ds = core::text::TextDataset::load(dir + "corpus.clean.txt", dir + "labels.txt");
   std::ostringstream input;
   std::vector<std::string> truth;
   for (int64_t k = 0; k < 40; ++k) {
-    const int64_t i = ds.indicesOf(core::Split::kTest)[static_cast<size_t>(k * 50)];
+    const int64_t i = ds.indicesOf(core::text::Split::kTest)[static_cast<size_t>(k * 50)];
     input << ds.texts[static_cast<size_t>(i)] << "\n";
     truth.push_back(ds.label_names[static_cast<size_t>(ds.labels[static_cast<size_t>(i)])]);
   }

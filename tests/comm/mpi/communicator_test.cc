@@ -11,7 +11,7 @@
 
 #include "comm/mpi/communicator.h"
 #include "core/error.h"
-#include "tests/comm/mpi_test_main.h"
+#include "tests/mpi_test_main.h"
 
 namespace autoglm::comm {
 namespace {
@@ -36,7 +36,7 @@ CommConfig largeConfig(const std::string& algorithm) {
   cfg.shm_direct_max_bytes = 1024;
   cfg.large_allreduce_threshold_bytes = 8192;
   cfg.large_allreduce_chunk_bytes = 4096;
-  if (algorithm != "shm") cfg.large_allreduce_algorithm = algorithm;
+  if (algorithm == "ring") cfg.large_allreduce_algorithm = LargeAllreduceAlgorithm::kRing;
   // Ring cases also go through the communication thread (no inline fast path).
   if (algorithm == "ring") cfg.inline_max_bytes = -1;
   return cfg;

@@ -17,7 +17,7 @@
 #include "comm/nccl/bootstrap.h"
 #include "comm/nccl/types.h"
 #include "core/error.h"
-#include "tests/comm/mpi_test_main.h"
+#include "tests/mpi_test_main.h"
 
 namespace autoglm::comm::nccl {
 namespace {
@@ -95,7 +95,7 @@ TEST(NcclOptions, GroupGuardBalancesStartAndEnd) {
 TEST(NcclFactory, WithoutGpuIsAClearErrorNotAFallback) {
   if (gpuCount() > 0) GTEST_SKIP() << "a GPU is present";
   CommConfig cfg;
-  cfg.backend = "nccl";
+  cfg.backend = Backend::kNccl;
   try {
     makeCommunicator(cfg);
     FAIL();
@@ -110,7 +110,7 @@ TEST(NcclGpu, AllreduceSumOnDevice) {
   MPI_Comm_size(MPI_COMM_WORLD, &world);
   if (gpuCount() < world) GTEST_SKIP() << world << " ranks but " << gpuCount() << " GPU(s): NCCL needs one GPU per rank";
   CommConfig cfg;
-  cfg.backend = "nccl";
+  cfg.backend = Backend::kNccl;
   auto comm = makeCommunicator(cfg);
   at::Tensor t = at::full({1000}, static_cast<float>(comm->rank() + 1),
                           at::TensorOptions().device(c10::DeviceType::CUDA, 0));
@@ -125,7 +125,7 @@ TEST(NcclGpu, AlltoallRowBlocksOnDevice) {
   MPI_Comm_size(MPI_COMM_WORLD, &world);
   if (gpuCount() < world) GTEST_SKIP() << world << " ranks but " << gpuCount() << " GPU(s): NCCL needs one GPU per rank";
   CommConfig cfg;
-  cfg.backend = "nccl";
+  cfg.backend = Backend::kNccl;
   auto comm = makeCommunicator(cfg);
   const int P = comm->size(), me = comm->rank();
   // Row block j of rank r holds 100 * r + j in every element; 3 rows of 5 per block.

@@ -1,0 +1,151 @@
+#include "core/graph/prepared_data.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <random>
+
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/text/text_dataset.h"
+
+namespace autoglm::core::graph {
+namespace fs = std::filesystem;
+
+namespace {
+
+// The settings that decide the graphs, passed around together.
+struct Sources {
+  const DataConfig& data;
+  const text::TokenizerConfig& tokenizer;
+  const text::VocabConfig& vocab;
+  const GraphConfig& graph;
+};
+
+std::string dataFile(const DataConfig& data, const std::string& name, const char* key) {
+  fs::path p = fs::path(data.dir) / name;
+  if (!fs::exists(data.dir)) {
+    throw DataError("data.dir=" + data.dir + ": directory not found (relative to " +
+                    fs::current_path().string() + ")");
+  }
+  if (!fs::exists(p)) throw DataError(p.string() + ": file not found (data." + key + ")");
+  return p.string();
+}
+
+uint32_t fileCrc(const std::string& path) {
+  const std::optional<std::string> bytes = readFileBytes(path);
+  if (!bytes) throw DataError(path + ": cannot open");
+  return crc32(bytes->data(), bytes->size());
+}
+
+uint64_t cacheFingerprint(const Sources& src) {
+  const std::string corpus = dataFile(src.data, src.data.corpus, "corpus");
+  const std::string labels = dataFile(src.data, src.data.labels, "labels");
+  Fnv1a h;
+  h.addValue(GraphStore::kVersion);
+  h.addValue(fileCrc(corpus));
+  h.addValue(fileCrc(labels));
+  h.add(enumName(src.data.format));
+  h.add(enumName(src.data.empty_documents));
+  h.add(toYamlString(src.tokenizer));
+  h.add(toYamlString(src.vocab));
+  h.addValue(makeGraphBuilder(src.graph)->fingerprint());
+  return h.value();
+}
+
+std::string cachePathFor(const DataConfig& data, uint64_t fingerprint) {
+  std::string stem = fs::path(data.dir).filename().string();
+  if (stem.empty()) stem = fs::path(data.dir).parent_path().filename().string();
+  return (fs::path(data.cache_dir) / (stem + "-" + hex64(fingerprint) + ".graphs")).string();
+}
+
+void buildCache(const Sources& src, const std::string& path, uint64_t fingerprint) {
+  const auto t0 = std::chrono::steady_clock::now();
+  text::TextDatasetOptions opts;
+  opts.empty_documents = src.data.empty_documents;
+  text::TextDataset ds = text::TextDataset::load(dataFile(src.data, src.data.corpus, "corpus"),
+                                                 dataFile(src.data, src.data.labels, "labels"), opts);
+  text::Tokenizer tok(src.tokenizer);
+  std::vector<std::vector<std::string>> tokens(static_cast<size_t>(ds.size()));
+  at::parallel_for(0, ds.size(), 64, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) tokens[static_cast<size_t>(i)] = tok.tokenize(ds.texts[static_cast<size_t>(i)]);
+  });
+  std::vector<std::vector<std::string>> train_tokens;
+  for (int64_t i : ds.indicesOf(text::Split::kTrain)) train_tokens.push_back(tokens[static_cast<size_t>(i)]);
+  text::Vocab vocab = text::Vocab::build(train_tokens, src.vocab);
+  train_tokens.clear();
+
+  auto builder = makeGraphBuilder(src.graph);
+  GraphStore::Contents c;
+  c.graphs.resize(static_cast<size_t>(ds.size()));
+  at::parallel_for(0, ds.size(), 64, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      Graph g = builder->build(vocab.encode(tokens[static_cast<size_t>(i)]));
+      g.label = ds.labels[static_cast<size_t>(i)];
+      c.graphs[static_cast<size_t>(i)] = std::move(g);
+    }
+  });
+  c.splits = ds.splits;
+  c.vocab_tokens = vocab.tokens();
+  c.label_names = ds.label_names;
+  c.fingerprint = fingerprint;
+  GraphStore::write(path, c);
+  int64_t nodes = 0, edges = 0;
+  for (const auto& g : c.graphs) {
+    nodes += g.numNodes();
+    edges += g.numEdges();
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  log::info0("prepared {} documents ({} classes, vocabulary {}): {} nodes, {} edges in {:.1f}s -> {}",
+             ds.size(), ds.numClasses(), vocab.size(), nodes, edges, secs, path);
+}
+
+}  // namespace
+
+std::vector<int64_t> PreparedData::indicesOf(text::Split s) const {
+  std::vector<int64_t> idx;
+  for (int64_t i = 0; i < store.size(); ++i) {
+    if (store.split(i) == s) idx.push_back(i);
+  }
+  return idx;
+}
+
+PreparedData loadOrPrepare(const DataConfig& data, const text::TokenizerConfig& tokenizer,
+                           const text::VocabConfig& vocab_cfg, const GraphConfig& graph, bool force) {
+  const Sources src{data, tokenizer, vocab_cfg, graph};
+  const uint64_t fingerprint = cacheFingerprint(src);
+  const std::string path = cachePathFor(data, fingerprint);
+  bool built = false;
+  if (force || !fs::exists(path)) {
+    buildCache(src, path, fingerprint);
+    built = true;
+  }
+  GraphStore store = GraphStore::open(path);
+  if (store.fingerprint() != fingerprint) {
+    throw DataError(path + ": graph cache was made from other data or settings (fingerprint " +
+                    hex64(store.fingerprint()) + ", expected " + hex64(fingerprint) +
+                    "); delete it or run 'autoglm prepare'");
+  }
+  text::Vocab vocab = text::Vocab::fromTokens(store.vocabTokens());
+  std::vector<std::string> names = store.labelNames();
+  if (names.empty()) throw DataError(path + ": graph cache has no label names");
+  return PreparedData{std::move(store), std::move(vocab), std::move(names), path, built};
+}
+
+void splitValidation(const std::vector<int64_t>& train, double fraction, uint64_t seed,
+                     std::vector<int64_t>* train_out, std::vector<int64_t>* val_out) {
+  std::vector<int64_t> order = train;
+  std::mt19937_64 rng(seed ^ 0x5eedull);
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[static_cast<size_t>(rng() % i)]);
+  const auto n_val = static_cast<size_t>(static_cast<double>(order.size()) * fraction);
+  val_out->assign(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_val));
+  train_out->assign(order.begin() + static_cast<std::ptrdiff_t>(n_val), order.end());
+  std::sort(val_out->begin(), val_out->end());
+  std::sort(train_out->begin(), train_out->end());
+}
+
+}  // namespace autoglm::core::graph

@@ -1,0 +1,56 @@
+#pragma once
+// Text-graph classifier: an ordered list of named parts,
+//   "embed" -> "block0" ... "block{layers-1}" -> "readout" -> "head",
+// (token embedding, GAT blocks, graph readout, MLP head; model_part.h says what
+// each maps to what). forward() passes activations through the parts present,
+// so a pipeline stage is this class with the other parts removed, and a
+// tensor-parallel plan swaps a part for a sharded one by name.
+//
+// Parameter names are "<part>.<name>" ("block0.proj.weight"), the same on
+// every stage that holds the part.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model/model_config.h"
+#include "core/model/model_part.h"
+
+namespace autoglm::core::model {
+
+class GraphClassifierImpl : public torch::nn::Module {
+ public:
+  GraphClassifierImpl(const ModelConfig& cfg, int64_t vocab_size, int64_t num_classes);
+
+  // All part names in forward order, present or not.
+  const std::vector<std::string>& partNames() const { return names_; }
+  // The part, or null when it was removed; throws Error for an unknown name.
+  std::shared_ptr<ModelPart> part(const std::string& name) const;
+  template <typename T>
+  std::shared_ptr<T> partAs(const std::string& name) const {
+    return std::dynamic_pointer_cast<T>(part(name));
+  }
+  // Swaps the part `name` (present) for another with the same contract.
+  void replacePart(const std::string& name, std::shared_ptr<ModelPart> part);
+  // Removes every part outside positions [first, last] of partNames().
+  void keepParts(size_t first, size_t last);
+
+  // Logits [B, C] of a batch (every part present).
+  at::Tensor forward(const graph::GraphBatch& g);
+  // Runs the parts present on `x` (the previous stage's activations; ignored
+  // when "embed" is present) and returns the last one's output.
+  at::Tensor forward(const at::Tensor& x, const graph::GraphBatch& g);
+
+  const ModelConfig& config() const { return cfg_; }
+
+ private:
+  size_t indexOf(const std::string& name) const;
+
+  ModelConfig cfg_;
+  std::vector<std::string> names_;
+  std::vector<std::shared_ptr<ModelPart>> parts_;  // null: removed
+};
+TORCH_MODULE(GraphClassifier);
+
+}  // namespace autoglm::core::model

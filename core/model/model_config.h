@@ -1,0 +1,64 @@
+#pragma once
+// The model's settings (YAML section `model:`) and its modes.
+
+#include <array>
+#include <cstdint>
+
+#include "core/yaml_config.h"
+
+namespace autoglm::core::model {
+
+// How the readout pools node states into a graph vector (readout.h).
+enum class ReadoutKind { kMeanMax, kMean, kMax, kAttention };
+constexpr std::array<EnumName<ReadoutKind>, 4> enumNames(ReadoutKind) {
+  return {{{ReadoutKind::kMeanMax, "mean_max"},
+           {ReadoutKind::kMean, "mean"},
+           {ReadoutKind::kMax, "max"},
+           {ReadoutKind::kAttention, "attention"}}};
+}
+
+// GAT attention: the fused CPU kernels or the ATen reference (gat_attention.h).
+enum class AttentionImpl { kFused, kReference };
+constexpr std::array<EnumName<AttentionImpl>, 2> enumNames(AttentionImpl) {
+  return {{{AttentionImpl::kFused, "fused"}, {AttentionImpl::kReference, "reference"}}};
+}
+
+// Initial embedding table: random normal, or word vectors from a randomized SVD
+// of the training co-occurrence PPMI matrix (ppmi_embedding.h).
+enum class EmbedInit { kRandom, kPpmiSvd };
+constexpr std::array<EnumName<EmbedInit>, 2> enumNames(EmbedInit) {
+  return {{{EmbedInit::kRandom, "random"}, {EmbedInit::kPpmiSvd, "ppmi_svd"}}};
+}
+
+struct ModelConfig {
+  int64_t embed_dim = 128;
+  int64_t layers = 2;
+  int64_t heads = 4;
+  int64_t head_dim = 32;
+  double dropout = 0.5;  // on embeddings, between blocks and in the head
+  double attn_dropout = 0.1;
+  double negative_slope = 0.2;
+  bool residual = true;
+  ReadoutKind readout = ReadoutKind::kMeanMax;
+  int64_t head_hidden = 128;  // 0 = linear head
+  AttentionImpl attention = AttentionImpl::kFused;
+  EmbedInit embed_init = EmbedInit::kRandom;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("embed_dim", embed_dim, check::atLeast<int64_t>(1));
+    v.field("layers", layers, check::atLeast<int64_t>(1));
+    v.field("heads", heads, check::atLeast<int64_t>(1));
+    v.field("head_dim", head_dim, check::atLeast<int64_t>(1));
+    v.field("dropout", dropout, check::openFraction());
+    v.field("attn_dropout", attn_dropout, check::openFraction());
+    v.field("negative_slope", negative_slope, check::atLeast(0.0));
+    v.field("residual", residual);
+    v.field("readout", readout);
+    v.field("head_hidden", head_hidden, check::atLeast<int64_t>(0));
+    v.field("attention", attention);
+    v.field("embed_init", embed_init);
+  }
+};
+
+}  // namespace autoglm::core::model

@@ -1,0 +1,26 @@
+#pragma once
+// One named part of a model's forward pass.
+//
+// A model is an ordered list of parts, each mapping the activations of the part
+// before it (and the batch they belong to) to its own:
+//   embed     token ids of the batch -> node states [N, D] (ignores its input)
+//   blockK    node states [N, in] -> node states [N, out]
+//   readout   node states -> graph vectors [B, R]
+//   head      graph vectors -> class logits [B, C]
+// A pipeline stage is the same model holding a contiguous slice of the parts;
+// a tensor-parallel plan replaces a part by a sharded one with the same
+// contract. Model code never branches on the parallel layout.
+
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+
+#include "core/graph/graph_batch.h"
+
+namespace autoglm::core::model {
+
+class ModelPart : public torch::nn::Module {
+ public:
+  virtual at::Tensor forward(const at::Tensor& x, const graph::GraphBatch& g) = 0;
+};
+
+}  // namespace autoglm::core::model

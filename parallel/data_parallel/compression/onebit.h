@@ -1,0 +1,98 @@
+#pragma once
+// 1-bit compression with error feedback, aggregated in two compressed stages
+// (1-bit Adam / 1-bit LAMB, Tang et al. 2021).
+//
+// A bucket of n elements is split into one part per rank; each part holds
+// ceil(n / ranks) elements rounded up to a multiple of 8 (the elements past n are
+// padding, zero and never used). A part is compressed to its sign bits (8 per
+// byte, element 8b+k in bit k of byte b, set when the element is >= 0) and one
+// float32 scale per chunk of `chunk_elems` elements (the last chunk of a part may
+// be shorter): scale = mean |x| over the chunk's real elements, the scale that
+// minimises the L2 error of scale * sign(x).
+//
+// reduce() after warm-up, on rank j:
+//   c = g + e_worker; e_worker = c - decompress(compress(c))
+//   stage 1: all-to-all of the compressed parts (rank j gets part j of everyone),
+//            s_j = mean over ranks of the decompressed parts (in rank order);
+//            x = s_j + e_server; e_server = x - decompress(compress(x))
+//   stage 2: all-gather of the compressed parts x; every rank decompresses all of
+//            them, so the result is identical on every rank.
+// Bytes handed to the communicator per rank: ranks * part / 8 (all-to-all) +
+// part / 8 (all-gather) + 4 bytes per scale, about n/8 * (1 + 1/ranks): it does
+// not grow with the number of ranks.
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+
+#include "parallel/data_parallel/compression/compressor.h"
+
+namespace autoglm::parallel::data_parallel::compression {
+
+// How a bucket of `numel` elements is split over `ranks` parts.
+struct OnebitLayout {
+  int64_t numel = 0;   // real elements of the bucket
+  int ranks = 1;       // parts
+  int64_t part = 0;    // elements per part: ceil(numel / ranks) rounded up to a multiple of 8
+  int64_t chunk = 8;   // elements per scale
+  int64_t chunks = 0;  // scales per part: ceil(part / chunk)
+
+  // Bytes of one compressed part: part / 8 sign bytes, then `chunks` float32 scales.
+  int64_t partBytes() const { return part / 8 + 4 * chunks; }
+  // Real (non-padding) elements of part `index`.
+  int64_t valid(int index) const;
+};
+
+// Throws Error unless numel >= 0, ranks >= 1 and chunk is a positive multiple of 8.
+OnebitLayout onebitLayout(int64_t numel, int ranks, int64_t chunk);
+
+namespace onebit {
+
+// Sign bits of `x` (contiguous float32, numel a multiple of 8): uint8 [numel / 8],
+// element 8b+k in bit k of byte b, set when x >= 0 (NaN counts as negative).
+at::Tensor packSigns(const at::Tensor& x);
+
+// One scale per chunk of `chunk` elements of `x` (contiguous float32; the last
+// chunk may be shorter): mean |x| over the chunk's elements with index < valid,
+// 0 for a chunk without such elements.
+at::Tensor chunkScales(const at::Tensor& x, int64_t chunk, int64_t valid);
+
+// out[i] = bit i set ? scales[i / chunk] : -scales[i / chunk] for i < valid, 0 for
+// valid <= i < 8 * bits.numel(). float32 [8 * bits.numel()]; chunk a multiple of 8.
+at::Tensor unpackSigns(const at::Tensor& bits, const at::Tensor& scales, int64_t chunk, int64_t valid);
+
+// Writes the compressed form of part `index` (x: contiguous float32 [layout.part],
+// zero past its valid elements) into `out` (contiguous uint8 [layout.partBytes()]).
+void encodePart(const at::Tensor& x, const OnebitLayout& layout, int index, at::Tensor out);
+
+// The decompressed part `index` from its compressed form `row` (uint8
+// [layout.partBytes()]): float32 [layout.part], zero past its valid elements.
+at::Tensor decodePart(const at::Tensor& row, const OnebitLayout& layout, int index);
+
+}  // namespace onebit
+
+class OnebitCompressor final : public Compressor {
+ public:
+  // Throws ConfigError for settings outside CompressionConfig's bounds.
+  explicit OnebitCompressor(const CompressionConfig& cfg);
+
+  std::string name() const override { return "onebit"; }
+  void reduce(int bucket_id, at::Tensor& bucket, int64_t step, comm::Communicator& comm) override;
+  // "residual.<bucket>" (worker error, bucket size), "server_residual.<bucket>"
+  // (server error of this rank's part, layout.part elements).
+  CompressorState state() const override;
+  void loadState(const CompressorState& state) override;
+
+ private:
+  struct Residuals {
+    at::Tensor worker;  // [numel]
+    at::Tensor server;  // [part]; undefined until the first compressed step
+  };
+
+  int64_t warmup_steps_;
+  int64_t chunk_;
+  std::map<int, Residuals> residuals_;
+};
+
+}  // namespace autoglm::parallel::data_parallel::compression

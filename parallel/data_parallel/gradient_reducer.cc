@@ -1,0 +1,206 @@
+#include "parallel/data_parallel/gradient_reducer.h"
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+
+#include <chrono>
+
+#include "core/error.h"
+#include "parallel/data_parallel/bucket_assignment.h"
+
+namespace autoglm::parallel::data_parallel {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double secondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+}  // namespace
+
+GradientReducer::GradientReducer(std::vector<at::Tensor> params, std::shared_ptr<comm::Communicator> comm,
+                                 std::unique_ptr<compression::Compressor> compressor, ReducerOptions opts)
+    : comm_(std::move(comm)), compressor_(std::move(compressor)), opts_(std::move(opts)) {
+  AUTOGLM_CHECK(comm_ != nullptr && compressor_ != nullptr, "GradientReducer needs a communicator and a compressor");
+  for (auto& p : params) {
+    if (!p.requires_grad()) continue;
+    if (p.scalar_type() != at::kFloat || !p.device().is_cpu()) {
+      throw Error(detail::concat("GradientReducer: parameter ", params_.size(), " is ", p.toString(),
+                                 "; only float32 CPU parameters are supported"));
+    }
+    params_.push_back(p);
+  }
+  slots_.resize(params_.size());
+  std::vector<int64_t> numels;
+  for (const auto& p : params_) numels.push_back(p.numel());
+  for (auto& g : assignBuckets(numels, opts_.bucket_bytes)) {
+    Bucket b;
+    int64_t offset = 0;
+    for (int64_t i : g) {
+      Slot& s = slots_[static_cast<size_t>(i)];
+      s.bucket = static_cast<int>(buckets_.size());
+      s.offset = offset;
+      s.numel = params_[static_cast<size_t>(i)].numel();
+      offset += s.numel;
+    }
+    b.flat = at::zeros({offset}, at::TensorOptions().dtype(at::kFloat));
+    b.params = std::move(g);
+    buckets_.push_back(std::move(b));
+  }
+  used_ = at::zeros({static_cast<int64_t>(params_.size())}, at::TensorOptions().dtype(at::kInt));
+
+  for (size_t i = 0; i < params_.size(); ++i) {
+    hook_ids_.push_back(params_[i].register_hook([this, i](const at::Tensor& grad) { onGradient(i, grad); }));
+  }
+  thread_ = std::thread([this] { loop(); });
+}
+
+GradientReducer::~GradientReducer() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  for (size_t i = 0; i < params_.size(); ++i) params_[i].remove_hook(hook_ids_[i]);
+}
+
+std::vector<int64_t> GradientReducer::bucketParams(int b) const { return buckets_.at(static_cast<size_t>(b)).params; }
+
+void GradientReducer::beginBackward(bool sync, int64_t step) {
+  in_backward_ = true;
+  sync_ = sync;
+  step_ = step;
+  for (auto& s : slots_) s.seen = false;
+  if (sync) {
+    for (auto& b : buckets_) {
+      b.pending = static_cast<int64_t>(b.params.size());
+      b.launched = false;
+    }
+    next_launch_ = 0;
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = 0;
+  }
+}
+
+void GradientReducer::onGradient(size_t index, const at::Tensor& grad) {
+  if (!in_backward_) {
+    throw Error("GradientReducer: a gradient arrived outside beginBackward()/finishStep() "
+                "(call reducer.beginBackward() before every backward)");
+  }
+  Slot& s = slots_[index];
+  Bucket& b = buckets_[static_cast<size_t>(s.bucket)];
+  at::Tensor view = b.flat.narrow(0, s.offset, s.numel);
+  const at::Tensor g = grad.is_sparse() ? grad.to_dense() : grad;
+  if (s.filled) {
+    view.add_(g.reshape({-1}));
+  } else {
+    view.copy_(g.reshape({-1}));
+    s.filled = true;
+  }
+  if (!sync_ || s.seen) return;
+  s.seen = true;
+  if (--b.pending == 0 && opts_.mode == ReducerMode::kOverlap) launchReady();
+}
+
+void GradientReducer::launchReady() {
+  while (next_launch_ < numBuckets() && buckets_[static_cast<size_t>(next_launch_)].pending == 0) {
+    enqueue(next_launch_++);
+  }
+}
+
+void GradientReducer::enqueue(int bucket) {
+  Bucket& b = buckets_[static_cast<size_t>(bucket)];
+  b.launched = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(bucket);
+  }
+  cv_.notify_all();
+}
+
+void GradientReducer::loop() {
+  for (;;) {
+    int bucket = 0;
+    int64_t step = 0;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      bucket = queue_.front();
+      queue_.pop_front();
+      step = step_;
+      if (error_) {  // an earlier bucket failed: finishStep() rethrows it
+        ++done_;
+        cv_.notify_all();
+        continue;
+      }
+    }
+    const auto t0 = Clock::now();
+    std::exception_ptr error;
+    try {
+      compressor_->reduce(bucket, buckets_[static_cast<size_t>(bucket)].flat, step, *comm_);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.busy_seconds += secondsSince(t0);
+      if (error && !error_) error_ = error;
+      ++done_;
+    }
+    cv_.notify_all();
+  }
+}
+
+void GradientReducer::finishStep() {
+  if (!in_backward_) throw Error("GradientReducer::finishStep() without beginBackward()");
+  AUTOGLM_CHECK(sync_, "GradientReducer::finishStep() after a backward with sync=false");
+  in_backward_ = false;
+  ++stats_.steps;
+  if (opts_.mode == ReducerMode::kOff) {
+    for (auto& s : slots_) s.filled = false;
+    return;
+  }
+  const auto t0 = Clock::now();
+  // Start, in order, what backward did not: buckets with parameters that got no
+  // gradient (zeros stand in for them), or every bucket in after_backward mode.
+  for (int b = next_launch_; b < numBuckets(); ++b) {
+    Bucket& bucket = buckets_[static_cast<size_t>(b)];
+    for (int64_t i : bucket.params) {
+      Slot& s = slots_[static_cast<size_t>(i)];
+      if (!s.filled) bucket.flat.narrow(0, s.offset, s.numel).zero_();
+    }
+    enqueue(b);
+  }
+  next_launch_ = numBuckets();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_ == static_cast<int64_t>(buckets_.size()); });
+    if (error_) {
+      std::exception_ptr e = error_;
+      error_ = nullptr;
+      lock.unlock();
+      for (auto& s : slots_) s.filled = false;
+      std::rethrow_exception(e);
+    }
+  }
+  // Which parameters got a gradient on any rank.
+  auto* used = used_.data_ptr<int32_t>();
+  for (size_t i = 0; i < slots_.size(); ++i) used[i] = slots_[i].filled ? 1 : 0;
+  if (comm_->size() > 1) comm_->allreduce(used_, {comm::ReduceOp::kMax})->wait();
+  stats_.exposed_seconds += secondsSince(t0);
+
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Slot& s = slots_[i];
+    s.filled = false;
+    if (used[i] == 0) continue;
+    at::Tensor& p = params_[i];
+    at::Tensor avg = buckets_[static_cast<size_t>(s.bucket)].flat.narrow(0, s.offset, s.numel).view(p.sizes());
+    if (p.grad().defined()) {
+      p.mutable_grad().copy_(avg);
+    } else {
+      p.mutable_grad() = avg.clone();
+    }
+  }
+}
+
+}  // namespace autoglm::parallel::data_parallel

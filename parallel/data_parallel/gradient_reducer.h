@@ -1,0 +1,120 @@
+#pragma once
+// Bucketed gradient all-reduce over the data-parallel group, overlapped with
+// backward (the reducer of PyTorch DDP, on our communicator and compressors).
+//
+//   GradientReducer reducer(model->parameters(), dp_comm, makeCompressor(cfg), opts);
+//   for each step:
+//     optimizer.zero_grad();
+//     for each micro-batch m of the step:
+//       reducer.beginBackward(/*sync=*/m is the last, step);
+//       loss_m.backward();
+//     reducer.finishStep();      // waits; every parameter's .grad is the group average
+//     optimizer.step();
+//
+// Parameters are grouped into buckets of about `bucket_bytes`, in reverse order
+// of registration (assignBuckets), each backed by one flat float32 buffer. A hook on every parameter copies its
+// gradient into the buffer; once all of a bucket's parameters reported, the
+// bucket is handed to the reducer's synchronisation thread, which runs the
+// compressor's (possibly multi-stage) reduction while backward continues.
+// Buckets start in index order on every rank, so all ranks issue the same
+// collectives in the same order.
+//
+// Parameters that get no gradient in a step (unused heads, ...) do not hang the
+// step: finishStep() starts the buckets still waiting, with zeros for them, and
+// a parameter that got no gradient on any rank keeps no gradient (as in one
+// process). Micro-batches with sync=false only accumulate into the buffers.
+
+#include <ATen/core/Tensor.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "parallel/data_parallel/compression/compressor.h"
+#include "parallel/data_parallel/reducer_options.h"
+
+namespace autoglm::parallel::data_parallel {
+
+// Seconds and counts since construction, for logs and benchmarks.
+struct ReducerStats {
+  int64_t steps = 0;
+  double busy_seconds = 0.0;     // synchronisation thread reducing buckets
+  double exposed_seconds = 0.0;  // finishStep() waiting for buckets after backward
+};
+
+class GradientReducer {
+ public:
+  GradientReducer(std::vector<at::Tensor> params, std::shared_ptr<comm::Communicator> comm,
+                  std::unique_ptr<compression::Compressor> compressor, ReducerOptions opts = {});
+  ~GradientReducer();
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
+
+  // Before each backward. sync: this backward ends the step (its buckets are
+  // reduced); step: the optimizer step the gradients belong to (compressor warm-up).
+  void beginBackward(bool sync, int64_t step);
+  // After the last backward of the step: reduces what has not started, waits
+  // for every bucket and writes the averaged gradients into the parameters.
+  // Rethrows a failure of the reduction.
+  void finishStep();
+
+  int numBuckets() const { return static_cast<int>(buckets_.size()); }
+  // Parameter indices (into the constructor's list) of bucket b, in bucket order.
+  std::vector<int64_t> bucketParams(int b) const;
+  int64_t bucketNumel(int b) const { return buckets_[static_cast<size_t>(b)].flat.numel(); }
+  const ReducerStats& stats() const { return stats_; }
+  compression::Compressor& compressor() { return *compressor_; }
+  comm::Communicator& communicator() { return *comm_; }
+
+ private:
+  struct Slot {  // one parameter
+    int bucket = 0;
+    int64_t offset = 0;
+    int64_t numel = 0;
+    bool filled = false;  // gradient written since the last finishStep
+    bool seen = false;    // hook ran in the current backward
+  };
+  struct Bucket {
+    at::Tensor flat;
+    std::vector<int64_t> params;
+    int64_t pending = 0;  // parameters of the current sync backward not reported yet
+    bool launched = false;
+  };
+
+  void onGradient(size_t index, const at::Tensor& grad);
+  void launchReady();  // starts consecutive complete buckets, in order (caller holds no lock)
+  void enqueue(int bucket);
+  void loop();
+
+  std::vector<at::Tensor> params_;
+  std::shared_ptr<comm::Communicator> comm_;
+  std::unique_ptr<compression::Compressor> compressor_;
+  ReducerOptions opts_;
+  std::vector<Slot> slots_;
+  std::vector<Bucket> buckets_;
+  std::vector<unsigned> hook_ids_;
+  at::Tensor used_;  // int32 per parameter: got a gradient this step (all-reduced with max)
+
+  bool in_backward_ = false;
+  bool sync_ = false;
+  int64_t step_ = 0;
+  int next_launch_ = 0;  // next bucket to start, in order
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<int> queue_;
+  int64_t done_ = 0;      // buckets reduced this step
+  bool stop_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;
+  ReducerStats stats_;
+};
+
+}  // namespace autoglm::parallel::data_parallel

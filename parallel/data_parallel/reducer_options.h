@@ -1,0 +1,28 @@
+#pragma once
+// Settings of the data-parallel gradient reducer (gradient_reducer.h).
+
+#include <array>
+#include <cstdint>
+
+#include "core/yaml_config.h"
+
+namespace autoglm::parallel::data_parallel {
+
+// parallel.reducer_mode:
+//   overlap         buckets start during backward (default);
+//   after_backward  all buckets start after backward, one after another;
+//   off             no gradient communication (a benchmark's compute-only
+//                   baseline; the ranks diverge).
+enum class ReducerMode { kOverlap, kAfterBackward, kOff };
+constexpr std::array<core::EnumName<ReducerMode>, 3> enumNames(ReducerMode) {
+  return {{{ReducerMode::kOverlap, "overlap"},
+           {ReducerMode::kAfterBackward, "after_backward"},
+           {ReducerMode::kOff, "off"}}};
+}
+
+struct ReducerOptions {
+  int64_t bucket_bytes = int64_t{25} << 20;
+  ReducerMode mode = ReducerMode::kOverlap;
+};
+
+}  // namespace autoglm::parallel::data_parallel

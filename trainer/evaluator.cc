@@ -1,0 +1,57 @@
+#include "trainer/evaluator.h"
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+
+#include "core/graph/graph_batch.h"
+
+namespace autoglm::trainer {
+
+Evaluator::Evaluator(core::model::GraphClassifier model, int64_t batch_graphs, comm::Communicator* group)
+    : model_(std::move(model)), batch_graphs_(batch_graphs), group_(group) {}
+
+EvalResult Evaluator::evaluate(const core::graph::GraphStore& store, const std::vector<int64_t>& indices) {
+  EvalResult r;
+  if (indices.empty()) return r;
+  model_->eval();
+  at::NoGradGuard no_grad;
+  const int rank = group_ != nullptr ? group_->rank() : 0;
+  const int world = group_ != nullptr ? group_->size() : 1;
+  std::vector<int64_t> mine;
+  for (size_t i = static_cast<size_t>(rank); i < indices.size(); i += static_cast<size_t>(world)) {
+    mine.push_back(indices[i]);
+  }
+  double loss_sum = 0.0;
+  int64_t correct = 0;
+  const core::graph::BatchLimits limits{batch_graphs_, 0};
+  for (const auto& b : core::graph::planBatches(mine, [&](int64_t i) { return store.numNodes(i); }, limits)) {
+    std::vector<core::graph::GraphView> views;
+    views.reserve(b.size());
+    for (int64_t i : b) views.push_back(store.graph(i));
+    const core::graph::GraphBatch batch = core::graph::collate(views);
+    at::Tensor logits = model_->forward(batch);
+    loss_sum += at::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum).item<double>();
+    correct += logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+  }
+  if (world > 1) {
+    // float32 for the loss (the communicator reduces no float64), int64 for counts.
+    at::Tensor l = at::tensor({static_cast<float>(loss_sum)}, at::TensorOptions().dtype(at::kFloat));
+    at::Tensor c = at::tensor({correct}, at::TensorOptions().dtype(at::kLong));
+    group_->allreduce(l, {comm::ReduceOp::kSum})->wait();
+    group_->allreduce(c, {comm::ReduceOp::kSum})->wait();
+    loss_sum = l.item<double>();
+    correct = c.item<int64_t>();
+  }
+  r.count = static_cast<int64_t>(indices.size());
+  r.loss = loss_sum / static_cast<double>(r.count);
+  r.accuracy = static_cast<double>(correct) / static_cast<double>(r.count);
+  return r;
+}
+
+at::Tensor Evaluator::probabilities(const std::vector<core::graph::GraphView>& graphs) {
+  model_->eval();
+  at::NoGradGuard no_grad;
+  return at::softmax(model_->forward(core::graph::collate(graphs)), 1);
+}
+
+}  // namespace autoglm::trainer

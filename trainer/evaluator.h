@@ -1,0 +1,41 @@
+#pragma once
+// Evaluation and prediction with a trained classifier, with or without a
+// Trainer: `autoglm eval` and `predict` use it on one process, the Trainer at
+// the end of each epoch on its data-parallel group.
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "core/graph/graph_store.h"
+#include "core/model/graph_classifier.h"
+
+namespace autoglm::trainer {
+
+struct EvalResult {
+  double loss = 0.0;      // mean cross-entropy
+  double accuracy = 0.0;
+  int64_t count = 0;      // graphs evaluated (on all ranks)
+};
+
+class Evaluator {
+ public:
+  // batch_graphs: graphs per forward pass. group: the ranks that share the work
+  // (each evaluates every size()-th graph; the sums are all-reduced); null or a
+  // group of one evaluates everything here.
+  Evaluator(core::model::GraphClassifier model, int64_t batch_graphs, comm::Communicator* group = nullptr);
+
+  // Loss and accuracy over the graphs `indices` of `store`. Collective over the group.
+  EvalResult evaluate(const core::graph::GraphStore& store, const std::vector<int64_t>& indices);
+  // Class probabilities [graphs, classes] of one batch.
+  at::Tensor probabilities(const std::vector<core::graph::GraphView>& graphs);
+
+ private:
+  core::model::GraphClassifier model_;
+  int64_t batch_graphs_;
+  comm::Communicator* group_;
+};
+
+}  // namespace autoglm::trainer

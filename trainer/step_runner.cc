@@ -1,0 +1,88 @@
+#include "trainer/step_runner.h"
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+#include <torch/nn/utils/clip_grad.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "trainer/optimizer.h"
+
+namespace autoglm::trainer {
+
+namespace dpar = parallel::data_parallel;
+
+StepRunner::StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStore& store,
+                       core::model::GraphClassifier model, std::shared_ptr<comm::Communicator> dp,
+                       int64_t steps_per_epoch)
+    : train_(cfg.train), store_(store), model_(std::move(model)), world_(dp ? dp->size() : 1) {
+  if (dp) {
+    dpar::ReducerOptions ro;
+    ro.bucket_bytes = static_cast<int64_t>(cfg.parallel.bucket_mb * 1024.0 * 1024.0);
+    ro.mode = cfg.parallel.reducer_mode;
+    reducer_ = std::make_unique<dpar::GradientReducer>(
+        model_->parameters(), dp, dpar::compression::makeCompressor(cfg.parallel.compression), ro);
+    core::log::info0("data parallel over {} ranks: {} gradient buckets ({} MiB cap), compression {}, reducer {}",
+                     world_, reducer_->numBuckets(), cfg.parallel.bucket_mb,
+                     core::enumName(cfg.parallel.compression.type), core::enumName(cfg.parallel.reducer_mode));
+  }
+  optimizer_ = makeOptimizer(cfg.train, model_->parameters());
+  schedule_.lr = cfg.train.lr;
+  schedule_.warmup_steps = cfg.train.warmup_steps;
+  schedule_.total_steps = steps_per_epoch * cfg.train.epochs;
+  schedule_.kind = cfg.train.schedule;
+  schedule_.min_lr_ratio = cfg.train.min_lr_ratio;
+}
+
+StepRunner::~StepRunner() = default;
+
+double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, int64_t global_graphs, int64_t step) {
+  using clock = std::chrono::steady_clock;
+  auto secs = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+  AUTOGLM_CHECK(!micro_batches.empty() && global_graphs > 0, "empty training step");
+  model_->train();
+  optimizer_->zero_grad();
+  // Summed loss over this rank's graphs, scaled so that the group average is the
+  // mean over the step's global batch.
+  const double scale = static_cast<double>(world_) / static_cast<double>(global_graphs);
+  double loss_total = 0.0;
+  for (size_t m = 0; m < micro_batches.size(); ++m) {
+    const auto t0 = clock::now();
+    std::vector<core::graph::GraphView> views;
+    views.reserve(micro_batches[m].size());
+    for (int64_t i : micro_batches[m]) views.push_back(store_.graph(i));
+    const core::graph::GraphBatch batch = core::graph::collate(views);
+    const auto t1 = clock::now();
+    at::Tensor logits = model_->forward(batch);
+    at::Tensor loss = at::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum, -100,
+                                             train_.label_smoothing) *
+                      scale;
+    const auto t2 = clock::now();
+    if (reducer_) reducer_->beginBackward(/*sync=*/m + 1 == micro_batches.size(), step);
+    loss.backward();
+    loss_total += loss.item<double>();
+    const auto t3 = clock::now();
+    times_.collate += secs(t0, t1);
+    times_.forward += secs(t1, t2);
+    times_.backward += secs(t2, t3);
+  }
+  const auto t3 = clock::now();
+  if (reducer_) reducer_->finishStep();
+  const auto t4 = clock::now();
+  if (train_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), train_.grad_clip);
+  setLearningRate(*optimizer_, schedule_.at(step));
+  optimizer_->step();
+  const auto t5 = clock::now();
+  times_.sync += secs(t3, t4);
+  times_.optimizer += secs(t4, t5);
+  if (!std::isfinite(loss_total)) {
+    throw Error(detail::concat("training diverged: loss is ", loss_total, " at step ", step + 1,
+                               "; lower train.lr (now ", train_.lr, ") or set train.grad_clip"));
+  }
+  return loss_total;
+}
+
+}  // namespace autoglm::trainer

@@ -1,0 +1,61 @@
+#pragma once
+// One optimisation step of the classifier over this rank's micro-batches:
+// collate each, forward, cross-entropy, backward (the GradientReducer averages
+// gradients over the data-parallel group while backward runs), clip, set the
+// scheduled learning rate, optimizer step.
+//
+// The loss of a rank's share is its summed loss over the graphs of the whole
+// global batch, times the group size (the reducer averages), so any number of
+// ranks trains the model one process would train on the combined batches.
+
+#include <torch/optim/optimizer.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "core/graph/graph_store.h"
+#include "core/model/graph_classifier.h"
+#include "parallel/data_parallel/gradient_reducer.h"
+#include "trainer/experiment_config.h"
+#include "trainer/lr_schedule.h"
+
+namespace autoglm::trainer {
+
+// Seconds spent in each phase of the steps so far (benchmarks read them).
+struct PhaseTimes {
+  double collate = 0, forward = 0, backward = 0, sync = 0, optimizer = 0;
+};
+
+class StepRunner {
+ public:
+  // dp: the data-parallel group (null: one process, no reducer).
+  // steps_per_epoch sizes the learning-rate schedule.
+  StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStore& store, core::model::GraphClassifier model,
+             std::shared_ptr<comm::Communicator> dp, int64_t steps_per_epoch);
+  ~StepRunner();
+
+  // Step `step` (0-based) over micro-batches of graph indices; global_graphs is
+  // the number of graphs of the step on all ranks together. Returns this rank's
+  // loss. Throws Error when the loss is not finite.
+  double run(const std::vector<std::vector<int64_t>>& micro_batches, int64_t global_graphs, int64_t step);
+
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
+  // Null on one process.
+  parallel::data_parallel::GradientReducer* reducer() { return reducer_.get(); }
+  const LrSchedule& schedule() const { return schedule_; }
+  const PhaseTimes& phaseTimes() const { return times_; }
+
+ private:
+  const TrainConfig& train_;
+  const core::graph::GraphStore& store_;
+  core::model::GraphClassifier model_;
+  int world_;
+  std::unique_ptr<parallel::data_parallel::GradientReducer> reducer_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  LrSchedule schedule_;
+  PhaseTimes times_;
+};
+
+}  // namespace autoglm::trainer

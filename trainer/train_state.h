@@ -1,0 +1,58 @@
+#pragma once
+// Where a run stands, as a checkpoint's state.json holds it. Every key is named
+// once, in visit(), which both toJson() and fromJson() walk.
+//
+// The rest of what a resumed run needs lives elsewhere: the model, optimizer
+// (Adam moments) and the learning-rate schedule's position (a function of
+// `step`) in the checkpoint's archives and config, each rank's RNG and
+// compressor residuals in its rank state (rank_state.h).
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace autoglm::trainer {
+
+struct TrainState {
+  // Progress.
+  int64_t step = 0;            // optimizer steps done
+  int64_t epoch = 0;           // 0-based epoch in progress
+  int64_t batch_in_epoch = 0;  // batches of that epoch already done
+  double elapsed_seconds = 0;  // training time, summed over resumes
+  // Model selection and early stopping.
+  double best_val_accuracy = -1.0;  // selection score of the best epoch so far
+  double best_val_loss = 1e300;     // its tie-breaker (lower wins)
+  double test_accuracy_at_best = 0.0;
+  int64_t best_epoch = -1;          // 1-based; -1 before the first epoch ends
+  int64_t bad_epochs = 0;           // epochs since the best one
+  // What the checkpoint was written by, checked on resume.
+  int64_t num_classes = 0;
+  int64_t vocab_size = 0;
+  int64_t dp_world = 1;             // data-parallel ranks
+  std::string compression = "none"; // parallel.compression.type
+
+  template <class V>
+  void visit(V& v) {
+    v("step", step);
+    v("epoch", epoch);
+    v("batch_in_epoch", batch_in_epoch);
+    v("best_val_accuracy", best_val_accuracy);
+    v("best_val_loss", best_val_loss);
+    v("test_accuracy_at_best", test_accuracy_at_best);
+    v("best_epoch", best_epoch);
+    v("bad_epochs", bad_epochs);
+    v("elapsed_seconds", elapsed_seconds);
+    v("num_classes", num_classes);
+    v("vocab_size", vocab_size);
+    v("dp_world", dp_world);
+    v("compression", compression);
+  }
+
+  nlohmann::json toJson() const;
+  // Throws CheckpointError naming `where` (the state.json path) and the key
+  // that is missing or of the wrong type.
+  static TrainState fromJson(const nlohmann::json& j, const std::string& where);
+};
+
+}  // namespace autoglm::trainer
