@@ -1,7 +1,7 @@
 // Data-parallel step time, per compressor and reducer mode, measured side by
 // side in one MPI job:
 //
-//   mpirun -np 2 dp_step_bench --config configs/r8_gat.yaml \
+//   mpirun -np 2 dp_step_bench --config configs/r8_gat.yaml
 //       --compressors none,fp16,onebit,topk --modes overlap,after_backward,off
 //
 // For each (compressor, mode) every rank builds a fresh Trainer on the same data

@@ -16,11 +16,22 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "comm/options.h"
 #include "comm/work.h"
 
 namespace autoglm::comm {
+
+// One send or receive of a batch (Communicator::batchP2P). The receiver
+// allocates `tensor` with the shape and dtype the sender sends: both sides know
+// it, so no header travels.
+struct P2POp {
+  enum class Kind { kSend, kRecv };
+  Kind kind = Kind::kSend;
+  at::Tensor tensor;
+  int peer = 0;
+};
 
 class Communicator {
  public:
@@ -50,6 +61,12 @@ class Communicator {
   // Point to point; the receiver learns shape and dtype from a header sent first.
   virtual std::shared_ptr<Work> send(const at::Tensor& tensor, int dst, const SendOptions& opts) = 0;
   virtual std::shared_ptr<Work> recv(int src, const RecvOptions& opts) = 0;
+  // Sends and receives started together, so that no order among them can
+  // deadlock (a ring exchange, a pipeline stage's activations one way and
+  // gradients the other). Between two ranks, sends and receives match in the
+  // order each side lists them. Received data lands in the given tensors;
+  // result() is empty. Every op's tensor must stay untouched until the Work completed.
+  virtual std::shared_ptr<Work> batchP2P(const std::vector<P2POp>& ops, const P2POptions& opts) = 0;
   virtual std::shared_ptr<Work> barrier(const BarrierOptions& opts) = 0;
 
   // Collective over this communicator: ranks with the same color form a new

@@ -12,6 +12,14 @@ namespace autoglm::comm {
 // initialised (mpi::Environment) for every backend: NCCL bootstraps over MPI.
 // Throws ConfigError for an unknown backend or "nccl" in a build without NCCL;
 // never falls back to another backend.
+//
+// What Work::wait() does depends on the backend:
+//   mpi   blocks the calling host thread until the operation completed; the
+//         tensors hold the result when it returns.
+//   nccl  makes the caller's CUDA stream (the legacy default stream) wait for
+//         the operation, then blocks the host until its event fired, so both
+//         later device work and host reads see the result. NcclWork::
+//         synchronizeStream() only orders the stream and returns at once.
 std::shared_ptr<Communicator> makeCommunicator(const CommConfig& cfg);
 
 }  // namespace autoglm::comm

@@ -45,6 +45,10 @@ struct RecvOptions {
   Millis timeout = kDefaultTimeout;
 };
 
+struct P2POptions {
+  Millis timeout = kDefaultTimeout;
+};
+
 struct BarrierOptions {
   Millis timeout = kDefaultTimeout;
 };

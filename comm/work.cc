@@ -14,6 +14,7 @@ const char* toString(OpType op) {
     case OpType::kBroadcast: return "BROADCAST";
     case OpType::kSend: return "SEND";
     case OpType::kRecv: return "RECV";
+    case OpType::kBatchP2P: return "BATCH_P2P";
     case OpType::kBarrier: return "BARRIER";
     case OpType::kSplit: return "SPLIT";
   }

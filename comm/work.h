@@ -28,7 +28,9 @@
 
 namespace autoglm::comm {
 
-enum class OpType { kAllreduce, kAllgather, kAllgatherv, kReduceScatter, kAlltoall, kBroadcast, kSend, kRecv, kBarrier, kSplit };
+enum class OpType {
+  kAllreduce, kAllgather, kAllgatherv, kReduceScatter, kAlltoall, kBroadcast, kSend, kRecv, kBatchP2P, kBarrier, kSplit
+};
 
 const char* toString(OpType op);
 

@@ -4,8 +4,9 @@
 // With size 1 every collective returns its input (the average over one rank).
 // With size > 1 the other ranks are simulated for all-reduce only: each holds
 // `peer(tensor, call)` (by default the same tensor as this rank), so a test can
-// give "another rank" a gradient this one does not have. Every call is recorded,
-// and failAt(k) makes the k-th call (0-based) complete with a CommError.
+// give "another rank" a gradient this one does not have. Every call is recorded;
+// failAt(k): when call k (0-based, every call counted) is an all-reduce, it
+// completes with a CommError. Point-to-point: see send() and recv().
 
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
@@ -76,18 +77,55 @@ class LoopbackComm final : public comm::Communicator {
     record(comm::OpType::kBroadcast, t.numel());
     return done(comm::OpType::kBroadcast, {t});
   }
-  std::shared_ptr<comm::Work> send(const at::Tensor&, int, const comm::SendOptions&) override {
-    throw std::logic_error("loopback: send");
+  // send() keeps what it was given (sent()); recv() hands out what the test
+  // queued with queueRecv(), in order.
+  std::shared_ptr<comm::Work> send(const at::Tensor& t, int, const comm::SendOptions&) override {
+    record(comm::OpType::kSend, t.numel());
+    std::lock_guard<std::mutex> lock(mu_);
+    sent_.push_back(t.clone());
+    return done(comm::OpType::kSend, {});
   }
   std::shared_ptr<comm::Work> recv(int, const comm::RecvOptions&) override {
-    throw std::logic_error("loopback: recv");
+    record(comm::OpType::kRecv, 0);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (to_receive_.empty()) throw std::logic_error("loopback: recv with nothing queued (queueRecv)");
+    at::Tensor t = to_receive_.front();
+    to_receive_.erase(to_receive_.begin());
+    return done(comm::OpType::kRecv, {t});
+  }
+  // A group of one: each receive takes the next send's data.
+  std::shared_ptr<comm::Work> batchP2P(const std::vector<comm::P2POp>& ops, const comm::P2POptions&) override {
+    onlyAlone("batchP2P");
+    record(comm::OpType::kBatchP2P, static_cast<int64_t>(ops.size()));
+    std::vector<at::Tensor> sends;
+    for (const auto& op : ops) {
+      if (op.kind == comm::P2POp::Kind::kSend) sends.push_back(op.tensor);
+    }
+    size_t next = 0;
+    for (const auto& op : ops) {
+      if (op.kind != comm::P2POp::Kind::kRecv) continue;
+      if (next >= sends.size()) throw std::logic_error("loopback: batchP2P receive without a send");
+      at::Tensor dst = op.tensor;
+      dst.copy_(sends[next++]);
+    }
+    return done(comm::OpType::kBatchP2P, {});
+  }
+  void queueRecv(at::Tensor t) {
+    std::lock_guard<std::mutex> lock(mu_);
+    to_receive_.push_back(std::move(t));
+  }
+  std::vector<at::Tensor> sent() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sent_;
   }
   std::shared_ptr<comm::Work> barrier(const comm::BarrierOptions&) override {
     record(comm::OpType::kBarrier, 0);
     return done(comm::OpType::kBarrier, {});
   }
+  // Another loopback group of the same size.
   std::shared_ptr<comm::Communicator> split(int, int, const std::string&) override {
-    throw std::logic_error("loopback: split");
+    record(comm::OpType::kSplit, 0);
+    return std::make_shared<LoopbackComm>(size_);
   }
 
   // Calls so far (thread-safe: reducers call from their own thread).
@@ -130,6 +168,7 @@ class LoopbackComm final : public comm::Communicator {
   size_t fail_at_ = static_cast<size_t>(-1);
   mutable std::mutex mu_;
   std::vector<Call> calls_;
+  std::vector<at::Tensor> sent_, to_receive_;
 };
 
 }  // namespace autoglm::test

@@ -22,6 +22,8 @@ constexpr int kHeaderLen = 3 + kMaxDims;
 // User tag t uses MPI tags kTagBase + 2t (header) and kTagBase + 2t + 1 (payload),
 // clear of the tags the large all-reduce uses.
 constexpr int kTagBase = 16;
+// batchP2P: payloads only, matched in order between each pair.
+constexpr int kTagBatch = 3;
 
 void writeHeader(const at::Tensor& t, int64_t* h, const char* what) {
   if (t.dim() > kMaxDims) {
@@ -392,6 +394,28 @@ std::shared_ptr<Work> MpiCommunicator::recv(int src, const RecvOptions& opts) {
     AUTOGLM_CHECK_MPI(MPI_Recv(t.data_ptr(), toInt(t.nbytes(), "recv bytes"), MPI_BYTE, src,
                                kTagBase + 2 * tag + 1, comm_, MPI_STATUS_IGNORE));
     return std::vector<at::Tensor>{t};
+  });
+}
+
+std::shared_ptr<Work> MpiCommunicator::batchP2P(const std::vector<P2POp>& ops, const P2POptions& opts) {
+  for (const auto& op : ops) {
+    comm::detail::checkTensor(op.tensor, c10::DeviceType::CPU, *this, "batchP2P");
+    comm::detail::checkPeer(op.peer, *this, "batchP2P");
+  }
+  auto list = std::make_shared<std::vector<P2POp>>(ops);
+  return enqueue(info(OpType::kBatchP2P, nullptr, opts.timeout), [this, list]() {
+    std::vector<MPI_Request> reqs(list->size(), MPI_REQUEST_NULL);
+    for (size_t i = 0; i < list->size(); ++i) {
+      P2POp& op = (*list)[i];
+      const int bytes = toInt(op.tensor.nbytes(), "batchP2P bytes");
+      if (op.kind == P2POp::Kind::kSend) {
+        AUTOGLM_CHECK_MPI(MPI_Isend(op.tensor.data_ptr(), bytes, MPI_BYTE, op.peer, kTagBatch, comm_, &reqs[i]));
+      } else {
+        AUTOGLM_CHECK_MPI(MPI_Irecv(op.tensor.data_ptr(), bytes, MPI_BYTE, op.peer, kTagBatch, comm_, &reqs[i]));
+      }
+    }
+    AUTOGLM_CHECK_MPI(MPI_Waitall(static_cast<int>(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE));
+    return std::vector<at::Tensor>{};
   });
 }
 

@@ -63,6 +63,8 @@ class MpiCommunicator final : public Communicator {
   std::shared_ptr<Work> broadcast(at::Tensor& tensor, const BroadcastOptions& opts) override;
   std::shared_ptr<Work> send(const at::Tensor& tensor, int dst, const SendOptions& opts) override;
   std::shared_ptr<Work> recv(int src, const RecvOptions& opts) override;
+  // All Isend/Irecv posted at once on the communication thread, then waited for.
+  std::shared_ptr<Work> batchP2P(const std::vector<P2POp>& ops, const P2POptions& opts) override;
   std::shared_ptr<Work> barrier(const BarrierOptions& opts) override;
   std::shared_ptr<Communicator> split(int color, int key, const std::string& group_name) override;
 

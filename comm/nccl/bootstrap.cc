@@ -47,19 +47,23 @@ int localRank(mpi::MpiCommunicator& comm) {
   return local;
 }
 
-GroupGuard::GroupGuard(ncclComm_t comm) : comm_(comm) {
-  AUTOGLM_CHECK_NCCL(ncclGroupStart(), comm_);
+GroupGuard::GroupGuard(DeviceApi& api) : api_(api) {
+  api_.groupStart();
   open_ = true;
 }
 
 void GroupGuard::end() {
   if (!open_) return;
   open_ = false;
-  AUTOGLM_CHECK_NCCL(ncclGroupEnd(), comm_);
+  api_.groupEnd();
 }
 
 GroupGuard::~GroupGuard() {
-  if (open_) ncclGroupEnd();
+  if (!open_) return;
+  try {
+    api_.groupEnd();
+  } catch (...) {  // destructors never throw
+  }
 }
 
 }  // namespace autoglm::comm::nccl

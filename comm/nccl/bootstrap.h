@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 
+#include "comm/nccl/device_api.h"
+
 namespace autoglm::comm::mpi {
 class MpiCommunicator;
 }
@@ -26,17 +28,17 @@ int localRank(mpi::MpiCommunicator& comm);
 
 // RAII ncclGroupStart/ncclGroupEnd (several operations launched as one). Call
 // end() to get errors as CommError; the destructor ends a still-open group
-// silently (it never throws).
+// silently (it never throws), as when an operation inside failed.
 class GroupGuard {
  public:
-  explicit GroupGuard(ncclComm_t comm);
+  explicit GroupGuard(DeviceApi& api);
   ~GroupGuard();
   void end();
   GroupGuard(const GroupGuard&) = delete;
   GroupGuard& operator=(const GroupGuard&) = delete;
 
  private:
-  ncclComm_t comm_;
+  DeviceApi& api_;
   bool open_ = false;
 };
 

@@ -31,12 +31,10 @@ ncclRedOp_t ncclReduceOp(ReduceOp op) {
 
 namespace detail {
 
-void checkNccl(ncclResult_t r, ncclComm_t abort_comm, const char* expr, const char* file, int line) {
+void checkNccl(ncclResult_t r, const char* expr, const char* file, int line) {
   if (r == ncclSuccess || r == ncclInProgress) return;
-  if (abort_comm != nullptr) ncclCommAbort(abort_comm);
   throw CommError(concat(expr, " failed at ", file, ":", line, ": NCCL error ", static_cast<int>(r), " (",
-                         ncclGetErrorString(r), ")",
-                         abort_comm != nullptr ? "; communicator aborted" : ""));
+                         ncclGetErrorString(r), ")"));
 }
 
 void checkCuda(cudaError_t e, const char* expr, const char* file, int line) {

@@ -14,14 +14,13 @@ ncclDataType_t ncclDatatype(c10::ScalarType dtype);
 ncclRedOp_t ncclReduceOp(ReduceOp op);
 
 namespace detail {
-// On failure: aborts `abort_comm` (when not null) first, then throws CommError
-// with the NCCL error string, the expression, file and line.
-void checkNccl(ncclResult_t r, ncclComm_t abort_comm, const char* expr, const char* file, int line);
+// On failure throws CommError with the NCCL error string, the expression, file
+// and line. (Aborting the communicator is the caller's part: CommState.)
+void checkNccl(ncclResult_t r, const char* expr, const char* file, int line);
 void checkCuda(cudaError_t e, const char* expr, const char* file, int line);
 }  // namespace detail
 
 }  // namespace autoglm::comm::nccl
 
-#define AUTOGLM_CHECK_NCCL(expr, abort_comm) \
-  ::autoglm::comm::nccl::detail::checkNccl((expr), (abort_comm), #expr, __FILE__, __LINE__)
+#define AUTOGLM_CHECK_NCCL(expr) ::autoglm::comm::nccl::detail::checkNccl((expr), #expr, __FILE__, __LINE__)
 #define AUTOGLM_CHECK_CUDA(expr) ::autoglm::comm::nccl::detail::checkCuda((expr), #expr, __FILE__, __LINE__)

@@ -294,6 +294,39 @@ TEST(MpiCommunicator, AlltoallBadShapeIsCommErrorNamingOpRankGroup) {
 
 // ---- async behaviour ---------------------------------------------------------------
 
+// Every rank sends to the right and to the left and receives from both, in one
+// batch: the order within the batch cannot deadlock, and between a pair the
+// messages match in the order listed (two messages rank r -> r+1).
+TEST(MpiCommunicator, BatchP2PRingBothWaysWithoutHeaders) {
+  auto comm = worldComm();
+  const int P = comm->size(), me = comm->rank();
+  const int right = (me + 1) % P, left = (me + P - 1) % P;
+  const auto f32 = at::TensorOptions().dtype(at::kFloat);
+  const auto i64 = at::TensorOptions().dtype(at::kLong);
+  for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{1000}, int64_t{300000}}) {
+    at::Tensor to_right_a = at::full({n}, static_cast<float>(me), f32);
+    at::Tensor to_right_b = at::full({n + 1}, static_cast<int64_t>(10 * me), i64);
+    at::Tensor to_left = at::full({2, n}, static_cast<float>(-me), f32);
+    at::Tensor from_left_a = at::empty({n}, f32), from_left_b = at::empty({n + 1}, i64);
+    at::Tensor from_right = at::empty({2, n}, f32);
+    // Receives listed before the matching sends on purpose.
+    comm->batchP2P({{P2POp::Kind::kRecv, from_left_a, left},
+                    {P2POp::Kind::kRecv, from_right, right},
+                    {P2POp::Kind::kRecv, from_left_b, left},
+                    {P2POp::Kind::kSend, to_right_a, right},
+                    {P2POp::Kind::kSend, to_left, left},
+                    {P2POp::Kind::kSend, to_right_b, right}},
+                   {})
+        ->wait();
+    EXPECT_TRUE(at::equal(from_left_a, at::full({n}, static_cast<float>(left), f32))) << n;
+    EXPECT_TRUE(at::equal(from_left_b, at::full({n + 1}, static_cast<int64_t>(10 * left), i64))) << n;
+    EXPECT_TRUE(at::equal(from_right, at::full({2, n}, static_cast<float>(-right), f32))) << n;
+  }
+  EXPECT_THROW(comm->batchP2P({{P2POp::Kind::kSend, at::zeros({1}), P}}, {}), CommError);
+  EXPECT_THROW(comm->batchP2P({{P2POp::Kind::kSend, at::zeros({2, 2}).t(), 0}}, {}), CommError);
+  comm->barrier({})->wait();
+}
+
 TEST(MpiCommunicator, ManyOutstandingOperationsCompleteInOrder) {
   auto comm = worldComm();
   const int P = comm->size();

@@ -15,6 +15,7 @@
 #include "comm/factory.h"
 #include "comm/mpi/communicator.h"
 #include "comm/nccl/bootstrap.h"
+#include "comm/nccl/device_api.h"
 #include "comm/nccl/types.h"
 #include "core/error.h"
 #include "tests/mpi_test_main.h"
@@ -76,20 +77,21 @@ TEST(NcclOptions, DtypeAndOpMapping) {
 
 TEST(NcclOptions, ErrorCheckNamesExpression) {
   try {
-    AUTOGLM_CHECK_NCCL(ncclInvalidArgument, nullptr);
+    AUTOGLM_CHECK_NCCL(ncclInvalidArgument);
     FAIL();
   } catch (const CommError& e) {
     EXPECT_NE(std::string(e.what()).find("ncclInvalidArgument failed at"), std::string::npos) << e.what();
   }
-  EXPECT_NO_THROW(AUTOGLM_CHECK_NCCL(ncclSuccess, nullptr));
+  EXPECT_NO_THROW(AUTOGLM_CHECK_NCCL(ncclSuccess));
 }
 
 TEST(NcclOptions, GroupGuardBalancesStartAndEnd) {
   // Group calls only touch thread-local state: no device needed.
-  GroupGuard g(nullptr);
+  auto api = makeCudaDeviceApi();
+  GroupGuard g(*api);
   g.end();
   g.end();  // idempotent
-  { GroupGuard unended(nullptr); }  // destructor ends it without throwing
+  { GroupGuard unended(*api); }  // destructor ends it without throwing
 }
 
 TEST(NcclFactory, WithoutGpuIsAClearErrorNotAFallback) {
@@ -104,29 +106,55 @@ TEST(NcclFactory, WithoutGpuIsAClearErrorNotAFallback) {
   }
 }
 
-TEST(NcclGpu, AllreduceSumOnDevice) {
-  if (gpuCount() == 0) GTEST_SKIP() << "no CUDA device: NCCL collectives need a GPU";
+// Device tensors come from the DeviceApi (the LibTorch here may be a CPU-only
+// build); data moves with plain copies.
+at::Tensor toDevice(DeviceApi& api, const at::Tensor& host, int device) {
+  at::Tensor d = api.empty(host.sizes(), host.scalar_type(), device);
+  api.copyToDevice(d.data_ptr(), host.contiguous().data_ptr(), host.nbytes());
+  return d;
+}
+
+at::Tensor toHost(DeviceApi& api, const at::Tensor& dev) {
+  at::Tensor h = at::empty(dev.sizes(), at::TensorOptions().dtype(dev.scalar_type()));
+  api.copyToHost(h.data_ptr(), dev.data_ptr(), dev.nbytes());
+  return h;
+}
+
+// One GPU per rank, or the reason to skip.
+std::string gpuSkipReason() {
   int world = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &world);
-  if (gpuCount() < world) GTEST_SKIP() << world << " ranks but " << gpuCount() << " GPU(s): NCCL needs one GPU per rank";
+  if (gpuCount() == 0) return "no CUDA device: NCCL collectives need a GPU";
+  if (gpuCount() < world) {
+    return std::to_string(world) + " ranks but " + std::to_string(gpuCount()) + " GPU(s): NCCL needs one GPU per rank";
+  }
+  return "";
+}
+
+std::shared_ptr<NcclCommunicator> ncclWorld() {
   CommConfig cfg;
   cfg.backend = Backend::kNccl;
-  auto comm = makeCommunicator(cfg);
-  at::Tensor t = at::full({1000}, static_cast<float>(comm->rank() + 1),
-                          at::TensorOptions().device(c10::DeviceType::CUDA, 0));
-  comm->allreduce(t, {ReduceOp::kSum})->wait();
+  return std::dynamic_pointer_cast<NcclCommunicator>(makeCommunicator(cfg));
+}
+
+TEST(NcclGpu, AllreduceSumOnDevice) {
+  if (auto why = gpuSkipReason(); !why.empty()) GTEST_SKIP() << why;
+  auto comm = ncclWorld();
+  ASSERT_NE(comm, nullptr);
+  auto api = makeCudaDeviceApi();
   const int P = comm->size();
-  EXPECT_TRUE(at::equal(t.cpu(), at::full({1000}, static_cast<float>(P * (P + 1) / 2))));
+  for (int64_t n : {int64_t{1}, int64_t{1000}, int64_t{1} << 20}) {
+    at::Tensor t = toDevice(*api, at::full({n}, static_cast<float>(comm->rank() + 1)), comm->device());
+    comm->allreduce(t, {ReduceOp::kSum})->wait();
+    EXPECT_TRUE(at::equal(toHost(*api, t), at::full({n}, static_cast<float>(P * (P + 1) / 2)))) << n;
+  }
+  comm->barrier({})->wait();
 }
 
 TEST(NcclGpu, AlltoallRowBlocksOnDevice) {
-  if (gpuCount() == 0) GTEST_SKIP() << "no CUDA device: NCCL collectives need a GPU";
-  int world = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &world);
-  if (gpuCount() < world) GTEST_SKIP() << world << " ranks but " << gpuCount() << " GPU(s): NCCL needs one GPU per rank";
-  CommConfig cfg;
-  cfg.backend = Backend::kNccl;
-  auto comm = makeCommunicator(cfg);
+  if (auto why = gpuSkipReason(); !why.empty()) GTEST_SKIP() << why;
+  auto comm = ncclWorld();
+  auto api = makeCudaDeviceApi();
   const int P = comm->size(), me = comm->rank();
   // Row block j of rank r holds 100 * r + j in every element; 3 rows of 5 per block.
   auto block = [](int src, int dst, c10::ScalarType dtype) {
@@ -138,14 +166,39 @@ TEST(NcclGpu, AlltoallRowBlocksOnDevice) {
       send.push_back(block(me, j, dtype));
       want.push_back(block(j, me, dtype));
     }
-    auto w = comm->alltoall(at::cat(send).to(c10::Device(c10::DeviceType::CUDA, 0)), {});
+    // A temporary input: the communicator keeps it alive until the operation ran.
+    auto w = comm->alltoall(toDevice(*api, at::cat(send), comm->device()), {});
     w->wait();
-    EXPECT_TRUE(at::equal(w->result()[0].cpu(), at::cat(want))) << c10::toString(dtype);
+    EXPECT_TRUE(at::equal(toHost(*api, w->result()[0]), at::cat(want))) << c10::toString(dtype);
   }
-  at::Tensor odd = at::zeros({2 * P + 1}, at::TensorOptions().device(c10::DeviceType::CUDA, 0));
   if (P > 1) {
-    EXPECT_THROW(comm->alltoall(odd, {}), CommError);
+    EXPECT_THROW(comm->alltoall(toDevice(*api, at::zeros({2 * P + 1}), comm->device()), {}), CommError);
   }
+}
+
+TEST(NcclGpu, RingExchangeInOneBatchAndSendRecv) {
+  if (auto why = gpuSkipReason(); !why.empty()) GTEST_SKIP() << why;
+  auto comm = ncclWorld();
+  auto api = makeCudaDeviceApi();
+  const int P = comm->size(), me = comm->rank();
+  const int right = (me + 1) % P, left = (me + P - 1) % P;
+  // Everyone sends right and receives from the left at once: no deadlock.
+  at::Tensor out = toDevice(*api, at::full({257}, static_cast<float>(me)), comm->device());
+  at::Tensor in = api->empty({257}, at::kFloat, comm->device());
+  comm->batchP2P({{P2POp::Kind::kSend, out, right}, {P2POp::Kind::kRecv, in, left}}, {})->wait();
+  EXPECT_TRUE(at::equal(toHost(*api, in), at::full({257}, static_cast<float>(left))));
+  if (P > 1) {
+    // send/recv with the shape in the header: rank 0 to rank 1.
+    if (me == 0) comm->send(toDevice(*api, at::arange(6, at::TensorOptions().dtype(at::kLong)).view({2, 3}),
+                                     comm->device()),
+                            1, {})->wait();
+    if (me == 1) {
+      auto w = comm->recv(0, {});
+      w->wait();
+      EXPECT_TRUE(at::equal(toHost(*api, w->result()[0]), at::arange(6, at::TensorOptions().dtype(at::kLong)).view({2, 3})));
+    }
+  }
+  comm->barrier({})->wait();
 }
 
 }  // namespace
