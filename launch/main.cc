@@ -45,10 +45,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   tr::ConfigArgs train_args;
-  bool resume = false;
+  tr::TrainOptions train_opts;
   auto* train = app.add_subcommand("train", "Train a model from a YAML config");
   addConfigOptions(train, &train_args);
-  train->add_flag("--resume", resume, "Continue from the run's latest checkpoint");
+  auto* resume = train->add_flag("--resume", train_opts.resume, "Continue from the run's newest checkpoint that verifies");
+  train->add_flag("--overwrite", train_opts.overwrite, "Start afresh even if run.out_dir holds checkpoints (removed)")
+      ->excludes(resume);
 
   tr::ConfigArgs prep_args;
   bool force = false;
@@ -77,7 +79,8 @@ int main(int argc, char** argv) {
     if (*train) {
       std::signal(SIGINT, onStopSignal);
       std::signal(SIGTERM, onStopSignal);
-      return tr::runTrain(train_args, resume, &g_stop);
+      train_opts.stop = &g_stop;
+      return tr::runTrain(train_args, train_opts);
     }
     if (*prepare) return tr::runPrepare(prep_args, force);
     if (*eval) return tr::runEval(eval_ckpt, eval_overrides);

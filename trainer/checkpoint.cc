@@ -33,17 +33,20 @@ std::string readFile(const fs::path& p) {
 }
 
 void writeFile(const fs::path& p, const std::string& data) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-  out.flush();
-  if (!out) throw CheckpointError(p.string() + ": write failed (disk full?)");
+  try {
+    core::writeFileDurable(p.string(), data);
+  } catch (const std::system_error& e) {
+    throw CheckpointError(p.string() + ": write failed (" + e.code().message() + "; disk full?)");
+  }
 }
 
-// Atomically replaces `target` (a file) with `data`.
-void writeAtomic(const fs::path& target, const std::string& data) {
-  const fs::path tmp = target.string() + ".tmp." + std::to_string(::getpid());
-  writeFile(tmp, data);
-  fs::rename(tmp, target);
+bool isStepName(const std::string& n) {
+  return n.rfind("step-", 0) == 0 && n.find(".tmp.") == std::string::npos && n.find(".old.") == std::string::npos;
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
 }
 
 }  // namespace
@@ -83,16 +86,26 @@ std::string CheckpointManager::save(const std::string& name, const CheckpointPay
     manifest["format"] = kFormat;
     for (const auto& entry : fs::directory_iterator(tmp)) {
       const std::string data = readFile(entry.path());
+      core::fsyncPath(entry.path().string());  // the LibTorch archives were written without it
       manifest["files"][entry.path().filename().string()] = {
           {"bytes", data.size()}, {"crc32", core::crc32(data.data(), data.size())}};
     }
     writeFile(tmp / "MANIFEST.json", manifest.dump(2));
-    // Replace any previous checkpoint of that name: move it aside, move the new one in.
-    const fs::path old = fs::path(dir_) / (name + ".old." + std::to_string(::getpid()));
-    if (fs::exists(final_dir)) fs::rename(final_dir, old);
-    fs::rename(tmp, final_dir);
-    fs::remove_all(old);
-  } catch (const fs::filesystem_error& e) {
+    core::fsyncPath(tmp.string());
+    // Into place in one step. An existing checkpoint of that name is exchanged
+    // with the new one (then removed), so one of the two is always complete.
+    if (!fs::exists(final_dir)) {
+      fs::rename(tmp, final_dir);
+    } else if (core::exchangePaths(tmp.string(), final_dir.string())) {
+      fs::remove_all(tmp);
+    } else {
+      const fs::path old = fs::path(dir_) / (name + ".old." + std::to_string(::getpid()));
+      fs::rename(final_dir, old);
+      fs::rename(tmp, final_dir);
+      fs::remove_all(old);
+    }
+    core::fsyncPath(dir_);
+  } catch (const std::system_error& e) {  // std::filesystem errors too
     fs::remove_all(tmp);
     throw CheckpointError(std::string("saving checkpoint ") + final_dir.string() + ": " + e.what());
   } catch (const c10::Error& e) {
@@ -100,8 +113,12 @@ std::string CheckpointManager::save(const std::string& name, const CheckpointPay
     throw CheckpointError(std::string("saving checkpoint ") + final_dir.string() + ": " + e.what_without_backtrace());
   }
   if (name.rfind("step-", 0) == 0) {
-    writeAtomic(fs::path(dir_) / "LATEST", name + "\n");
-    prune();
+    try {
+      core::replaceFileAtomic((fs::path(dir_) / "LATEST").string(), name + "\n");
+    } catch (const std::system_error& e) {
+      throw CheckpointError(std::string("updating ") + dir_ + "/LATEST: " + e.what());
+    }
+    prune(name);
   }
   return final_dir.string();
 }
@@ -109,22 +126,56 @@ std::string CheckpointManager::save(const std::string& name, const CheckpointPay
 std::optional<std::string> CheckpointManager::latest() const {
   const fs::path p = fs::path(dir_) / "LATEST";
   if (!fs::exists(p)) return std::nullopt;
-  std::string name = readFile(p);
-  while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
-  return (fs::path(dir_) / name).string();
+  return (fs::path(dir_) / trimmed(readFile(p))).string();
 }
 
-void CheckpointManager::prune() {
-  std::vector<std::string> steps;
+std::vector<std::string> CheckpointManager::existing() const {
+  std::vector<std::string> names;
+  if (!fs::exists(dir_)) return names;
   for (const auto& e : fs::directory_iterator(dir_)) {
     const std::string n = e.path().filename().string();
-    if (e.is_directory() && n.rfind("step-", 0) == 0 && n.find(".tmp.") == std::string::npos &&
-        n.find(".old.") == std::string::npos) {
-      steps.push_back(n);
-    }
+    if (e.is_directory() && (isStepName(n) || n == "best")) names.push_back(n);
   }
-  std::sort(steps.begin(), steps.end());  // zero-padded, so lexicographic == numeric
-  for (size_t i = 0; i + static_cast<size_t>(keep_) < steps.size(); ++i) fs::remove_all(fs::path(dir_) / steps[i]);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<std::string> CheckpointManager::resumeCandidates() const {
+  std::vector<std::string> steps;
+  for (const auto& n : existing()) {
+    if (n != "best") steps.push_back(n);
+  }
+  std::sort(steps.rbegin(), steps.rend());  // zero-padded: lexicographic == numeric
+  std::vector<std::string> out;
+  const auto named = latest();
+  if (named) out.push_back(*named);
+  for (const auto& n : steps) {
+    const std::string path = (fs::path(dir_) / n).string();
+    if (!named || path != *named) out.push_back(path);
+  }
+  return out;
+}
+
+void CheckpointManager::clear() {
+  for (const auto& n : existing()) fs::remove_all(fs::path(dir_) / n);
+  fs::remove(fs::path(dir_) / "LATEST");
+}
+
+void CheckpointManager::prune(const std::string& just_written) {
+  const auto named = latest();
+  const std::string latest_name = named ? fs::path(*named).filename().string() : "";
+  std::vector<std::string> removable;
+  size_t steps = 0;
+  for (const auto& n : existing()) {
+    if (n == "best") continue;
+    ++steps;
+    if (n != just_written && n != latest_name) removable.push_back(n);
+  }
+  // Oldest first (zero-padded names sort numerically); the protected ones count
+  // towards `keep` but are never removed.
+  for (size_t i = 0; i < removable.size() && steps > static_cast<size_t>(keep_); ++i, --steps) {
+    fs::remove_all(fs::path(dir_) / removable[i]);
+  }
 }
 
 CheckpointInfo openCheckpoint(const std::string& path, bool prefer_best) {

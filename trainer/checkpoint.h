@@ -5,9 +5,13 @@
 //   vocab.txt, labels.txt           - text mapping, so eval/predict map text the same way
 //   config.yaml                     - the resolved experiment config
 //   MANIFEST.json                   - size and CRC-32 of every file above
-// Saving writes into a temporary directory and renames it into place, then
-// updates the LATEST pointer by rename too, so a crash never leaves a partial
-// checkpoint that looks complete. Loading verifies the manifest first.
+// Saving writes into a temporary directory, fsyncs every file and the folder,
+// then moves it into place in one step (a new name: rename; an existing name:
+// an atomic exchange with the old one, which is then removed), and replaces the
+// LATEST pointer atomically, so a crash never leaves a partial checkpoint that
+// looks complete nor loses the previous one. Pruning never removes the
+// checkpoint just written, the one LATEST names, or best/. Loading verifies
+// the manifest first; resuming takes the newest checkpoint that verifies.
 
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
@@ -46,12 +50,19 @@ class CheckpointManager {
 
   // Saves as <dir>/<name> ("step-00000120" or "best"); step-* names update LATEST.
   std::string save(const std::string& name, const CheckpointPayload& payload);
-  // Directory of the newest step checkpoint, if any.
+  // Directory LATEST names, if any.
   std::optional<std::string> latest() const;
+  // Step checkpoint folders to resume from, best first: the one LATEST names,
+  // then the others by decreasing step.
+  std::vector<std::string> resumeCandidates() const;
+  // Names of what a run left here (step-* folders and best), sorted.
+  std::vector<std::string> existing() const;
+  // Removes every checkpoint and LATEST (train --overwrite).
+  void clear();
   const std::string& dir() const { return dir_; }
 
  private:
-  void prune();
+  void prune(const std::string& just_written);
   std::string dir_;
   int64_t keep_;
 };

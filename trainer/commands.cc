@@ -85,7 +85,7 @@ int reportResult(const FitResult& r) {
 }
 
 // One rank of `mpirun -np N autoglm train`: data parallel over all ranks.
-int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, bool resume, const std::atomic<bool>* stop) {
+int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptions& opts) {
   comm::mpi::Environment env(nullptr, nullptr);
   const int rank = env.worldRank(), world_size = env.worldSize();
   core::log::setRank(rank, world_size);
@@ -109,8 +109,8 @@ int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, bool resume, con
     core::graph::PreparedData data = prepareData(cfg);
     if (rank == 0) world->barrier(long_wait)->wait();
     Trainer trainer(cfg, data, grid.dpComm());
-    if (stop != nullptr) trainer.setStopRequest([stop] { return stop->load(); });
-    return reportResult(trainer.fit(resume));
+    if (opts.stop != nullptr) trainer.setStopRequest([stop = opts.stop] { return stop->load(); });
+    return reportResult(trainer.fit(opts.resume, opts.overwrite));
   } catch (const std::exception& e) {
     // One failing rank would leave the others waiting in a collective: report
     // it with the rank and end the whole job.
@@ -125,11 +125,11 @@ int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, bool resume, con
 
 }  // namespace
 
-int runTrain(const ConfigArgs& args, bool resume, const std::atomic<bool>* stop) {
+int runTrain(const ConfigArgs& args, const TrainOptions& opts) {
   const ExperimentConfig cfg = loadConfig(args);
   const int ranks = launchedRanks();
   const int64_t layout = cfg.parallel.dp * cfg.parallel.tp * cfg.parallel.pp;
-  if (ranks > 1) return runTrainRanks(cfg, args, resume, stop);
+  if (ranks > 1) return runTrainRanks(cfg, args, opts);
   if (layout > 1) {
     throw ConfigError(fmt::format("parallel: dp*tp*pp = {}*{}*{} = {} ranks, but this is a single process; "
                                   "launch with mpirun -np {} autoglm train ...",
@@ -139,8 +139,8 @@ int runTrain(const ConfigArgs& args, bool resume, const std::atomic<bool>* stop)
   core::graph::PreparedData data = prepareData(cfg);
   if (!data.built_now) core::log::info0("using graph cache {}", data.cache_path);
   Trainer trainer(cfg, data);
-  if (stop != nullptr) trainer.setStopRequest([stop] { return stop->load(); });
-  return reportResult(trainer.fit(resume));
+  if (opts.stop != nullptr) trainer.setStopRequest([stop = opts.stop] { return stop->load(); });
+  return reportResult(trainer.fit(opts.resume, opts.overwrite));
 }
 
 int runPrepare(const ConfigArgs& args, bool force) {

@@ -15,9 +15,15 @@ struct ConfigArgs {
   std::vector<std::string> overrides;  // "key.path=value"
 };
 
-// stop: optional flag (set by a signal handler) that ends training at the next
-// step with a checkpoint; the exit code is then 130.
-int runTrain(const ConfigArgs& args, bool resume, const std::atomic<bool>* stop = nullptr);
+struct TrainOptions {
+  bool resume = false;     // continue from the newest checkpoint that verifies
+  bool overwrite = false;  // a fresh run may replace checkpoints already in run.out_dir
+  // Set by a signal handler: training ends at the next step with a checkpoint,
+  // and the exit code is 130.
+  const std::atomic<bool>* stop = nullptr;
+};
+
+int runTrain(const ConfigArgs& args, const TrainOptions& opts);
 int runPrepare(const ConfigArgs& args, bool force);
 int runConfigShow(const ConfigArgs& args, std::ostream& out);
 // Evaluates the checkpoint on the test split of its data (or of data_dir when given).

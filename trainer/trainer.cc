@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "parallel/data_parallel/distributed_sampler.h"
 #include "trainer/model_builder.h"
@@ -230,15 +231,79 @@ bool Trainer::finishEpoch(EpochSummary& s, FitResult* result) {
   return false;
 }
 
-FitResult Trainer::fit(bool resume) {
-  if (resume) {
-    auto latest = ckpt_.latest();
-    if (!latest) {
-      throw CheckpointError(ckpt_.dir() + ": --resume given but no checkpoint exists (LATEST missing)");
+void Trainer::refuseUsedOutDir(bool overwrite) {
+  const std::vector<std::string> found = ckpt_.existing();
+  if (found.empty()) return;
+  if (overwrite) {
+    if (rank_ == 0) {
+      core::log::warn0("--overwrite: removing {} checkpoint(s) of an earlier run in {}", found.size(), ckpt_.dir());
+      ckpt_.clear();
+      fs::remove(fs::path(cfg_.run.out_dir) / "metrics.jsonl");
     }
-    restore(openCheckpoint(*latest, /*prefer_best=*/false));
-    core::log::info0("resumed from {} at step {} (epoch {}, batch {})", *latest, state_.step, state_.epoch + 1,
+    if (dp_) dp_->barrier({})->wait();
+    return;
+  }
+  std::string names;
+  for (size_t i = 0; i < found.size() && i < 3; ++i) names += (i ? ", " : "") + found[i];
+  if (found.size() > 3) names += ", ...";
+  throw ConfigError("run.out_dir=" + cfg_.run.out_dir + " already holds checkpoints (" + ckpt_.dir() + ": " + names +
+                    "); continue that run with --resume, choose another run.out_dir, or pass --overwrite to "
+                    "replace them");
+}
+
+void Trainer::resumeFromNewest() {
+  const std::vector<std::string> candidates = ckpt_.resumeCandidates();
+  if (candidates.empty()) {
+    throw CheckpointError(ckpt_.dir() + ": --resume given but no checkpoint exists (LATEST missing)");
+  }
+  std::string skipped;
+  for (const auto& dir : candidates) {
+    CheckpointInfo info;
+    try {
+      info = openCheckpoint(dir, /*prefer_best=*/false);
+    } catch (const CheckpointError& e) {
+      core::log::warn("skipping checkpoint {}: {}", dir, e.what());
+      skipped += std::string(skipped.empty() ? "" : "; ") + e.what();
+      continue;
+    }
+    restore(info);
+    confirmSameCheckpoint(info);
+    core::log::info0("resumed from {} at step {} (epoch {}, batch {})", info.dir, state_.step, state_.epoch + 1,
                      state_.batch_in_epoch);
+    return;
+  }
+  throw CheckpointError(ckpt_.dir() + ": --resume found no checkpoint that verifies (" + skipped + ")");
+}
+
+void Trainer::confirmSameCheckpoint(const CheckpointInfo& ckpt) {
+  if (world_ == 1) return;
+  // Ranks on hosts without a shared file system read their own copies: all must
+  // have restored the same step from the same checkpoint.
+  const std::string name = fs::path(ckpt.dir).filename().string();
+  const std::string id = name + "\n" + ckpt.state.dump();
+  const int64_t mine[2] = {state_.step, static_cast<int64_t>(core::crc32(id.data(), id.size()))};
+  at::Tensor t = at::tensor(std::vector<int64_t>{mine[0], mine[1]}, at::TensorOptions().dtype(at::kLong));
+  auto w = dp_->allgather(t, {});
+  w->wait();
+  const at::Tensor all = w->result()[0];
+  std::string differ;
+  for (int r = 0; r < world_; ++r) {
+    if (all[r][0].item<int64_t>() != mine[0] || all[r][1].item<int64_t>() != mine[1]) {
+      differ += detail::concat(differ.empty() ? "" : ", ", "rank ", r, " at step ", all[r][0].item<int64_t>());
+    }
+  }
+  if (!differ.empty()) {
+    throw CheckpointError(detail::concat("rank ", rank_, " resumed from ", ckpt.dir, " at step ", state_.step,
+                                         " but ", differ, " resumed from another checkpoint; give every rank the "
+                                         "same checkpoint (a shared file system or a copy of it)"));
+  }
+}
+
+FitResult Trainer::fit(bool resume, bool overwrite) {
+  if (resume) {
+    resumeFromNewest();
+  } else {
+    refuseUsedOutDir(overwrite);
   }
   if (rank_ == 0) metrics_ = MetricsWriter((fs::path(cfg_.run.out_dir) / "metrics.jsonl").string(), resume);
   core::log::info0("training {} graphs ({} validation, {} test), {} parameters, {} classes", train_idx_.size(),

@@ -50,8 +50,11 @@ class Trainer {
           std::shared_ptr<comm::Communicator> dp = nullptr);
   ~Trainer();
 
-  // Trains from scratch, or from the run's latest checkpoint when resume.
-  FitResult fit(bool resume);
+  // Trains from scratch, or when resume from the newest checkpoint of the run
+  // that verifies (skipping, with a warning, newer ones that do not). A fresh
+  // run into a run.out_dir that holds checkpoints throws ConfigError unless
+  // overwrite (then they are removed first).
+  FitResult fit(bool resume, bool overwrite = false);
   // One step outside the epoch loop (benchmarks): see StepRunner::run.
   double trainStep(const std::vector<std::vector<int64_t>>& micro_batches, int64_t global_graphs);
 
@@ -81,6 +84,10 @@ class Trainer {
   bool finishEpoch(EpochSummary& summary, FitResult* result);
   void saveCheckpoint(const std::string& name, const TrainState& state);
   void restore(const CheckpointInfo& ckpt);
+  // Newest verifying checkpoint, restored; then every rank confirms it holds the same one.
+  void resumeFromNewest();
+  void confirmSameCheckpoint(const CheckpointInfo& ckpt);
+  void refuseUsedOutDir(bool overwrite);
   double elapsedSeconds() const;
 
   ExperimentConfig cfg_;

@@ -178,3 +178,116 @@ TEST(Checkpoint, StopFlagSavesACheckpointThatResumesExactly) {
 
 }  // namespace
 }  // namespace autoglm::trainer
+
+namespace autoglm::trainer {
+namespace {
+
+// Damages a file of a checkpoint: flips a byte, or cuts it to half its size.
+void damage(const fs::path& file, bool truncate) {
+  if (truncate) {
+    fs::resize_file(file, fs::file_size(file) / 2);
+    return;
+  }
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(40);
+  f.put('\x5a');
+}
+
+TEST(Checkpoint, ResumeFallsBackPastCorruptAndTruncatedNewest) {
+  TempDir a("fallbackA"), b("fallbackB");
+  ExperimentConfig ca = resumeConfig(a.str());
+  ca.train.max_steps = 7;
+  const core::graph::PreparedData data = prepareData(ca);
+  Trainer full(ca, data);
+  full.fit(false);
+  const auto expected = paramsAfter(full);
+
+  ExperimentConfig cb = resumeConfig(b.str());
+  cb.train.max_steps = 6;
+  cb.train.checkpoint_every = 1;
+  cb.train.keep_checkpoints = 3;
+  {
+    Trainer first(cb, data);
+    first.fit(false);
+  }
+  const fs::path ck = fs::path(b.str()) / "checkpoints";
+  damage(ck / "step-00000006" / "model.pt", /*truncate=*/false);      // newest: corrupt
+  damage(ck / "step-00000005" / "optimizer.pt", /*truncate=*/true);   // next: truncated
+  cb.train.max_steps = 7;
+  Trainer resumed(cb, data);
+  resumed.fit(true);  // from step 4, the newest that verifies
+  EXPECT_EQ(resumed.globalStep(), 7);
+  const auto got = paramsAfter(resumed);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(at::allclose(got[i], expected[i], 1e-5, 1e-6)) << i;
+
+  // Nothing verifies: one error that says so.
+  for (const auto& e : fs::directory_iterator(ck)) {
+    if (e.is_directory() && e.path().filename().string().rfind("step-", 0) == 0) damage(e.path() / "state.json", true);
+  }
+  Trainer none(cb, data);
+  try {
+    none.fit(true);
+    FAIL() << "resumed from a damaged checkpoint";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("found no checkpoint that verifies"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Checkpoint, FreshRunIntoAUsedOutDirIsRefusedUnlessOverwrite) {
+  TempDir d("usedout");
+  ExperimentConfig cfg = resumeConfig(d.str());
+  cfg.train.max_steps = 2;
+  const core::graph::PreparedData data = prepareData(cfg);
+  {
+    Trainer first(cfg, data);
+    first.fit(false);
+  }
+  Trainer again(cfg, data);
+  try {
+    again.fit(false);
+    FAIL() << "a fresh run replaced an earlier run's checkpoints";
+  } catch (const ConfigError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("run.out_dir=" + d.str() + " already holds checkpoints"), std::string::npos) << m;
+    EXPECT_NE(m.find("step-00000002"), std::string::npos) << m;
+    EXPECT_NE(m.find("--resume"), std::string::npos) << m;
+    EXPECT_NE(m.find("--overwrite"), std::string::npos) << m;
+  }
+  Trainer over(cfg, data);
+  EXPECT_EQ(over.fit(false, /*overwrite=*/true).steps, 2);
+}
+
+// Pruning keeps the newest `keep` step checkpoints, but never the one just
+// written, the one LATEST names, or best/ (an older run's higher step numbers
+// in the folder must not make the new checkpoint disappear).
+TEST(Checkpoint, PruningNeverRemovesWhatWasJustWrittenLatestOrBest) {
+  TempDir d("prune");
+  at::manual_seed(1);
+  core::model::GraphClassifier model(core::model::ModelConfig{}, 50, 3);
+  CheckpointManager m((d / "checkpoints").string(), 2);
+  CheckpointPayload p;
+  p.model = model.get();
+  p.state = nlohmann::json::object();
+  m.save("best", p);
+  fs::create_directories(d / "checkpoints" / "step-00000099");  // an older run's
+  for (const char* name : {"step-00000001", "step-00000002", "step-00000003"}) m.save(name, p);
+  EXPECT_TRUE(fs::exists(d / "checkpoints" / "step-00000003"));
+  EXPECT_TRUE(fs::exists(d / "checkpoints" / "best"));
+  EXPECT_FALSE(fs::exists(d / "checkpoints" / "step-00000001"));
+  EXPECT_FALSE(fs::exists(d / "checkpoints" / "step-00000002"));
+  ASSERT_TRUE(m.latest().has_value());
+  EXPECT_TRUE(fs::exists(*m.latest())) << *m.latest();
+  EXPECT_EQ(fs::path(*m.latest()).filename(), "step-00000003");
+  EXPECT_EQ(m.resumeCandidates().front(), *m.latest());
+  // Saving a name again replaces it in one step and leaves nothing behind.
+  m.save("step-00000003", p);
+  for (const auto& e : fs::directory_iterator(d / "checkpoints")) {
+    const std::string n = e.path().filename().string();
+    EXPECT_EQ(n.find(".tmp."), std::string::npos) << n;
+    EXPECT_EQ(n.find(".old."), std::string::npos) << n;
+  }
+  EXPECT_NO_THROW(openCheckpoint((d / "checkpoints" / "step-00000003").string(), false));
+}
+
+}  // namespace
+}  // namespace autoglm::trainer

@@ -130,3 +130,22 @@ TEST(Cli, BadCompressionSettingNamesTheKey) {
 
 }  // namespace
 }  // namespace autoglm::trainer
+
+namespace autoglm::trainer {
+namespace {
+
+TEST(Cli, FreshTrainIntoAUsedOutDirExitsTwoAndOverwriteReplaces) {
+  TempDir d("cli_used");
+  auto cfg = writeConfig(d, "run:\n  out_dir: " + d.str() + "/run\ndata:\n  dir: " + kR8 + "\n  cache_dir: " + d.str() +
+                                "/cache\ngraph:\n  max_doc_len: 32\nmodel:\n  embed_dim: 8\n  layers: 1\n  heads: 1\n"
+                                "  head_dim: 8\n  head_hidden: 0\ntrain:\n  max_steps: 2\n  batch_graphs: 256\n"
+                                "  progress: off\n");
+  ASSERT_EQ(run("train " + cfg, d).status, 0);
+  expectOneLineError(run("train " + cfg, d), 2, "already holds checkpoints");
+  const Result over = run("train " + cfg + " --overwrite", d);
+  EXPECT_EQ(over.status, 0) << over.err;
+  EXPECT_NE(run("train " + cfg + " --overwrite --resume", d).status, 0) << "the two flags exclude each other";
+}
+
+}  // namespace
+}  // namespace autoglm::trainer
