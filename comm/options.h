@@ -1,6 +1,8 @@
 #pragma once
 // Per-operation options (c10d style). Every operation carries a timeout, used by
-// Work::wait() when no explicit timeout is passed.
+// Work::wait() when no explicit timeout is passed and by the backend's own waits
+// (the shared-memory all-reduce, the inline path). kDefaultTimeout (0) means the
+// communicator's comm.timeout_ms.
 
 #include <chrono>
 #include <cstdint>
@@ -10,7 +12,7 @@
 namespace autoglm::comm {
 
 using Millis = std::chrono::milliseconds;
-inline constexpr Millis kDefaultTimeout{std::chrono::minutes(10)};
+inline constexpr Millis kDefaultTimeout{0};
 
 struct AllreduceOptions {
   ReduceOp op = ReduceOp::kSum;

@@ -49,6 +49,13 @@ constexpr std::array<core::EnumName<OptimizerKind>, 2> enumNames(OptimizerKind) 
   return {{{OptimizerKind::kAdam, "adam"}, {OptimizerKind::kAdamW, "adamw"}}};
 }
 
+// train.nonfinite: what a step whose gradient holds a NaN or inf does: stop
+// with an error naming the step and parameter, or skip the update (on every rank).
+enum class NonfiniteMode { kError, kSkipStep };
+constexpr std::array<core::EnumName<NonfiniteMode>, 2> enumNames(NonfiniteMode) {
+  return {{{NonfiniteMode::kError, "error"}, {NonfiniteMode::kSkipStep, "skip_step"}}};
+}
+
 struct TrainConfig {
   int64_t epochs = 20;
   int64_t batch_graphs = 32;        // per data-parallel rank
@@ -62,6 +69,7 @@ struct TrainConfig {
   ScheduleKind schedule = ScheduleKind::kCosine;
   double min_lr_ratio = 0.0;        // floor of the cosine schedule, as a fraction of lr
   double grad_clip = 1.0;           // max global gradient norm; 0 = off
+  NonfiniteMode nonfinite = NonfiniteMode::kError;
   double label_smoothing = 0.0;
   int64_t patience = 5;             // epochs without validation gain before stopping; 0 = off
   int64_t checkpoint_every = 0;     // steps; 0 = end of each epoch only
@@ -85,6 +93,7 @@ struct TrainConfig {
     v.field("schedule", schedule);
     v.field("min_lr_ratio", min_lr_ratio, core::check::fraction());
     v.field("grad_clip", grad_clip, core::check::atLeast(0.0));
+    v.field("nonfinite", nonfinite);
     v.field("label_smoothing", label_smoothing, core::check::openFraction());
     v.field("patience", patience, core::check::atLeast<int64_t>(0));
     v.field("checkpoint_every", checkpoint_every, core::check::atLeast<int64_t>(0));

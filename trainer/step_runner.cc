@@ -30,6 +30,7 @@ StepRunner::StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStor
                      core::enumName(cfg.parallel.compression.type), core::enumName(cfg.parallel.reducer_mode));
   }
   optimizer_ = makeOptimizer(cfg.train, model_->parameters());
+  for (const auto& item : model_->named_parameters()) param_names_.push_back(item.key());
   schedule_.lr = cfg.train.lr;
   schedule_.warmup_steps = cfg.train.warmup_steps;
   schedule_.total_steps = steps_per_epoch * cfg.train.epochs;
@@ -70,8 +71,20 @@ double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, i
     times_.backward += secs(t2, t3);
   }
   const auto t3 = clock::now();
-  if (reducer_) reducer_->finishStep();
+  const parallel::data_parallel::StepStatus status = reducer_ ? reducer_->finishStep() : parallel::data_parallel::StepStatus{};
   const auto t4 = clock::now();
+  if (const auto bad = nonfiniteGradient(status)) {
+    const std::string what = bad->empty() ? "a gradient on another rank" : "the gradient of '" + *bad + "'";
+    if (train_.nonfinite == NonfiniteMode::kError) {
+      throw Error(detail::concat("step ", step + 1, ": ", what, " is not finite (NaN or inf); lower train.lr (now ",
+                                 train_.lr, "), set train.grad_clip, or set train.nonfinite: skip_step"));
+    }
+    ++skipped_steps_;
+    core::log::warn0("step {}: {} is not finite; the step is skipped (train.nonfinite: skip_step, {} so far)", step + 1,
+                     what, skipped_steps_);
+    times_.sync += secs(t3, t4);
+    return loss_total;
+  }
   if (train_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), train_.grad_clip);
   setLearningRate(*optimizer_, schedule_.at(step));
   optimizer_->step();
@@ -83,6 +96,20 @@ double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, i
                                "; lower train.lr (now ", train_.lr, ") or set train.grad_clip"));
   }
   return loss_total;
+}
+
+std::optional<std::string> StepRunner::nonfiniteGradient(const parallel::data_parallel::StepStatus& status) const {
+  if (reducer_) {
+    if (!status.nonfinite) return std::nullopt;
+    if (status.nonfinite_param < 0) return std::string();
+    return param_names_.at(static_cast<size_t>(status.nonfinite_param));
+  }
+  const auto params = model_->parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const at::Tensor& g = params[i].grad();
+    if (g.defined() && !g.isfinite().all().item<bool>()) return param_names_[i];
+  }
+  return std::nullopt;
 }
 
 }  // namespace autoglm::trainer

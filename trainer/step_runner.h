@@ -12,6 +12,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "comm/communicator.h"
@@ -38,8 +40,12 @@ class StepRunner {
 
   // Step `step` (0-based) over micro-batches of graph indices; global_graphs is
   // the number of graphs of the step on all ranks together. Returns this rank's
-  // loss. Throws Error when the loss is not finite.
+  // loss. A gradient with a NaN or inf (on any rank) throws Error naming the step
+  // and parameter, or with train.nonfinite: skip_step leaves the parameters as
+  // they were (skippedSteps() counts those steps). A non-finite loss with finite
+  // gradients throws Error too.
   double run(const std::vector<std::vector<int64_t>>& micro_batches, int64_t global_graphs, int64_t step);
+  int64_t skippedSteps() const { return skipped_steps_; }
 
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
   // Null on one process.
@@ -56,6 +62,12 @@ class StepRunner {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   LrSchedule schedule_;
   PhaseTimes times_;
+  std::vector<std::string> param_names_;  // in model->parameters() order
+  int64_t skipped_steps_ = 0;
+
+  // The parameter whose gradient is not finite (name, or "" for another rank's),
+  // or nothing. Consults the reducer's status on a data-parallel group.
+  std::optional<std::string> nonfiniteGradient(const parallel::data_parallel::StepStatus& status) const;
 };
 
 }  // namespace autoglm::trainer

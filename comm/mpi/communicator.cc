@@ -8,45 +8,17 @@
 
 #include "comm/mpi/check.h"
 #include "comm/mpi/large_allreduce.h"
+#include "comm/mpi/wire.h"
 #include "core/error.h"
 
 namespace autoglm::comm::mpi {
 namespace {
 
 using autoglm::detail::concat;
-
-// Shape header sent before a point-to-point payload and exchanged by allgatherv.
-constexpr int64_t kMagic = 0x4175746f474c4d31;  // "AutoGLM1"
-constexpr int kMaxDims = 8;
-constexpr int kHeaderLen = 3 + kMaxDims;
-// User tag t uses MPI tags kTagBase + 2t (header) and kTagBase + 2t + 1 (payload),
-// clear of the tags the large all-reduce uses.
-constexpr int kTagBase = 16;
-// batchP2P: payloads only, matched in order between each pair.
-constexpr int kTagBatch = 3;
-
-void writeHeader(const at::Tensor& t, int64_t* h, const char* what) {
-  if (t.dim() > kMaxDims) {
-    throw CommError(concat(what, ": tensor has ", t.dim(), " dimensions, at most ", kMaxDims,
-                           " are supported"));
-  }
-  h[0] = kMagic;
-  h[1] = static_cast<int64_t>(t.scalar_type());
-  h[2] = t.dim();
-  for (int i = 0; i < kMaxDims; ++i) h[3 + i] = i < t.dim() ? t.size(i) : 0;
-}
-
-std::vector<int64_t> headerShape(const int64_t* h) {
-  return std::vector<int64_t>(h + 3, h + 3 + h[2]);
-}
-
-int toInt(int64_t v, const std::string& what) {
-  if (v > INT_MAX) {
-    throw CommError(concat(what, ": ", v, " exceeds the MPI count limit ", INT_MAX,
-                           "; split the tensor"));
-  }
-  return static_cast<int>(v);
-}
+using wire::headerShape;
+using wire::kHeaderLen;
+using wire::toInt;
+using wire::writeHeader;
 
 }  // namespace
 
@@ -77,15 +49,37 @@ void MpiCommunicator::start() {
 }
 
 MpiCommunicator::~MpiCommunicator() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
+  std::unique_lock<std::mutex> lock(mu_);
+  stop_ = true;
   cv_.notify_all();
+  // The thread may be stuck in an MPI call whose peers are gone (after a
+  // timeout): wait for it at most the operation timeout, then leave it (and the
+  // MPI communicator) to the process's exit rather than hang.
+  const bool done = cv_.wait_for(lock, Millis(cfg_.timeout_ms), [this] { return thread_done_; });
+  lock.unlock();
+  if (!done) {
+    if (thread_.joinable()) thread_.detach();
+    return;
+  }
   if (thread_.joinable()) thread_.join();
   int finalized = 0;
   MPI_Finalized(&finalized);
-  if (!finalized && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+  if (!finalized && !broken_ && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+}
+
+void MpiCommunicator::checkUsable(const char* what) const {
+  if (!broken_.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> lock(broken_mu_);
+  throw CommError(comm::detail::opPrefix(*this, what) + "the communicator is unusable since " + broken_why_);
+}
+
+void MpiCommunicator::failBroken(const std::string& why) {
+  {
+    std::lock_guard<std::mutex> lock(broken_mu_);
+    if (!broken_) broken_why_ = why;
+    broken_.store(true, std::memory_order_release);
+  }
+  throw CommError(why + "; the communicator is unusable");
 }
 
 WorkInfo MpiCommunicator::info(OpType op, const at::Tensor* t, Millis timeout) {
@@ -93,10 +87,11 @@ WorkInfo MpiCommunicator::info(OpType op, const at::Tensor* t, Millis timeout) {
 }
 
 WorkInfo MpiCommunicator::info(OpType op, const at::Tensor* t, Millis timeout, uint64_t seq) const {
-  return comm::detail::workInfo(*this, "mpi", op, seq, t, timeout);
+  return comm::detail::workInfo(*this, "mpi", op, seq, t, timeout.count() > 0 ? timeout : Millis(cfg_.timeout_ms));
 }
 
 std::shared_ptr<Work> MpiCommunicator::enqueue(WorkInfo info, std::function<std::vector<at::Tensor>()> run) {
+  checkUsable(toString(info.op));
   auto work = std::make_shared<Work>(std::move(info));
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -149,7 +144,11 @@ void MpiCommunicator::loop() {
       }
       if (!have && stop_) {
         sends_pending = !sends_.empty();
-        if (!sends_pending) return;
+        if (!sends_pending) {
+          thread_done_ = true;
+          cv_.notify_all();
+          return;
+        }
       }
     }
     pollSends(sends_pending);
@@ -171,42 +170,33 @@ void MpiCommunicator::loop() {
   }
 }
 
-void MpiCommunicator::pollSends(bool block) {
-  std::vector<PendingSend> pending;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    pending.swap(sends_);
-  }
-  if (pending.empty()) return;
-  std::vector<PendingSend> left;
-  for (auto& s : pending) {
-    int done = 0;
-    try {
-      if (block) {
-        AUTOGLM_CHECK_MPI(MPI_Waitall(2, s.reqs, MPI_STATUSES_IGNORE));
-        done = 1;
-      } else {
-        AUTOGLM_CHECK_MPI(MPI_Testall(2, s.reqs, &done, MPI_STATUSES_IGNORE));
-      }
-    } catch (...) {
-      s.work->fail(std::current_exception());
-      continue;
-    }
-    if (done) {
-      s.work->finish({});
-    } else {
-      left.push_back(std::move(s));
-    }
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& s : left) sends_.push_back(std::move(s));
-}
-
-void MpiCommunicator::allreduceNow(at::Tensor& t, ReduceOp op) {
+void MpiCommunicator::allreduceNow(at::Tensor& t, ReduceOp op, uint64_t seq, Millis timeout, bool inline_call) {
   if (size_ == 1) return;  // also kAvg: the average of one rank is its value
   const int64_t bytes = t.nbytes();
+  const auto start = std::chrono::steady_clock::now();
   if (shm_) {
-    shm_->allreduce(t.data_ptr(), t.numel(), t.scalar_type(), op);
+    try {
+      shm_->allreduce(t.data_ptr(), t.numel(), t.scalar_type(), op, start + timeout);
+    } catch (const ShmAllreduce::Timeout& e) {
+      failBroken(comm::detail::opPrefix(*this, "allreduce", seq) +
+                 concat("timed out after ", timeout.count() + static_cast<int64_t>(e.waited_ms),
+                        " ms waiting for rank ", e.peer, " in the shared-memory all-reduce (", t.numel(), " ",
+                        c10::toString(t.scalar_type()), ")"));
+    }
+  } else if (inline_call && t.numel() > 0) {
+    // On the caller's thread: a request polled against the deadline, so that a
+    // peer that never comes is reported instead of blocking forever.
+    MPI_Request req = MPI_REQUEST_NULL;
+    AUTOGLM_CHECK_MPI(MPI_Iallreduce(MPI_IN_PLACE, t.data_ptr(), toInt(t.numel(), "allreduce element count"),
+                                     mpiDatatype(t.scalar_type()), ops_.get(t.scalar_type(), op), comm_, &req));
+    for (int done = 0, polls = 0; !done; ++polls) {
+      AUTOGLM_CHECK_MPI(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+      if (!done && (polls & 63) == 63 && std::chrono::steady_clock::now() - start > timeout) {
+        failBroken(comm::detail::opPrefix(*this, "allreduce", seq) +
+                   concat("timed out after ", timeout.count(), " ms (", t.numel(), " ",
+                          c10::toString(t.scalar_type()), "); some rank did not join"));
+      }
+    }
   } else if (t.numel() > 0) {
     const MPI_Datatype type = mpiDatatype(t.scalar_type());
     const MPI_Op mop = ops_.get(t.scalar_type(), op);
@@ -227,28 +217,32 @@ void MpiCommunicator::allreduceNow(at::Tensor& t, ReduceOp op) {
 }
 
 std::shared_ptr<Work> MpiCommunicator::allreduce(at::Tensor& tensor, const AllreduceOptions& opts) {
+  checkUsable("allreduce");
   comm::detail::checkTensor(tensor, c10::DeviceType::CPU, *this, "allreduce");
   comm::detail::checkReduce(tensor, opts.op, *this, "allreduce");
   const ReduceOp op = opts.op;
   uint64_t seq = 0;
   if (static_cast<int64_t>(tensor.nbytes()) <= cfg_.inline_max_bytes && claimInline(seq)) {
     // Idle and small: run on the caller's thread, no task or hand-off.
+    WorkInfo wi = info(OpType::kAllreduce, &tensor, opts.timeout, seq);
     std::exception_ptr error;
     try {
-      allreduceNow(tensor, op);
+      allreduceNow(tensor, op, seq, wi.timeout, /*inline_call=*/true);
     } catch (...) {
       error = std::current_exception();
     }
     releaseInline();
-    WorkInfo wi = info(OpType::kAllreduce, &tensor, opts.timeout, seq);
     if (!error) return std::make_shared<Work>(std::move(wi), std::vector<at::Tensor>{tensor});
     auto work = std::make_shared<Work>(std::move(wi));
     work->fail(error);
     return work;
   }
   at::Tensor t = tensor;
-  return enqueue(info(OpType::kAllreduce, &t, opts.timeout), [this, t, op]() mutable {
-    allreduceNow(t, op);
+  WorkInfo wi = info(OpType::kAllreduce, &t, opts.timeout);
+  const uint64_t s = wi.seq;
+  const Millis timeout = wi.timeout;
+  return enqueue(std::move(wi), [this, t, op, s, timeout]() mutable {
+    allreduceNow(t, op, s, timeout, /*inline_call=*/false);
     return std::vector<at::Tensor>{t};
   });
 }
@@ -349,73 +343,6 @@ std::shared_ptr<Work> MpiCommunicator::broadcast(at::Tensor& tensor, const Broad
   return enqueue(info(OpType::kBroadcast, &t, opts.timeout), [this, t, root]() {
     AUTOGLM_CHECK_MPI(MPI_Bcast(t.data_ptr(), toInt(t.nbytes(), "broadcast bytes"), MPI_BYTE, root, comm_));
     return std::vector<at::Tensor>{t};
-  });
-}
-
-std::shared_ptr<Work> MpiCommunicator::send(const at::Tensor& tensor, int dst, const SendOptions& opts) {
-  comm::detail::checkTensor(tensor, c10::DeviceType::CPU, *this, "send");
-  comm::detail::checkPeer(dst, *this, "send");
-  comm::detail::checkTag(opts.tag, kMaxTag, *this, "send");
-  PendingSend s;
-  s.work = std::make_shared<Work>(info(OpType::kSend, &tensor, opts.timeout));
-  s.keep_alive = tensor;
-  s.header.reset(new int64_t[kHeaderLen]);
-  writeHeader(tensor, s.header.get(), "send");
-  const int bytes = toInt(tensor.nbytes(), "send bytes");
-  AUTOGLM_CHECK_MPI(MPI_Isend(s.header.get(), kHeaderLen, MPI_INT64_T, dst, kTagBase + 2 * opts.tag,
-                              comm_, &s.reqs[0]));
-  AUTOGLM_CHECK_MPI(MPI_Isend(tensor.data_ptr(), bytes, MPI_BYTE, dst, kTagBase + 2 * opts.tag + 1,
-                              comm_, &s.reqs[1]));
-  auto work = s.work;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    sends_.push_back(std::move(s));
-    new_send_ = true;
-  }
-  cv_.notify_all();
-  return work;
-}
-
-std::shared_ptr<Work> MpiCommunicator::recv(int src, const RecvOptions& opts) {
-  comm::detail::checkPeer(src, *this, "recv");
-  comm::detail::checkTag(opts.tag, kMaxTag, *this, "recv");
-  const int tag = opts.tag;
-  WorkInfo wi = info(OpType::kRecv, nullptr, opts.timeout);
-  const uint64_t seq = wi.seq;
-  return enqueue(std::move(wi), [this, src, tag, seq]() {
-    int64_t h[kHeaderLen];
-    AUTOGLM_CHECK_MPI(MPI_Recv(h, kHeaderLen, MPI_INT64_T, src, kTagBase + 2 * tag, comm_, MPI_STATUS_IGNORE));
-    if (h[0] != kMagic || h[2] < 0 || h[2] > kMaxDims ||
-        !isSupportedDtype(static_cast<c10::ScalarType>(h[1]))) {
-      throw CommError(comm::detail::opPrefix(*this, "recv", seq) +
-                      concat("from rank ", src, " tag ", tag, ": malformed header (not sent by Communicator::send?)"));
-    }
-    at::Tensor t = at::empty(headerShape(h), at::TensorOptions().dtype(static_cast<c10::ScalarType>(h[1])));
-    AUTOGLM_CHECK_MPI(MPI_Recv(t.data_ptr(), toInt(t.nbytes(), "recv bytes"), MPI_BYTE, src,
-                               kTagBase + 2 * tag + 1, comm_, MPI_STATUS_IGNORE));
-    return std::vector<at::Tensor>{t};
-  });
-}
-
-std::shared_ptr<Work> MpiCommunicator::batchP2P(const std::vector<P2POp>& ops, const P2POptions& opts) {
-  for (const auto& op : ops) {
-    comm::detail::checkTensor(op.tensor, c10::DeviceType::CPU, *this, "batchP2P");
-    comm::detail::checkPeer(op.peer, *this, "batchP2P");
-  }
-  auto list = std::make_shared<std::vector<P2POp>>(ops);
-  return enqueue(info(OpType::kBatchP2P, nullptr, opts.timeout), [this, list]() {
-    std::vector<MPI_Request> reqs(list->size(), MPI_REQUEST_NULL);
-    for (size_t i = 0; i < list->size(); ++i) {
-      P2POp& op = (*list)[i];
-      const int bytes = toInt(op.tensor.nbytes(), "batchP2P bytes");
-      if (op.kind == P2POp::Kind::kSend) {
-        AUTOGLM_CHECK_MPI(MPI_Isend(op.tensor.data_ptr(), bytes, MPI_BYTE, op.peer, kTagBatch, comm_, &reqs[i]));
-      } else {
-        AUTOGLM_CHECK_MPI(MPI_Irecv(op.tensor.data_ptr(), bytes, MPI_BYTE, op.peer, kTagBatch, comm_, &reqs[i]));
-      }
-    }
-    AUTOGLM_CHECK_MPI(MPI_Waitall(static_cast<int>(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE));
-    return std::vector<at::Tensor>{};
   });
 }
 

@@ -102,7 +102,12 @@ class MpiCommunicator final : public Communicator {
   void releaseInline();
   void loop();
   void pollSends(bool block);
-  void allreduceNow(at::Tensor& t, ReduceOp op);
+  // inline: on the caller's thread (a nonblocking MPI all-reduce polled against
+  // the deadline instead of a blocking one).
+  void allreduceNow(at::Tensor& t, ReduceOp op, uint64_t seq, Millis timeout, bool inline_call);
+  // Throws CommError when an earlier timeout left the communicator unusable.
+  void checkUsable(const char* what) const;
+  [[noreturn]] void failBroken(const std::string& why);
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   CommConfig cfg_;
@@ -125,6 +130,13 @@ class MpiCommunicator final : public Communicator {
   static constexpr uint32_t kInline = 1, kPendingOne = 2;
   std::atomic<uint32_t> state_{0};
   std::thread thread_;
+  bool thread_done_ = false;  // under mu_: loop() returned
+  // Set when an operation timed out inside the backend (the shared-memory
+  // segment or an MPI request out of step): every later operation throws, and
+  // the destructor does not wait for the communication thread.
+  std::atomic<bool> broken_{false};
+  mutable std::mutex broken_mu_;
+  std::string broken_why_;
 };
 
 }  // namespace autoglm::comm::mpi

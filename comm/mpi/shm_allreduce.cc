@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "comm/mpi/check.h"
+#include "core/log.h"
 #include "comm/reduce_kernels.h"
 
 namespace autoglm::comm::mpi {
@@ -64,13 +65,22 @@ inline void cpuRelax() {
 
 // Spins until `counter` >= `seq`: `pauses` CPU pauses (the peer is usually a
 // fraction of a microsecond behind), then yields between checks so that a rank
-// sharing this core can run.
-void waitFor(const std::atomic<uint64_t>& counter, uint64_t seq, int pauses) {
+// sharing this core can run. Looks at the clock only while yielding, every
+// 256 checks; past `deadline` throws Timeout for `peer`.
+void waitFor(const std::atomic<uint64_t>& counter, uint64_t seq, int pauses,
+             std::chrono::steady_clock::time_point deadline, int peer) {
   for (int spins = 0; counter.load(std::memory_order_acquire) < seq; ++spins) {
     if (spins < pauses) {
       cpuRelax();
-    } else {
-      std::this_thread::yield();
+      continue;
+    }
+    std::this_thread::yield();
+    if ((spins & 255) == 0) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) {
+        const double late = std::chrono::duration<double, std::milli>(now - deadline).count();
+        throw ShmAllreduce::Timeout{peer, late};
+      }
     }
   }
 }
@@ -101,8 +111,13 @@ std::string segmentName() {
 void* mapSegment(const char* name, size_t bytes, bool create) {
   const int fd = create ? shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600) : shm_open(name, O_RDWR, 0600);
   if (fd < 0) return nullptr;
-  if (create && ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+  // Reserve the pages now: a /dev/shm too small for the segment (Docker's
+  // default is 64 MiB) fails here, and every rank falls back to MPI, instead of
+  // a SIGBUS at the first touch of a page that cannot be backed.
+  if (create && (ftruncate(fd, static_cast<off_t>(bytes)) != 0 ||
+                 posix_fallocate(fd, 0, static_cast<off_t>(bytes)) != 0)) {
     close(fd);
+    shm_unlink(name);
     return nullptr;
   }
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -162,6 +177,10 @@ std::unique_ptr<ShmAllreduce> ShmAllreduce::create(MPI_Comm comm, int64_t chunk_
   if (rank == 0 && name[0] != '\0') shm_unlink(name);
   if (!all_ok) {
     if (base != nullptr) munmap(base, bytes);
+    if (rank == 0) {
+      core::log::warn("shared-memory all-reduce unavailable: a segment of {} bytes could not be reserved in /dev/shm "
+                      "on some rank; this communicator uses MPI", bytes);
+    }
     return nullptr;
   }
   return std::unique_ptr<ShmAllreduce>(
@@ -199,17 +218,19 @@ void ShmAllreduce::markReduced(uint64_t seq) { flags(rank_).reduced.store(seq, s
 
 void ShmAllreduce::waitArrived(uint64_t seq) const {
   for (int r = 0; r < size_; ++r) {
-    if (r != rank_) waitFor(flags(r).arrived, seq, pauses_);
+    if (r != rank_) waitFor(flags(r).arrived, seq, pauses_, deadline_, r);
   }
 }
 
 void ShmAllreduce::waitReduced(uint64_t seq) const {
   for (int r = 0; r < size_; ++r) {
-    if (r != rank_) waitFor(flags(r).reduced, seq, pauses_);
+    if (r != rank_) waitFor(flags(r).reduced, seq, pauses_, deadline_, r);
   }
 }
 
-void ShmAllreduce::allreduce(void* buf, int64_t count, c10::ScalarType dtype, ReduceOp op) {
+void ShmAllreduce::allreduce(void* buf, int64_t count, c10::ScalarType dtype, ReduceOp op,
+                             std::chrono::steady_clock::time_point deadline) {
+  deadline_ = deadline;
   const auto esize = static_cast<int64_t>(c10::elementSize(dtype));
   if (count == 0) return;
   auto* p = static_cast<uint8_t*>(buf);

@@ -34,6 +34,7 @@
 #include <c10/core/ScalarType.h>
 #include <mpi.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -55,8 +56,15 @@ class ShmAllreduce {
   ShmAllreduce& operator=(const ShmAllreduce&) = delete;
 
   // Reduces `count` elements of `buf` in place over all ranks (kAvg as a sum; the
-  // caller divides).
-  void allreduce(void* buf, int64_t count, c10::ScalarType dtype, ReduceOp op);
+  // caller divides). Throws Timeout when a peer has not arrived by `deadline`;
+  // the segment is then out of step and must not be used again.
+  void allreduce(void* buf, int64_t count, c10::ScalarType dtype, ReduceOp op,
+                 std::chrono::steady_clock::time_point deadline);
+
+  struct Timeout {
+    int peer;            // the rank not arrived
+    double waited_ms;
+  };
 
   int64_t chunkBytes() const { return chunk_bytes_; }
 
@@ -74,6 +82,8 @@ class ShmAllreduce {
 
   void direct(uint8_t* buf, int64_t count, c10::ScalarType dtype, ReduceOp op);
   void chunk(uint8_t* buf, int64_t count, c10::ScalarType dtype, ReduceOp op);
+
+  std::chrono::steady_clock::time_point deadline_;  // of the operation in progress
 
   void* base_ = nullptr;
   size_t bytes_ = 0;

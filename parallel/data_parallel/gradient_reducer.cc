@@ -26,6 +26,7 @@ GradientReducer::GradientReducer(std::vector<at::Tensor> params, std::shared_ptr
       throw Error(detail::concat("GradientReducer: parameter ", params_.size(), " is ", p.toString(),
                                  "; only float32 CPU parameters are supported"));
     }
+    orig_index_.push_back(static_cast<int64_t>(&p - params.data()));
     params_.push_back(p);
   }
   slots_.resize(params_.size());
@@ -45,7 +46,7 @@ GradientReducer::GradientReducer(std::vector<at::Tensor> params, std::shared_ptr
     b.params = std::move(g);
     buckets_.push_back(std::move(b));
   }
-  used_ = at::zeros({static_cast<int64_t>(params_.size())}, at::TensorOptions().dtype(at::kInt));
+  used_ = at::zeros({static_cast<int64_t>(params_.size()) + 1}, at::TensorOptions().dtype(at::kInt));
 
   for (size_t i = 0; i < params_.size(); ++i) {
     hook_ids_.push_back(params_[i].register_hook([this, i](const at::Tensor& grad) { onGradient(i, grad); }));
@@ -137,7 +138,24 @@ void GradientReducer::loop() {
     const auto t0 = Clock::now();
     std::exception_ptr error;
     try {
-      compressor_->reduce(bucket, buckets_[static_cast<size_t>(bucket)].flat, step, *comm_);
+      at::Tensor& flat = buckets_[static_cast<size_t>(bucket)].flat;
+      // A NaN or inf must not enter the compressor's residuals: zero the bucket
+      // (every rank still reduces it, so the collectives stay matched) and
+      // report the first offending parameter.
+      if (!flat.isfinite().all().item<bool>()) {
+        int64_t bad = -1;
+        for (int64_t i : buckets_[static_cast<size_t>(bucket)].params) {
+          const Slot& s = slots_[static_cast<size_t>(i)];
+          if (!flat.narrow(0, s.offset, s.numel).isfinite().all().item<bool>()) {
+            bad = orig_index_[static_cast<size_t>(i)];
+            break;
+          }
+        }
+        flat.zero_();
+        std::lock_guard<std::mutex> lock(mu_);
+        if (nonfinite_param_ < 0) nonfinite_param_ = bad;
+      }
+      compressor_->reduce(bucket, flat, step, *comm_);
     } catch (...) {
       error = std::current_exception();
     }
@@ -151,14 +169,14 @@ void GradientReducer::loop() {
   }
 }
 
-void GradientReducer::finishStep() {
+StepStatus GradientReducer::finishStep() {
   if (!in_backward_) throw Error("GradientReducer::finishStep() without beginBackward()");
   AUTOGLM_CHECK(sync_, "GradientReducer::finishStep() after a backward with sync=false");
   in_backward_ = false;
   ++stats_.steps;
   if (opts_.mode == ReducerMode::kOff) {
     for (auto& s : slots_) s.filled = false;
-    return;
+    return {};
   }
   const auto t0 = Clock::now();
   // Start, in order, what backward did not: buckets with parameters that got no
@@ -183,10 +201,19 @@ void GradientReducer::finishStep() {
       std::rethrow_exception(e);
     }
   }
-  // Which parameters got a gradient on any rank.
+  // Which parameters got a gradient on any rank, and whether any rank saw a
+  // non-finite one.
+  StepStatus status;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    status.nonfinite_param = nonfinite_param_;
+    nonfinite_param_ = -1;
+  }
   auto* used = used_.data_ptr<int32_t>();
   for (size_t i = 0; i < slots_.size(); ++i) used[i] = slots_[i].filled ? 1 : 0;
+  used[slots_.size()] = status.nonfinite_param >= 0 ? 1 : 0;
   if (comm_->size() > 1) comm_->allreduce(used_, {comm::ReduceOp::kMax})->wait();
+  status.nonfinite = used[slots_.size()] != 0;
   stats_.exposed_seconds += secondsSince(t0);
 
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -201,6 +228,7 @@ void GradientReducer::finishStep() {
       p.mutable_grad() = avg.clone();
     }
   }
+  return status;
 }
 
 }  // namespace autoglm::parallel::data_parallel

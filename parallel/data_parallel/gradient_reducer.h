@@ -42,6 +42,17 @@
 
 namespace autoglm::parallel::data_parallel {
 
+// What finishStep() found besides the averages.
+struct StepStatus {
+  // Some rank's gradient held a NaN or inf. Its buckets were zeroed before they
+  // reached the compressor (so no residual takes the value in), and the caller
+  // must not apply the step.
+  bool nonfinite = false;
+  // The first such parameter on this rank (index into the constructor's list),
+  // or -1 when the non-finite values were on another rank.
+  int64_t nonfinite_param = -1;
+};
+
 // Seconds and counts since construction, for logs and benchmarks.
 struct ReducerStats {
   int64_t steps = 0;
@@ -63,7 +74,7 @@ class GradientReducer {
   // After the last backward of the step: reduces what has not started, waits
   // for every bucket and writes the averaged gradients into the parameters.
   // Rethrows a failure of the reduction.
-  void finishStep();
+  StepStatus finishStep();
 
   int numBuckets() const { return static_cast<int>(buckets_.size()); }
   // Parameter indices (into the constructor's list) of bucket b, in bucket order.
@@ -100,7 +111,11 @@ class GradientReducer {
   std::vector<Slot> slots_;
   std::vector<Bucket> buckets_;
   std::vector<unsigned> hook_ids_;
-  at::Tensor used_;  // int32 per parameter: got a gradient this step (all-reduced with max)
+  // int32 per parameter: got a gradient this step; then one flag: this rank saw
+  // a non-finite gradient (all-reduced with max).
+  at::Tensor used_;
+  std::vector<int64_t> orig_index_;  // params_[i] is the constructor's orig_index_[i]
+  int64_t nonfinite_param_ = -1;     // under mu_: first non-finite parameter this step
 
   bool in_backward_ = false;
   bool sync_ = false;

@@ -12,6 +12,9 @@
 #include "trainer/commands.h"
 #include "core/graph/prepared_data.h"
 #include "trainer/trainer.h"
+#include "core/model/token_embedding.h"
+
+#include <limits>
 
 namespace autoglm::trainer {
 namespace {
@@ -85,6 +88,50 @@ TEST(EndToEnd, TrainsOnR8WellAboveMajorityRateAndPredictsFromCheckpoint) {
   }
   EXPECT_EQ(n, 41);
   EXPECT_GE(correct, 28) << "of 40 (majority class alone would get about 20)";
+}
+
+}  // namespace
+}  // namespace autoglm::trainer
+
+namespace autoglm::trainer {
+namespace {
+
+// A NaN in the embedding table makes every gradient non-finite.
+void poison(Trainer& t) {
+  at::NoGradGuard no_grad;
+  t.model()->partAs<core::model::TokenEmbedding>("embed")->table().fill_(std::numeric_limits<float>::quiet_NaN());
+}
+
+TEST(Nonfinite, ErrorNamesTheStepAndParameter) {
+  testing::TempDir d("nan_error");
+  ExperimentConfig cfg = testing::smallR8Config(d.str());
+  const core::graph::PreparedData data = prepareData(cfg);
+  Trainer t(cfg, data);
+  poison(t);
+  const std::vector<int64_t> batch(t.trainIndices().begin(), t.trainIndices().begin() + 8);
+  try {
+    t.trainStep({batch}, 8);
+    FAIL() << "a NaN gradient was applied";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("step 1: the gradient of 'embed.weight' is not finite"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Nonfinite, SkipStepLeavesTheParametersAsTheyWere) {
+  testing::TempDir d("nan_skip");
+  ExperimentConfig cfg = testing::smallR8Config(d.str());
+  cfg.train.nonfinite = NonfiniteMode::kSkipStep;
+  const core::graph::PreparedData data = prepareData(cfg);
+  Trainer t(cfg, data);
+  poison(t);
+  std::vector<at::Tensor> before;
+  for (const auto& p : t.model()->parameters()) before.push_back(p.detach().clone());
+  const std::vector<int64_t> batch(t.trainIndices().begin(), t.trainIndices().begin() + 8);
+  t.trainStep({batch}, 8);
+  EXPECT_EQ(t.steps().skippedSteps(), 1);
+  const auto after = t.model()->parameters();
+  for (size_t i = 1; i < after.size(); ++i) EXPECT_TRUE(at::equal(after[i], before[i])) << "parameter " << i;
 }
 
 }  // namespace

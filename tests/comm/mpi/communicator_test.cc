@@ -4,6 +4,7 @@
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 #include <gtest/gtest.h>
+#include <mpi.h>
 
 #include <string>
 #include <tuple>
@@ -81,6 +82,19 @@ INSTANTIATE_TEST_SUITE_P(Comm, AllreduceTest,
                                             ::testing::Values<int64_t>(0, 1, 17, 5003),
                                             ::testing::Values(std::string("shm"), std::string("chunked"),
                                                               std::string("ring"))));
+
+// Default settings (1 MiB chunks), several chunks per all-reduce, so both
+// halves of the shared-memory segment are used (small_dev_shm_test.sh runs this
+// with a /dev/shm too small for them).
+TEST(MpiCommunicator, DefaultAllreduceOfSeveralChunks) {
+  auto comm = worldComm();
+  const int P = comm->size();
+  for (int64_t n : {int64_t{3} << 18, int64_t{5} << 18}) {  // 3 and 5 MiB of float32
+    at::Tensor t = at::full({n}, static_cast<float>(comm->rank() + 1));
+    comm->allreduce(t, {ReduceOp::kSum})->wait();
+    expectEqual(t, at::full({n}, static_cast<float>(P * (P + 1) / 2)), "several chunks");
+  }
+}
 
 // Shared-memory all-reduce: direct and chunked operations alternate, so both
 // segment buffers are reused by either kind; some run on the communication thread.
@@ -371,6 +385,71 @@ TEST(MpiCommunicator, WaitTimeoutNamesRankOpSeqAndTimeout) {
   pending->wait();
   s->wait();
   expectEqual(pending->result()[0], t, "late self-send");
+}
+
+// A rank that never joins: the shared-memory all-reduce (inline and on the
+// communication thread) gives up after comm.timeout_ms naming the rank it
+// waited for, and the communicator refuses further work instead of hanging.
+TEST(MpiCommunicator, ShmAllreduceTimesOutNamingTheMissingRank) {
+  auto probe = worldComm();
+  const int P = probe->size(), me = probe->rank();
+  if (P == 1) GTEST_SKIP() << "needs two ranks";
+  for (int64_t n : {int64_t{100}, int64_t{1} << 20}) {  // inline direct path; chunked on the thread
+    CommConfig cfg;
+    cfg.timeout_ms = 300;
+    auto comm = worldComm(cfg);
+    if (me != P - 1) {
+      at::Tensor t = at::ones({n});
+      const auto t0 = std::chrono::steady_clock::now();
+      std::string msg;
+      try {
+        comm->allreduce(t, {})->wait(std::chrono::seconds(30));
+      } catch (const CommError& e) {
+        msg = e.what();
+      }
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      EXPECT_NE(msg.find("[Rank " + std::to_string(me) + "] mpi allreduce on group 'world'"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("waiting for rank " + std::to_string(P - 1) + " in the shared-memory all-reduce"),
+                std::string::npos)
+          << msg;
+      EXPECT_LT(secs, 10.0) << "the 300 ms timeout held";
+      const std::string later = [&] {
+        try {
+          comm->allreduce(t, {})->wait();
+        } catch (const CommError& e) {
+          return std::string(e.what());
+        }
+        return std::string("(no error)");
+      }();
+      EXPECT_NE(later.find("unusable since"), std::string::npos) << later;
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+  }
+}
+
+TEST(MpiCommunicator, InlineMpiAllreduceTimesOutWhenARankIsLate) {
+  auto probe = worldComm();
+  const int P = probe->size(), me = probe->rank();
+  if (P == 1) GTEST_SKIP() << "needs two ranks";
+  CommConfig cfg;
+  cfg.timeout_ms = 300;
+  cfg.shm_allreduce = false;
+  auto comm = worldComm(cfg);
+  at::Tensor t = at::ones({8});
+  if (me != P - 1) {
+    std::string msg;
+    try {
+      comm->allreduce(t, {})->wait();
+    } catch (const CommError& e) {
+      msg = e.what();
+    }
+    EXPECT_NE(msg.find("timed out after 300 ms"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("some rank did not join"), std::string::npos) << msg;
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  // The late rank joins, so the others' abandoned request completes before MPI ends.
+  if (me == P - 1) comm->allreduce(t, {})->wait(std::chrono::seconds(30));
+  MPI_Barrier(MPI_COMM_WORLD);
 }
 
 TEST(MpiCommunicator, FailureIsStoredInWork) {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <limits>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -201,6 +202,52 @@ TEST(GradientReducer, RejectsMisuse) {
   EXPECT_THROW(r->finishStep(), Error);
   std::vector<at::Tensor> doubles{at::zeros({2}, at::TensorOptions().dtype(at::kDouble)).requires_grad_()};
   EXPECT_THROW(GradientReducer(doubles, comm, compression::makeCompressor({}), {}), Error);
+}
+
+}  // namespace
+}  // namespace autoglm::parallel::data_parallel
+
+namespace autoglm::parallel::data_parallel {
+namespace {
+
+TEST(GradientReducer, NonFiniteGradientIsReportedAndKeptOutOfResiduals) {
+  Params ps;
+  auto comm = std::make_shared<LoopbackComm>();
+  compression::CompressionConfig topk;
+  topk.type = compression::CompressionType::kTopk;
+  topk.ratio = 0.5;
+  ReducerOptions o;
+  o.bucket_bytes = 32;
+  GradientReducer r(ps.p, comm, compression::makeCompressor(topk), o);
+  r.beginBackward(true, 0);
+  // loss = ... + 2 sum(w1): make w1's gradient NaN through a NaN factor.
+  (ps.loss() + (ps.p[1] * std::numeric_limits<float>::quiet_NaN()).sum()).backward();
+  const StepStatus st = r.finishStep();
+  EXPECT_TRUE(st.nonfinite);
+  EXPECT_EQ(st.nonfinite_param, 1);
+  for (const auto& [key, t] : r.compressor().state()) {
+    EXPECT_TRUE(t.isfinite().all().item<bool>()) << key << " took the NaN in";
+  }
+  // The next, finite step is clean again.
+  ps.zeroGrad();
+  r.beginBackward(true, 1);
+  ps.loss().backward();
+  EXPECT_FALSE(r.finishStep().nonfinite);
+}
+
+TEST(GradientReducer, NonFiniteOnAnotherRankStopsEveryRank) {
+  Params ps;
+  // The simulated peer flags a non-finite gradient (the last element of the
+  // flags all-reduce) while this rank's are finite.
+  auto comm = std::make_shared<LoopbackComm>(2, [](const at::Tensor& t, size_t) {
+    return t.scalar_type() == at::kInt ? at::ones_like(t) : at::zeros_like(t);
+  });
+  auto r = makeReducer(ps, comm);
+  r->beginBackward(true, 0);
+  ps.loss().backward();
+  const StepStatus st = r->finishStep();
+  EXPECT_TRUE(st.nonfinite);
+  EXPECT_EQ(st.nonfinite_param, -1) << "not this rank's";
 }
 
 }  // namespace
