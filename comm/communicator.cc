@@ -111,6 +111,7 @@ WorkInfo workInfo(const Communicator& comm, const char* backend, OpType op, uint
   w.seq = seq;
   if (t != nullptr && t->defined()) {
     w.numel = t->numel();
+    w.bytes = static_cast<int64_t>(t->nbytes());
     w.dtype = c10::toString(t->scalar_type());
   }
   w.timeout = timeout;

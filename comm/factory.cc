@@ -11,7 +11,7 @@
 
 namespace autoglm::comm {
 
-std::shared_ptr<Communicator> makeCommunicator(const CommConfig& cfg) {
+std::shared_ptr<Communicator> makeCommunicator(const CommConfig& cfg, std::shared_ptr<CollectiveObserver> observer) {
   cfg.validate();
   int inited = 0;
   MPI_Initialized(&inited);
@@ -21,7 +21,7 @@ std::shared_ptr<Communicator> makeCommunicator(const CommConfig& cfg) {
   }
   switch (cfg.backend) {
     case Backend::kMpi:
-      return std::make_shared<mpi::MpiCommunicator>(MPI_COMM_WORLD, cfg, "world");
+      return std::make_shared<mpi::MpiCommunicator>(MPI_COMM_WORLD, cfg, "world", std::move(observer));
     case Backend::kNccl: {
 #if AUTOGLM_WITH_NCCL
       auto bootstrap = std::make_shared<mpi::MpiCommunicator>(MPI_COMM_WORLD, cfg, "world");

@@ -5,6 +5,7 @@
 
 #include "comm/comm_config.h"
 #include "comm/communicator.h"
+#include "comm/observer.h"
 
 namespace autoglm::comm {
 
@@ -20,6 +21,8 @@ namespace autoglm::comm {
 //         the operation, then blocks the host until its event fired, so both
 //         later device work and host reads see the result. NcclWork::
 //         synchronizeStream() only orders the stream and returns at once.
-std::shared_ptr<Communicator> makeCommunicator(const CommConfig& cfg);
+// observer (may be null) watches it and every communicator split from it.
+std::shared_ptr<Communicator> makeCommunicator(const CommConfig& cfg,
+                                               std::shared_ptr<CollectiveObserver> observer = nullptr);
 
 }  // namespace autoglm::comm

@@ -43,6 +43,7 @@ struct WorkInfo {
   OpType op = OpType::kBarrier;
   uint64_t seq = 0;          // 1-based, per communicator, equal on all ranks for one collective
   int64_t numel = 0;
+  int64_t bytes = 0;         // of the tensor named by numel and dtype
   const char* dtype = "";    // c10::toString of the dtype; "" when there is no tensor
   std::chrono::milliseconds timeout{0};
 };

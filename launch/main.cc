@@ -7,12 +7,16 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
+#include <initializer_list>
+#include <memory>
 #include <iostream>
 
 #include "autoglm/config.h"
 #include "core/error.h"
 #include "core/host_runtime.h"
 #include "core/log.h"
+#include "launch/supervisor_client.h"
 #include "trainer/commands.h"
 
 namespace {
@@ -26,6 +30,15 @@ extern "C" void onStopSignal(int sig) {
     std::signal(sig, SIG_DFL);
     std::raise(sig);
   }
+}
+
+// This process's rank and the job's size, as mpirun tells its ranks (0 and 1
+// when started without it).
+int launchedValue(std::initializer_list<const char*> vars, int fallback) {
+  for (const char* var : vars) {
+    if (const char* v = std::getenv(var); v != nullptr && *v != '\0') return std::atoi(v);
+  }
+  return fallback;
 }
 
 void addConfigOptions(CLI::App* cmd, autoglm::trainer::ConfigArgs* args) {
@@ -51,6 +64,10 @@ int main(int argc, char** argv) {
   auto* resume = train->add_flag("--resume", train_opts.resume, "Continue from the run's newest checkpoint that verifies");
   train->add_flag("--overwrite", train_opts.overwrite, "Start afresh even if run.out_dir holds checkpoints (removed)")
       ->excludes(resume);
+  std::string supervisor;
+  int attempt = 0;
+  train->add_option("--supervisor", supervisor, "HOST:PORT of the autoglm-launch supervisor (set by autoglm-launch)");
+  train->add_option("--attempt", attempt, "Attempt number under autoglm-launch (set by it)");
 
   tr::ConfigArgs prep_args;
   bool force = false;
@@ -80,7 +97,17 @@ int main(int argc, char** argv) {
       std::signal(SIGINT, onStopSignal);
       std::signal(SIGTERM, onStopSignal);
       train_opts.stop = &g_stop;
-      return tr::runTrain(train_args, train_opts);
+      std::shared_ptr<autoglm::launch::SupervisorClient> client;
+      if (!supervisor.empty()) {
+        client = std::make_shared<autoglm::launch::SupervisorClient>(
+            supervisor, launchedValue({"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}, 0),
+            launchedValue({"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE"}, 1), attempt);
+        train_opts.comm_observer = client;
+        train_opts.run_observer = client.get();
+        train_opts.on_error = [client](const std::string& m) { client->reportError(m); };
+      }
+      const int rc = tr::runTrain(train_args, train_opts);
+      return rc;
     }
     if (*prepare) return tr::runPrepare(prep_args, force);
     if (*eval) return tr::runEval(eval_ckpt, eval_overrides);

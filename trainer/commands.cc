@@ -93,7 +93,7 @@ int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptio
     if (cfg.parallel.dp * cfg.parallel.tp * cfg.parallel.pp == 1 && world_size > 1) {
       cfg.parallel.dp = world_size;  // the default layout: data parallel over every rank
     }
-    auto world = comm::makeCommunicator(cfg.comm);
+    auto world = comm::makeCommunicator(cfg.comm, opts.comm_observer);
     parallel::ParallelGrid grid(world, cfg.parallel);
     if (cfg.parallel.tp > 1 || cfg.parallel.pp > 1) {
       throw ConfigError(fmt::format("parallel: tp={} pp={}: tensor and pipeline parallel training are not "
@@ -109,6 +109,7 @@ int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptio
     core::graph::PreparedData data = prepareData(cfg);
     if (rank == 0) world->barrier(long_wait)->wait();
     Trainer trainer(cfg, data, grid.dpComm());
+    trainer.setObserver(opts.run_observer);
     if (opts.stop != nullptr) trainer.setStopRequest([stop = opts.stop] { return stop->load(); });
     return reportResult(trainer.fit(opts.resume, opts.overwrite));
   } catch (const std::exception& e) {
@@ -116,8 +117,10 @@ int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptio
     // it with the rank and end the whole job.
     const auto* c10 = dynamic_cast<const c10::Error*>(&e);
     const bool config = dynamic_cast<const ConfigError*>(&e) != nullptr;
+    const std::string what = c10 != nullptr ? c10->what_without_backtrace() : e.what();
     std::cerr << "autoglm: " << (config ? "config error" : "error") << " (rank " << rank << " of " << world_size
-              << "): " << (c10 != nullptr ? c10->what_without_backtrace() : e.what()) << std::endl;
+              << "): " << what << std::endl;
+    if (opts.on_error) opts.on_error(what);
     MPI_Abort(MPI_COMM_WORLD, config ? 2 : 1);
     return config ? 2 : 1;
   }
@@ -139,6 +142,7 @@ int runTrain(const ConfigArgs& args, const TrainOptions& opts) {
   core::graph::PreparedData data = prepareData(cfg);
   if (!data.built_now) core::log::info0("using graph cache {}", data.cache_path);
   Trainer trainer(cfg, data);
+  trainer.setObserver(opts.run_observer);
   if (opts.stop != nullptr) trainer.setStopRequest([stop = opts.stop] { return stop->load(); });
   return reportResult(trainer.fit(opts.resume, opts.overwrite));
 }

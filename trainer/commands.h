@@ -4,9 +4,14 @@
 // autoglm::Error (the CLI prints it as one line: ConfigError -> 2, others -> 1).
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <iosfwd>
 #include <string>
 #include <vector>
+
+#include "comm/observer.h"
+#include "trainer/run_observer.h"
 
 namespace autoglm::trainer {
 
@@ -21,6 +26,12 @@ struct TrainOptions {
   // Set by a signal handler: training ends at the next step with a checkpoint,
   // and the exit code is 130.
   const std::atomic<bool>* stop = nullptr;
+  // Watchers of the run (the supervisor client): the world communicator and
+  // its splits, and the trainer's phases. Either may be null.
+  std::shared_ptr<comm::CollectiveObserver> comm_observer;
+  RunObserver* run_observer = nullptr;
+  // Told the one-line error a rank ends the job with, before it does.
+  std::function<void(const std::string&)> on_error;
 };
 
 int runTrain(const ConfigArgs& args, const TrainOptions& opts);

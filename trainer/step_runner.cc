@@ -57,12 +57,14 @@ double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, i
     for (int64_t i : micro_batches[m]) views.push_back(store_.graph(i));
     const core::graph::GraphBatch batch = core::graph::collate(views);
     const auto t1 = clock::now();
+    phase(Phase::kForward, step);
     at::Tensor logits = model_->forward(batch);
     at::Tensor loss = at::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum, -100,
                                              train_.label_smoothing) *
                       scale;
     const auto t2 = clock::now();
     if (reducer_) reducer_->beginBackward(/*sync=*/m + 1 == micro_batches.size(), step);
+    phase(Phase::kBackward, step);
     loss.backward();
     loss_total += loss.item<double>();
     const auto t3 = clock::now();
@@ -71,6 +73,7 @@ double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, i
     times_.backward += secs(t2, t3);
   }
   const auto t3 = clock::now();
+  phase(Phase::kReduce, step);
   const parallel::data_parallel::StepStatus status = reducer_ ? reducer_->finishStep() : parallel::data_parallel::StepStatus{};
   const auto t4 = clock::now();
   if (const auto bad = nonfiniteGradient(status)) {
@@ -85,6 +88,7 @@ double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, i
     times_.sync += secs(t3, t4);
     return loss_total;
   }
+  phase(Phase::kOptimizer, step);
   if (train_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), train_.grad_clip);
   setLearningRate(*optimizer_, schedule_.at(step));
   optimizer_->step();

@@ -22,6 +22,7 @@
 #include "parallel/data_parallel/gradient_reducer.h"
 #include "trainer/experiment_config.h"
 #include "trainer/lr_schedule.h"
+#include "trainer/run_observer.h"
 
 namespace autoglm::trainer {
 
@@ -52,6 +53,8 @@ class StepRunner {
   parallel::data_parallel::GradientReducer* reducer() { return reducer_.get(); }
   const LrSchedule& schedule() const { return schedule_; }
   const PhaseTimes& phaseTimes() const { return times_; }
+  // Told the phase of each step (null: nobody).
+  void setObserver(RunObserver* observer) { observer_ = observer; }
 
  private:
   const TrainConfig& train_;
@@ -64,6 +67,10 @@ class StepRunner {
   PhaseTimes times_;
   std::vector<std::string> param_names_;  // in model->parameters() order
   int64_t skipped_steps_ = 0;
+  RunObserver* observer_ = nullptr;
+  void phase(Phase p, int64_t step) const {
+    if (observer_ != nullptr) observer_->onPhase(p, step);
+  }
 
   // The parameter whose gradient is not finite (name, or "" for another rank's),
   // or nothing. Consults the reducer's status on a data-parallel group.

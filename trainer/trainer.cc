@@ -79,13 +79,23 @@ bool Trainer::stopRequested() const {
   return t.item<int32_t>() != 0;
 }
 
+void Trainer::setObserver(RunObserver* observer) {
+  observer_ = observer;
+  steps_->setObserver(observer);
+}
+
 double Trainer::trainStep(const std::vector<std::vector<int64_t>>& micro_batches, int64_t global_graphs) {
+  const auto t0 = std::chrono::steady_clock::now();
   const double loss = steps_->run(micro_batches, global_graphs, state_.step);
   ++state_.step;
+  if (observer_ != nullptr) {
+    observer_->onStepEnd(state_.step, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
   return loss;
 }
 
 void Trainer::saveCheckpoint(const std::string& name, const TrainState& state) {
+  phase(Phase::kCheckpoint);
   CheckpointPayload p;
   p.model = model_.get();
   p.optimizer = &steps_->optimizer();
@@ -192,6 +202,7 @@ bool Trainer::finishEpoch(EpochSummary& s, FitResult* result) {
     dp_->allreduce(l, {comm::ReduceOp::kAvg})->wait();
     loss_sum = l.item<double>();
   }
+  phase(Phase::kEval);
   const EvalResult val = evaluator_->evaluate(data_.store, val_idx_);
   const EvalResult test = evaluator_->evaluate(data_.store, test_idx_);
   const double train_loss = s.loss_steps > 0 ? loss_sum / static_cast<double>(s.loss_steps) : 0.0;
@@ -335,6 +346,7 @@ FitResult Trainer::fit(bool resume, bool overwrite) {
   result.best_val_accuracy = state_.best_val_accuracy;
   result.best_epoch = state_.best_epoch;
   result.test_accuracy = state_.test_accuracy_at_best;
+  phase(Phase::kDone);
   metrics_.write({{"event", "done"}, {"step", state_.step}, {"best_epoch", state_.best_epoch},
                   {"best_val_accuracy", state_.best_val_accuracy}, {"test_accuracy", state_.test_accuracy_at_best},
                   {"seconds", result.seconds}});

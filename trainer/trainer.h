@@ -26,6 +26,7 @@
 #include "trainer/experiment_config.h"
 #include "trainer/metrics.h"
 #include "trainer/progress.h"
+#include "trainer/run_observer.h"
 #include "trainer/step_runner.h"
 #include "trainer/train_state.h"
 
@@ -61,6 +62,8 @@ class Trainer {
   // Asked between steps; when it returns true on any rank, training stops at
   // that step boundary and saves a checkpoint that --resume continues from.
   void setStopRequest(std::function<bool()> requested) { stop_request_ = std::move(requested); }
+  // Told the phase of the run and the end of each step (null: nobody).
+  void setObserver(RunObserver* observer);
 
   core::model::GraphClassifier& model() { return model_; }
   StepRunner& steps() { return *steps_; }
@@ -102,6 +105,10 @@ class Trainer {
   CheckpointManager ckpt_;
   MetricsWriter metrics_;
   std::function<bool()> stop_request_;
+  RunObserver* observer_ = nullptr;
+  void phase(Phase p) const {
+    if (observer_ != nullptr) observer_->onPhase(p, state_.step);
+  }
   TrainState state_;
   int64_t last_saved_step_ = -1;  // step of the newest step-* checkpoint written by this process
   std::chrono::steady_clock::time_point t_start_;

@@ -9,6 +9,7 @@
 #include "comm/mpi/check.h"
 #include "comm/mpi/large_allreduce.h"
 #include "comm/mpi/wire.h"
+#include "core/hash.h"
 #include "core/error.h"
 
 namespace autoglm::comm::mpi {
@@ -22,8 +23,9 @@ using wire::writeHeader;
 
 }  // namespace
 
-MpiCommunicator::MpiCommunicator(MPI_Comm comm, const CommConfig& cfg, std::string group_name)
-    : cfg_(cfg), group_(std::move(group_name)) {
+MpiCommunicator::MpiCommunicator(MPI_Comm comm, const CommConfig& cfg, std::string group_name,
+                                 std::shared_ptr<CollectiveObserver> observer)
+    : cfg_(cfg), group_(std::move(group_name)), observer_(std::move(observer)) {
   int provided = 0;
   AUTOGLM_CHECK_MPI(MPI_Query_thread(&provided));
   if (provided < MPI_THREAD_MULTIPLE) {
@@ -34,8 +36,9 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm, const CommConfig& cfg, std::stri
   start();
 }
 
-MpiCommunicator::MpiCommunicator(Adopt, MPI_Comm owned, const CommConfig& cfg, std::string group_name)
-    : comm_(owned), cfg_(cfg), group_(std::move(group_name)) {
+MpiCommunicator::MpiCommunicator(Adopt, MPI_Comm owned, const CommConfig& cfg, std::string group_name,
+                                 std::shared_ptr<CollectiveObserver> observer)
+    : comm_(owned), cfg_(cfg), group_(std::move(group_name)), observer_(std::move(observer)) {
   start();
 }
 
@@ -44,6 +47,22 @@ void MpiCommunicator::start() {
   AUTOGLM_CHECK_MPI(MPI_Comm_size(comm_, &size_));
   if (cfg_.shm_allreduce && size_ > 1) {
     shm_ = ShmAllreduce::create(comm_, cfg_.shm_chunk_bytes, cfg_.shm_direct_max_bytes);
+  }
+  if (observer_) {
+    // Members by world rank: the same list, and so the same id, on every member.
+    MPI_Group mine = MPI_GROUP_NULL, world = MPI_GROUP_NULL;
+    AUTOGLM_CHECK_MPI(MPI_Comm_group(comm_, &mine));
+    AUTOGLM_CHECK_MPI(MPI_Comm_group(MPI_COMM_WORLD, &world));
+    std::vector<int> local(static_cast<size_t>(size_)), members(static_cast<size_t>(size_));
+    for (int r = 0; r < size_; ++r) local[static_cast<size_t>(r)] = r;
+    AUTOGLM_CHECK_MPI(MPI_Group_translate_ranks(mine, size_, local.data(), world, members.data()));
+    MPI_Group_free(&mine);
+    MPI_Group_free(&world);
+    core::Fnv1a h;
+    h.add(group_);
+    for (int m : members) h.addValue(m);
+    group_id_ = h.value();
+    observer_->onGroup(group_id_, group_, members);
   }
   thread_ = std::thread([this] { loop(); });
 }
@@ -87,7 +106,14 @@ WorkInfo MpiCommunicator::info(OpType op, const at::Tensor* t, Millis timeout) {
 }
 
 WorkInfo MpiCommunicator::info(OpType op, const at::Tensor* t, Millis timeout, uint64_t seq) const {
-  return comm::detail::workInfo(*this, "mpi", op, seq, t, timeout.count() > 0 ? timeout : Millis(cfg_.timeout_ms));
+  WorkInfo wi =
+      comm::detail::workInfo(*this, "mpi", op, seq, t, timeout.count() > 0 ? timeout : Millis(cfg_.timeout_ms));
+  if (observer_) observer_->onIssue(group_id_, wi);
+  return wi;
+}
+
+void MpiCommunicator::observeComplete(const Work& work, bool ok) const {
+  if (observer_) observer_->onComplete(group_id_, work.info(), ok);
 }
 
 std::shared_ptr<Work> MpiCommunicator::enqueue(WorkInfo info, std::function<std::vector<at::Tensor>()> run) {
@@ -162,6 +188,7 @@ void MpiCommunicator::loop() {
     }
     // Idle before the waiter wakes up, so that its next small all-reduce can run inline.
     state_.fetch_sub(kPendingOne, std::memory_order_seq_cst);
+    observeComplete(*task.work, !error);
     if (error) {
       task.work->fail(error);
     } else {
@@ -232,8 +259,13 @@ std::shared_ptr<Work> MpiCommunicator::allreduce(at::Tensor& tensor, const Allre
       error = std::current_exception();
     }
     releaseInline();
-    if (!error) return std::make_shared<Work>(std::move(wi), std::vector<at::Tensor>{tensor});
+    if (!error) {
+      auto work = std::make_shared<Work>(std::move(wi), std::vector<at::Tensor>{tensor});
+      observeComplete(*work, true);
+      return work;
+    }
     auto work = std::make_shared<Work>(std::move(wi));
+    observeComplete(*work, false);
     work->fail(error);
     return work;
   }
@@ -364,7 +396,7 @@ std::shared_ptr<Communicator> MpiCommunicator::split(int color, int key, const s
     return std::vector<at::Tensor>{};
   });
   work->wait();
-  return std::shared_ptr<Communicator>(new MpiCommunicator(Adopt{}, *out, cfg_, group_name));
+  return std::shared_ptr<Communicator>(new MpiCommunicator(Adopt{}, *out, cfg_, group_name, observer_));
 }
 
 void MpiCommunicator::runBlocking(const std::function<void(MPI_Comm)>& fn) {

@@ -36,6 +36,7 @@
 
 #include "comm/comm_config.h"
 #include "comm/communicator.h"
+#include "comm/observer.h"
 #include "comm/mpi/datatype.h"
 #include "comm/mpi/shm_allreduce.h"
 
@@ -43,8 +44,10 @@ namespace autoglm::comm::mpi {
 
 class MpiCommunicator final : public Communicator {
  public:
-  // Duplicates `comm`; the caller keeps ownership of `comm`.
-  MpiCommunicator(MPI_Comm comm, const CommConfig& cfg, std::string group_name = "world");
+  // Duplicates `comm`; the caller keeps ownership of `comm`. observer (may be
+  // null) is told about this communicator, its operations and its splits.
+  MpiCommunicator(MPI_Comm comm, const CommConfig& cfg, std::string group_name = "world",
+                  std::shared_ptr<CollectiveObserver> observer = nullptr);
   // Runs what is queued, joins the communication thread and frees the communicator.
   ~MpiCommunicator() override;
   MpiCommunicator(const MpiCommunicator&) = delete;
@@ -76,7 +79,9 @@ class MpiCommunicator final : public Communicator {
 
  private:
   struct Adopt {};
-  MpiCommunicator(Adopt, MPI_Comm owned, const CommConfig& cfg, std::string group_name);
+  MpiCommunicator(Adopt, MPI_Comm owned, const CommConfig& cfg, std::string group_name,
+                  std::shared_ptr<CollectiveObserver> observer);
+  void observeComplete(const Work& work, bool ok) const;
   void start();
 
   struct Task {
@@ -115,6 +120,8 @@ class MpiCommunicator final : public Communicator {
   int rank_ = 0;
   int size_ = 1;
   std::atomic<uint64_t> seq_{0};
+  std::shared_ptr<CollectiveObserver> observer_;
+  uint64_t group_id_ = 0;  // the observer's name for this communicator
   ReduceOps ops_;
   std::unique_ptr<ShmAllreduce> shm_;  // null: ranks on several hosts, or disabled
   std::vector<uint8_t> scratch_;  // ring all-reduce, communication thread only

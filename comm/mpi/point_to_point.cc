@@ -32,10 +32,12 @@ void MpiCommunicator::pollSends(bool block) {
         AUTOGLM_CHECK_MPI(MPI_Testall(2, s.reqs, &done, MPI_STATUSES_IGNORE));
       }
     } catch (...) {
+      observeComplete(*s.work, false);
       s.work->fail(std::current_exception());
       continue;
     }
     if (done) {
+      observeComplete(*s.work, true);
       s.work->finish({});
     } else {
       left.push_back(std::move(s));

@@ -1,0 +1,166 @@
+#include "launch/supervisor_client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace autoglm::launch {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+constexpr size_t kMaxOutbox = 4096;  // operations kept between two heartbeats
+
+std::string hostName() {
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "?";
+  return buf;
+}
+
+}  // namespace
+
+SupervisorClient::SupervisorClient(const std::string& address, int rank, int world, int attempt,
+                                   std::chrono::milliseconds interval)
+    : rank_(rank), world_(world), interval_(interval) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) throw ConfigError("--supervisor " + address + ": expected HOST:PORT");
+  const std::string host = address.substr(0, colon), port = address.substr(colon + 1);
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  std::string last_error;
+  while (!connected_ && Clock::now() < deadline) {
+    try {
+      tcp::resolver resolver(io_);
+      asio::connect(socket_, resolver.resolve(host, port));
+      socket_.set_option(tcp::no_delay(true));
+      connected_ = true;
+    } catch (const std::exception& e) {
+      last_error = e.what();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  if (!connected_) {
+    core::log::warn("supervisor at {} unreachable ({}); training without it", address, last_error);
+    return;
+  }
+  send({{"t", "hello"}, {"rank", rank_}, {"world", world_}, {"host", hostName()}, {"pid", ::getpid()},
+        {"attempt", attempt}});
+  thread_ = std::thread([this] { loop(); });
+}
+
+SupervisorClient::~SupervisorClient() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (connected_) {
+    try {
+      send(heartbeat());
+      send({{"t", "bye"}, {"rank", rank_}});
+    } catch (...) {  // destructors never throw
+    }
+  }
+}
+
+void SupervisorClient::send(const nlohmann::json& message) {
+  std::lock_guard<std::mutex> lock(send_mu_);
+  if (!connected_) return;
+  const std::string line = message.dump() + "\n";
+  boost::system::error_code ec;
+  asio::write(socket_, asio::buffer(line), ec);
+  if (ec) {
+    connected_ = false;
+    core::log::warn("lost the supervisor connection ({}); training on without it", ec.message());
+  }
+}
+
+void SupervisorClient::reportError(const std::string& message) {
+  send({{"t", "error"}, {"rank", rank_}, {"message", message}});
+}
+
+void SupervisorClient::loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, interval_, [this] { return stop_; });
+    if (stop_) break;
+    nlohmann::json hb = heartbeat();  // under mu_
+    lock.unlock();
+    send(hb);
+    lock.lock();
+  }
+}
+
+// Takes what accumulated since the last heartbeat; the caller holds mu_ (or the
+// thread is stopped).
+nlohmann::json SupervisorClient::heartbeat() {
+  const auto now = Clock::now();
+  auto ms = [&](Clock::time_point t) { return std::chrono::duration<double, std::milli>(now - t).count(); };
+  nlohmann::json pending = nlohmann::json::array();
+  for (const auto& [key, p] : pending_) {
+    OpRecord op = p.op;
+    op.ms = ms(p.since);
+    pending.push_back(toJson(op));
+  }
+  nlohmann::json ops = nlohmann::json::array();
+  for (const auto& op : outbox_) ops.push_back(toJson(op));
+  outbox_.clear();
+  nlohmann::json hb{{"t", "hb"},        {"rank", rank_},
+                    {"step", step_},    {"phase", core::enumName(phase_)},
+                    {"phase_ms", ms(phase_since_)}, {"steps", step_seconds_},
+                    {"groups", new_groups_}, {"pending", pending},
+                    {"ops", ops}};
+  if (has_last_) hb["last"] = toJson(last_);
+  step_seconds_.clear();
+  new_groups_.clear();
+  return hb;
+}
+
+void SupervisorClient::onGroup(uint64_t group, const std::string& name, const std::vector<int>& world_ranks) {
+  std::lock_guard<std::mutex> lock(mu_);
+  new_groups_.push_back({{"g", hex(group)}, {"name", name}, {"ranks", world_ranks}});
+}
+
+void SupervisorClient::onIssue(uint64_t group, const comm::WorkInfo& info) {
+  OpRecord op;
+  op.group = group;
+  op.seq = info.seq;
+  op.op = comm::toString(info.op);
+  op.dtype = info.dtype != nullptr ? info.dtype : "";
+  op.numel = info.numel;
+  op.bytes = info.bytes;
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t& h = hashes_[group];
+  h = nextOpHash(h, op.op, op.dtype, op.numel);
+  op.hash = h;
+  pending_[{group, op.seq}] = Pending{op, Clock::now()};
+  last_ = op;
+  has_last_ = true;
+  if (outbox_.size() >= kMaxOutbox) outbox_.pop_front();
+  outbox_.push_back(std::move(op));
+}
+
+void SupervisorClient::onComplete(uint64_t group, const comm::WorkInfo& info, bool ok) {
+  (void)ok;
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_.erase({group, info.seq});
+}
+
+void SupervisorClient::onPhase(trainer::Phase phase, int64_t step) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (phase != phase_) phase_since_ = Clock::now();
+  phase_ = phase;
+  step_ = step;
+}
+
+void SupervisorClient::onStepEnd(int64_t step, double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  step_ = step;
+  step_seconds_.push_back(seconds);
+}
+
+}  // namespace autoglm::launch
