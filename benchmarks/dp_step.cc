@@ -35,6 +35,13 @@
 #include "trainer/experiment_config.h"
 #include "core/graph/prepared_data.h"
 #include "trainer/trainer.h"
+#include "launch/process.h"
+#include "launch/supervisor.h"
+#include "launch/supervisor_client.h"
+
+#include <csignal>
+#include <thread>
+#include <tuple>
 
 namespace {
 
@@ -73,6 +80,40 @@ struct Result {
 
 }  // namespace
 
+// The world watched as under autoglm-launch: rank 0 runs a supervisor (with a
+// `sleep` standing in for mpirun), every rank a client, and `comm` is a world
+// communicator that reports to it. Ends the supervisor on destruction.
+struct SupervisedWorld {
+  std::unique_ptr<autoglm::launch::Supervisor> supervisor;
+  std::unique_ptr<autoglm::launch::ChildProcess> child;
+  std::thread thread;
+  std::shared_ptr<autoglm::launch::SupervisorClient> client;
+  std::shared_ptr<autoglm::comm::Communicator> comm;
+
+  SupervisedWorld(autoglm::comm::Communicator& world, const autoglm::comm::CommConfig& cfg) {
+    at::Tensor port = at::zeros({1}, at::TensorOptions().dtype(at::kInt));
+    if (world.rank() == 0) {
+      autoglm::launch::SupervisorOptions o;
+      o.floor_s = 600;  // a measurement, not a watch: nothing may end it
+      supervisor = std::make_unique<autoglm::launch::Supervisor>(world.size(), o, "127.0.0.1");
+      child = std::make_unique<autoglm::launch::ChildProcess>(std::vector<std::string>{"sleep", "86400"});
+      thread = std::thread([this] { supervisor->supervise(*child); });
+      port[0] = static_cast<int>(supervisor->port());
+    }
+    world.broadcast(port, {0})->wait();
+    client = std::make_shared<autoglm::launch::SupervisorClient>("127.0.0.1:" + std::to_string(port[0].item<int>()),
+                                                                 world.rank(), world.size(), 0);
+    comm = autoglm::comm::makeCommunicator(cfg, client);
+    world.barrier({})->wait();
+  }
+  ~SupervisedWorld() {
+    comm.reset();
+    client.reset();
+    if (child) child->signalGroup(SIGTERM);
+    if (thread.joinable()) thread.join();
+  }
+};
+
 // A mode from its YAML name; ConfigError naming the option otherwise.
 template <typename E>
 E parseChoice(const std::string& name, const char* option) {
@@ -101,6 +142,9 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "Timed steps per configuration and round");
   app.add_option("--rounds", rounds, "Round-robin passes over all configurations");
   app.add_option("--wire-iface", wire_iface, "Count bytes sent on this interface (e.g. lo in a network namespace)");
+  bool supervised = false;
+  app.add_flag("--supervised", supervised,
+               "Also run every configuration watched by the autoglm-launch supervisor (heartbeats, mismatch check)");
   CLI11_PARSE(app, argc, argv);
 
   comm::mpi::Environment env(&argc, &argv);
@@ -119,19 +163,30 @@ int main(int argc, char** argv) {
     autoglm::core::graph::PreparedData data = tr::prepareData(base);
     if (world->rank() == 0) world->barrier(long_wait)->wait();
 
-    std::vector<std::pair<std::string, std::string>> configs;
+    // With --supervised: a supervisor on rank 0 (a `sleep` stands in for
+    // mpirun), a client per rank, and a second world communicator it watches.
+    std::unique_ptr<SupervisedWorld> watched;
+    if (supervised) watched = std::make_unique<SupervisedWorld>(*world, base.comm);
+    using Key = std::tuple<std::string, std::string, bool>;
+    std::vector<Key> configs;
     for (const auto& c : splitList(compressors)) {
-      for (const auto& m : splitList(modes)) configs.emplace_back(c, m);
+      for (const auto& m : splitList(modes)) {
+        configs.emplace_back(c, m, false);
+        if (supervised) configs.emplace_back(c, m, true);
+      }
     }
-    std::map<std::pair<std::string, std::string>, Result> results;
+    std::map<Key, Result> results;
     int64_t params = 0;
     for (int round = 0; round < rounds; ++round) {
       for (const auto& key : configs) {
         tr::ExperimentConfig cfg = base;
-        cfg.parallel.compression.type =
-            parseChoice<autoglm::parallel::data_parallel::compression::CompressionType>(key.first, "--compressors");
-        cfg.parallel.reducer_mode = parseChoice<autoglm::parallel::data_parallel::ReducerMode>(key.second, "--modes");
-        tr::Trainer trainer(cfg, data, world);
+        cfg.parallel.compression.type = parseChoice<autoglm::parallel::data_parallel::compression::CompressionType>(
+            std::get<0>(key), "--compressors");
+        cfg.parallel.reducer_mode =
+            parseChoice<autoglm::parallel::data_parallel::ReducerMode>(std::get<1>(key), "--modes");
+        const bool watch = std::get<2>(key);
+        tr::Trainer trainer(cfg, data, watch ? watched->comm : world);
+        if (watch) trainer.setObserver(watched->client.get());
         params = 0;
         for (const auto& p : trainer.model()->parameters()) params += p.numel();
         autoglm::parallel::data_parallel::SamplerOptions so;
@@ -179,8 +234,9 @@ int main(int argc, char** argv) {
         const Result& r = results[key];
         const double n = static_cast<double>(r.steps);
         nlohmann::json line{{"ranks", world->size()},
-                            {"compressor", key.first},
-                            {"mode", key.second},
+                            {"compressor", std::get<0>(key)},
+                            {"mode", std::get<1>(key)},
+                            {"supervised", std::get<2>(key)},
                             {"parameters", params},
                             {"step_ms", 1e3 * median(r.step_seconds)},
                             {"step_ms_rounds", r.step_seconds},

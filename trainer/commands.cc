@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "comm/factory.h"
@@ -23,6 +24,7 @@
 #include "trainer/experiment_config.h"
 #include "core/graph/prepared_data.h"
 #include "trainer/evaluator.h"
+#include "trainer/trace_recorder.h"
 #include "trainer/trainer.h"
 
 namespace autoglm::trainer {
@@ -84,6 +86,12 @@ int reportResult(const FitResult& r) {
   return 0;
 }
 
+void writeTrace(TraceRecorder& trace, comm::Communicator* world, const ExperimentConfig& cfg) {
+  const std::string path = (std::filesystem::path(cfg.run.out_dir) / "trace.json").string();
+  trace.writeMerged(world, path);
+  core::log::info0("wrote the trace of the run to {} (open it in Perfetto or chrome://tracing)", path);
+}
+
 // One rank of `mpirun -np N autoglm train`: data parallel over all ranks.
 int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptions& opts) {
   comm::mpi::Environment env(nullptr, nullptr);
@@ -93,7 +101,13 @@ int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptio
     if (cfg.parallel.dp * cfg.parallel.tp * cfg.parallel.pp == 1 && world_size > 1) {
       cfg.parallel.dp = world_size;  // the default layout: data parallel over every rank
     }
-    auto world = comm::makeCommunicator(cfg.comm, opts.comm_observer);
+    // Watchers: the caller's (the supervisor client) and, with run.trace, a trace.
+    std::unique_ptr<TraceRecorder> trace;
+    if (cfg.run.trace) trace = std::make_unique<TraceRecorder>(rank);
+    auto fanout = std::make_shared<ObserverFanout>();
+    fanout->add(opts.comm_observer.get(), opts.run_observer);
+    fanout->add(trace.get(), trace.get());
+    auto world = comm::makeCommunicator(cfg.comm, fanout);
     parallel::ParallelGrid grid(world, cfg.parallel);
     if (cfg.parallel.tp > 1 || cfg.parallel.pp > 1) {
       throw ConfigError(fmt::format("parallel: tp={} pp={}: tensor and pipeline parallel training are not "
@@ -109,9 +123,11 @@ int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptio
     core::graph::PreparedData data = prepareData(cfg);
     if (rank == 0) world->barrier(long_wait)->wait();
     Trainer trainer(cfg, data, grid.dpComm());
-    trainer.setObserver(opts.run_observer);
+    trainer.setObserver(fanout.get());
     if (opts.stop != nullptr) trainer.setStopRequest([stop = opts.stop] { return stop->load(); });
-    return reportResult(trainer.fit(opts.resume, opts.overwrite));
+    const int rc = reportResult(trainer.fit(opts.resume, opts.overwrite));
+    if (trace) writeTrace(*trace, world.get(), cfg);
+    return rc;
   } catch (const std::exception& e) {
     // One failing rank would leave the others waiting in a collective: report
     // it with the rank and end the whole job.
@@ -141,10 +157,17 @@ int runTrain(const ConfigArgs& args, const TrainOptions& opts) {
   core::log::info0("run '{}': config {}, output {}", cfg.run.name, args.config, cfg.run.out_dir);
   core::graph::PreparedData data = prepareData(cfg);
   if (!data.built_now) core::log::info0("using graph cache {}", data.cache_path);
+  std::unique_ptr<TraceRecorder> trace;
+  if (cfg.run.trace) trace = std::make_unique<TraceRecorder>(0);
+  ObserverFanout fanout;
+  fanout.add(nullptr, opts.run_observer);
+  fanout.add(nullptr, trace.get());
   Trainer trainer(cfg, data);
-  trainer.setObserver(opts.run_observer);
+  trainer.setObserver(&fanout);
   if (opts.stop != nullptr) trainer.setStopRequest([stop = opts.stop] { return stop->load(); });
-  return reportResult(trainer.fit(opts.resume, opts.overwrite));
+  const int rc = reportResult(trainer.fit(opts.resume, opts.overwrite));
+  if (trace) writeTrace(*trace, nullptr, cfg);
+  return rc;
 }
 
 int runPrepare(const ConfigArgs& args, bool force) {

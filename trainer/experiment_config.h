@@ -33,6 +33,7 @@ struct RunConfig {
   int64_t seed = 42;
   int64_t threads = 0;  // intra-op threads; 0 = LibTorch default (all cores)
   LogLevel log_level = LogLevel::kInfo;
+  bool trace = false;   // write a Chrome trace to <out_dir>/trace.json (trace_recorder.h)
 
   template <class V>
   void visit(V& v) {
@@ -41,6 +42,7 @@ struct RunConfig {
     v.field("seed", seed, core::check::atLeast<int64_t>(0));
     v.field("threads", threads, core::check::atLeast<int64_t>(0));
     v.field("log_level", log_level);
+    v.field("trace", trace);
   }
 };
 
