@@ -142,6 +142,8 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "Timed steps per configuration and round");
   app.add_option("--rounds", rounds, "Round-robin passes over all configurations");
   app.add_option("--wire-iface", wire_iface, "Count bytes sent on this interface (e.g. lo in a network namespace)");
+  int wire_ranks = 0;
+  app.add_option("--wire-ranks", wire_ranks, "Ranks whose sends cross --wire-iface (default: all)");
   bool supervised = false;
   app.add_flag("--supervised", supervised,
                "Also run every configuration watched by the autoglm-launch supervisor (heartbeats, mismatch check)");
@@ -222,7 +224,7 @@ int main(int argc, char** argv) {
         r.busy += rs1.busy_seconds - rs0.busy_seconds;
         r.exposed += rs1.exposed_seconds - rs0.exposed_seconds;
         r.bytes += static_cast<double>(cs1.bytes_sent - cs0.bytes_sent);
-        r.wire += static_cast<double>(wire1 - wire0) / world->size();  // all ranks share the interface
+        r.wire += static_cast<double>(wire1 - wire0) / (wire_ranks > 0 ? wire_ranks : world->size());
         r.selected += static_cast<double>(cs1.selected_elements - cs0.selected_elements);
         r.compressed += static_cast<double>(cs1.compressed_elements - cs0.compressed_elements);
         r.steps += steps;

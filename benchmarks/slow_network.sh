@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Data-parallel step time per gradient compressor over a slow network: 2 ranks
-# in a network namespace whose loopback is rate-limited with a tbf qdisc, MPI
-# forced over TCP (--mca btl tcp,self), the shared-memory all-reduce fast path
-# off (comm.shm_allreduce=false), so every gradient byte crosses the limited
-# link. Must run as root (ip netns, tc).
+# Data-parallel step time per gradient compressor over a slow network between
+# two hosts: one rank on each of two emulated hosts (scripts/emulate-hosts.sh:
+# network namespaces joined by a veth pair, a tbf qdisc on each end), MPI over
+# TCP on that link, so every gradient byte crosses it. Must run as root (ip
+# netns, tc).
 #
 # For each rate, one MPI job of benchmarks/dp_step.cc times every compressor
 # (round-robin over --rounds passes, a fresh Trainer per compressor and pass,
@@ -11,10 +11,10 @@
 # with the reducer off gives the compute-only floor (no communication). Bytes:
 #   bytes_per_step  bytes of the tensors rank 0 handed to MPI per step (the
 #                   compressor's count; an all-to-all counts the rank's own part too)
-#   wire_per_step   bytes sent on lo in the namespace per step, divided by the
-#                   ranks (payload plus TCP/IP headers, ACKs and barriers)
-# Both ranks share the one limited lo qdisc, so RATE is the sum of both
-# directions (a full-duplex link of RATE would carry twice as much).
+#   wire_per_step   bytes rank 0 sent on hostA's end of the link per step
+#                   (payload plus TCP/IP headers, ACKs and barriers)
+# Each end of the link has its own qdisc: RATE holds in each direction, as on a
+# full-duplex link.
 #
 # Usage: benchmarks/slow_network.sh [options]
 #   --config PATH        experiment (default configs/ohsumed_300d.yaml: ~3.8M
@@ -121,29 +121,19 @@ fi
 # Which binary the figures are from (the tree may change between runs).
 { date -u +%FT%TZ; ls -l --time-style=full-iso "$BIN"; sha256sum "$BIN"; } > "$OUT_DIR/logs/binary.txt"
 
-NS="autoglm-slownet-$$"
-cleanup() { ip netns del "$NS" 2> /dev/null || true; }
+NET_DIR="$OUT_DIR/logs/hosts"
+HOSTS="$ROOT/scripts/emulate-hosts.sh"
+cleanup() { "$HOSTS" down "$NET_DIR" 2> /dev/null || true; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-ip netns add "$NS" || die "cannot create network namespace $NS (needs CAP_SYS_ADMIN and CAP_NET_ADMIN)"
-ip netns exec "$NS" ip link set lo up
+"$HOSTS" up "$NET_DIR" || die "cannot create the emulated hosts (needs CAP_SYS_ADMIN and CAP_NET_ADMIN)"
+source "$NET_DIR/env"
 
-# tbf: the bucket must hold at least a rate/HZ worth of bytes (HZ 250 here taken
-# as the worst case) and more than one loopback GSO packet (64 KiB), so 256 KiB
-# at least; latency bounds the queue (rate x latency + burst).
+# tbf on both ends of the link (scripts/emulate-hosts.sh sizes the bucket);
+# latency bounds the queue (rate x latency + burst).
 set_rate() {  # rate
-  ip netns exec "$NS" tc qdisc del dev lo root 2> /dev/null || true
-  [[ "$1" == unlimited ]] && return 0
-  local bytes_per_s burst
-  bytes_per_s="$(awk -v r="$1" 'BEGIN {
-    n = r + 0; u = tolower(substr(r, length(n "") + 1));
-    m = (u == "bit") ? 1 : (u == "kbit") ? 1e3 : (u == "mbit") ? 1e6 : (u == "gbit") ? 1e9 : 1e12;
-    printf "%.0f", n * m / 8 }')"
-  burst=$(( bytes_per_s / 250 ))
-  (( burst >= 262144 )) || burst=262144
-  ip netns exec "$NS" tc qdisc add dev lo root tbf rate "$1" burst "$burst" latency 100ms ||
-    die "tc qdisc add dev lo root tbf rate $1 failed (is the sch_tbf module available?)"
-  echo "slow_network.sh: lo limited to $1 (tbf burst $burst bytes, latency 100ms)" >&2
+  "$HOSTS" rate "$NET_DIR" "$1" || die "tc tbf rate $1 failed (is the sch_tbf module available?)"
+  echo "slow_network.sh: link limited to $1 each way" >&2
 }
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
@@ -174,10 +164,11 @@ children_cpu_s() {  # sets CHILD_CPU; call it directly ('times' in a $(...) or a
 
 JSONL="$OUT_DIR/slow_network.jsonl"
 : > "$JSONL"
-MPI=(mpirun -np 2 --oversubscribe --allow-run-as-root --mca btl tcp,self
-     --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo)
+mapfile -t HOST_ARGS < <("$HOSTS" mpirun-args "$NET_DIR")
+MPI=("$HOSTS" run "$NET_DIR" A mpirun -np 2 --map-by node --hostfile "$NET_DIR/hosts" --allow-run-as-root
+     "${HOST_ARGS[@]}")
 COMMON=(--config "$CONFIG" --threads "$THREADS" --warmup-steps "$WARMUP" --steps "$STEPS" --rounds "$ROUNDS"
-        --wire-iface lo --set comm.shm_allreduce=false --set parallel.compression.warmup_steps=0
+        --wire-iface "$DEV_A" --wire-ranks 1 --set parallel.compression.warmup_steps=0
         --set parallel.compression.ratio="$RATIO" "${SETS[@]}")
 
 run_job() {  # label rate compressors modes repeat
@@ -185,7 +176,7 @@ run_job() {  # label rate compressors modes repeat
   wait_quiet "$label"
   load="$(load1)"
   m0="$(machine_cpu_s)"; children_cpu_s; c0="$CHILD_CPU"; t0="$(date +%s.%N)"
-  local -a cmd=(ip netns exec "$NS" "${MPI[@]}" "$BIN" "${COMMON[@]}" --compressors "$3" --modes "$4")
+  local -a cmd=("${MPI[@]}" "$BIN" "${COMMON[@]}" --compressors "$3" --modes "$4")
   echo "slow_network.sh: [$label] load $load: ${cmd[*]}" >&2
   if ! "${cmd[@]}" > "$log.out" 2> "$log.err"; then
     tail -n 20 "$log.err" >&2
@@ -196,7 +187,7 @@ run_job() {  # label rate compressors modes repeat
     'BEGIN { o = ((b - a) - (d - c)) / (e - s); printf "%.2f", (o < 0 ? 0 : o) }')"
   after="$(load1)"
   echo "        other processes used ~$other cores during the job" >&2
-  ip netns exec "$NS" tc -s qdisc show dev lo > "$log.qdisc" 2>&1 || true
+  ip netns exec "$NS_A" tc -s qdisc show dev "$DEV_A" > "$log.qdisc" 2>&1 || true
   grep -E '^\{.*\}\s*$' "$log.out" | "$PYTHON" -c '
 import json, sys
 for line in sys.stdin:

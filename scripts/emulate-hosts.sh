@@ -29,7 +29,13 @@ set_rate() {  # RATE on both ends; 'unlimited' clears
     if [[ $side == A ]]; then ns=$NS_A; dev=$DEV_A; else ns=$NS_B; dev=$DEV_B; fi
     ip netns exec "$ns" tc qdisc del dev "$dev" root 2>/dev/null || true
     if [[ "$rate" != unlimited ]]; then
-      ip netns exec "$ns" tc qdisc add dev "$dev" root tbf rate "$rate" burst 256kb latency 100ms
+      # The bucket holds at least rate/HZ (HZ 250 taken as the worst case) and
+      # more than one GSO packet (64 KiB): 256 KiB at least.
+      local burst
+      burst=$(awk -v r="$rate" 'BEGIN { n = r + 0; u = tolower(substr(r, length(n "") + 1));
+        m = (u == "bit") ? 1 : (u == "kbit") ? 1e3 : (u == "mbit") ? 1e6 : (u == "gbit") ? 1e9 : 1e12;
+        b = n * m / 8 / 250; if (b < 262144) b = 262144; printf "%.0f", b }')
+      ip netns exec "$ns" tc qdisc add dev "$dev" root tbf rate "$rate" burst "$burst" latency 100ms
     fi
   done
 }
