@@ -244,7 +244,7 @@ std::optional<std::string> Supervisor::findFailure() {
     const RankView& r = ranks_[static_cast<size_t>(k)];
     if (!r.hello || r.bye) continue;
     const std::string state =
-        concat("\n  last seen: step ", r.step, ", phase ", r.phase, " (for ", fmtSeconds(r.phase_ms / 1000.0), ")",
+        concat("\n  at its last heartbeat: step ", r.step, ", phase ", r.phase, " (for ", fmtSeconds(r.phase_ms / 1000.0), ")",
                r.last ? "; last collective " + describeOp(*r.last) +
                             (r.pending.empty() ? std::string(", completed") : std::string(", not completed"))
                       : std::string());

@@ -61,7 +61,7 @@ hang)
   (( took < 30 )) || fail "the hang was reported after $took s"
   sleep 1
   pgrep -f "$work/x.yaml" >/dev/null && fail "processes were left behind"
-  grep "autoglm-launch:" "$work/log"
+  grep -A3 "stopped responding" "$work/log"
   echo "launch_test hang: reported and ended $took s after SIGSTOP (heartbeat timeout 3 s)"
   ;;
 restart)
