@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -177,6 +178,49 @@ TEST_P(ResumeWithCompression, GivesTheParametersOfAnUninterruptedRun) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Compressors, ResumeWithCompression, ::testing::Values("topk", "onebit", "fp16"));
+
+}  // namespace
+}  // namespace autoglm::trainer
+
+namespace autoglm::trainer {
+namespace {
+
+// Ranks without a shared file system read their own copies of the run: if one
+// copy lacks the newest checkpoint, the ranks would resume at different steps.
+// Every rank finds out and stops instead.
+TEST(DataParallel, ResumeStopsWhenRanksRestoredDifferentCheckpoints) {
+  auto world = test::worldComm();
+  if (world->size() == 1) GTEST_SKIP() << "needs two ranks";
+  SharedDir d(*world, "dp_confirm");
+  ExperimentConfig cfg = tinyConfig(d / "run");
+  cfg.train.max_steps = 4;
+  cfg.train.checkpoint_every = 2;
+  cfg.train.keep_checkpoints = 3;
+  core::graph::PreparedData data = prepareData(cfg);
+  {
+    Trainer first(cfg, data, world);
+    first.fit(false);
+  }
+  world->barrier({})->wait();
+  // Rank 1 resumes from a copy without step 4.
+  ExperimentConfig mine = cfg;
+  if (world->rank() == 1) {
+    mine.run.out_dir = d / "copy";
+    fs::copy(d / "run", mine.run.out_dir, fs::copy_options::recursive);
+    fs::remove_all(fs::path(mine.run.out_dir) / "checkpoints" / "step-00000004");
+    std::ofstream(fs::path(mine.run.out_dir) / "checkpoints" / "LATEST") << "step-00000002\n";
+  }
+  mine.train.max_steps = 6;
+  Trainer again(mine, data, world);
+  try {
+    again.fit(true);
+    FAIL() << "ranks resumed from different checkpoints";
+  } catch (const CheckpointError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("resumed from another checkpoint"), std::string::npos) << m;
+    EXPECT_NE(m.find(world->rank() == 1 ? "rank 0 at step 4" : "rank 1 at step 2"), std::string::npos) << m;
+  }
+}
 
 }  // namespace
 }  // namespace autoglm::trainer
