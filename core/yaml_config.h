@@ -194,7 +194,12 @@ class YamlReader {
 
   template <typename T>
   static T convert(const YAML::Node& n) {
-    if constexpr (std::is_same_v<T, bool>) {
+    if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+      if (!n.IsSequence()) throw YAML::BadConversion(n.Mark());
+      std::vector<int64_t> out;
+      for (const auto& e : n) out.push_back(convert<int64_t>(e));
+      return out;
+    } else if constexpr (std::is_same_v<T, bool>) {
       return n.as<bool>();
     } else if constexpr (std::is_integral_v<T>) {
       // yaml-cpp happily converts 1.5 to 1 for some versions; insist on an integer literal.
@@ -220,6 +225,7 @@ class YamlReader {
   template <typename T>
   static std::string typeName() {
     if constexpr (std::is_same_v<T, bool>) return "a boolean";
+    else if constexpr (std::is_same_v<T, std::vector<int64_t>>) return "a list of integers";
     else if constexpr (std::is_integral_v<T>) return "an integer";
     else if constexpr (std::is_floating_point_v<T>) return "a number";
     else if constexpr (std::is_same_v<T, std::string>) return "a string";
@@ -239,6 +245,8 @@ class YamlWriter {
   void field(const std::string& key, T& value, Check<T> = {}) {
     if constexpr (std::is_enum_v<T>) {
       out_ << YAML::Key << key << YAML::Value << enumName(value);
+    } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+      out_ << YAML::Key << key << YAML::Value << YAML::Flow << value;
     } else {
       out_ << YAML::Key << key << YAML::Value << value;
     }
@@ -266,6 +274,9 @@ class ConfigChecker {
       std::ostringstream v;
       if constexpr (std::is_enum_v<T>) {
         v << enumName(value);
+      } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+        for (size_t i = 0; i < value.size(); ++i) v << (i ? "," : "[") << value[i];
+        v << (value.empty() ? "[]" : "]");
       } else {
         v << value;
       }

@@ -6,6 +6,7 @@
 #include "core/yaml_config.h"
 #include "parallel/data_parallel/compression/compression_config.h"
 #include "parallel/data_parallel/reducer_options.h"
+#include "parallel/pipeline/pipeline_config.h"
 
 namespace autoglm::parallel {
 
@@ -17,6 +18,7 @@ struct ParallelConfig {
   double bucket_mb = 25.0;
   data_parallel::ReducerMode reducer_mode = data_parallel::ReducerMode::kOverlap;
   data_parallel::compression::CompressionConfig compression;
+  pipeline::PipelineConfig pipeline;
 
   template <class V>
   void visit(V& v) {
@@ -26,6 +28,7 @@ struct ParallelConfig {
     v.field("bucket_mb", bucket_mb, core::check::greaterThan(0.0));
     v.field("reducer_mode", reducer_mode);
     v.section("compression", compression);
+    v.section("pipeline", pipeline);
   }
   // The one check of the layout against the number of ranks. Throws
   // ConfigError "parallel: dp*tp*pp = 2*2*2 = 8 does not equal world size 4".

@@ -14,6 +14,10 @@ class ClassifierHead final : public ModelPart {
  public:
   ClassifierHead(int64_t in_dim, int64_t hidden, int64_t num_classes, double dropout);
   at::Tensor forward(const at::Tensor& x, const graph::GraphBatch& g) override;
+  // Layers, for a sharded version built from this head (tensor parallel).
+  const torch::nn::Linear& hidden() const { return hidden_; }  // null for a linear head
+  const torch::nn::Linear& out() const { return out_; }
+  double dropout() const { return dropout_; }
 
  private:
   torch::nn::Linear hidden_{nullptr};  // absent for a linear head

@@ -28,6 +28,13 @@ class GATLayer final : public ModelPart {
   // Attention weights [E,H] of the last forward (before dropout).
   const at::Tensor& lastAttention() const { return last_alpha_; }
   int64_t outDim() const { return opts_.heads * opts_.head_dim; }
+  const GATLayerOptions& options() const { return opts_; }
+  // The weights, for a sharded version built from this block (tensor parallel).
+  const at::Tensor& projWeight() const { return proj_->weight; }        // [heads*head_dim, in]
+  at::Tensor resProjWeight() const { return res_proj_ ? res_proj_->weight : at::Tensor(); }
+  const at::Tensor& attSrc() const { return att_src_; }                 // [heads, head_dim]
+  const at::Tensor& attDst() const { return att_dst_; }
+  const at::Tensor& bias() const { return bias_; }                      // [heads*head_dim]
 
  private:
   GATLayerOptions opts_;

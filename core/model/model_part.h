@@ -14,13 +14,31 @@
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
 
+#include <optional>
+#include <string>
+
 #include "core/graph/graph_batch.h"
 
 namespace autoglm::core::model {
 
+// A parameter of a part that holds only a slice of the model's tensor (a
+// tensor-parallel part): rows or columns [offset, offset + size(dim)) of a
+// tensor of full_size along `dim`.
+struct ParamShard {
+  int64_t dim = 0;
+  int64_t offset = 0;
+  int64_t full_size = 0;
+};
+
 class ModelPart : public torch::nn::Module {
  public:
   virtual at::Tensor forward(const at::Tensor& x, const graph::GraphBatch& g) = 0;
+  // For a parameter of this part (its name within the part, "proj.weight"):
+  // the slice it holds, or nothing when it holds the whole tensor.
+  virtual std::optional<ParamShard> shardOf(const std::string& param) const {
+    (void)param;
+    return std::nullopt;
+  }
 };
 
 }  // namespace autoglm::core::model

@@ -17,6 +17,7 @@ class TokenEmbedding final : public ModelPart {
   // Replaces the table ([vocab_size, dim]).
   void setTable(const at::Tensor& table);
   const at::Tensor& table() const { return weight_; }
+  double dropout() const { return dropout_; }
 
  private:
   at::Tensor weight_;
