@@ -63,6 +63,9 @@ class ParallelGrid {
   comm::Communicator& dp() const { return *dp_; }
   comm::Communicator& pp() const { return *pp_; }
   std::shared_ptr<comm::Communicator> dpComm() const { return dp_; }
+  std::shared_ptr<comm::Communicator> tpComm() const { return tp_; }
+  std::shared_ptr<comm::Communicator> ppComm() const { return pp_; }
+  std::shared_ptr<comm::Communicator> worldComm() const { return world_; }
 
   // Pipeline neighbours: ranks in pp() (equal to the stage index), or -1.
   int prevStage() const { return coord_.pp > 0 ? coord_.pp - 1 : -1; }

@@ -7,8 +7,9 @@
 
 namespace autoglm::trainer {
 
-Evaluator::Evaluator(core::model::GraphClassifier model, int64_t batch_graphs, comm::Communicator* group)
-    : model_(std::move(model)), batch_graphs_(batch_graphs), group_(group) {}
+Evaluator::Evaluator(core::model::GraphClassifier model, int64_t batch_graphs, comm::Communicator* group,
+                     StageLink* link)
+    : model_(std::move(model)), batch_graphs_(batch_graphs), group_(group), link_(link) {}
 
 EvalResult Evaluator::evaluate(const core::graph::GraphStore& store, const std::vector<int64_t>& indices) {
   EvalResult r;
@@ -29,9 +30,29 @@ EvalResult Evaluator::evaluate(const core::graph::GraphStore& store, const std::
     views.reserve(b.size());
     for (int64_t i : b) views.push_back(store.graph(i));
     const core::graph::GraphBatch batch = core::graph::collate(views);
-    at::Tensor logits = model_->forward(batch);
-    loss_sum += at::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum).item<double>();
-    correct += logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+    if (link_ == nullptr) {
+      at::Tensor logits = model_->forward(batch);
+      loss_sum += at::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum).item<double>();
+      correct += logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+      continue;
+    }
+    const at::Tensor x = link_->first() ? model_->forward(batch) : model_->forward(link_->recvActivation(batch), batch);
+    if (!link_->last()) {
+      link_->sendActivation(x);
+      continue;
+    }
+    loss_sum += at::cross_entropy_loss(x, batch.labels, {}, at::Reduction::Sum).item<double>();
+    correct += x.argmax(1).eq(batch.labels).sum().item<int64_t>();
+  }
+  if (link_ != nullptr) {  // the last stage scored; every stage learns the result
+    link_->finish();
+    at::Tensor l = at::tensor({static_cast<float>(loss_sum)}, at::TensorOptions().dtype(at::kFloat));
+    at::Tensor c = at::tensor({correct}, at::TensorOptions().dtype(at::kLong));
+    const int last = link_->group().size() - 1;
+    link_->group().broadcast(l, {last})->wait();
+    link_->group().broadcast(c, {last})->wait();
+    loss_sum = l.item<float>();
+    correct = c.item<int64_t>();
   }
   if (world > 1) {
     // float32 for the loss (the communicator reduces no float64), int64 for counts.

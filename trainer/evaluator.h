@@ -11,6 +11,7 @@
 #include "comm/communicator.h"
 #include "core/graph/graph_store.h"
 #include "core/model/graph_classifier.h"
+#include "trainer/stage_link.h"
 
 namespace autoglm::trainer {
 
@@ -25,7 +26,10 @@ class Evaluator {
   // batch_graphs: graphs per forward pass. group: the ranks that share the work
   // (each evaluates every size()-th graph; the sums are all-reduced); null or a
   // group of one evaluates everything here.
-  Evaluator(core::model::GraphClassifier model, int64_t batch_graphs, comm::Communicator* group = nullptr);
+  // link (a pipeline stage): batches flow through the stages, the last one
+  // scores them and the result is broadcast to every stage.
+  Evaluator(core::model::GraphClassifier model, int64_t batch_graphs, comm::Communicator* group = nullptr,
+            StageLink* link = nullptr);
 
   // Loss and accuracy over the graphs `indices` of `store`. Collective over the group.
   EvalResult evaluate(const core::graph::GraphStore& store, const std::vector<int64_t>& indices);
@@ -36,6 +40,7 @@ class Evaluator {
   core::model::GraphClassifier model_;
   int64_t batch_graphs_;
   comm::Communicator* group_;
+  StageLink* link_;
 };
 
 }  // namespace autoglm::trainer

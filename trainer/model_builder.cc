@@ -2,18 +2,67 @@
 
 #include <ATen/Functions.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "core/log.h"
 #include "core/model/ppmi_embedding.h"
 #include "core/model/token_embedding.h"
+#include "parallel/tensor_parallel/plan.h"
 
 namespace autoglm::trainer {
+namespace {
 
-core::model::GraphClassifier buildModel(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
-                                        const std::vector<int64_t>& train_indices, comm::Communicator* dp) {
+// Forward seconds of each part on a sample of the training graphs (eval mode:
+// no dropout, so the generator is not touched).
+std::vector<double> partCosts(core::model::GraphClassifier& model, const core::graph::PreparedData& data,
+                              const std::vector<int64_t>& train_indices) {
+  std::vector<core::graph::GraphView> views;
+  for (size_t i = 0; i < train_indices.size() && i < 64; ++i) views.push_back(data.store.graph(train_indices[i]));
+  const core::graph::GraphBatch batch = core::graph::collate(views);
+  at::NoGradGuard no_grad;
+  model->eval();
+  std::vector<double> costs(model->partNames().size(), 0.0);
+  for (int rep = 0; rep < 3; ++rep) {
+    at::Tensor x;
+    for (size_t i = 0; i < costs.size(); ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      x = model->part(model->partNames()[i])->forward(x, batch);
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      costs[i] = rep == 0 ? s : std::min(costs[i], s);
+    }
+  }
+  model->train();
+  return costs;
+}
+
+parallel::pipeline::StagePlan planStages(const ExperimentConfig& cfg, core::model::GraphClassifier& model,
+                                         const core::graph::PreparedData& data,
+                                         const std::vector<int64_t>& train_indices, const TrainGroups& groups) {
+  const size_t parts = model->partNames().size();
+  const int pp = groups.ppSize();
+  if (pp == 1) return parallel::pipeline::StagePlan{{0}, parts};
+  if (!cfg.parallel.pipeline.boundaries.empty()) {
+    return parallel::pipeline::stagesFromBoundaries(cfg.parallel.pipeline.boundaries, parts, pp);
+  }
+  // Rank 0 measures; every rank plans from the same figures.
+  std::vector<double> costs = groups.worldRank() == 0 ? partCosts(model, data, train_indices)
+                                                      : std::vector<double>(parts, 0.0);
+  at::Tensor t = at::empty({static_cast<int64_t>(parts)}, at::TensorOptions().dtype(at::kFloat));
+  for (size_t i = 0; i < parts; ++i) t[static_cast<int64_t>(i)] = static_cast<float>(costs[i]);
+  groups.world->broadcast(t, {0})->wait();
+  for (size_t i = 0; i < parts; ++i) costs[i] = t[static_cast<int64_t>(i)].item<float>();
+  return parallel::pipeline::balancedStages(costs, pp);
+}
+
+}  // namespace
+
+BuiltModel buildModel(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
+                      const std::vector<int64_t>& train_indices, const TrainGroups& groups) {
   at::manual_seed(static_cast<uint64_t>(cfg.run.seed));
-  core::model::GraphClassifier model(cfg.model, data.vocab.size(), static_cast<int64_t>(data.label_names.size()));
+  BuiltModel out;
+  out.model = core::model::GraphClassifier(cfg.model, data.vocab.size(), static_cast<int64_t>(data.label_names.size()));
+  core::model::GraphClassifier& model = out.model;
   if (cfg.model.embed_init == core::model::EmbedInit::kPpmiSvd) {
     const auto t0 = std::chrono::steady_clock::now();
     core::model::PpmiOptions po;
@@ -24,15 +73,22 @@ core::model::GraphClassifier buildModel(const ExperimentConfig& cfg, const core:
     core::log::info0("initialised embeddings from training co-occurrences (PPMI + SVD) in {:.1f}s",
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
-  if (dp != nullptr && dp->size() > 1) {
+  out.stages = planStages(cfg, model, data, train_indices, groups);
+  if (groups.ppSize() > 1) {
+    const int s = groups.ppRank();
+    model->keepParts(out.stages.begin(s), out.stages.end(s) - 1);
+    core::log::info0("pipeline of {} stages: {}", groups.ppSize(), out.stages.describe(model->partNames()));
+  }
+  if (groups.tpSize() > 1) parallel::tensor_parallel::applyTensorParallel(*model, groups.tp);
+  if (groups.dpSize() > 1) {
     at::NoGradGuard no_grad;
     for (auto& p : model->parameters()) {
       at::Tensor t = p.detach();
-      dp->broadcast(t, {0})->wait();
+      groups.dp->broadcast(t, {0})->wait();
     }
-    for (auto& b : model->buffers()) dp->broadcast(b, {0})->wait();
+    for (auto& b : model->buffers()) groups.dp->broadcast(b, {0})->wait();
   }
-  return model;
+  return out;
 }
 
 }  // namespace autoglm::trainer

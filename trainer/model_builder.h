@@ -1,22 +1,30 @@
 #pragma once
-// The classifier a run starts from: built from the model section at the run's
-// seed, its embedding table initialised as model.embed_init says (from the
-// training graphs' co-occurrences for ppmi_svd), and on a data-parallel group
-// rank 0's parameters and buffers broadcast, so that every replica starts equal.
+// The classifier a run starts from: built whole from the model section at the
+// run's seed (the same on every rank), its embedding table initialised as
+// model.embed_init says, then cut to this rank's share of the layout: the
+// pipeline stage's parts (parallel.pipeline.boundaries, or balanced by each
+// part's forward time measured on rank 0), the tensor-parallel shards of those
+// parts; finally rank 0's parameters are broadcast over the data-parallel
+// group, so that every replica starts equal.
 
 #include <cstdint>
 #include <vector>
 
-#include "comm/communicator.h"
 #include "core/graph/prepared_data.h"
 #include "core/model/graph_classifier.h"
+#include "parallel/pipeline/stage_plan.h"
 #include "trainer/experiment_config.h"
+#include "trainer/train_groups.h"
 
 namespace autoglm::trainer {
 
-// Seeds the default generator with run.seed first. dp: null on one process;
-// collective over it otherwise.
-core::model::GraphClassifier buildModel(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
-                                        const std::vector<int64_t>& train_indices, comm::Communicator* dp);
+struct BuiltModel {
+  core::model::GraphClassifier model{nullptr};
+  parallel::pipeline::StagePlan stages;  // one stage holding every part without pp
+};
+
+// Seeds the default generator with run.seed first. Collective over the groups.
+BuiltModel buildModel(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
+                      const std::vector<int64_t>& train_indices, const TrainGroups& groups);
 
 }  // namespace autoglm::trainer

@@ -9,6 +9,8 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "parallel/pipeline/micro_batches.h"
+#include "trainer/grad_norm.h"
 #include "trainer/optimizer.h"
 
 namespace autoglm::trainer {
@@ -16,19 +18,24 @@ namespace autoglm::trainer {
 namespace dpar = parallel::data_parallel;
 
 StepRunner::StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStore& store,
-                       core::model::GraphClassifier model, std::shared_ptr<comm::Communicator> dp,
-                       int64_t steps_per_epoch)
-    : train_(cfg.train), store_(store), model_(std::move(model)), world_(dp ? dp->size() : 1) {
-  if (dp) {
+                       core::model::GraphClassifier model, TrainGroups groups, int64_t steps_per_epoch, StageLink* link)
+    : train_(cfg.train),
+      pipeline_(cfg.parallel.pipeline),
+      groups_(std::move(groups)),
+      store_(store),
+      model_(std::move(model)),
+      world_(groups_.dpSize()) {
+  if (groups_.dp) {
     dpar::ReducerOptions ro;
     ro.bucket_bytes = static_cast<int64_t>(cfg.parallel.bucket_mb * 1024.0 * 1024.0);
     ro.mode = cfg.parallel.reducer_mode;
     reducer_ = std::make_unique<dpar::GradientReducer>(
-        model_->parameters(), dp, dpar::compression::makeCompressor(cfg.parallel.compression), ro);
+        model_->parameters(), groups_.dp, dpar::compression::makeCompressor(cfg.parallel.compression), ro);
     core::log::info0("data parallel over {} ranks: {} gradient buckets ({} MiB cap), compression {}, reducer {}",
                      world_, reducer_->numBuckets(), cfg.parallel.bucket_mb,
                      core::enumName(cfg.parallel.compression.type), core::enumName(cfg.parallel.reducer_mode));
   }
+  if (link != nullptr) executor_ = std::make_unique<PipelineExecutor>(model_, *link, pipeline_.schedule);
   optimizer_ = makeOptimizer(cfg.train, model_->parameters());
   for (const auto& item : model_->named_parameters()) param_names_.push_back(item.key());
   schedule_.lr = cfg.train.lr;
@@ -40,28 +47,45 @@ StepRunner::StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStor
 
 StepRunner::~StepRunner() = default;
 
-double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, int64_t global_graphs, int64_t step) {
+core::graph::GraphBatch StepRunner::collate(const std::vector<int64_t>& graphs) const {
+  std::vector<core::graph::GraphView> views;
+  views.reserve(graphs.size());
+  for (int64_t i : graphs) views.push_back(store_.graph(i));
+  return core::graph::collate(views);
+}
+
+double StepRunner::forwardBackward(const std::vector<std::vector<int64_t>>& micro_batches, double scale,
+                                   int64_t step) {
   using clock = std::chrono::steady_clock;
   auto secs = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
-  AUTOGLM_CHECK(!micro_batches.empty() && global_graphs > 0, "empty training step");
-  model_->train();
-  optimizer_->zero_grad();
-  // Summed loss over this rank's graphs, scaled so that the group average is the
-  // mean over the step's global batch.
-  const double scale = static_cast<double>(world_) / static_cast<double>(global_graphs);
+  auto lossOf = [&](const at::Tensor& logits, const core::graph::GraphBatch& batch) {
+    return at::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum, -100, train_.label_smoothing) * scale;
+  };
+  if (executor_) {
+    // Each batch cut into micro-batches of about equal edge count; every stage
+    // cuts the same way, so each knows what it receives. Empty ones are dropped.
+    const auto t0 = clock::now();
+    std::vector<core::graph::GraphBatch> micro;
+    for (const auto& batch : micro_batches) {
+      for (const auto& part : parallel::pipeline::splitByEdges(
+               batch, static_cast<int>(pipeline_.micro_batches),
+               [&](int64_t g) { return store_.graph(g).num_edges; })) {
+        if (!part.empty()) micro.push_back(collate(part));
+      }
+    }
+    const auto t1 = clock::now();
+    const double loss = executor_->run(micro, lossOf, reducer_.get(), step, observer_);
+    times_.collate += secs(t0, t1);
+    times_.backward += secs(t1, clock::now());
+    return loss;
+  }
   double loss_total = 0.0;
   for (size_t m = 0; m < micro_batches.size(); ++m) {
     const auto t0 = clock::now();
-    std::vector<core::graph::GraphView> views;
-    views.reserve(micro_batches[m].size());
-    for (int64_t i : micro_batches[m]) views.push_back(store_.graph(i));
-    const core::graph::GraphBatch batch = core::graph::collate(views);
+    const core::graph::GraphBatch batch = collate(micro_batches[m]);
     const auto t1 = clock::now();
     phase(Phase::kForward, step);
-    at::Tensor logits = model_->forward(batch);
-    at::Tensor loss = at::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum, -100,
-                                             train_.label_smoothing) *
-                      scale;
+    at::Tensor loss = lossOf(model_->forward(batch), batch);
     const auto t2 = clock::now();
     if (reducer_) reducer_->beginBackward(/*sync=*/m + 1 == micro_batches.size(), step);
     phase(Phase::kBackward, step);
@@ -72,11 +96,36 @@ double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, i
     times_.forward += secs(t1, t2);
     times_.backward += secs(t2, t3);
   }
+  return loss_total;
+}
+
+double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, int64_t global_graphs, int64_t step) {
+  using clock = std::chrono::steady_clock;
+  auto secs = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+  AUTOGLM_CHECK(!micro_batches.empty() && global_graphs > 0, "empty training step");
+  model_->train();
+  optimizer_->zero_grad();
+  // Summed loss over this rank's graphs, scaled so that the group average is the
+  // mean over the step's global batch.
+  const double scale = static_cast<double>(world_) / static_cast<double>(global_graphs);
+  double loss_total = forwardBackward(micro_batches, scale, step);
+  if (groups_.ppSize() > 1) {  // the loss lives on the last stage
+    at::Tensor l = at::full({1}, static_cast<float>(loss_total), at::TensorOptions().dtype(at::kFloat));
+    groups_.pp->broadcast(l, {groups_.ppSize() - 1})->wait();
+    loss_total = l.item<float>();
+  }
   const auto t3 = clock::now();
   phase(Phase::kReduce, step);
   const parallel::data_parallel::StepStatus status = reducer_ ? reducer_->finishStep() : parallel::data_parallel::StepStatus{};
+  std::optional<std::string> bad = nonfiniteGradient(status);
+  double norm = 0.0;
+  if (groups_.modelParallel()) {
+    // One norm over the whole layout: every rank clips, skips or stops alike.
+    norm = layoutGradNorm(*model_, groups_.tp.get(), groups_.pp.get(), bad.has_value());
+    if (!std::isfinite(norm) && !bad) bad = std::string();
+  }
   const auto t4 = clock::now();
-  if (const auto bad = nonfiniteGradient(status)) {
+  if (bad) {
     const std::string what = bad->empty() ? "a gradient on another rank" : "the gradient of '" + *bad + "'";
     if (train_.nonfinite == NonfiniteMode::kError) {
       throw Error(detail::concat("step ", step + 1, ": ", what, " is not finite (NaN or inf); lower train.lr (now ",
@@ -89,7 +138,13 @@ double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, i
     return loss_total;
   }
   phase(Phase::kOptimizer, step);
-  if (train_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), train_.grad_clip);
+  if (train_.grad_clip > 0) {
+    if (groups_.modelParallel()) {
+      clipToNorm(*model_, norm, train_.grad_clip);
+    } else {
+      torch::nn::utils::clip_grad_norm_(model_->parameters(), train_.grad_clip);
+    }
+  }
   setLearningRate(*optimizer_, schedule_.at(step));
   optimizer_->step();
   const auto t5 = clock::now();

@@ -22,7 +22,10 @@
 #include "parallel/data_parallel/gradient_reducer.h"
 #include "trainer/experiment_config.h"
 #include "trainer/lr_schedule.h"
+#include "trainer/pipeline_executor.h"
 #include "trainer/run_observer.h"
+#include "trainer/stage_link.h"
+#include "trainer/train_groups.h"
 
 namespace autoglm::trainer {
 
@@ -33,10 +36,11 @@ struct PhaseTimes {
 
 class StepRunner {
  public:
-  // dp: the data-parallel group (null: one process, no reducer).
+  // groups.dp: the data-parallel group (null: no reducer). With tp or pp
+  // groups the model is this rank's shard; link (pp > 1) connects its stage.
   // steps_per_epoch sizes the learning-rate schedule.
   StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStore& store, core::model::GraphClassifier model,
-             std::shared_ptr<comm::Communicator> dp, int64_t steps_per_epoch);
+             TrainGroups groups, int64_t steps_per_epoch, StageLink* link = nullptr);
   ~StepRunner();
 
   // Step `step` (0-based) over micro-batches of graph indices; global_graphs is
@@ -47,6 +51,9 @@ class StepRunner {
   // gradients throws Error too.
   double run(const std::vector<std::vector<int64_t>>& micro_batches, int64_t global_graphs, int64_t step);
   int64_t skippedSteps() const { return skipped_steps_; }
+  // Pipeline: seconds this stage computed and the step took (the last step).
+  double stageBusySeconds() const { return executor_ ? executor_->busySeconds() : 0.0; }
+  double stageStepSeconds() const { return executor_ ? executor_->stepSeconds() : 0.0; }
 
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
   // Null on one process.
@@ -57,7 +64,14 @@ class StepRunner {
   void setObserver(RunObserver* observer) { observer_ = observer; }
 
  private:
+  // Forward and backward of every micro-batch; returns the loss (this stage's).
+  double forwardBackward(const std::vector<std::vector<int64_t>>& micro_batches, double scale, int64_t step);
+  core::graph::GraphBatch collate(const std::vector<int64_t>& graphs) const;
+
   const TrainConfig& train_;
+  const parallel::pipeline::PipelineConfig& pipeline_;
+  TrainGroups groups_;
+  std::unique_ptr<PipelineExecutor> executor_;
   const core::graph::GraphStore& store_;
   core::model::GraphClassifier model_;
   int world_;

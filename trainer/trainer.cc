@@ -31,11 +31,16 @@ int64_t countParameters(core::model::GraphClassifier& model) {
 
 Trainer::Trainer(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
                  std::shared_ptr<comm::Communicator> dp)
+    : Trainer(cfg, data, TrainGroups::dataParallel(std::move(dp))) {}
+
+Trainer::Trainer(const ExperimentConfig& cfg, const core::graph::PreparedData& data, TrainGroups groups)
     : cfg_(cfg),
       data_(data),
-      dp_(std::move(dp)),
-      rank_(dp_ ? dp_->rank() : 0),
-      world_(dp_ ? dp_->size() : 1),
+      groups_(std::move(groups)),
+      dp_(groups_.dp),
+      rank_(groups_.dpRank()),
+      world_(groups_.dpSize()),
+      root_(groups_.worldRank() == 0),
       ckpt_((fs::path(cfg.run.out_dir) / "checkpoints").string(), cfg.train.keep_checkpoints) {
   const std::vector<int64_t> train_all = data.indicesOf(core::text::Split::kTrain);
   test_idx_ = data.indicesOf(core::text::Split::kTest);
@@ -43,15 +48,23 @@ Trainer::Trainer(const ExperimentConfig& cfg, const core::graph::PreparedData& d
                                &val_idx_);
   if (train_idx_.empty()) throw DataError(data.cache_path + ": no training graphs left after the validation split");
 
-  model_ = buildModel(cfg_, data, train_idx_, dp_.get());
-  // Every rank starts from rank 0's parameters, then draws its own dropout masks.
-  if (world_ > 1 && rank_ > 0) {
-    at::manual_seed(static_cast<uint64_t>(cfg.run.seed) + 1000003ull * static_cast<uint64_t>(rank_));
+  const BuiltModel built = buildModel(cfg_, data, train_idx_, groups_);
+  model_ = built.model;
+  // Every data-parallel replica starts from rank 0's parameters, then draws its
+  // own dropout masks; the ranks of a tensor-parallel group draw alike.
+  const int pp_rank = groups_.ppRank();
+  if (groups_.worldSize() > 1 && (rank_ > 0 || pp_rank > 0)) {
+    at::manual_seed(static_cast<uint64_t>(cfg.run.seed) + 1000003ull * static_cast<uint64_t>(rank_) +
+                    7919ull * static_cast<uint64_t>(pp_rank));
+  }
+  if (groups_.ppSize() > 1) {
+    link_ = std::make_unique<StageLink>(groups_.pp, cfg.model, static_cast<int64_t>(data.label_names.size()),
+                                        built.stages.begin(pp_rank), built.stages.end(pp_rank) - 1);
   }
   const int64_t accum = cfg.train.grad_accumulation;
   const int64_t steps_per_epoch = (static_cast<int64_t>(epochBatches(0).size()) + accum - 1) / accum;
-  steps_ = std::make_unique<StepRunner>(cfg_, data.store, model_, dp_, steps_per_epoch);
-  evaluator_ = std::make_unique<Evaluator>(model_, cfg.train.eval_batch_graphs, dp_.get());
+  steps_ = std::make_unique<StepRunner>(cfg_, data.store, model_, groups_, steps_per_epoch, link_.get());
+  evaluator_ = std::make_unique<Evaluator>(model_, cfg.train.eval_batch_graphs, dp_.get(), link_.get());
   state_.num_classes = static_cast<int64_t>(data.label_names.size());
   state_.vocab_size = data.vocab.size();
   state_.dp_world = world_;
@@ -72,10 +85,10 @@ std::vector<std::vector<int64_t>> Trainer::epochBatches(int64_t epoch, std::vect
 
 bool Trainer::stopRequested() const {
   const bool local = stop_request_ && stop_request_();
-  if (world_ == 1) return local;
+  if (groups_.worldSize() == 1) return local;
   // A signal may reach the ranks at different steps: stop where any rank asked.
   at::Tensor t = at::full({1}, local ? 1 : 0, at::TensorOptions().dtype(at::kInt));
-  dp_->allreduce(t, {comm::ReduceOp::kMax})->wait();
+  groups_.world->allreduce(t, {comm::ReduceOp::kMax})->wait();
   return t.item<int32_t>() != 0;
 }
 
@@ -163,7 +176,7 @@ Trainer::EpochEnd Trainer::runEpoch(EpochSummary* s) {
   const auto batches = epochBatches(state_.epoch, &global_sizes);
   const auto num_batches = static_cast<int64_t>(batches.size());
   s->progress.emplace(detail::concat("epoch ", state_.epoch + 1, "/", cfg_.train.epochs), num_batches,
-                      rank_ == 0 ? cfg_.train.progress : ProgressMode::kOff);
+                      root_ ? cfg_.train.progress : ProgressMode::kOff);
   const auto t_epoch = std::chrono::steady_clock::now();
   const int64_t accum = cfg_.train.grad_accumulation;
   while (state_.batch_in_epoch < num_batches) {
@@ -246,12 +259,12 @@ void Trainer::refuseUsedOutDir(bool overwrite) {
   const std::vector<std::string> found = ckpt_.existing();
   if (found.empty()) return;
   if (overwrite) {
-    if (rank_ == 0) {
+    if (root_) {
       core::log::warn0("--overwrite: removing {} checkpoint(s) of an earlier run in {}", found.size(), ckpt_.dir());
       ckpt_.clear();
       fs::remove(fs::path(cfg_.run.out_dir) / "metrics.jsonl");
     }
-    if (dp_) dp_->barrier({})->wait();
+    if (groups_.world) groups_.world->barrier({})->wait();
     return;
   }
   std::string names;
@@ -316,7 +329,7 @@ FitResult Trainer::fit(bool resume, bool overwrite) {
   } else {
     refuseUsedOutDir(overwrite);
   }
-  if (rank_ == 0) metrics_ = MetricsWriter((fs::path(cfg_.run.out_dir) / "metrics.jsonl").string(), resume);
+  if (root_) metrics_ = MetricsWriter((fs::path(cfg_.run.out_dir) / "metrics.jsonl").string(), resume);
   core::log::info0("training {} graphs ({} validation, {} test), {} parameters, {} classes", train_idx_.size(),
                    val_idx_.size(), test_idx_.size(), countParameters(model_), data_.label_names.size());
   t_start_ = std::chrono::steady_clock::now();

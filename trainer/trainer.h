@@ -28,6 +28,8 @@
 #include "trainer/progress.h"
 #include "trainer/run_observer.h"
 #include "trainer/step_runner.h"
+#include "trainer/stage_link.h"
+#include "trainer/train_groups.h"
 #include "trainer/train_state.h"
 
 namespace autoglm::trainer {
@@ -49,6 +51,8 @@ class Trainer {
   // null or a group of one trains on this process alone.
   Trainer(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
           std::shared_ptr<comm::Communicator> dp = nullptr);
+  // Any layout dp x tp x pp (trainer/train_groups.h).
+  Trainer(const ExperimentConfig& cfg, const core::graph::PreparedData& data, TrainGroups groups);
   ~Trainer();
 
   // Trains from scratch, or when resume from the newest checkpoint of the run
@@ -95,9 +99,12 @@ class Trainer {
 
   ExperimentConfig cfg_;
   const core::graph::PreparedData& data_;
+  TrainGroups groups_;
   std::shared_ptr<comm::Communicator> dp_;
-  int rank_ = 0;
-  int world_ = 1;
+  int rank_ = 0;   // in the data-parallel group (the sampler's rank)
+  int world_ = 1;  // of the data-parallel group
+  bool root_ = true;  // world rank 0: logs, metrics, checkpoint metadata
+  std::unique_ptr<StageLink> link_;  // pipeline stages only
   std::vector<int64_t> train_idx_, val_idx_, test_idx_;
   core::model::GraphClassifier model_{nullptr};
   std::unique_ptr<StepRunner> steps_;

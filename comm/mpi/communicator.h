@@ -66,7 +66,8 @@ class MpiCommunicator final : public Communicator {
   std::shared_ptr<Work> broadcast(at::Tensor& tensor, const BroadcastOptions& opts) override;
   std::shared_ptr<Work> send(const at::Tensor& tensor, int dst, const SendOptions& opts) override;
   std::shared_ptr<Work> recv(int src, const RecvOptions& opts) override;
-  // All Isend/Irecv posted at once on the communication thread, then waited for.
+  // Every Isend/Irecv posted at once from the caller's thread; the
+  // communication thread polls them, so no other operation waits behind them.
   std::shared_ptr<Work> batchP2P(const std::vector<P2POp>& ops, const P2POptions& opts) override;
   std::shared_ptr<Work> barrier(const BarrierOptions& opts) override;
   std::shared_ptr<Communicator> split(int color, int key, const std::string& group_name) override;
@@ -88,12 +89,15 @@ class MpiCommunicator final : public Communicator {
     std::shared_ptr<Work> work;
     std::function<std::vector<at::Tensor>()> run;
   };
+  // Requests posted from the caller's thread (send, batchP2P) that the
+  // communication thread polls until they complete.
   struct PendingSend {
     std::shared_ptr<Work> work;
-    at::Tensor keep_alive;
+    std::vector<at::Tensor> keep_alive;
     std::unique_ptr<int64_t[]> header;
-    MPI_Request reqs[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+    std::vector<MPI_Request> reqs;
   };
+  void addPending(PendingSend s);
 
   // Takes the next sequence number.
   WorkInfo info(OpType op, const at::Tensor* t, Millis timeout);

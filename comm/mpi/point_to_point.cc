@@ -26,10 +26,10 @@ void MpiCommunicator::pollSends(bool block) {
     int done = 0;
     try {
       if (block) {
-        AUTOGLM_CHECK_MPI(MPI_Waitall(2, s.reqs, MPI_STATUSES_IGNORE));
+        AUTOGLM_CHECK_MPI(MPI_Waitall(static_cast<int>(s.reqs.size()), s.reqs.data(), MPI_STATUSES_IGNORE));
         done = 1;
       } else {
-        AUTOGLM_CHECK_MPI(MPI_Testall(2, s.reqs, &done, MPI_STATUSES_IGNORE));
+        AUTOGLM_CHECK_MPI(MPI_Testall(static_cast<int>(s.reqs.size()), s.reqs.data(), &done, MPI_STATUSES_IGNORE));
       }
     } catch (...) {
       observeComplete(*s.work, false);
@@ -53,7 +53,8 @@ std::shared_ptr<Work> MpiCommunicator::send(const at::Tensor& tensor, int dst, c
   comm::detail::checkTag(opts.tag, kMaxTag, *this, "send");
   PendingSend s;
   s.work = std::make_shared<Work>(info(OpType::kSend, &tensor, opts.timeout));
-  s.keep_alive = tensor;
+  s.keep_alive = {tensor};
+  s.reqs.assign(2, MPI_REQUEST_NULL);
   s.header.reset(new int64_t[kHeaderLen]);
   writeHeader(tensor, s.header.get(), "send");
   const int bytes = toInt(tensor.nbytes(), "send bytes");
@@ -62,12 +63,7 @@ std::shared_ptr<Work> MpiCommunicator::send(const at::Tensor& tensor, int dst, c
   AUTOGLM_CHECK_MPI(MPI_Isend(tensor.data_ptr(), bytes, MPI_BYTE, dst, kTagBase + 2 * opts.tag + 1,
                               comm_, &s.reqs[1]));
   auto work = s.work;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    sends_.push_back(std::move(s));
-    new_send_ = true;
-  }
-  cv_.notify_all();
+  addPending(std::move(s));
   return work;
 }
 
@@ -93,25 +89,36 @@ std::shared_ptr<Work> MpiCommunicator::recv(int src, const RecvOptions& opts) {
 }
 
 std::shared_ptr<Work> MpiCommunicator::batchP2P(const std::vector<P2POp>& ops, const P2POptions& opts) {
+  checkUsable("batchP2P");
   for (const auto& op : ops) {
     comm::detail::checkTensor(op.tensor, c10::DeviceType::CPU, *this, "batchP2P");
     comm::detail::checkPeer(op.peer, *this, "batchP2P");
   }
-  auto list = std::make_shared<std::vector<P2POp>>(ops);
-  return enqueue(info(OpType::kBatchP2P, nullptr, opts.timeout), [this, list]() {
-    std::vector<MPI_Request> reqs(list->size(), MPI_REQUEST_NULL);
-    for (size_t i = 0; i < list->size(); ++i) {
-      P2POp& op = (*list)[i];
-      const int bytes = toInt(op.tensor.nbytes(), "batchP2P bytes");
-      if (op.kind == P2POp::Kind::kSend) {
-        AUTOGLM_CHECK_MPI(MPI_Isend(op.tensor.data_ptr(), bytes, MPI_BYTE, op.peer, kTagBatch, comm_, &reqs[i]));
-      } else {
-        AUTOGLM_CHECK_MPI(MPI_Irecv(op.tensor.data_ptr(), bytes, MPI_BYTE, op.peer, kTagBatch, comm_, &reqs[i]));
-      }
+  PendingSend s;
+  s.work = std::make_shared<Work>(info(OpType::kBatchP2P, nullptr, opts.timeout));
+  s.reqs.assign(ops.size(), MPI_REQUEST_NULL);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const P2POp& op = ops[i];
+    s.keep_alive.push_back(op.tensor);
+    const int bytes = toInt(op.tensor.nbytes(), "batchP2P bytes");
+    if (op.kind == P2POp::Kind::kSend) {
+      AUTOGLM_CHECK_MPI(MPI_Isend(op.tensor.data_ptr(), bytes, MPI_BYTE, op.peer, kTagBatch, comm_, &s.reqs[i]));
+    } else {
+      AUTOGLM_CHECK_MPI(MPI_Irecv(op.tensor.data_ptr(), bytes, MPI_BYTE, op.peer, kTagBatch, comm_, &s.reqs[i]));
     }
-    AUTOGLM_CHECK_MPI(MPI_Waitall(static_cast<int>(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE));
-    return std::vector<at::Tensor>{};
-  });
+  }
+  auto work = s.work;
+  addPending(std::move(s));
+  return work;
+}
+
+void MpiCommunicator::addPending(PendingSend s) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sends_.push_back(std::move(s));
+    new_send_ = true;
+  }
+  cv_.notify_all();
 }
 
 }  // namespace autoglm::comm::mpi

@@ -120,6 +120,35 @@ std::string printSchedule(const Table& table, int mark_stage, size_t mark_index)
   return out;
 }
 
+namespace {
+
+// After the symbolic run: a stage that did not finish waits forever; a message
+// left in a channel was never received.
+void checkLeftovers(const Table& t, const std::vector<size_t>& pc, const std::vector<std::deque<Action>>& act,
+                    const std::vector<std::deque<Action>>& grad) {
+  const int p = static_cast<int>(t.size());
+  auto fail = [&](int s, size_t i, const std::string& why) {
+    throw Error("pipeline schedule: stage " + std::to_string(s) + ": " + why + "\n" + printSchedule(t, s, i));
+  };
+  for (int s = 0; s < p; ++s) {
+    if (pc[s] < t[s].size()) fail(s, pc[s], "deadlock: waits for a message that never comes");
+  }
+  for (int s = 0; s < p; ++s) {
+    if (!act[s].empty()) {
+      for (size_t i = 0; i < t[s].size(); ++i) {
+        if (t[s][i] == Action{ActionKind::kSendAct, act[s].front().micro}) fail(s, i, "a send nobody receives");
+      }
+    }
+    if (s + 1 < p && !grad[s].empty()) {
+      for (size_t i = 0; i < t[s + 1].size(); ++i) {
+        if (t[s + 1][i] == Action{ActionKind::kSendGrad, grad[s].front().micro}) fail(s + 1, i, "a send nobody receives");
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void checkSchedule(const Table& t, bool split) {
   const int p = static_cast<int>(t.size());
   std::vector<std::deque<Action>> act(p), grad(p);  // act[s]: s -> s+1; grad[s]: s+1 -> s
@@ -188,21 +217,7 @@ void checkSchedule(const Table& t, bool split) {
       }
     }
   }
-  for (int s = 0; s < p; ++s) {
-    if (pc[s] < t[s].size()) fail(s, pc[s], "deadlock: waits for a message that never comes");
-  }
-  for (int s = 0; s < p; ++s) {
-    if (!act[s].empty()) {
-      for (size_t i = 0; i < t[s].size(); ++i) {
-        if (t[s][i] == Action{ActionKind::kSendAct, act[s].front().micro}) fail(s, i, "a send nobody receives");
-      }
-    }
-    if (s + 1 < p && !grad[s].empty()) {
-      for (size_t i = 0; i < t[s + 1].size(); ++i) {
-        if (t[s + 1][i] == Action{ActionKind::kSendGrad, grad[s].front().micro}) fail(s + 1, i, "a send nobody receives");
-      }
-    }
-  }
+  checkLeftovers(t, pc, act, grad);
 }
 
 double simulatedBubble(ScheduleKind kind, int stages, int micro_batches) {

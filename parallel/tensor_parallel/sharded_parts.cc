@@ -18,6 +18,20 @@ at::Tensor slice(const at::Tensor& full, int64_t dim, int64_t offset, int64_t n)
   return full.detach().narrow(dim, offset, n).contiguous().clone();
 }
 
+// A parameter named like the full part's ("proj.weight"): the module names
+// come from holders, so that checkpoints match names across layouts.
+struct Holder : torch::nn::Module {};
+
+at::Tensor addParam(torch::nn::Module& part, const std::string& name, at::Tensor t) {
+  const auto dot = name.find('.');
+  if (dot == std::string::npos) return part.register_parameter(name, std::move(t));
+  const std::string child = name.substr(0, dot);
+  auto children = part.named_children();
+  std::shared_ptr<torch::nn::Module> holder =
+      children.contains(child) ? children[child] : part.register_module(child, std::make_shared<Holder>());
+  return holder->register_parameter(name.substr(dot + 1), std::move(t));
+}
+
 // Dropout of an activation of which this rank holds a slice (tp_ops.h).
 at::Tensor shardedDropout(const at::Tensor& x, double p, bool training, int tp_rank) {
   if (!training || p <= 0.0) return x;
@@ -55,12 +69,12 @@ HeadParallelGAT::HeadParallelGAT(const core::model::GATLayer& full, std::shared_
   heads_ = sizes[static_cast<size_t>(tp_->rank())];
   for (int64_t s : sizes) widths_.push_back(s * opts_.head_dim);
   const int64_t F = opts_.head_dim, c0 = head0_ * F, cn = heads_ * F;
-  proj_ = register_parameter("proj.weight", slice(full.projWeight(), 0, c0, cn));
+  proj_ = addParam(*this, "proj.weight", slice(full.projWeight(), 0, c0, cn));
   att_src_ = register_parameter("att_src", slice(full.attSrc(), 0, head0_, heads_));
   att_dst_ = register_parameter("att_dst", slice(full.attDst(), 0, head0_, heads_));
   bias_ = register_parameter("bias", slice(full.bias(), 0, c0, cn));
   if (full.resProjWeight().defined()) {
-    res_proj_ = register_parameter("res_proj.weight", slice(full.resProjWeight(), 0, c0, cn));
+    res_proj_ = addParam(*this, "res_proj.weight", slice(full.resProjWeight(), 0, c0, cn));
   }
 }
 
@@ -100,13 +114,13 @@ ParallelHead::ParallelHead(const core::model::ClassifierHead& full, std::shared_
   lo_ = partitionOffset(hidden_, tp_->size(), tp_->rank());
   const int64_t n = hidden ? partitionSizes(hidden_, tp_->size())[static_cast<size_t>(tp_->rank())] : 0;
   if (hidden) {
-    hidden_w_ = register_parameter("hidden.weight", slice(hidden->weight, 0, lo_, n));
-    hidden_b_ = register_parameter("hidden.bias", slice(hidden->bias, 0, lo_, n));
-    out_w_ = register_parameter("out.weight", slice(out->weight, 1, lo_, n));
+    hidden_w_ = addParam(*this, "hidden.weight", slice(hidden->weight, 0, lo_, n));
+    hidden_b_ = addParam(*this, "hidden.bias", slice(hidden->bias, 0, lo_, n));
+    out_w_ = addParam(*this, "out.weight", slice(out->weight, 1, lo_, n));
   } else {
-    out_w_ = register_parameter("out.weight", slice(out->weight, 0, 0, out->weight.size(0)));
+    out_w_ = addParam(*this, "out.weight", slice(out->weight, 0, 0, out->weight.size(0)));
   }
-  out_b_ = register_parameter("out.bias", slice(out->bias, 0, 0, out->bias.size(0)));
+  out_b_ = addParam(*this, "out.bias", slice(out->bias, 0, 0, out->bias.size(0)));
 }
 
 at::Tensor ParallelHead::forward(const at::Tensor& x, const core::graph::GraphBatch&) {
