@@ -2,9 +2,6 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/Generator.h>
-#include <torch/nn/module.h>
-#include <torch/optim/optimizer.h>
-#include <torch/serialize.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,7 +21,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // Version 2: parameters named "<part>.<name>" (core/model/graph_classifier.h).
-constexpr const char* kFormat = "autoglm-checkpoint-2";
+// Version 3: the model in shard files with layout.json (sharded_checkpoint.h).
+constexpr const char* kFormat = "autoglm-checkpoint-3";
 
 std::string readFile(const fs::path& p) {
   std::optional<std::string> bytes = core::readFileBytes(p.string());
@@ -55,42 +53,74 @@ CheckpointManager::CheckpointManager(std::string dir, int64_t keep) : dir_(std::
   fs::create_directories(dir_);
 }
 
-std::string CheckpointManager::save(const std::string& name, const CheckpointPayload& p) {
-  AUTOGLM_CHECK(p.model != nullptr, "checkpoint without a model");
-  const fs::path final_dir = fs::path(dir_) / name;
-  const fs::path tmp = fs::path(dir_) / (name + ".tmp." + std::to_string(::getpid()));
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
+std::string CheckpointManager::stagingDir(const std::string& name) const {
+  // One name for every process (they differ in pid); ".tmp." keeps it out of existing().
+  return (fs::path(dir_) / (name + ".tmp.partial")).string();
+}
+
+void CheckpointManager::prepare(const std::string& name) {
+  const fs::path tmp = stagingDir(name);
   try {
-    {
-      torch::serialize::OutputArchive a;
-      p.model->save(a);
-      a.save_to((tmp / "model.pt").string());
+    fs::remove_all(tmp);
+    fs::create_directories(tmp);
+    core::fsyncPath(dir_);
+  } catch (const std::system_error& e) {
+    throw CheckpointError("preparing checkpoint " + tmp.string() + ": " + e.what());
+  }
+}
+
+void CheckpointManager::discard(const std::string& name) {
+  std::error_code ec;
+  fs::remove_all(stagingDir(name), ec);
+}
+
+std::string CheckpointManager::save(const std::string& name, const CheckpointPayload& p) {
+  prepare(name);
+  return commit(name, p);
+}
+
+namespace {
+
+// Manifest of every file in `tmp`; files others wrote must match what they reported.
+nlohmann::json buildManifest(const fs::path& tmp, const nlohmann::json& elsewhere) {
+  nlohmann::json manifest;
+  manifest["format"] = kFormat;
+  for (const auto& [file, meta] : elsewhere.items()) {
+    if (!fs::exists(tmp / file)) {
+      throw CheckpointError((tmp / file).string() + ", written by world rank " + std::to_string(meta.value("rank", -1)) +
+                            ", is not visible to world rank 0: with tp or pp above 1 every rank writes its own "
+                            "shard, so run.out_dir must be on a file system all hosts share");
     }
-    if (p.optimizer != nullptr) {
-      torch::serialize::OutputArchive a;
-      p.optimizer->save(a);
-      a.save_to((tmp / "optimizer.pt").string());
+  }
+  for (const auto& entry : fs::directory_iterator(tmp)) {
+    const std::string file = entry.path().filename().string();
+    const std::string data = readFile(entry.path());
+    const uint32_t crc = core::crc32(data.data(), data.size());
+    if (elsewhere.contains(file) &&
+        (elsewhere[file]["bytes"].get<size_t>() != data.size() || elsewhere[file]["crc32"].get<uint32_t>() != crc)) {
+      throw CheckpointError(entry.path().string() + ": differs from what world rank " +
+                            std::to_string(elsewhere[file].value("rank", -1)) +
+                            " wrote (a file system that is not shared, or not coherent)");
     }
-    if (p.save_rng) {
-      torch::serialize::OutputArchive a;
-      a.write("cpu", cpuRngState());
-      a.save_to((tmp / "rng.pt").string());
-    }
+    core::fsyncPath(entry.path().string());  // the LibTorch archives were written without it
+    manifest["files"][file] = {{"bytes", data.size()}, {"crc32", crc}};
+  }
+  return manifest;
+}
+
+}  // namespace
+
+std::string CheckpointManager::commit(const std::string& name, const CheckpointPayload& p,
+                                      const nlohmann::json& elsewhere) {
+  const fs::path final_dir = fs::path(dir_) / name;
+  const fs::path tmp = stagingDir(name);
+  try {
     writeFile(tmp / "state.json", p.state.dump(2));
     writeFile(tmp / "vocab.txt", core::joinLines(p.vocab_tokens));
     writeFile(tmp / "labels.txt", core::joinLines(p.label_names));
     writeFile(tmp / "config.yaml", p.config_yaml);
     for (const auto& [file, bytes] : p.extra_files) writeFile(tmp / file, bytes);
-    nlohmann::json manifest;
-    manifest["format"] = kFormat;
-    for (const auto& entry : fs::directory_iterator(tmp)) {
-      const std::string data = readFile(entry.path());
-      core::fsyncPath(entry.path().string());  // the LibTorch archives were written without it
-      manifest["files"][entry.path().filename().string()] = {
-          {"bytes", data.size()}, {"crc32", core::crc32(data.data(), data.size())}};
-    }
-    writeFile(tmp / "MANIFEST.json", manifest.dump(2));
+    writeFile(tmp / "MANIFEST.json", buildManifest(tmp, elsewhere).dump(2));
     core::fsyncPath(tmp.string());
     // Into place in one step. An existing checkpoint of that name is exchanged
     // with the new one (then removed), so one of the two is always complete.
@@ -105,12 +135,12 @@ std::string CheckpointManager::save(const std::string& name, const CheckpointPay
       fs::remove_all(old);
     }
     core::fsyncPath(dir_);
+  } catch (const CheckpointError&) {
+    discard(name);
+    throw;
   } catch (const std::system_error& e) {  // std::filesystem errors too
-    fs::remove_all(tmp);
+    discard(name);
     throw CheckpointError(std::string("saving checkpoint ") + final_dir.string() + ": " + e.what());
-  } catch (const c10::Error& e) {
-    fs::remove_all(tmp);
-    throw CheckpointError(std::string("saving checkpoint ") + final_dir.string() + ": " + e.what_without_backtrace());
   }
   if (name.rfind("step-", 0) == 0) {
     try {
@@ -205,6 +235,11 @@ CheckpointInfo openCheckpoint(const std::string& path, bool prefer_best) {
                           ": written by an older autoglm (format autoglm-checkpoint-1, before the model's "
                           "parameters were named by part); train again or evaluate it with that version");
   }
+  if (format == "autoglm-checkpoint-2") {
+    throw CheckpointError((dir / "MANIFEST.json").string() +
+                          ": written by an older autoglm (format autoglm-checkpoint-2, before checkpoints were "
+                          "sharded by layout); train again or evaluate it with that version");
+  }
   if (format != kFormat) {
     throw CheckpointError((dir / "MANIFEST.json").string() + ": unknown checkpoint format '" + format + "'");
   }
@@ -224,38 +259,6 @@ CheckpointInfo openCheckpoint(const std::string& path, bool prefer_best) {
   info.label_names = core::splitLines(readFile(dir / "labels.txt"));
   info.config_yaml = readFile(dir / "config.yaml");
   return info;
-}
-
-void loadModel(const CheckpointInfo& ckpt, torch::nn::Module& model) {
-  try {
-    torch::serialize::InputArchive a;
-    a.load_from((fs::path(ckpt.dir) / "model.pt").string());
-    model.load(a);
-  } catch (const c10::Error& e) {
-    throw CheckpointError(ckpt.dir + "/model.pt: does not match the model: " + e.what_without_backtrace());
-  }
-}
-
-void loadOptimizer(const CheckpointInfo& ckpt, torch::optim::Optimizer& optimizer) {
-  const fs::path p = fs::path(ckpt.dir) / "optimizer.pt";
-  if (!fs::exists(p)) throw CheckpointError(p.string() + ": checkpoint has no optimizer state");
-  try {
-    torch::serialize::InputArchive a;
-    a.load_from(p.string());
-    optimizer.load(a);
-  } catch (const c10::Error& e) {
-    throw CheckpointError(p.string() + ": cannot restore optimizer: " + e.what_without_backtrace());
-  }
-}
-
-void restoreRng(const CheckpointInfo& ckpt) {
-  const fs::path p = fs::path(ckpt.dir) / "rng.pt";
-  if (!fs::exists(p)) throw CheckpointError(p.string() + ": checkpoint has no RNG state");
-  torch::serialize::InputArchive a;
-  a.load_from(p.string());
-  at::Tensor state;
-  a.read("cpu", state);
-  setCpuRngState(state);
 }
 
 at::Tensor cpuRngState() {

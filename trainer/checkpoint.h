@@ -1,17 +1,21 @@
 #pragma once
 // Checkpoints: a directory per checkpoint under <run.out_dir>/checkpoints/,
-//   model.pt, optimizer.pt, rng.pt  - LibTorch archives
-//   state.json                      - step, epoch, position, best metric, ...
-//   vocab.txt, labels.txt           - text mapping, so eval/predict map text the same way
-//   config.yaml                     - the resolved experiment config
-//   MANIFEST.json                   - size and CRC-32 of every file above
-// Saving writes into a temporary directory, fsyncs every file and the folder,
-// then moves it into place in one step (a new name: rename; an existing name:
-// an atomic exchange with the old one, which is then removed), and replaces the
-// LATEST pointer atomically, so a crash never leaves a partial checkpoint that
-// looks complete nor loses the previous one. Pruning never removes the
-// checkpoint just written, the one LATEST names, or best/. Loading verifies
-// the manifest first; resuming takes the newest checkpoint that verifies.
+//   shard-tpXX-ppYY.pt     - parameters and Adam moments one model shard owns
+//   layout.json            - the layout written at; each tensor's global shape
+//                            and the slice each shard file holds
+//   rank-NNNNN.pt          - each rank's RNG and compressor state
+//   state.json             - step, epoch, position, best metric, ...
+//   vocab.txt, labels.txt  - text mapping, so eval/predict map text the same way
+//   config.yaml            - the resolved experiment config
+//   MANIFEST.json          - size and CRC-32 of every file above
+// (sharded_checkpoint.h writes and reads the model files.) Saving writes into a
+// staging directory, fsyncs every file and the folder, then moves it into place
+// in one step (a new name: rename; an existing name: an atomic exchange with
+// the old one, which is then removed), and replaces the LATEST pointer
+// atomically, so a crash never leaves a partial checkpoint that looks complete
+// nor loses the previous one. Pruning never removes the checkpoint just
+// written, the one LATEST names, or best/. Loading verifies the manifest
+// first; resuming takes the newest checkpoint that verifies.
 
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
@@ -21,25 +25,16 @@
 #include <utility>
 #include <vector>
 
-namespace torch::nn {
-class Module;
-}
-namespace torch::optim {
-class Optimizer;
-}
-
 namespace autoglm::trainer {
 
+// What the committing process writes itself.
 struct CheckpointPayload {
-  torch::nn::Module* model = nullptr;
-  torch::optim::Optimizer* optimizer = nullptr;  // may be null (model-only)
-  bool save_rng = true;
   nlohmann::json state;
   std::vector<std::string> vocab_tokens;
   std::vector<std::string> label_names;
   std::string config_yaml;
-  // More files by name (e.g. "rank-00001.pt": one data-parallel rank's RNG and
-  // compressor state), written and checksummed with the rest.
+  // More files by name ("layout.json", "rank-00001.pt"), written and
+  // checksummed with the rest.
   std::vector<std::pair<std::string, std::string>> extra_files;
 };
 
@@ -48,8 +43,19 @@ class CheckpointManager {
   // dir: <run.out_dir>/checkpoints; keep: how many step-* checkpoints to keep.
   CheckpointManager(std::string dir, int64_t keep);
 
-  // Saves as <dir>/<name> ("step-00000120" or "best"); step-* names update LATEST.
+  // Saves as <dir>/<name> ("step-00000120" or "best"); step-* names update
+  // LATEST. save() is prepare() then commit(); with several writers, prepare()
+  // on one process, the others write into stagingDir(name), then commit() on
+  // the first with what they wrote.
   std::string save(const std::string& name, const CheckpointPayload& payload);
+  std::string stagingDir(const std::string& name) const;
+  void prepare(const std::string& name);
+  // written_elsewhere: {file: {"bytes": n, "crc32": c, "rank": r}} of files
+  // other processes put into the staging directory; each must be there, as
+  // they wrote it. Removes the staging directory when it throws.
+  std::string commit(const std::string& name, const CheckpointPayload& payload,
+                     const nlohmann::json& written_elsewhere = nlohmann::json::object());
+  void discard(const std::string& name);
   // Directory LATEST names, if any.
   std::optional<std::string> latest() const;
   // Step checkpoint folders to resume from, best first: the one LATEST names,
@@ -78,9 +84,6 @@ struct CheckpointInfo {
 // Accepts a checkpoint directory, or a run directory (then its best checkpoint
 // when prefer_best, else the latest). Verifies the manifest. Throws CheckpointError.
 CheckpointInfo openCheckpoint(const std::string& path, bool prefer_best);
-void loadModel(const CheckpointInfo& ckpt, torch::nn::Module& model);
-void loadOptimizer(const CheckpointInfo& ckpt, torch::optim::Optimizer& optimizer);
-void restoreRng(const CheckpointInfo& ckpt);
 // State of LibTorch's default CPU generator (dropout masks, shuffles), taken and
 // set under its lock.
 at::Tensor cpuRngState();

@@ -21,6 +21,7 @@
 #include "core/text/tokenizer.h"
 #include "core/text/vocab.h"
 #include "trainer/checkpoint.h"
+#include "trainer/sharded_checkpoint.h"
 #include "trainer/experiment_config.h"
 #include "core/graph/prepared_data.h"
 #include "trainer/evaluator.h"
@@ -59,7 +60,7 @@ ExperimentConfig configFromCheckpoint(const CheckpointInfo& ckpt, const std::vec
 core::model::GraphClassifier loadClassifier(const CheckpointInfo& ckpt, const ExperimentConfig& cfg) {
   core::model::GraphClassifier model(cfg.model, static_cast<int64_t>(ckpt.vocab_tokens.size()),
                               static_cast<int64_t>(ckpt.label_names.size()));
-  loadModel(ckpt, *model);
+  loadShardedModel(ckpt, *model, nullptr);  // whole, from any layout
   model->eval();
   return model;
 }
@@ -92,14 +93,16 @@ void writeTrace(TraceRecorder& trace, comm::Communicator* world, const Experimen
   core::log::info0("wrote the trace of the run to {} (open it in Perfetto or chrome://tracing)", path);
 }
 
-// One rank of `mpirun -np N autoglm train`: data parallel over all ranks.
+// One rank of `mpirun -np N autoglm train`: data parallel over the ranks that
+// parallel.tp x parallel.pp leave.
 int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptions& opts) {
   comm::mpi::Environment env(nullptr, nullptr);
   const int rank = env.worldRank(), world_size = env.worldSize();
   core::log::setRank(rank, world_size);
   try {
-    if (cfg.parallel.dp * cfg.parallel.tp * cfg.parallel.pp == 1 && world_size > 1) {
-      cfg.parallel.dp = world_size;  // the default layout: data parallel over every rank
+    const int64_t model_ranks = cfg.parallel.tp * cfg.parallel.pp;
+    if (cfg.parallel.dp == 1 && model_ranks > 0 && world_size % model_ranks == 0) {
+      cfg.parallel.dp = world_size / model_ranks;  // the default: data parallel over the rest (Megatron's rule)
     }
     // Watchers: the caller's (the supervisor client) and, with run.trace, a trace.
     std::unique_ptr<TraceRecorder> trace;
@@ -109,20 +112,15 @@ int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptio
     fanout->add(trace.get(), trace.get());
     auto world = comm::makeCommunicator(cfg.comm, fanout);
     parallel::ParallelGrid grid(world, cfg.parallel);
-    if (cfg.parallel.tp > 1 || cfg.parallel.pp > 1) {
-      throw ConfigError(fmt::format("parallel: tp={} pp={}: tensor and pipeline parallel training are not "
-                                    "available yet; use parallel.dp (= number of ranks)",
-                                    cfg.parallel.tp, cfg.parallel.pp));
-    }
-    core::log::info0("run '{}': config {}, output {}, {} ranks (dp={})", cfg.run.name, args.config, cfg.run.out_dir,
-               world_size, cfg.parallel.dp);
+    core::log::info0("run '{}': config {}, output {}, {} ranks (dp={} tp={} pp={})", cfg.run.name, args.config,
+                     cfg.run.out_dir, world_size, cfg.parallel.dp, cfg.parallel.tp, cfg.parallel.pp);
     // Rank 0 builds the graph cache if needed; the others open it afterwards.
     comm::BarrierOptions long_wait;
     long_wait.timeout = std::chrono::hours(24);
     if (rank != 0) world->barrier(long_wait)->wait();
     core::graph::PreparedData data = prepareData(cfg);
     if (rank == 0) world->barrier(long_wait)->wait();
-    Trainer trainer(cfg, data, grid.dpComm());
+    Trainer trainer(cfg, data, TrainGroups::of(grid));
     trainer.setObserver(fanout.get());
     if (opts.stop != nullptr) trainer.setStopRequest([stop = opts.stop] { return stop->load(); });
     const int rc = reportResult(trainer.fit(opts.resume, opts.overwrite));

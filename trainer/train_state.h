@@ -2,9 +2,9 @@
 // Where a run stands, as a checkpoint's state.json holds it. Every key is named
 // once, in visit(), which both toJson() and fromJson() walk.
 //
-// The rest of what a resumed run needs lives elsewhere: the model, optimizer
-// (Adam moments) and the learning-rate schedule's position (a function of
-// `step`) in the checkpoint's archives and config, each rank's RNG and
+// The rest of what a resumed run needs lives elsewhere: the model and optimizer
+// (Adam moments) in the shard files (sharded_checkpoint.h), the learning-rate
+// schedule's position (a function of `step`) in the config, each rank's RNG and
 // compressor residuals in its rank state (rank_state.h).
 
 #include <nlohmann/json.hpp>
@@ -19,6 +19,8 @@ struct TrainState {
   int64_t step = 0;            // optimizer steps done
   int64_t epoch = 0;           // 0-based epoch in progress
   int64_t batch_in_epoch = 0;  // batches of that epoch already done
+  int64_t graphs_in_epoch = 0; // graphs of those batches, all ranks together (a
+                               // cursor into the epoch's order at any dp)
   double elapsed_seconds = 0;  // training time, summed over resumes
   // Model selection and early stopping.
   double best_val_accuracy = -1.0;  // selection score of the best epoch so far
@@ -37,6 +39,7 @@ struct TrainState {
     v("step", step);
     v("epoch", epoch);
     v("batch_in_epoch", batch_in_epoch);
+    v("graphs_in_epoch", graphs_in_epoch);
     v("best_val_accuracy", best_val_accuracy);
     v("best_val_loss", best_val_loss);
     v("test_accuracy_at_best", test_accuracy_at_best);

@@ -13,6 +13,7 @@
 #include "parallel/data_parallel/distributed_sampler.h"
 #include "trainer/model_builder.h"
 #include "trainer/rank_state.h"
+#include "trainer/sharded_checkpoint.h"
 
 namespace autoglm::trainer {
 namespace fs = std::filesystem;
@@ -107,34 +108,27 @@ double Trainer::trainStep(const std::vector<std::vector<int64_t>>& micro_batches
   return loss;
 }
 
+CheckpointLayout Trainer::layout() const {
+  return {groups_.dpSize(), groups_.tpSize(), groups_.ppSize(), core::enumName(cfg_.parallel.compression.type)};
+}
+
 void Trainer::saveCheckpoint(const std::string& name, const TrainState& state) {
   phase(Phase::kCheckpoint);
   CheckpointPayload p;
-  p.model = model_.get();
-  p.optimizer = &steps_->optimizer();
   TrainState saved = state;
   saved.elapsed_seconds = elapsedSeconds();
   p.state = saved.toJson();
   p.vocab_tokens = data_.vocab.tokens();
   p.label_names = data_.label_names;
   p.config_yaml = cfg_.toYaml();
-  if (dp_) {
-    // Every rank's RNG and compressor residuals travel to rank 0, which writes
-    // them into the checkpoint with the rest (no shared file system needed).
-    auto* reducer = steps_->reducer();
-    const std::string mine =
-        saveRankState(reducer != nullptr ? &reducer->compressor() : nullptr, cfg_.parallel.compression.type);
-    at::Tensor bytes = at::empty({static_cast<int64_t>(mine.size())}, at::TensorOptions().dtype(at::kByte));
-    std::memcpy(bytes.data_ptr<uint8_t>(), mine.data(), mine.size());
-    auto w = dp_->allgatherv(bytes, {});
-    w->wait();
-    for (int r = 0; r < world_; ++r) {
-      const at::Tensor& t = w->result()[static_cast<size_t>(r)];
-      p.extra_files.emplace_back(rankFileName(r), std::string(reinterpret_cast<const char*>(t.data_ptr<uint8_t>()),
-                                                              static_cast<size_t>(t.numel())));
-    }
-  }
-  if (rank_ == 0) ckpt_.save(name, p);
+  ShardedSave s;
+  s.groups = &groups_;
+  s.model = model_.get();
+  s.optimizer = &steps_->optimizer();
+  s.layout = layout();
+  auto* reducer = steps_->reducer();
+  s.rank_state = saveRankState(reducer != nullptr ? &reducer->compressor() : nullptr, cfg_.parallel.compression.type);
+  saveShardedCheckpoint(ckpt_, name, std::move(p), s);
   if (name != "best") last_saved_step_ = state_.step;
 }
 
@@ -144,19 +138,21 @@ void Trainer::restore(const CheckpointInfo& ckpt) {
                           "resume with the same data and vocab settings");
   }
   const TrainState saved = TrainState::fromJson(ckpt.state, ckpt.dir + "/state.json");
-  if (saved.dp_world != world_) {
-    throw CheckpointError(detail::concat(ckpt.dir, ": written by ", saved.dp_world,
-                                         " data-parallel ranks, this run has ", world_,
-                                         "; resume with the same number of ranks"));
-  }
-  loadModel(ckpt, *model_);
-  loadOptimizer(ckpt, steps_->optimizer());
-  if (dp_) {
+  loadShardedModel(ckpt, *model_, &steps_->optimizer());
+  const CheckpointLayout was = checkpointLayout(ckpt);
+  if (was == layout()) {
     auto* reducer = steps_->reducer();
-    loadRankState(readCheckpointFile(ckpt, rankFileName(rank_)), ckpt.dir + "/" + rankFileName(rank_),
+    const std::string file = rankFileName(groups_.worldRank());
+    loadRankState(readCheckpointFile(ckpt, file), ckpt.dir + "/" + file,
                   reducer != nullptr ? &reducer->compressor() : nullptr, cfg_.parallel.compression.type);
   } else {
-    restoreRng(ckpt);
+    // Another layout: no rank here has the buckets (or the shard of the data)
+    // a saved rank state belongs to. Fresh streams, the same on every run.
+    at::manual_seed(static_cast<uint64_t>(cfg_.run.seed) + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(saved.step) +
+                    1000003ull * static_cast<uint64_t>(rank_) + 7919ull * static_cast<uint64_t>(groups_.ppRank()));
+    core::log::warn0("{} was written at {}, this run is {}: parameters and Adam moments resliced, RNG streams "
+                     "derived again, compressor residuals {}", ckpt.dir, was.str(), layout().str(),
+                     was.compression == "none" ? "none to carry" : "dropped (error feedback restarts from zero)");
   }
   // Progress and selection from the checkpoint; the layout fields stay this run's.
   TrainState restored = saved;
@@ -165,6 +161,18 @@ void Trainer::restore(const CheckpointInfo& ckpt) {
   restored.dp_world = state_.dp_world;
   restored.compression = state_.compression;
   state_ = restored;
+  if (saved.dp_world != world_) {
+    // Batches per rank differ: continue from the first batch of this layout
+    // that starts at or before the global cursor (no graph of the epoch skipped).
+    std::vector<int64_t> global_sizes;
+    const auto batches = epochBatches(state_.epoch, &global_sizes);
+    int64_t b = 0, seen = 0;
+    while (b < static_cast<int64_t>(batches.size()) && seen + global_sizes[static_cast<size_t>(b)] <= saved.graphs_in_epoch) {
+      seen += global_sizes[static_cast<size_t>(b++)];
+    }
+    state_.batch_in_epoch = b;
+    state_.graphs_in_epoch = seen;
+  }
 }
 
 double Trainer::elapsedSeconds() const {
@@ -189,6 +197,7 @@ Trainer::EpochEnd Trainer::runEpoch(EpochSummary* s) {
     for (int64_t b = first; b < last; ++b) step_graphs += global_sizes[static_cast<size_t>(b)];
     const double loss = trainStep(micro, step_graphs);
     state_.batch_in_epoch = last;
+    state_.graphs_in_epoch += step_graphs;
     s->graphs += step_graphs;
     s->loss_sum += loss;
     ++s->loss_steps;
@@ -245,6 +254,7 @@ bool Trainer::finishEpoch(EpochSummary& s, FitResult* result) {
   }
   state_.epoch = epoch;  // the next epoch, from its first batch
   state_.batch_in_epoch = 0;
+  state_.graphs_in_epoch = 0;
   if (improved) saveCheckpoint("best", state_);
   saveCheckpoint(stepDirName(state_.step), state_);
   if (cfg_.train.patience > 0 && state_.bad_epochs >= cfg_.train.patience) {
@@ -299,25 +309,29 @@ void Trainer::resumeFromNewest() {
   throw CheckpointError(ckpt_.dir() + ": --resume found no checkpoint that verifies (" + skipped + ")");
 }
 
+EvalResult Trainer::evaluate(EvalSplit split) {
+  return evaluator_->evaluate(data_.store, split == EvalSplit::kTest ? test_idx_ : val_idx_);
+}
+
 void Trainer::confirmSameCheckpoint(const CheckpointInfo& ckpt) {
-  if (world_ == 1) return;
+  if (groups_.worldSize() == 1) return;
   // Ranks on hosts without a shared file system read their own copies: all must
   // have restored the same step from the same checkpoint.
   const std::string name = fs::path(ckpt.dir).filename().string();
   const std::string id = name + "\n" + ckpt.state.dump();
   const int64_t mine[2] = {state_.step, static_cast<int64_t>(core::crc32(id.data(), id.size()))};
   at::Tensor t = at::tensor(std::vector<int64_t>{mine[0], mine[1]}, at::TensorOptions().dtype(at::kLong));
-  auto w = dp_->allgather(t, {});
+  auto w = groups_.world->allgather(t, {});
   w->wait();
   const at::Tensor all = w->result()[0];
   std::string differ;
-  for (int r = 0; r < world_; ++r) {
+  for (int r = 0; r < groups_.worldSize(); ++r) {
     if (all[r][0].item<int64_t>() != mine[0] || all[r][1].item<int64_t>() != mine[1]) {
       differ += detail::concat(differ.empty() ? "" : ", ", "rank ", r, " at step ", all[r][0].item<int64_t>());
     }
   }
   if (!differ.empty()) {
-    throw CheckpointError(detail::concat("rank ", rank_, " resumed from ", ckpt.dir, " at step ", state_.step,
+    throw CheckpointError(detail::concat("rank ", groups_.worldRank(), " resumed from ", ckpt.dir, " at step ", state_.step,
                                          " but ", differ, " resumed from another checkpoint; give every rank the "
                                          "same checkpoint (a shared file system or a copy of it)"));
   }

@@ -22,6 +22,7 @@
 #include "core/graph/prepared_data.h"
 #include "core/model/graph_classifier.h"
 #include "trainer/checkpoint.h"
+#include "trainer/sharded_checkpoint.h"
 #include "trainer/evaluator.h"
 #include "trainer/experiment_config.h"
 #include "trainer/metrics.h"
@@ -45,6 +46,8 @@ struct FitResult {
   bool interrupted = false;        // stopped on request; a checkpoint was saved
 };
 
+enum class EvalSplit { kValidation, kTest };
+
 class Trainer {
  public:
   // dp: the data-parallel group (all ranks construct their Trainer together);
@@ -62,6 +65,11 @@ class Trainer {
   FitResult fit(bool resume, bool overwrite = false);
   // One step outside the epoch loop (benchmarks): see StepRunner::run.
   double trainStep(const std::vector<std::vector<int64_t>>& micro_batches, int64_t global_graphs);
+  // Restores the newest checkpoint of the run that verifies (what fit(true)
+  // starts with), at this trainer's layout. Collective.
+  void resumeFromNewest();
+  // Loss and accuracy on the validation or test split. Collective.
+  EvalResult evaluate(EvalSplit split);
 
   // Asked between steps; when it returns true on any rank, training stops at
   // that step boundary and saves a checkpoint that --resume continues from.
@@ -72,6 +80,7 @@ class Trainer {
   core::model::GraphClassifier& model() { return model_; }
   StepRunner& steps() { return *steps_; }
   const std::vector<int64_t>& trainIndices() const { return train_idx_; }
+  const std::vector<int64_t>& validationIndices() const { return val_idx_; }
   int64_t globalStep() const { return state_.step; }
 
  private:
@@ -90,9 +99,9 @@ class Trainer {
   // Evaluation, selection, checkpoints. Returns true when early stopping ends the run.
   bool finishEpoch(EpochSummary& summary, FitResult* result);
   void saveCheckpoint(const std::string& name, const TrainState& state);
+  CheckpointLayout layout() const;
   void restore(const CheckpointInfo& ckpt);
-  // Newest verifying checkpoint, restored; then every rank confirms it holds the same one.
-  void resumeFromNewest();
+  // Every rank confirms it restored the same checkpoint.
   void confirmSameCheckpoint(const CheckpointInfo& ckpt);
   void refuseUsedOutDir(bool overwrite);
   double elapsedSeconds() const;

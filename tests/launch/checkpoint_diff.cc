@@ -10,6 +10,7 @@
 
 #include "core/model/graph_classifier.h"
 #include "trainer/checkpoint.h"
+#include "trainer/sharded_checkpoint.h"
 #include "trainer/experiment_config.h"
 
 namespace {
@@ -18,7 +19,7 @@ autoglm::core::model::GraphClassifier load(const autoglm::trainer::CheckpointInf
   const auto cfg = autoglm::trainer::ExperimentConfig::fromYaml(YAML::Load(ck.config_yaml), ck.dir);
   autoglm::core::model::GraphClassifier m(cfg.model, static_cast<int64_t>(ck.vocab_tokens.size()),
                                           static_cast<int64_t>(ck.label_names.size()));
-  autoglm::trainer::loadModel(ck, *m);
+  autoglm::trainer::loadShardedModel(ck, *m, nullptr);
   return m;
 }
 

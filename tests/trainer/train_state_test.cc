@@ -14,6 +14,7 @@ TrainState sample() {
   s.step = 120;
   s.epoch = 3;
   s.batch_in_epoch = 17;
+  s.graphs_in_epoch = 544;
   s.elapsed_seconds = 12.5;
   s.best_val_accuracy = 0.9612;
   s.best_val_loss = 0.25;
@@ -33,6 +34,7 @@ TEST(TrainState, RoundTripsEveryField) {
   EXPECT_EQ(back.toJson(), s.toJson());
   EXPECT_EQ(back.step, 120);
   EXPECT_EQ(back.batch_in_epoch, 17);
+  EXPECT_EQ(back.graphs_in_epoch, 544);
   EXPECT_DOUBLE_EQ(back.best_val_accuracy, 0.9612);
   EXPECT_EQ(back.compression, "topk");
   // A fresh state (best loss 1e300, best epoch -1) survives JSON too.
@@ -45,7 +47,8 @@ TEST(TrainState, KeysOfStateJson) {
   std::set<std::string> keys;
   const nlohmann::json j = sample().toJson();
   for (const auto& [k, v] : j.items()) keys.insert(k);
-  EXPECT_EQ(keys, (std::set<std::string>{"step", "epoch", "batch_in_epoch", "best_val_accuracy", "best_val_loss",
+  EXPECT_EQ(keys, (std::set<std::string>{"step", "epoch", "batch_in_epoch", "graphs_in_epoch", "best_val_accuracy",
+                                         "best_val_loss",
                                          "test_accuracy_at_best", "best_epoch", "bad_epochs", "elapsed_seconds",
                                          "num_classes", "vocab_size", "dp_world", "compression"}));
 }
