@@ -140,6 +140,7 @@ void Supervisor::onOps(int rank, const nlohmann::json& ops) {
   RankView& r = ranks_[static_cast<size_t>(rank)];
   for (const auto& j : ops) {
     const OpRecord op = opFromJson(j);
+    if (op.seq == 0) continue;  // point-to-point: not compared
     r.last_seq[op.group] = std::max(r.last_seq[op.group], op.seq);
     auto& seen = history_[op.group];
     auto it = seen.find(op.seq);
@@ -150,7 +151,8 @@ void Supervisor::onOps(int rank, const nlohmann::json& ops) {
     }
     if (failed_ || it->second.rank == rank || it->second.op.hash == op.hash) continue;
     const SeqEntry& first = it->second;
-    const bool same_here = first.op.op == op.op && first.op.dtype == op.dtype && first.op.numel == op.numel;
+    const bool same_here = first.op.op == op.op && first.op.dtype == op.dtype &&
+                           (first.op.numel == op.numel || op.op == "ALLGATHERV");
     fail(concat("autoglm-launch: mismatched collectives on group '", groups_[op.group].name, "' at SeqNum=", op.seq,
                 ": ", describeRank(first.rank), " issued ", describeOp(first.op, false), ", ", describeRank(rank),
                 " issued ", describeOp(op, false),
@@ -190,7 +192,7 @@ std::string Supervisor::describeOp(const OpRecord& op, bool with_group) const {
   auto g = groups_.find(op.group);
   std::string s = op.op;
   if (with_group) s += concat(" on group '", g != groups_.end() ? g->second.name : std::string("?"), "'");
-  s += concat(" (SeqNum=", op.seq);
+  s += op.seq == 0 ? std::string(" (point-to-point") : concat(" (SeqNum=", op.seq);
   if (!op.dtype.empty()) s += concat(", ", op.dtype, " x ", op.numel);
   return s + concat(", ", op.bytes, " bytes)");
 }

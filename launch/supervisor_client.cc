@@ -128,16 +128,24 @@ void SupervisorClient::onGroup(uint64_t group, const std::string& name, const st
 void SupervisorClient::onIssue(uint64_t group, const comm::WorkInfo& info) {
   OpRecord op;
   op.group = group;
-  op.seq = info.seq;
   op.op = comm::toString(info.op);
   op.dtype = info.dtype != nullptr ? info.dtype : "";
   op.numel = info.numel;
   op.bytes = info.bytes;
+  // Point-to-point transfers differ between the ranks of a group by design (a
+  // pipeline stage sends what the next receives, in its own order): they are
+  // not compared and get SeqNum 0 here; collectives are numbered among
+  // themselves. An all-gather of varying sizes compares without its count.
+  const bool p2p = info.op == comm::OpType::kSend || info.op == comm::OpType::kRecv ||
+                   info.op == comm::OpType::kBatchP2P;
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t& h = hashes_[group];
-  h = nextOpHash(h, op.op, op.dtype, op.numel);
+  if (!p2p) {
+    op.seq = ++collectives_[group];
+    h = nextOpHash(h, op.op, op.dtype, info.op == comm::OpType::kAllgatherv ? 0 : op.numel);
+  }
   op.hash = h;
-  pending_[{group, op.seq}] = Pending{op, Clock::now()};
+  pending_[{group, info.seq}] = Pending{op, Clock::now()};
   last_ = op;
   has_last_ = true;
   if (outbox_.size() >= kMaxOutbox) outbox_.pop_front();

@@ -77,6 +77,7 @@ class SupervisorClient final : public comm::CollectiveObserver, public trainer::
   std::vector<double> step_seconds_;
   std::vector<nlohmann::json> new_groups_;
   std::map<uint64_t, uint64_t> hashes_;                     // group -> rolling hash
+  std::map<uint64_t, uint64_t> collectives_;                // group -> collectives issued
   std::map<std::pair<uint64_t, uint64_t>, Pending> pending_;  // (group, seq)
   OpRecord last_;
   bool has_last_ = false;

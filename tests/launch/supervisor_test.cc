@@ -85,6 +85,43 @@ TEST(Supervisor, EqualCollectivesAreNotAMismatch) {
   EXPECT_EQ(o.reason.find("mismatched"), std::string::npos) << o.reason;
 }
 
+// A pipeline's ranks send and receive different transfers between the same
+// collectives, and an all-gather of varying sizes differs in count: neither is
+// a mismatch.
+TEST(Supervisor, PointToPointAndVaryingAllgathersAreNotAMismatch) {
+  Job job(2, /*floor_s=*/0.5);
+  {
+    SupervisorClient a(job.address, 0, 2, 0, 50ms), b(job.address, 1, 2, 0, 50ms);
+    for (auto* c : {&a, &b}) c->onGroup(7, "pp", {0, 1});
+    uint64_t seq_a = 0, seq_b = 0;
+    for (int k = 0; k < 3; ++k) {  // stage 0 sends twice, stage 1 receives once, then both all-reduce
+      a.onIssue(7, op(comm::OpType::kSend, ++seq_a, 100));
+      a.onIssue(7, op(comm::OpType::kBatchP2P, ++seq_a, 100));
+      b.onIssue(7, op(comm::OpType::kRecv, ++seq_b, 200));
+      a.onIssue(7, op(comm::OpType::kAllgatherv, ++seq_a, 3 + k));
+      b.onIssue(7, op(comm::OpType::kAllgatherv, ++seq_b, 9));
+      a.onIssue(7, op(comm::OpType::kAllreduce, ++seq_a, 8));
+      b.onIssue(7, op(comm::OpType::kAllreduce, ++seq_b, 8));
+    }
+    std::this_thread::sleep_for(300ms);
+  }
+  job.child->signalGroup(SIGTERM);
+  const Outcome o = job.wait();
+  EXPECT_EQ(o.reason.find("mismatched"), std::string::npos) << o.reason;
+}
+
+// Point-to-point transfers do not hide a real mismatch of the collectives after them.
+TEST(Supervisor, CollectivesAfterPointToPointAreStillCompared) {
+  Job job(2);
+  SupervisorClient a(job.address, 0, 2, 0, 50ms), b(job.address, 1, 2, 0, 50ms);
+  for (auto* c : {&a, &b}) c->onGroup(7, "pp", {0, 1});
+  a.onIssue(7, op(comm::OpType::kSend, 1, 100));
+  a.onIssue(7, op(comm::OpType::kAllreduce, 2, 4));
+  b.onIssue(7, op(comm::OpType::kBroadcast, 1, 4));
+  const Outcome o = job.wait();
+  EXPECT_NE(o.reason.find("mismatched collectives on group 'pp' at SeqNum=1 (ranks "), std::string::npos) << o.reason;
+}
+
 TEST(Supervisor, ARankThatStopsSendingIsNamedWithWhoWaitsForIt) {
   Job job(2, /*floor_s=*/0.5);
   SupervisorClient a(job.address, 0, 2, 0, 50ms);
