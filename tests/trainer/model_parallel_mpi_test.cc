@@ -124,6 +124,30 @@ TEST(ModelParallel, EveryLayoutTrainsWhatOneProcessTrains) {
   }
 }
 
+// A share smaller than the micro-batch count leaves micro-batches empty: every
+// stage drops the same ones, nothing hangs, and the step is one process's.
+TEST(ModelParallel, EmptyMicroBatchesDoNotHang) {
+  auto world = test::worldComm();
+  if (world->size() != 2) GTEST_SKIP() << "run at 2 ranks";
+  ExperimentConfig cfg = smallConfig();
+  cfg.parallel.pp = 2;
+  cfg.parallel.pipeline.micro_batches = 4;
+  const core::graph::PreparedData data = prepareData(cfg);
+  parallel::ParallelGrid grid(world, cfg.parallel);
+  Trainer mp(cfg, data, TrainGroups::of(grid));
+  Trainer ref(smallConfig(), data);
+  // Two graphs of different sizes (so the two non-empty micro-batches differ in shape), then one.
+  const std::vector<int64_t> two = {mp.trainIndices()[0], mp.trainIndices()[1]};
+  ASSERT_NE(data.store.numNodes(two[0]), data.store.numNodes(two[1]));
+  for (const auto& batch : {two, std::vector<int64_t>{mp.trainIndices()[2]}}) {
+    const double got = mp.trainStep({batch}, static_cast<int64_t>(batch.size()));
+    at::Tensor l = at::full({1}, static_cast<float>(got), at::TensorOptions().dtype(at::kFloat));
+    grid.pp().broadcast(l, {1})->wait();  // the last stage's loss
+    const double want = ref.trainStep({batch}, static_cast<int64_t>(batch.size()));
+    EXPECT_NEAR(l.item<float>(), want, 1e-5 * std::abs(want) + 1e-6) << batch.size() << " graph(s)";
+  }
+}
+
 TEST(ModelParallel, MoreTensorRanksThanHeadsIsAConfigError) {
   ExperimentConfig cfg = smallConfig();
   try {
