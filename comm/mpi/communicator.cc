@@ -112,6 +112,14 @@ WorkInfo MpiCommunicator::info(OpType op, const at::Tensor* t, Millis timeout, u
   return wi;
 }
 
+WorkInfo MpiCommunicator::infoOfBytes(OpType op, int64_t bytes, Millis timeout) {
+  WorkInfo wi = comm::detail::workInfo(*this, "mpi", op, seq_.fetch_add(1, std::memory_order_relaxed) + 1, nullptr,
+                                       timeout.count() > 0 ? timeout : Millis(cfg_.timeout_ms));
+  wi.bytes = bytes;
+  if (observer_) observer_->onIssue(group_id_, wi);
+  return wi;
+}
+
 void MpiCommunicator::observeComplete(const Work& work, bool ok) const {
   if (observer_) observer_->onComplete(group_id_, work.info(), ok);
 }
