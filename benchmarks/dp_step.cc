@@ -31,10 +31,10 @@
 #include "core/error.h"
 #include "core/host_runtime.h"
 #include "core/log.h"
-#include "parallel/data_parallel/distributed_sampler.h"
 #include "trainer/experiment_config.h"
 #include "core/graph/prepared_data.h"
 #include "trainer/trainer.h"
+#include "benchmarks/batch_cycle.h"
 #include "launch/process.h"
 #include "launch/supervisor.h"
 #include "launch/supervisor_client.h"
@@ -191,21 +191,8 @@ int main(int argc, char** argv) {
         if (watch) trainer.setObserver(watched->client.get());
         params = 0;
         for (const auto& p : trainer.model()->parameters()) params += p.numel();
-        autoglm::parallel::data_parallel::SamplerOptions so;
-        so.seed = static_cast<uint64_t>(cfg.run.seed);
-        so.rank = world->rank();
-        so.world = world->size();
-        autoglm::parallel::data_parallel::DistributedSampler sampler(trainer.trainIndices(), so);
-        std::vector<int64_t> global;
-        autoglm::core::graph::BatchLimits limits{cfg.train.batch_graphs, cfg.train.batch_nodes};
-        const auto batches =
-            sampler.epochBatches(0, limits, [&](int64_t i) { return data.store.numNodes(i); }, &global);
-        size_t next = 0;
-        auto step = [&] {
-          const size_t b = next++ % batches.size();
-          trainer.trainStep({batches[b]}, global[b]);
-          return global[b];
-        };
+        autoglm::bench::BatchCycle cycle(trainer);
+        auto step = [&] { return cycle.step(); };
         for (int i = 0; i < warmup; ++i) step();
         world->barrier({})->wait();
         const auto rs0 = trainer.steps().reducer()->stats();

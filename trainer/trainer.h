@@ -79,6 +79,9 @@ class Trainer {
 
   core::model::GraphClassifier& model() { return model_; }
   StepRunner& steps() { return *steps_; }
+  // This rank's share of each global batch of `epoch` (the sampler's), and the
+  // global batches' sizes.
+  std::vector<std::vector<int64_t>> epochBatches(int64_t epoch, std::vector<int64_t>* global_sizes = nullptr) const;
   const std::vector<int64_t>& trainIndices() const { return train_idx_; }
   const std::vector<int64_t>& validationIndices() const { return val_idx_; }
   int64_t globalStep() const { return state_.step; }
@@ -93,7 +96,6 @@ class Trainer {
     std::optional<Progress> progress;  // finished when the epoch line is logged
   };
 
-  std::vector<std::vector<int64_t>> epochBatches(int64_t epoch, std::vector<int64_t>* global_sizes = nullptr) const;
   bool stopRequested() const;
   EpochEnd runEpoch(EpochSummary* summary);
   // Evaluation, selection, checkpoints. Returns true when early stopping ends the run.
