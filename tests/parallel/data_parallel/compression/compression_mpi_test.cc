@@ -13,6 +13,7 @@
 #include "parallel/data_parallel/compression/compressor.h"
 #include "parallel/data_parallel/compression/onebit.h"
 #include "parallel/data_parallel/compression/topk.h"
+#include "parallel/process_grid.h"
 #include "tests/mpi_test_main.h"
 
 namespace autoglm::parallel::data_parallel::compression {
@@ -100,6 +101,7 @@ struct TopkReference {
   double ratio, momentum;
   int64_t sample;
   std::vector<at::Tensor> u, v;  // per rank
+  int data_offset = 0;           // rank r's data of bucket b: gradient(r, b + data_offset, ...)
 
   at::Tensor step(int ranks, int bucket, int64_t step, int64_t n, int64_t* mine, int me) {
     if (v.empty()) {
@@ -110,7 +112,7 @@ struct TopkReference {
     }
     at::Tensor sum = at::zeros({n}, kF32);
     for (int r = 0; r < ranks; ++r) {
-      const at::Tensor g = gradient(r, bucket, step, n);
+      const at::Tensor g = gradient(r, bucket + data_offset, step, n);
       if (momentum > 0) {
         u[r].mul_(momentum).add_(g);
         v[r].add_(u[r]);
@@ -129,9 +131,10 @@ struct TopkReference {
   }
 };
 
-TEST(CompressionMpi, TopkMatchesTheLocalReferenceOnEveryRank) {
-  auto world = test::worldComm();
-  const int P = world->size();
+// Top-k over `group` (data: seeded by group rank and bucket id + data_offset)
+// against the local reference of every member's data.
+void checkTopkOver(comm::Communicator& group, int data_offset) {
+  const int P = group.size();
   for (double momentum : {0.0, 0.9}) {
     CompressionConfig cfg;
     cfg.ratio = 0.01;
@@ -139,22 +142,23 @@ TEST(CompressionMpi, TopkMatchesTheLocalReferenceOnEveryRank) {
     cfg.sample_elems = 1024;
     cfg.warmup_steps = 1;
     auto comp = make("topk", cfg);
-    std::vector<TopkReference> refs(kSizes.size(), TopkReference{cfg.ratio, momentum, cfg.sample_elems, {}, {}});
+    std::vector<TopkReference> refs(kSizes.size(), TopkReference{cfg.ratio, momentum, cfg.sample_elems, {}, {}, data_offset});
     int64_t selected = 0;
     int64_t warm_bytes = 0;
     for (int step = 0; step < 4; ++step) {
       for (size_t b = 0; b < kSizes.size(); ++b) {
         const int64_t n = kSizes[b];
-        const int id = static_cast<int>(b);
-        at::Tensor g = gradient(world->rank(), id, step, n);
-        comp->reduce(id, g, step, *world);
-        expectSameOnAllRanks(*world, g, "topk");
+        const int bucket = static_cast<int>(b);
+        const int id = bucket + data_offset;
+        at::Tensor g = gradient(group.rank(), id, step, n);
+        comp->reduce(bucket, g, step, group);
+        expectSameOnAllRanks(group, g, "topk");
         if (step < cfg.warmup_steps) {
           EXPECT_TRUE(at::allclose(g, localAverage(P, id, step, n), 1e-5, 1e-6));
           warm_bytes += 4 * n;
           continue;
         }
-        const at::Tensor want = refs[b].step(P, id, step, n, &selected, world->rank());
+        const at::Tensor want = refs[b].step(P, bucket, step, n, &selected, group.rank());
         EXPECT_TRUE(at::equal(g, want)) << "momentum " << momentum << " n=" << n << " step " << step
                                         << " max error " << (g - want).abs().max().item<float>();
         if (n >= 1000) {
@@ -170,10 +174,29 @@ TEST(CompressionMpi, TopkMatchesTheLocalReferenceOnEveryRank) {
     // This rank's residuals are the reference's.
     for (const auto& [key, t] : comp->state()) {
       const int b = std::stoi(key.substr(key.find('.') + 1));
-      const at::Tensor& want = key.rfind("residual", 0) == 0 ? refs[b].v[world->rank()] : refs[b].u[world->rank()];
+      const at::Tensor& want = key.rfind("residual", 0) == 0 ? refs[b].v[group.rank()] : refs[b].u[group.rank()];
       EXPECT_TRUE(at::equal(t, want)) << key;
     }
   }
+}
+
+TEST(CompressionMpi, TopkMatchesTheLocalReferenceOnEveryRank) {
+  auto world = test::worldComm();
+  checkTopkOver(*world, 0);
+}
+
+// At (dp,tp,pp) = (2,2,1) each tensor-parallel shard's two data-parallel copies
+// reduce their own buckets (other data per shard) over their dp group, at the
+// same time as the other shard's pair.
+TEST(CompressionMpi, TopkOverTheDataParallelGroupsOfATwoByTwoLayout) {
+  auto world = test::worldComm();
+  if (world->size() != 4) GTEST_SKIP() << "run at 4 ranks";
+  ParallelConfig pc;
+  pc.dp = 2;
+  pc.tp = 2;
+  ParallelGrid grid(world, pc);
+  ASSERT_EQ(grid.dp().size(), 2);
+  checkTopkOver(grid.dp(), 100 * grid.coord().tp);
 }
 
 // The two compressed stages of 1-bit Adam for every rank, computed locally.
