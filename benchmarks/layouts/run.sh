@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tensor and pipeline parallel layouts, measured side by side:
 #
-#   benchmarks/layouts/run.sh table  [--ranks 4] [--rounds 3] [--steps 6] [-- --set key=value ...]
+#   benchmarks/layouts/run.sh table  [--ranks 4] [--rounds 3] [--steps 6] [--layouts "4,1,1 1,1,4"] [-- --set key=value ...]
 #       every layout dp x tp x pp of --ranks ranks (tp and pp up to 4): step
 #       time, graphs/s, parameter+gradient+Adam bytes and peak RSS per rank,
 #       bytes per rank per step by group. One MPI job per layout and round
@@ -28,7 +28,7 @@ MPIRUN=(mpirun --oversubscribe -x OMP_NUM_THREADS=1)
 die() { echo "layouts/run.sh: error: $*" >&2; exit 1; }
 [[ $# -ge 1 ]] || die "usage: run.sh table|bubble [options] [-- --set key=value ...]"
 WHAT=$1; shift
-RANKS=4 ROUNDS=3 STEPS=6 MICRO=8
+RANKS=4 ROUNDS=3 STEPS=6 MICRO=8 LAYOUTS=""
 EXTRA=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -36,6 +36,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) ROUNDS=$2; shift 2 ;;
     --steps) STEPS=$2; shift 2 ;;
     --micro) MICRO=$2; shift 2 ;;
+    --layouts) LAYOUTS=$2; shift 2 ;;
     --) shift; EXTRA=("$@"); break ;;
     *) die "unknown option $1" ;;
   esac
@@ -59,6 +60,7 @@ case $WHAT in
     for dp in 1 2 4 8; do for tp in 1 2 4; do for pp in 1 2 4; do
       ((dp * tp * pp == RANKS)) && layouts+=("$dp,$tp,$pp")
     done; done; done
+    [[ -n "$LAYOUTS" ]] && read -r -a layouts <<<"$LAYOUTS"
     out="$OUT_DIR/table-np$RANKS.jsonl"
     : >"$out"
     for ((r = 0; r < ROUNDS; r++)); do
