@@ -40,7 +40,9 @@ double PipelineExecutor::run(const std::vector<core::graph::GraphBatch>& micro, 
                              parallel::data_parallel::GradientReducer* reducer, int64_t step, RunObserver* observer) {
   const auto t_step = Clock::now();
   busy_s_ = 0.0;
-  const auto& row = tableFor(static_cast<int>(micro.size()))[static_cast<size_t>(link_.group().rank())];
+  const pl::Table& table = tableFor(static_cast<int>(micro.size()));
+  const int stage = link_.group().rank();
+  const auto& row = table[static_cast<size_t>(stage)];
   const bool split = pl::splitsBackward(kind_);
   StepState st{micro, loss_fn, reducer, step, observer, {}, {}, {}, {}, {}};
   const size_t n = micro.size();
@@ -56,11 +58,29 @@ double PipelineExecutor::run(const std::vector<core::graph::GraphBatch>& micro, 
   }
   for (size_t i = 0; i < row.size(); ++i) {
     const auto t0 = Clock::now();
-    if (runAction(row[i], i, st)) busy_s_ += std::chrono::duration<double>(Clock::now() - t0).count();
+    if (runActionOrExplain(table, stage, i, st)) busy_s_ += std::chrono::duration<double>(Clock::now() - t0).count();
   }
   link_.finish();
   step_s_ = std::chrono::duration<double>(Clock::now() - t_step).count();
   return st.loss_sum;
+}
+
+// A failing action: its error, then the schedule with the action marked.
+bool PipelineExecutor::runActionOrExplain(const pl::Table& table, int stage, size_t index, StepState& st) {
+  auto explain = [&](const char* what) {
+    return std::string(what) + "\n  in pipeline step " + std::to_string(st.step) + ", stage " + std::to_string(stage) +
+           ", action " + std::to_string(index) + " of the " + core::enumName(kind_) + " schedule:\n" +
+           pl::printSchedule(table, stage, index);
+  };
+  try {
+    return runAction(table[static_cast<size_t>(stage)][index], index, st);
+  } catch (const CommError& e) {
+    throw CommError(explain(e.what()));
+  } catch (const Error& e) {
+    throw Error(explain(e.what()));
+  } catch (const c10::Error& e) {
+    throw Error(explain(e.what_without_backtrace()));
+  }
 }
 
 bool PipelineExecutor::runAction(const pl::Action& a, size_t index, StepState& st) {

@@ -39,6 +39,7 @@ class PipelineExecutor {
   const parallel::pipeline::Table& tableFor(int micro);
   // Runs one action; true when it computed (for the stage's busy time).
   bool runAction(const parallel::pipeline::Action& a, size_t index, StepState& st);
+  bool runActionOrExplain(const parallel::pipeline::Table& table, int stage, size_t index, StepState& st);
 
   core::model::GraphClassifier model_;
   StageLink& link_;

@@ -148,6 +148,45 @@ TEST(ModelParallel, EmptyMicroBatchesDoNotHang) {
   }
 }
 
+// An action that fails names itself: the error, then the schedule with that
+// action marked. (Stage 0 fails at its second forward, after sending the first
+// activation; stage 1 at its first, after receiving it: nobody waits.)
+class FailingForward : public RunObserver {
+ public:
+  explicit FailingForward(int at) : at_(at) {}
+  void onPhase(Phase p, int64_t) override {
+    if (p == Phase::kForward && ++forwards_ == at_) throw Error("the observer refused forward " + std::to_string(at_));
+  }
+  void onStepEnd(int64_t, double) override {}
+
+ private:
+  int at_, forwards_ = 0;
+};
+
+TEST(ModelParallel, AFailingActionIsPrintedMarkedInItsSchedule) {
+  auto world = test::worldComm();
+  if (world->size() != 2) GTEST_SKIP() << "run at 2 ranks";
+  ExperimentConfig cfg = smallConfig();
+  cfg.parallel.pp = 2;
+  cfg.parallel.pipeline.micro_batches = 2;
+  const core::graph::PreparedData data = prepareData(cfg);
+  parallel::ParallelGrid grid(world, cfg.parallel);
+  Trainer mp(cfg, data, TrainGroups::of(grid));
+  FailingForward fail(grid.coord().pp == 0 ? 2 : 1);
+  mp.setObserver(&fail);
+  std::vector<int64_t> batch(mp.trainIndices().begin(), mp.trainIndices().begin() + 8);
+  try {
+    mp.trainStep({batch}, 8);
+    FAIL() << "the step succeeded";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("the observer refused forward"), std::string::npos) << m;
+    EXPECT_NE(m.find("stage " + std::to_string(grid.coord().pp) + ", action "), std::string::npos) << m;
+    EXPECT_NE(m.find("1f1b schedule"), std::string::npos) << m;
+    EXPECT_NE(m.find("<-- ERROR HERE"), std::string::npos) << m;
+  }
+}
+
 TEST(ModelParallel, MoreTensorRanksThanHeadsIsAConfigError) {
   ExperimentConfig cfg = smallConfig();
   try {
