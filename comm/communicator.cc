@@ -1,6 +1,9 @@
 #include "comm/communicator.h"
 
+#include <ATen/Functions.h>
 #include <c10/core/ScalarType.h>
+
+#include <cstring>
 
 #include "core/error.h"
 
@@ -30,6 +33,18 @@ bool isSupportedDtype(c10::ScalarType dtype) {
 }
 
 std::string supportedDtypesText() { return "float32, float16, bfloat16, int32, int64, uint8"; }
+
+std::vector<std::string> allgatherStrings(Communicator& comm, const std::string& mine) {
+  at::Tensor bytes = at::empty({static_cast<int64_t>(mine.size())}, at::TensorOptions().dtype(at::kByte));
+  if (!mine.empty()) std::memcpy(bytes.data_ptr<uint8_t>(), mine.data(), mine.size());
+  auto w = comm.allgatherv(bytes, {});
+  w->wait();
+  std::vector<std::string> out;
+  for (const at::Tensor& t : w->result()) {
+    out.emplace_back(reinterpret_cast<const char*>(t.data_ptr<uint8_t>()), static_cast<size_t>(t.numel()));
+  }
+  return out;
+}
 
 namespace detail {
 

@@ -74,6 +74,10 @@ class Communicator {
   virtual std::shared_ptr<Communicator> split(int color, int key, const std::string& group_name) = 0;
 };
 
+// Every rank's bytes, in rank order (a variable all-gather of uint8; blocks
+// until done). Collective over `comm`.
+std::vector<std::string> allgatherStrings(Communicator& comm, const std::string& mine);
+
 namespace detail {
 
 // "[Rank 1] mpi allreduce on group 'dp' (size 4, SeqNum=12): ", the start of

@@ -6,7 +6,6 @@
 #include <torch/optim/adamw.h>
 #include <torch/serialize.h>
 
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -109,15 +108,7 @@ ShardContents shardContents(GraphClassifierImpl& model, torch::optim::Optimizer*
 // Every rank's string, in rank order (a group of one: just this one).
 std::vector<std::string> allgatherStrings(const std::shared_ptr<comm::Communicator>& c, const std::string& s) {
   if (!c || c->size() == 1) return {s};
-  at::Tensor bytes = at::empty({static_cast<int64_t>(s.size())}, at::TensorOptions().dtype(at::kByte));
-  if (!s.empty()) std::memcpy(bytes.data_ptr<uint8_t>(), s.data(), s.size());
-  auto w = c->allgatherv(bytes, {});
-  w->wait();
-  std::vector<std::string> out;
-  for (const at::Tensor& t : w->result()) {
-    out.emplace_back(reinterpret_cast<const char*>(t.data_ptr<uint8_t>()), static_cast<size_t>(t.numel()));
-  }
-  return out;
+  return comm::allgatherStrings(*c, s);
 }
 
 // World rank 0's message (empty: success), on every rank.

@@ -2,7 +2,6 @@
 
 #include <ATen/Functions.h>
 
-#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -109,15 +108,8 @@ void TraceRecorder::writeMerged(comm::Communicator* world, const std::string& pa
   const std::string mine = eventsJson();
   std::vector<std::string> all{mine};
   if (world != nullptr && world->size() > 1) {
-    at::Tensor bytes = at::empty({static_cast<int64_t>(mine.size())}, at::TensorOptions().dtype(at::kByte));
-    std::memcpy(bytes.data_ptr<uint8_t>(), mine.data(), mine.size());
-    auto w = world->allgatherv(bytes, {});
-    w->wait();
+    all = comm::allgatherStrings(*world, mine);
     if (world->rank() != 0) return;
-    all.clear();
-    for (const auto& t : w->result()) {
-      all.emplace_back(reinterpret_cast<const char*>(t.data_ptr<uint8_t>()), static_cast<size_t>(t.numel()));
-    }
   }
   std::string out = "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[";
   for (size_t r = 0; r < all.size(); ++r) out += (r ? "," : "") + all[r];
