@@ -26,16 +26,8 @@ namespace {
 namespace pl = parallel::pipeline;
 
 ExperimentConfig smallConfig() {
-  ExperimentConfig cfg = testing::smallR8Config("/tmp/autoglm_mp_unused");
-  cfg.model.dropout = 0.0;
-  cfg.model.attn_dropout = 0.0;
-  cfg.model.layers = 2;
-  cfg.model.heads = 5;  // 3 + 2 over tp = 2
-  cfg.model.head_dim = 4;
-  cfg.model.embed_dim = 12;
-  cfg.model.head_hidden = 10;
+  ExperimentConfig cfg = testing::smallShardableConfig("/tmp/autoglm_mp_unused");
   cfg.train.batch_graphs = 24;
-  cfg.parallel.bucket_mb = 0.01;
   return cfg;
 }
 

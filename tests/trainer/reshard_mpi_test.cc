@@ -27,17 +27,9 @@ using Layout = std::tuple<int, int, int>;  // dp, tp, pp
 constexpr int kGlobalBatch = 48;
 
 ExperimentConfig reshardConfig(const std::string& out, const Layout& l) {
-  ExperimentConfig cfg = testing::smallR8Config(out);
-  cfg.model.dropout = 0.0;
-  cfg.model.attn_dropout = 0.0;
-  cfg.model.layers = 2;
-  cfg.model.heads = 5;  // 3 + 2 over tp = 2
-  cfg.model.head_dim = 4;
-  cfg.model.embed_dim = 12;
-  cfg.model.head_hidden = 10;
+  ExperimentConfig cfg = testing::smallShardableConfig(out);
   cfg.train.patience = 0;
   cfg.train.checkpoint_every = 3;
-  cfg.parallel.bucket_mb = 0.01;
   std::tie(cfg.parallel.dp, cfg.parallel.tp, cfg.parallel.pp) = l;
   cfg.train.batch_graphs = kGlobalBatch / cfg.parallel.dp;
   cfg.parallel.pipeline.micro_batches = 2;

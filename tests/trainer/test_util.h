@@ -54,4 +54,19 @@ inline ExperimentConfig smallR8Config(const std::string& out_dir) {
   return cfg;
 }
 
+// smallR8Config with dropout off and a model that splits unevenly over tp = 2
+// (5 heads: 3 + 2) and into stages (2 blocks): layouts compared with one process.
+inline ExperimentConfig smallShardableConfig(const std::string& out_dir) {
+  ExperimentConfig cfg = smallR8Config(out_dir);
+  cfg.model.dropout = 0.0;
+  cfg.model.attn_dropout = 0.0;
+  cfg.model.layers = 2;
+  cfg.model.heads = 5;
+  cfg.model.head_dim = 4;
+  cfg.model.embed_dim = 12;
+  cfg.model.head_hidden = 10;
+  cfg.parallel.bucket_mb = 0.01;
+  return cfg;
+}
+
 }  // namespace autoglm::trainer::testing
