@@ -268,22 +268,41 @@ std::string saveShardedCheckpoint(CheckpointManager& manager, const std::string&
   return dir.empty() ? manager.dir() + "/" + name : dir;
 }
 
-CheckpointLayout checkpointLayout(const CheckpointInfo& ckpt) {
-  const std::string where = ckpt.dir + "/layout.json";
+namespace {
+
+CheckpointLayout layoutOf(const nlohmann::json& j) {
+  return {j.at("dp").get<int64_t>(), j.at("tp").get<int64_t>(), j.at("pp").get<int64_t>(),
+          j.at("compression").get<std::string>()};
+}
+
+nlohmann::json readLayoutJson(const CheckpointInfo& ckpt) {
   try {
-    const nlohmann::json j = nlohmann::json::parse(readCheckpointFile(ckpt, "layout.json"));
-    return {j.at("dp").get<int64_t>(), j.at("tp").get<int64_t>(), j.at("pp").get<int64_t>(),
-            j.at("compression").get<std::string>()};
+    return nlohmann::json::parse(readCheckpointFile(ckpt, "layout.json"));
   } catch (const nlohmann::json::exception& e) {
-    throw CheckpointError(where + ": " + e.what());
+    throw CheckpointError(ckpt.dir + "/layout.json: " + e.what());
   }
 }
 
-void loadShardedModel(const CheckpointInfo& ckpt, GraphClassifierImpl& model, torch::optim::Optimizer* optimizer) {
-  const std::string where = ckpt.dir + "/layout.json";
-  nlohmann::json tensors;
+}  // namespace
+
+CheckpointLayout checkpointLayout(const CheckpointInfo& ckpt) {
+  const nlohmann::json j = readLayoutJson(ckpt);
   try {
-    tensors = nlohmann::json::parse(readCheckpointFile(ckpt, "layout.json")).at("tensors");
+    return layoutOf(j);
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError(ckpt.dir + "/layout.json: " + e.what());
+  }
+}
+
+CheckpointLayout loadShardedModel(const CheckpointInfo& ckpt, GraphClassifierImpl& model,
+                                  torch::optim::Optimizer* optimizer) {
+  const std::string where = ckpt.dir + "/layout.json";
+  const nlohmann::json doc = readLayoutJson(ckpt);
+  nlohmann::json tensors;
+  CheckpointLayout written;
+  try {
+    tensors = doc.at("tensors");
+    written = layoutOf(doc);
   } catch (const nlohmann::json::exception& e) {
     throw CheckpointError(where + ": " + e.what());
   }
@@ -315,6 +334,7 @@ void loadShardedModel(const CheckpointInfo& ckpt, GraphClassifierImpl& model, to
       throw CheckpointError(where + ": " + name + ": " + e.what());
     }
   }
+  return written;
 }
 
 }  // namespace autoglm::trainer

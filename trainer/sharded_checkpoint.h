@@ -63,9 +63,10 @@ std::string saveShardedCheckpoint(CheckpointManager& manager, const std::string&
 CheckpointLayout checkpointLayout(const CheckpointInfo& ckpt);
 
 // Sets every parameter of `model` (and, with an optimizer, its Adam state) from
-// the checkpoint. Throws CheckpointError naming the file and tensor when a
-// tensor is missing, its slices do not cover it, or shapes differ.
-void loadShardedModel(const CheckpointInfo& ckpt, core::model::GraphClassifierImpl& model,
-                      torch::optim::Optimizer* optimizer);
+// the checkpoint; returns the layout it was written at. Throws CheckpointError
+// naming the file and tensor when a tensor is missing, its slices do not cover
+// it, or shapes differ.
+CheckpointLayout loadShardedModel(const CheckpointInfo& ckpt, core::model::GraphClassifierImpl& model,
+                                  torch::optim::Optimizer* optimizer);
 
 }  // namespace autoglm::trainer

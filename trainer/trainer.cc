@@ -138,8 +138,7 @@ void Trainer::restore(const CheckpointInfo& ckpt) {
                           "resume with the same data and vocab settings");
   }
   const TrainState saved = TrainState::fromJson(ckpt.state, ckpt.dir + "/state.json");
-  loadShardedModel(ckpt, *model_, &steps_->optimizer());
-  const CheckpointLayout was = checkpointLayout(ckpt);
+  const CheckpointLayout was = loadShardedModel(ckpt, *model_, &steps_->optimizer());
   if (was == layout()) {
     auto* reducer = steps_->reducer();
     const std::string file = rankFileName(groups_.worldRank());
