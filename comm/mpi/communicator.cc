@@ -101,21 +101,16 @@ void MpiCommunicator::failBroken(const std::string& why) {
   throw CommError(why + "; the communicator is unusable");
 }
 
+uint64_t MpiCommunicator::nextSeq() { return seq_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
 WorkInfo MpiCommunicator::info(OpType op, const at::Tensor* t, Millis timeout) {
-  return info(op, t, timeout, seq_.fetch_add(1, std::memory_order_relaxed) + 1);
+  return info(op, t, timeout, nextSeq());
 }
 
-WorkInfo MpiCommunicator::info(OpType op, const at::Tensor* t, Millis timeout, uint64_t seq) const {
+WorkInfo MpiCommunicator::info(OpType op, const at::Tensor* t, Millis timeout, uint64_t seq, int64_t bytes) const {
   WorkInfo wi =
       comm::detail::workInfo(*this, "mpi", op, seq, t, timeout.count() > 0 ? timeout : Millis(cfg_.timeout_ms));
-  if (observer_) observer_->onIssue(group_id_, wi);
-  return wi;
-}
-
-WorkInfo MpiCommunicator::infoOfBytes(OpType op, int64_t bytes, Millis timeout) {
-  WorkInfo wi = comm::detail::workInfo(*this, "mpi", op, seq_.fetch_add(1, std::memory_order_relaxed) + 1, nullptr,
-                                       timeout.count() > 0 ? timeout : Millis(cfg_.timeout_ms));
-  wi.bytes = bytes;
+  if (bytes >= 0) wi.bytes = bytes;
   if (observer_) observer_->onIssue(group_id_, wi);
   return wi;
 }

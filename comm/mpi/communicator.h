@@ -101,9 +101,10 @@ class MpiCommunicator final : public Communicator {
 
   // Takes the next sequence number.
   WorkInfo info(OpType op, const at::Tensor* t, Millis timeout);
-  WorkInfo info(OpType op, const at::Tensor* t, Millis timeout, uint64_t seq) const;
-  // An operation over several tensors: `bytes` is what this rank sends.
-  WorkInfo infoOfBytes(OpType op, int64_t bytes, Millis timeout);
+  // bytes >= 0: what this rank sends, for an operation over several tensors
+  // (t null); otherwise the bytes of t.
+  WorkInfo info(OpType op, const at::Tensor* t, Millis timeout, uint64_t seq, int64_t bytes = -1) const;
+  uint64_t nextSeq();
   // Queues `run` for the communication thread.
   std::shared_ptr<Work> enqueue(WorkInfo info, std::function<std::vector<at::Tensor>()> run);
   // When the communicator is idle (nothing queued or running), marks the

@@ -97,7 +97,7 @@ std::shared_ptr<Work> MpiCommunicator::batchP2P(const std::vector<P2POp>& ops, c
   int64_t send_bytes = 0;
   for (const auto& op : ops) send_bytes += op.kind == P2POp::Kind::kSend ? static_cast<int64_t>(op.tensor.nbytes()) : 0;
   PendingSend s;
-  s.work = std::make_shared<Work>(infoOfBytes(OpType::kBatchP2P, send_bytes, opts.timeout));
+  s.work = std::make_shared<Work>(info(OpType::kBatchP2P, nullptr, opts.timeout, nextSeq(), send_bytes));
   s.reqs.assign(ops.size(), MPI_REQUEST_NULL);
   for (size_t i = 0; i < ops.size(); ++i) {
     const P2POp& op = ops[i];
