@@ -128,6 +128,10 @@ TEST(Supervisor, ARankThatStopsSendingIsNamedWithWhoWaitsForIt) {
   SupervisorClient silent(job.address, 1, 2, 0, std::chrono::hours(1));  // hello only
   a.onGroup(7, "dp", {0, 1});
   a.onPhase(trainer::Phase::kReduce, 12);
+  // The silence (counted from the hello) and the wait share one limit: the
+  // collective starts well after the hello has arrived, so the silence is
+  // found first, as it would be in a job.
+  std::this_thread::sleep_for(150ms);
   a.onIssue(7, op(comm::OpType::kAllreduce, 3, 1000));
   const Outcome o = job.wait();
   EXPECT_NE(o.reason.find("rank 1 (host"), std::string::npos) << o.reason;
