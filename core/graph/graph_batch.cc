@@ -75,6 +75,85 @@ GraphBatch collate(const std::vector<GraphView>& graphs) {
   return b;
 }
 
+namespace {
+
+// The CSR views of a batch whose src, dst (sorted) and sizes are set.
+void fillCsr(GraphBatch& s) {
+  const int64_t N = s.num_nodes, E = s.num_edges;
+  auto i64 = at::TensorOptions().dtype(at::kLong);
+  s.in_ptr = at::zeros({N + 1}, i64);
+  s.out_ptr = at::zeros({N + 1}, i64);
+  s.out_perm = at::empty({E}, i64);
+  const int64_t* src = s.src.data_ptr<int64_t>();
+  const int64_t* dst = s.dst.data_ptr<int64_t>();
+  int64_t* in_ptr = s.in_ptr.data_ptr<int64_t>();
+  int64_t* out_ptr = s.out_ptr.data_ptr<int64_t>();
+  for (int64_t e = 0; e < E; ++e) {
+    ++in_ptr[dst[e] + 1];
+    ++out_ptr[src[e] + 1];
+  }
+  for (int64_t v = 0; v < N; ++v) {
+    in_ptr[v + 1] += in_ptr[v];
+    out_ptr[v + 1] += out_ptr[v];
+  }
+  std::vector<int64_t> fill(out_ptr, out_ptr + N);
+  int64_t* perm = s.out_perm.data_ptr<int64_t>();
+  for (int64_t e = 0; e < E; ++e) perm[fill[static_cast<size_t>(src[e])]++] = e;
+}
+
+}  // namespace
+
+GraphBatch subBatch(const GraphBatch& b, const at::Tensor& keep, at::Tensor* nodes) {
+  AUTOGLM_CHECK(keep.dim() == 1 && keep.size(0) == b.num_graphs, "subBatch: keep has ", keep.numel(),
+                " entries for ", b.num_graphs, " graphs");
+  const at::Tensor k = keep.to(at::kBool).contiguous();
+  const bool* kp = k.data_ptr<bool>();
+  const int64_t* gp = b.graph_ptr.data_ptr<int64_t>();
+  const int64_t* ng = b.node_graph.data_ptr<int64_t>();
+  const int64_t* lab = b.labels.data_ptr<int64_t>();
+  auto i64 = at::TensorOptions().dtype(at::kLong);
+
+  // Nodes: the kept graphs' in order, renumbered.
+  GraphBatch s;
+  std::vector<int64_t> new_id(static_cast<size_t>(b.num_nodes), -1), kept, graph_ptr{0}, node_graph, labels;
+  for (int64_t g = 0; g < b.num_graphs; ++g) {
+    if (!kp[g]) continue;
+    for (int64_t v = gp[g]; v < gp[g + 1]; ++v) {
+      new_id[static_cast<size_t>(v)] = static_cast<int64_t>(kept.size());
+      kept.push_back(v);
+      node_graph.push_back(s.num_graphs);
+    }
+    labels.push_back(lab[g]);
+    graph_ptr.push_back(static_cast<int64_t>(kept.size()));
+    ++s.num_graphs;
+  }
+  s.num_nodes = static_cast<int64_t>(kept.size());
+  const at::Tensor kept_t = at::tensor(kept, i64);
+  s.tokens = b.tokens.index_select(0, kept_t);
+  s.node_graph = at::tensor(node_graph, i64);
+  s.graph_ptr = at::tensor(graph_ptr, i64);
+  s.labels = at::tensor(labels, i64);
+
+  // Edges: those into kept nodes (both ends lie in one graph), order kept, so
+  // dst stays sorted.
+  const int64_t* src = b.src.data_ptr<int64_t>();
+  const int64_t* dst = b.dst.data_ptr<int64_t>();
+  std::vector<int64_t> kept_edges, new_src, new_dst;
+  for (int64_t e = 0; e < b.num_edges; ++e) {
+    if (!kp[ng[dst[e]]]) continue;
+    kept_edges.push_back(e);
+    new_src.push_back(new_id[static_cast<size_t>(src[e])]);
+    new_dst.push_back(new_id[static_cast<size_t>(dst[e])]);
+  }
+  s.num_edges = static_cast<int64_t>(kept_edges.size());
+  s.src = at::tensor(new_src, i64);
+  s.dst = at::tensor(new_dst, i64);
+  s.weight = b.weight.index_select(0, at::tensor(kept_edges, i64));
+  fillCsr(s);
+  if (nodes != nullptr) *nodes = kept_t;
+  return s;
+}
+
 std::vector<std::vector<int64_t>> planBatches(const std::vector<int64_t>& order,
                                               const std::function<int64_t(int64_t)>& num_nodes,
                                               const BatchLimits& limits) {

@@ -36,6 +36,12 @@ struct GraphBatch {
 // Collates graphs (fetched by callback) into one batch.
 GraphBatch collate(const std::vector<GraphView>& graphs);
 
+// The graphs of `b` whose entry of `keep` ([B], bool) is true, as a batch of
+// their own (nodes renumbered in order; labels and weights kept). `nodes`, when
+// given, receives the kept nodes' ids in `b` ([N'], int64), to select their
+// states. Early exit uses it to drop the graphs that have left.
+GraphBatch subBatch(const GraphBatch& b, const at::Tensor& keep, at::Tensor* nodes = nullptr);
+
 struct BatchLimits {
   int64_t max_graphs = 64;   // graphs per batch
   int64_t max_nodes = 0;     // node budget per batch, 0 = none

@@ -6,6 +6,11 @@
 // so a pipeline stage is this class with the other parts removed, and a
 // tensor-parallel plan swaps a part for a sharded one by name.
 //
+// With model.early_exit an exit part follows every block but the last:
+//   "embed" -> "block0" -> "exit0" -> "block1" -> ... -> "readout" -> "head";
+// an exit passes states on unchanged and classifies them on the side
+// (exit_head.h).
+//
 // Parameter names are "<part>.<name>" ("block0.proj.weight"), the same on
 // every stage that holds the part.
 
@@ -41,6 +46,20 @@ class GraphClassifierImpl : public torch::nn::Module {
   // Runs the parts present on `x` (the previous stage's activations; ignored
   // when "embed" is present) and returns the last one's output.
   at::Tensor forward(const at::Tensor& x, const graph::GraphBatch& g);
+
+  // Logits [B, C] of every exit in order, the final head's last (one entry
+  // without early exit). Every part present.
+  std::vector<at::Tensor> forwardExits(const graph::GraphBatch& g);
+
+  struct EarlyExit {
+    at::Tensor logits;      // [B, C], from the exit each graph left at
+    at::Tensor exit_block;  // [B] int64, blocks computed for each graph (1..layers)
+  };
+  // Inference with early exit: a graph leaves at the first exit whose largest
+  // softmax probability reaches `threshold`, and the graphs that left are cut
+  // from the batch before the next block (core::graph::subBatch). A threshold
+  // of 1 or more, or a model without exits, computes every block.
+  EarlyExit forwardEarlyExit(const graph::GraphBatch& g, double threshold);
 
   const ModelConfig& config() const { return cfg_; }
 

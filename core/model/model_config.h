@@ -43,6 +43,9 @@ struct ModelConfig {
   int64_t head_hidden = 128;  // 0 = linear head
   AttentionImpl attention = AttentionImpl::kFused;
   EmbedInit embed_init = EmbedInit::kRandom;
+  // An exit head after every block but the last ("exitK", exit_head.h),
+  // trained jointly; inference leaves early by infer.exit_threshold.
+  bool early_exit = false;
 
   template <class V>
   void visit(V& v) {
@@ -58,6 +61,7 @@ struct ModelConfig {
     v.field("head_hidden", head_hidden, check::atLeast<int64_t>(0));
     v.field("attention", attention);
     v.field("embed_init", embed_init);
+    v.field("early_exit", early_exit);
   }
 };
 

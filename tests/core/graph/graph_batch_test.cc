@@ -1,7 +1,11 @@
 #include "core/graph/graph_batch.h"
 
+#include <ATen/Functions.h>
 #include <gtest/gtest.h>
 
+#include <tuple>
+
+#include "core/error.h"
 #include "core/graph/graph_builder.h"
 
 namespace autoglm::core::graph {
@@ -83,4 +87,54 @@ TEST(PlanBatches, RespectsGraphCountAndNodeBudget) {
 }
 
 }  // namespace
+// subBatch of some graphs equals collating those graphs alone, field by field,
+// and names the kept nodes' rows in the original batch.
+TEST(SubBatch, EqualsCollatingTheKeptGraphs) {
+  CooccurrenceGraphBuilder b(GraphConfig{});
+  std::vector<Graph> graphs = {b.build({3, 4, 5, 3, 6}), b.build({9}), b.build({1, 2, 1, 2, 7, 8}),
+                               b.build({5, 6, 7})};
+  for (size_t i = 0; i < graphs.size(); ++i) graphs[i].label = static_cast<int64_t>(10 + i);
+  std::vector<GraphView> all, kept;
+  for (auto& g : graphs) all.push_back(g.view());
+  const GraphBatch full = collate(all);
+  const std::vector<bool> mask = {false, true, true, false};
+  for (size_t i = 0; i < graphs.size(); ++i) {
+    if (mask[i]) kept.push_back(graphs[i].view());
+  }
+  const GraphBatch want = collate(kept);
+  at::Tensor nodes;
+  const GraphBatch got = subBatch(full, at::tensor({0, 1, 1, 0}).to(at::kBool), &nodes);
+  EXPECT_EQ(got.num_graphs, 2);
+  EXPECT_EQ(got.num_nodes, want.num_nodes);
+  EXPECT_EQ(got.num_edges, want.num_edges);
+  for (const auto& [name, a, w] : {std::tuple{"tokens", got.tokens, want.tokens}, {"src", got.src, want.src},
+                                   {"dst", got.dst, want.dst}, {"weight", got.weight, want.weight},
+                                   {"in_ptr", got.in_ptr, want.in_ptr}, {"out_ptr", got.out_ptr, want.out_ptr},
+                                   {"out_perm", got.out_perm, want.out_perm},
+                                   {"node_graph", got.node_graph, want.node_graph},
+                                   {"graph_ptr", got.graph_ptr, want.graph_ptr}, {"labels", got.labels, want.labels}}) {
+    EXPECT_TRUE(at::equal(a, w)) << name;
+  }
+  // The first kept node is graph 1's first.
+  const int64_t first = full.graph_ptr[1].item<int64_t>();
+  EXPECT_EQ(nodes[0].item<int64_t>(), first);
+  EXPECT_TRUE(at::equal(full.tokens.index_select(0, nodes), got.tokens));
+}
+
+TEST(SubBatch, KeepingNoneOrAll) {
+  CooccurrenceGraphBuilder b(GraphConfig{});
+  std::vector<Graph> graphs = {b.build({3, 4}), b.build({5, 6, 7})};
+  std::vector<GraphView> views;
+  for (auto& g : graphs) views.push_back(g.view());
+  const GraphBatch full = collate(views);
+  const GraphBatch none = subBatch(full, at::zeros({2}, at::TensorOptions().dtype(at::kBool)));
+  EXPECT_EQ(none.num_graphs, 0);
+  EXPECT_EQ(none.num_nodes, 0);
+  EXPECT_EQ(none.graph_ptr.numel(), 1);
+  const GraphBatch every = subBatch(full, at::ones({2}, at::TensorOptions().dtype(at::kBool)));
+  EXPECT_TRUE(at::equal(every.src, full.src));
+  EXPECT_TRUE(at::equal(every.out_perm, full.out_perm));
+  EXPECT_THROW(subBatch(full, at::ones({3}, at::TensorOptions().dtype(at::kBool))), Error);
+}
+
 }  // namespace autoglm::core::graph

@@ -7,6 +7,8 @@
 #include <ATen/TensorOperators.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "core/graph/graph_builder.h"
 #include "core/model/readout.h"
@@ -102,6 +104,86 @@ TEST(GraphClassifier, ReplacePartSwapsByName) {
   EXPECT_NE(m->partAs<Readout>("readout"), nullptr);
   m->keepParts(0, 3);
   EXPECT_THROW(m->replacePart("readout", mean), Error) << "removed parts cannot be replaced";
+}
+
+// Early exit: an exit part after every block but the last; forwardExits gives
+// each exit's logits with the final one equal to forward(); forwardEarlyExit
+// gives each graph the logits of the exit it left at, the same as running that
+// graph alone through that many blocks.
+ModelConfig exitConfig() {
+  ModelConfig cfg = smallConfig();
+  cfg.early_exit = true;
+  return cfg;
+}
+
+TEST(GraphClassifierEarlyExit, ExitPartsFollowEveryBlockButTheLast) {
+  GraphClassifier m(exitConfig(), 20, 5);
+  EXPECT_EQ(m->partNames(), (std::vector<std::string>{"embed", "block0", "exit0", "block1", "exit1", "block2",
+                                                      "readout", "head"}));
+  EXPECT_TRUE(m->named_parameters().contains("exit1.head.out.weight"));
+  Batch f;
+  m->eval();
+  const std::vector<at::Tensor> exits = m->forwardExits(f.batch);
+  ASSERT_EQ(exits.size(), 3u);
+  EXPECT_TRUE(at::allclose(exits.back(), m->forward(f.batch)));
+  EXPECT_FALSE(at::allclose(exits[0], exits.back())) << "exit heads have parameters of their own";
+}
+
+TEST(GraphClassifierEarlyExit, ThresholdsOfOneAndZero) {
+  Batch f;
+  at::manual_seed(3);
+  GraphClassifier m(exitConfig(), 20, 5);
+  m->eval();
+  at::NoGradGuard no_grad;
+  const auto exits = m->forwardExits(f.batch);
+  const auto all = m->forwardEarlyExit(f.batch, 1.0);
+  EXPECT_TRUE(at::allclose(all.logits, exits.back()));
+  EXPECT_TRUE(at::equal(all.exit_block, at::full({3}, 3, at::TensorOptions().dtype(at::kLong))));
+  const auto first = m->forwardEarlyExit(f.batch, 0.0);
+  EXPECT_TRUE(at::allclose(first.logits, exits[0]));
+  EXPECT_TRUE(at::equal(first.exit_block, at::ones({3}, at::TensorOptions().dtype(at::kLong))));
+}
+
+TEST(GraphClassifierEarlyExit, GraphsLeaveOnTheirOwnAndTheRestRunOn) {
+  Batch f;
+  at::manual_seed(7);
+  GraphClassifier m(exitConfig(), 20, 5);
+  m->eval();
+  at::NoGradGuard no_grad;
+  // Each graph alone: its confidence at each exit.
+  std::vector<std::vector<at::Tensor>> alone;
+  for (auto& g : f.graphs) alone.push_back(m->forwardExits(collate({g.view()})));
+  auto confidence = [](const at::Tensor& logits) { return at::softmax(logits, 1).max().item<double>(); };
+  // A threshold between graph 0's exit-0 confidence and the others', so that
+  // graphs leave at different exits.
+  std::vector<double> c0;
+  for (const auto& a : alone) c0.push_back(confidence(a[0]));
+  const double threshold = *std::max_element(c0.begin(), c0.end()) - 1e-6;
+  const auto out = m->forwardEarlyExit(f.batch, threshold);
+  int left_first = 0;
+  for (size_t i = 0; i < alone.size(); ++i) {
+    size_t want = alone[i].size() - 1;
+    for (size_t k = 0; k + 1 < alone[i].size(); ++k) {
+      if (confidence(alone[i][k]) >= threshold) {
+        want = k;
+        break;
+      }
+    }
+    left_first += want == 0;
+    EXPECT_EQ(out.exit_block[static_cast<int64_t>(i)].item<int64_t>(), static_cast<int64_t>(want + 1)) << i;
+    EXPECT_TRUE(at::allclose(out.logits[static_cast<int64_t>(i)], alone[i][want][0], 1e-5, 1e-6)) << i;
+  }
+  EXPECT_GE(left_first, 1);
+  EXPECT_LT(left_first, 3) << "the case needs graphs that go on";
+}
+
+TEST(GraphClassifierEarlyExit, WithoutExitsEveryBlockRuns) {
+  Batch f;
+  GraphClassifier m(smallConfig(), 20, 5);
+  m->eval();
+  const auto out = m->forwardEarlyExit(f.batch, 0.0);
+  EXPECT_TRUE(at::allclose(out.logits, m->forward(f.batch)));
+  EXPECT_EQ(out.exit_block.min().item<int64_t>(), 3);
 }
 
 }  // namespace
