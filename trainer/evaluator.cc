@@ -3,6 +3,8 @@
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 
+#include <algorithm>
+
 #include "core/graph/graph_batch.h"
 
 namespace autoglm::trainer {
@@ -23,7 +25,7 @@ EvalResult Evaluator::evaluate(const core::graph::GraphStore& store, const std::
     mine.push_back(indices[i]);
   }
   double loss_sum = 0.0;
-  int64_t correct = 0;
+  int64_t correct = 0, blocks = 0, node_blocks = 0, nodes = 0;
   const core::graph::BatchLimits limits{batch_graphs_, 0};
   for (const auto& b : core::graph::planBatches(mine, [&](int64_t i) { return store.numNodes(i); }, limits)) {
     std::vector<core::graph::GraphView> views;
@@ -31,9 +33,13 @@ EvalResult Evaluator::evaluate(const core::graph::GraphStore& store, const std::
     for (int64_t i : b) views.push_back(store.graph(i));
     const core::graph::GraphBatch batch = core::graph::collate(views);
     if (link_ == nullptr) {
-      at::Tensor logits = model_->forward(batch);
-      loss_sum += at::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum).item<double>();
-      correct += logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+      const auto out = model_->forwardEarlyExit(batch, exit_threshold_);
+      loss_sum += at::cross_entropy_loss(out.logits, batch.labels, {}, at::Reduction::Sum).item<double>();
+      correct += out.logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+      const at::Tensor sizes = batch.graph_ptr.slice(0, 1) - batch.graph_ptr.slice(0, 0, -1);
+      blocks += out.exit_block.sum().item<int64_t>();
+      node_blocks += (out.exit_block * sizes).sum().item<int64_t>();
+      nodes += batch.num_nodes;
       continue;
     }
     const at::Tensor x = link_->first() ? model_->forward(batch) : model_->forward(link_->recvActivation(batch), batch);
@@ -63,6 +69,16 @@ EvalResult Evaluator::evaluate(const core::graph::GraphStore& store, const std::
     loss_sum = l.item<double>();
     correct = c.item<int64_t>();
   }
+  if (link_ == nullptr) {
+    at::Tensor work = at::tensor({blocks, node_blocks, nodes}, at::TensorOptions().dtype(at::kLong));
+    if (world > 1) group_->allreduce(work, {comm::ReduceOp::kSum})->wait();
+    const double layers = static_cast<double>(model_->config().layers);
+    r.mean_blocks = static_cast<double>(work[0].item<int64_t>()) / static_cast<double>(indices.size());
+    r.node_block_fraction = static_cast<double>(work[1].item<int64_t>()) /
+                            std::max(1.0, layers * static_cast<double>(work[2].item<int64_t>()));
+  } else {
+    r.mean_blocks = static_cast<double>(model_->config().layers);
+  }
   r.count = static_cast<int64_t>(indices.size());
   r.loss = loss_sum / static_cast<double>(r.count);
   r.accuracy = static_cast<double>(correct) / static_cast<double>(r.count);
@@ -70,9 +86,18 @@ EvalResult Evaluator::evaluate(const core::graph::GraphStore& store, const std::
 }
 
 at::Tensor Evaluator::probabilities(const std::vector<core::graph::GraphView>& graphs) {
+  return classify(graphs).probabilities;
+}
+
+Classified Evaluator::classify(const std::vector<core::graph::GraphView>& graphs) {
+  return classify(core::graph::collate(graphs));
+}
+
+Classified Evaluator::classify(const core::graph::GraphBatch& batch) {
   model_->eval();
   at::NoGradGuard no_grad;
-  return at::softmax(model_->forward(core::graph::collate(graphs)), 1);
+  auto out = model_->forwardEarlyExit(batch, exit_threshold_);
+  return {at::softmax(out.logits, 1), out.exit_block};
 }
 
 }  // namespace autoglm::trainer

@@ -19,6 +19,16 @@ struct EvalResult {
   double loss = 0.0;      // mean cross-entropy
   double accuracy = 0.0;
   int64_t count = 0;      // graphs evaluated (on all ranks)
+  // Early exit (setExitThreshold): GAT blocks computed per graph, mean, and the
+  // share of node-block work done against running every block on every node.
+  double mean_blocks = 0.0;
+  double node_block_fraction = 1.0;
+};
+
+// Class probabilities of a batch and the blocks each graph ran through.
+struct Classified {
+  at::Tensor probabilities;  // [B, C]
+  at::Tensor exit_block;     // [B] int64, 1..layers
 };
 
 class Evaluator {
@@ -35,12 +45,19 @@ class Evaluator {
   EvalResult evaluate(const core::graph::GraphStore& store, const std::vector<int64_t>& indices);
   // Class probabilities [graphs, classes] of one batch.
   at::Tensor probabilities(const std::vector<core::graph::GraphView>& graphs);
+  Classified classify(const std::vector<core::graph::GraphView>& graphs);
+  Classified classify(const core::graph::GraphBatch& batch);
+
+  // Early exit for evaluate() and classify() (infer.exit_threshold; 1: every
+  // block). Only on one stage holding the whole model.
+  void setExitThreshold(double threshold) { exit_threshold_ = threshold; }
 
  private:
   core::model::GraphClassifier model_;
   int64_t batch_graphs_;
   comm::Communicator* group_;
   StageLink* link_;
+  double exit_threshold_ = 1.0;
 };
 
 }  // namespace autoglm::trainer

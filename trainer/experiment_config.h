@@ -18,6 +18,7 @@
 #include "parallel/parallel_config.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/progress.h"
+#include "trainer/serve_config.h"
 
 namespace autoglm::trainer {
 
@@ -117,6 +118,8 @@ struct ExperimentConfig {
   TrainConfig train;
   parallel::ParallelConfig parallel;
   comm::CommConfig comm;
+  InferConfig infer;
+  ServeConfig serve;
 
   template <class V>
   void visit(V& v) {
@@ -129,6 +132,8 @@ struct ExperimentConfig {
     v.section("train", train);
     v.section("parallel", parallel);
     v.section("comm", comm);
+    v.section("infer", infer);
+    v.section("serve", serve);
   }
 
   // Loads `path`, applies "--set key=value" overrides, validates. Throws ConfigError.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "core/model/ppmi_embedding.h"
 #include "core/model/token_embedding.h"
@@ -59,6 +60,11 @@ parallel::pipeline::StagePlan planStages(const ExperimentConfig& cfg, core::mode
 
 BuiltModel buildModel(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
                       const std::vector<int64_t>& train_indices, const TrainGroups& groups) {
+  if (cfg.model.early_exit && (groups.tpSize() > 1 || groups.ppSize() > 1)) {
+    throw ConfigError(fmt::format("model.early_exit needs parallel.tp=1 and parallel.pp=1 (here tp={}, pp={}): "
+                                  "exit heads are neither sharded nor given a pipeline stage's loss",
+                                  groups.tpSize(), groups.ppSize()));
+  }
   at::manual_seed(static_cast<uint64_t>(cfg.run.seed));
   BuiltModel out;
   out.model = core::model::GraphClassifier(cfg.model, data.vocab.size(), static_cast<int64_t>(data.label_names.size()));

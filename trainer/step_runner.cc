@@ -54,6 +54,27 @@ core::graph::GraphBatch StepRunner::collate(const std::vector<int64_t>& graphs) 
   return core::graph::collate(views);
 }
 
+namespace {
+
+// The loss of one batch on one stage holding the whole model. With early
+// exit, every exit's loss weighted by its depth (exit k of K: k / (1 + ... + K)),
+// so the final head keeps the largest share.
+template <class LossFn>
+at::Tensor batchLoss(core::model::GraphClassifierImpl& model, const core::graph::GraphBatch& batch,
+                     const LossFn& lossOf) {
+  if (!model.config().early_exit) return lossOf(model.forward(batch), batch);
+  const std::vector<at::Tensor> exits = model.forwardExits(batch);
+  const double total = static_cast<double>(exits.size() * (exits.size() + 1)) / 2.0;
+  at::Tensor loss;
+  for (size_t k = 0; k < exits.size(); ++k) {
+    const at::Tensor l = lossOf(exits[k], batch) * (static_cast<double>(k + 1) / total);
+    loss = loss.defined() ? loss + l : l;
+  }
+  return loss;
+}
+
+}  // namespace
+
 double StepRunner::forwardBackward(const std::vector<std::vector<int64_t>>& micro_batches, double scale,
                                    int64_t step) {
   using clock = std::chrono::steady_clock;
@@ -85,7 +106,7 @@ double StepRunner::forwardBackward(const std::vector<std::vector<int64_t>>& micr
     const core::graph::GraphBatch batch = collate(micro_batches[m]);
     const auto t1 = clock::now();
     phase(Phase::kForward, step);
-    at::Tensor loss = lossOf(model_->forward(batch), batch);
+    at::Tensor loss = batchLoss(*model_, batch, lossOf);
     const auto t2 = clock::now();
     if (reducer_) reducer_->beginBackward(/*sync=*/m + 1 == micro_batches.size(), step);
     phase(Phase::kBackward, step);
