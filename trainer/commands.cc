@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "comm/factory.h"
 #include "comm/mpi/environment.h"
@@ -25,10 +26,14 @@
 #include "trainer/experiment_config.h"
 #include "core/graph/prepared_data.h"
 #include "trainer/evaluator.h"
+#include "trainer/feedback_data.h"
+#include "trainer/predictor.h"
 #include "trainer/trace_recorder.h"
 #include "trainer/trainer.h"
 
 namespace autoglm::trainer {
+namespace fs = std::filesystem;
+
 namespace {
 
 // Process-wide settings from the run section: log level and intra-op threads.
@@ -44,30 +49,6 @@ ExperimentConfig loadConfig(const ConfigArgs& args) {
   return cfg;
 }
 
-ExperimentConfig configFromCheckpoint(const CheckpointInfo& ckpt, const std::vector<std::string>& overrides) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(ckpt.config_yaml);
-  } catch (const YAML::Exception& e) {
-    throw CheckpointError(ckpt.dir + "/config.yaml: unreadable: " + e.msg);
-  }
-  for (const auto& o : overrides) core::applyOverride(root, o);
-  ExperimentConfig cfg = ExperimentConfig::fromYaml(root, ckpt.dir + "/config.yaml");
-  applyRunSettings(cfg);
-  return cfg;
-}
-
-core::model::GraphClassifier loadClassifier(const CheckpointInfo& ckpt, const ExperimentConfig& cfg) {
-  core::model::GraphClassifier model(cfg.model, static_cast<int64_t>(ckpt.vocab_tokens.size()),
-                              static_cast<int64_t>(ckpt.label_names.size()));
-  loadShardedModel(ckpt, *model, nullptr);  // whole, from any layout
-  model->eval();
-  return model;
-}
-
-}  // namespace
-
-namespace {
 
 int launchedRanks() {
   for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
@@ -93,9 +74,51 @@ void writeTrace(TraceRecorder& trace, comm::Communicator* world, const Experimen
   core::log::info0("wrote the trace of the run to {} (open it in Perfetto or chrome://tracing)", path);
 }
 
+// What a fine-tuning run starts from (TrainOptions::init_from), or nothing.
+std::optional<CheckpointInfo> initCheckpoint(const TrainOptions& opts) {
+  if (opts.init_from.empty()) {
+    if (!opts.data_file.empty()) throw ConfigError("--data FILE needs --init-from CHECKPOINT");
+    return std::nullopt;
+  }
+  return openCheckpoint(opts.init_from, /*prefer_best=*/true);
+}
+
+// The run's config: the file given, or the checkpoint's when fine-tuning
+// without one. A fine-tuning run never writes into the run it starts from.
+ExperimentConfig runConfig(const ConfigArgs& args, const std::optional<CheckpointInfo>& init) {
+  if (!init) return loadConfig(args);
+  ExperimentConfig cfg = args.config.empty() ? configFromCheckpoint(*init, args.overrides) : loadConfig(args);
+  cfg.model.embed_init = core::model::EmbedInit::kRandom;  // the checkpoint's parameters replace it
+  const fs::path ckpt_run = fs::path(init->dir).parent_path().parent_path();
+  std::error_code ec;
+  if (fs::equivalent(ckpt_run, cfg.run.out_dir, ec)) {
+    cfg.run.out_dir += "-finetune";
+    core::log::info0("fine-tuning writes to run.out_dir={} (the checkpoint's run is left as it is)", cfg.run.out_dir);
+  }
+  return cfg;
+}
+
+core::graph::PreparedData runData(const ExperimentConfig& cfg, const TrainOptions& opts,
+                                  const std::optional<CheckpointInfo>& init) {
+  if (init && !opts.data_file.empty()) return prepareFeedback(opts.data_file, *init, cfg);
+  core::graph::PreparedData data = prepareData(cfg);
+  if (init && (data.vocab.tokens() != init->vocab_tokens || data.label_names != init->label_names)) {
+    throw CheckpointError(init->dir + ": vocabulary/labels of the checkpoint differ from data in " + cfg.data.dir +
+                          "; fine-tune on new data with --data FILE (text<TAB>label lines)");
+  }
+  return data;
+}
+
+void initModel(Trainer& trainer, const std::optional<CheckpointInfo>& init) {
+  if (!init) return;
+  loadShardedModel(*init, *trainer.model(), nullptr);
+  core::log::info0("initialised the model from {}", init->dir);
+}
+
 // One rank of `mpirun -np N autoglm train`: data parallel over the ranks that
 // parallel.tp x parallel.pp leave.
-int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptions& opts) {
+int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptions& opts,
+                  const std::optional<CheckpointInfo>& init) {
   comm::mpi::Environment env(nullptr, nullptr);
   const int rank = env.worldRank(), world_size = env.worldSize();
   core::log::setRank(rank, world_size);
@@ -118,9 +141,10 @@ int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptio
     comm::BarrierOptions long_wait;
     long_wait.timeout = std::chrono::hours(24);
     if (rank != 0) world->barrier(long_wait)->wait();
-    core::graph::PreparedData data = prepareData(cfg);
+    core::graph::PreparedData data = runData(cfg, opts, init);
     if (rank == 0) world->barrier(long_wait)->wait();
     Trainer trainer(cfg, data, TrainGroups::of(grid));
+    if (!opts.resume) initModel(trainer, init);
     trainer.setObserver(fanout.get());
     if (opts.stop != nullptr) trainer.setStopRequest([stop = opts.stop] { return stop->load(); });
     const int rc = reportResult(trainer.fit(opts.resume, opts.overwrite));
@@ -143,17 +167,19 @@ int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptio
 }  // namespace
 
 int runTrain(const ConfigArgs& args, const TrainOptions& opts) {
-  const ExperimentConfig cfg = loadConfig(args);
+  const std::optional<CheckpointInfo> init = initCheckpoint(opts);
+  const ExperimentConfig cfg = runConfig(args, init);
   const int ranks = launchedRanks();
   const int64_t layout = cfg.parallel.dp * cfg.parallel.tp * cfg.parallel.pp;
-  if (ranks > 1) return runTrainRanks(cfg, args, opts);
+  if (ranks > 1) return runTrainRanks(cfg, args, opts, init);
   if (layout > 1) {
     throw ConfigError(fmt::format("parallel: dp*tp*pp = {}*{}*{} = {} ranks, but this is a single process; "
                                   "launch with mpirun -np {} autoglm train ...",
                                   cfg.parallel.dp, cfg.parallel.tp, cfg.parallel.pp, layout, layout));
   }
-  core::log::info0("run '{}': config {}, output {}", cfg.run.name, args.config, cfg.run.out_dir);
-  core::graph::PreparedData data = prepareData(cfg);
+  core::log::info0("run '{}': config {}, output {}", cfg.run.name,
+                   args.config.empty() && init ? init->dir + "/config.yaml" : args.config, cfg.run.out_dir);
+  core::graph::PreparedData data = runData(cfg, opts, init);
   if (!data.built_now) core::log::info0("using graph cache {}", data.cache_path);
   std::unique_ptr<TraceRecorder> trace;
   if (cfg.run.trace) trace = std::make_unique<TraceRecorder>(0);
@@ -161,6 +187,7 @@ int runTrain(const ConfigArgs& args, const TrainOptions& opts) {
   fanout.add(nullptr, opts.run_observer);
   fanout.add(nullptr, trace.get());
   Trainer trainer(cfg, data);
+  if (!opts.resume) initModel(trainer, init);
   trainer.setObserver(&fanout);
   if (opts.stop != nullptr) trainer.setStopRequest([stop = opts.stop] { return stop->load(); });
   const int rc = reportResult(trainer.fit(opts.resume, opts.overwrite));
@@ -190,57 +217,58 @@ int runEval(const std::string& checkpoint, const std::vector<std::string>& overr
     throw CheckpointError(ckpt.dir + ": vocabulary/labels of the checkpoint differ from data in " + cfg.data.dir);
   }
   Evaluator evaluator(loadClassifier(ckpt, cfg), cfg.train.eval_batch_graphs);
+  evaluator.setExitThreshold(cfg.infer.exit_threshold);
+  const auto t0 = std::chrono::steady_clock::now();
   const EvalResult r = evaluator.evaluate(data.store, data.indicesOf(core::text::Split::kTest));
-  std::cout << fmt::format("checkpoint {}: test accuracy {:.4f}, loss {:.4f} on {} documents", ckpt.dir,
-                           r.accuracy, r.loss, r.count)
-            << std::endl;
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << fmt::format("checkpoint {}: test accuracy {:.4f}, loss {:.4f} on {} documents in {:.2f}s", ckpt.dir,
+                           r.accuracy, r.loss, r.count, secs);
+  if (cfg.model.early_exit) {
+    std::cout << fmt::format("; exit threshold {:.3f}: mean blocks {:.3f} of {}, node-block work {:.3f}",
+                             cfg.infer.exit_threshold, r.mean_blocks, cfg.model.layers, r.node_block_fraction);
+  }
+  std::cout << std::endl;
   return 0;
 }
 
-int runPredict(const std::string& checkpoint, std::istream& in, std::ostream& out) {
-  const CheckpointInfo ckpt = openCheckpoint(checkpoint, /*prefer_best=*/true);
-  const ExperimentConfig cfg = configFromCheckpoint(ckpt, {});
-  Evaluator evaluator(loadClassifier(ckpt, cfg), cfg.train.eval_batch_graphs);
-  const core::text::Vocab vocab = core::text::Vocab::fromTokens(ckpt.vocab_tokens);
-  const core::text::Tokenizer tok(cfg.tokenizer);
-  const auto builder = core::graph::makeGraphBuilder(cfg.graph);
-
+int runPredict(const std::string& checkpoint, const std::vector<std::string>& overrides, std::istream& in,
+               std::ostream& out) {
+  Predictor predictor(checkpoint, overrides);
+  const bool exits = predictor.config().model.early_exit;
   std::string line;
   int64_t lineno = 0, failed = 0;
   // Documents are classified in chunks so that long inputs stream.
   std::vector<core::graph::Graph> pending;
-  std::vector<int64_t> pending_line;
   auto flush = [&] {
     if (pending.empty()) return;
     std::vector<core::graph::GraphView> views;
     for (const auto& g : pending) views.push_back(g.view());
-    at::Tensor probs = evaluator.probabilities(views);
-    at::Tensor best = std::get<1>(probs.max(1));
+    const Classified c = predictor.classify(views);
+    const at::Tensor best = std::get<1>(c.probabilities.max(1));
     for (size_t i = 0; i < pending.size(); ++i) {
-      const int64_t c = best[static_cast<int64_t>(i)].item<int64_t>();
-      out << ckpt.label_names[static_cast<size_t>(c)] << '\t'
-          << fmt::format("{:.4f}", probs[static_cast<int64_t>(i)][c].item<double>()) << '\n';
+      const auto row = static_cast<int64_t>(i);
+      const int64_t k = best[row].item<int64_t>();
+      out << predictor.labels()[static_cast<size_t>(k)] << '\t'
+          << fmt::format("{:.4f}", c.probabilities[row][k].item<double>());
+      if (exits) out << '\t' << c.exit_block[row].item<int64_t>();
+      out << '\n';
     }
     out.flush();
     pending.clear();
-    pending_line.clear();
   };
   while (std::getline(in, line)) {
     ++lineno;
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    auto tokens = tok.tokenize(line);
-    if (tokens.empty()) {
+    std::optional<core::graph::Graph> g = predictor.prepare(line);
+    if (!g) {
       flush();
       core::log::error("stdin:{}: empty document (no tokens); printed as ERROR", lineno);
       out << "ERROR\tempty document\n";
       ++failed;
       continue;
     }
-    core::graph::Graph g = builder->build(vocab.encode(tokens));
-    g.label = -1;
-    pending.push_back(std::move(g));
-    pending_line.push_back(lineno);
-    if (pending.size() >= 64) flush();
+    pending.push_back(std::move(*g));
+    if (static_cast<int64_t>(pending.size()) >= predictor.config().train.eval_batch_graphs) flush();
   }
   flush();
   return failed > 0 ? 1 : 0;

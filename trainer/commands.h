@@ -23,6 +23,11 @@ struct ConfigArgs {
 struct TrainOptions {
   bool resume = false;     // continue from the newest checkpoint that verifies
   bool overwrite = false;  // a fresh run may replace checkpoints already in run.out_dir
+  // Fine-tuning: start from this checkpoint's parameters (fresh optimizer), with
+  // its config unless a config file is given, and, with data_file, train on
+  // that file of text<TAB>label lines (trainer/feedback_data.h).
+  std::string init_from;
+  std::string data_file;
   // Set by a signal handler: training ends at the next step with a checkpoint,
   // and the exit code is 130.
   const std::atomic<bool>* stop = nullptr;
@@ -39,7 +44,10 @@ int runPrepare(const ConfigArgs& args, bool force);
 int runConfigShow(const ConfigArgs& args, std::ostream& out);
 // Evaluates the checkpoint on the test split of its data (or of data_dir when given).
 int runEval(const std::string& checkpoint, const std::vector<std::string>& overrides);
-// Reads one document per line from `in`, writes "<label>\t<probability>" per line.
-int runPredict(const std::string& checkpoint, std::istream& in, std::ostream& out);
+// Reads one document per line from `in`, writes "<label>\t<probability>" per
+// line (with early exit, a third column: the blocks computed). overrides:
+// "infer.exit_threshold=0.9" and the like.
+int runPredict(const std::string& checkpoint, const std::vector<std::string>& overrides, std::istream& in,
+               std::ostream& out);
 
 }  // namespace autoglm::trainer

@@ -71,7 +71,7 @@ TEST(EndToEnd, TrainsOnR8WellAboveMajorityRateAndPredictsFromCheckpoint) {
   input << "\n";
   std::istringstream in(input.str());
   std::ostringstream out;
-  EXPECT_EQ(runPredict(d.str(), in, out), 1);  // 1: one line failed (the empty one)
+  EXPECT_EQ(runPredict(d.str(), {}, in, out), 1);  // 1: one line failed (the empty one)
   std::istringstream lines(out.str());
   int correct = 0, n = 0;
   while (std::getline(lines, line)) {

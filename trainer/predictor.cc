@@ -1,0 +1,60 @@
+#include "trainer/predictor.h"
+
+#include <ATen/Functions.h>
+#include <ATen/Parallel.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "trainer/sharded_checkpoint.h"
+
+namespace autoglm::trainer {
+
+ExperimentConfig configFromCheckpoint(const CheckpointInfo& ckpt, const std::vector<std::string>& overrides) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(ckpt.config_yaml);
+  } catch (const YAML::Exception& e) {
+    throw CheckpointError(ckpt.dir + "/config.yaml: unreadable: " + e.msg);
+  }
+  for (const auto& o : overrides) core::applyOverride(root, o);
+  ExperimentConfig cfg = ExperimentConfig::fromYaml(root, ckpt.dir + "/config.yaml");
+  core::log::setLevel(core::enumName(cfg.run.log_level));
+  if (cfg.run.threads > 0) at::set_num_threads(static_cast<int>(cfg.run.threads));
+  return cfg;
+}
+
+core::model::GraphClassifier loadClassifier(const CheckpointInfo& ckpt, const ExperimentConfig& cfg) {
+  core::model::GraphClassifier model(cfg.model, static_cast<int64_t>(ckpt.vocab_tokens.size()),
+                                     static_cast<int64_t>(ckpt.label_names.size()));
+  loadShardedModel(ckpt, *model, nullptr);  // whole, from any layout
+  model->eval();
+  return model;
+}
+
+Predictor::Predictor(const std::string& checkpoint, const std::vector<std::string>& overrides)
+    : Predictor(openCheckpoint(checkpoint, /*prefer_best=*/true), overrides) {}
+
+Predictor::Predictor(const CheckpointInfo& ckpt, const std::vector<std::string>& overrides)
+    : cfg_(configFromCheckpoint(ckpt, overrides)),
+      dir_(ckpt.dir),
+      labels_(ckpt.label_names),
+      vocab_(core::text::Vocab::fromTokens(ckpt.vocab_tokens)),
+      tokenizer_(cfg_.tokenizer),
+      builder_(core::graph::makeGraphBuilder(cfg_.graph)) {
+  evaluator_ = std::make_unique<Evaluator>(loadClassifier(ckpt, cfg_), cfg_.train.eval_batch_graphs);
+  evaluator_->setExitThreshold(cfg_.infer.exit_threshold);
+}
+
+std::optional<core::graph::Graph> Predictor::prepare(std::string_view text) const {
+  const std::vector<std::string> tokens = tokenizer_.tokenize(text);
+  if (tokens.empty()) return std::nullopt;
+  core::graph::Graph g = builder_->build(vocab_.encode(tokens));
+  g.label = -1;
+  return g;
+}
+
+Classified Predictor::classify(const std::vector<core::graph::GraphView>& graphs) {
+  return evaluator_->classify(graphs);
+}
+
+}  // namespace autoglm::trainer
