@@ -16,8 +16,10 @@
 #include "core/error.h"
 #include "core/host_runtime.h"
 #include "core/log.h"
+#include "launch/serve/model_engine.h"
 #include "launch/supervisor_client.h"
 #include "trainer/commands.h"
+#include "trainer/compare.h"
 
 namespace {
 
@@ -47,6 +49,57 @@ void addConfigOptions(CLI::App* cmd, autoglm::trainer::ConfigArgs* args) {
   cmd->add_option("--set", args->overrides, "Override a config value: key.path=value (repeatable)");
 }
 
+struct CheckpointArgs {
+  std::string checkpoint;
+  std::vector<std::string> overrides;
+};
+
+// A subcommand over a checkpoint: --checkpoint DIR and --set overrides.
+CLI::App* addCheckpointCommand(CLI::App& app, const char* name, const char* what, const char* set_example,
+                               CheckpointArgs* args) {
+  auto* cmd = app.add_subcommand(name, what);
+  cmd->add_option("--checkpoint", args->checkpoint, "Checkpoint or run directory")->required();
+  cmd->add_option("--set", args->overrides, std::string("Override a config value, e.g. ") + set_example);
+  return cmd;
+}
+
+struct TrainArgs {
+  autoglm::trainer::ConfigArgs config;
+  autoglm::trainer::TrainOptions opts;
+  std::string supervisor;
+  int attempt = 0;
+};
+
+CLI::App* addTrainCommand(CLI::App& app, TrainArgs* a) {
+  auto* train = app.add_subcommand("train", "Train a model from a YAML config");
+  addConfigOptions(train, &a->config);
+  auto* resume = train->add_flag("--resume", a->opts.resume, "Continue from the run's newest checkpoint that verifies");
+  train->add_flag("--overwrite", a->opts.overwrite, "Start afresh even if run.out_dir holds checkpoints (removed)")
+      ->excludes(resume);
+  train->add_option("--init-from", a->opts.init_from,
+                    "Fine-tune: start from this checkpoint's parameters (and its config unless one is given)");
+  train->add_option("--data", a->opts.data_file, "Fine-tune on this file of text<TAB>label lines (with --init-from)");
+  train->add_option("--supervisor", a->supervisor, "HOST:PORT of the autoglm-launch supervisor (set by autoglm-launch)");
+  train->add_option("--attempt", a->attempt, "Attempt number under autoglm-launch (set by it)");
+  return train;
+}
+
+int runTrainCommand(TrainArgs& a) {
+  std::signal(SIGINT, onStopSignal);
+  std::signal(SIGTERM, onStopSignal);
+  a.opts.stop = &g_stop;
+  std::shared_ptr<autoglm::launch::SupervisorClient> client;
+  if (!a.supervisor.empty()) {
+    client = std::make_shared<autoglm::launch::SupervisorClient>(
+        a.supervisor, launchedValue({"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}, 0),
+        launchedValue({"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE"}, 1), a.attempt);
+    a.opts.comm_observer = client;
+    a.opts.run_observer = client.get();
+    a.opts.on_error = [client](const std::string& m) { client->reportError(m); };
+  }
+  return autoglm::trainer::runTrain(a.config, a.opts);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -57,17 +110,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("autoglm ") + AUTOGLM_VERSION);
   app.require_subcommand(1);
 
-  tr::ConfigArgs train_args;
-  tr::TrainOptions train_opts;
-  auto* train = app.add_subcommand("train", "Train a model from a YAML config");
-  addConfigOptions(train, &train_args);
-  auto* resume = train->add_flag("--resume", train_opts.resume, "Continue from the run's newest checkpoint that verifies");
-  train->add_flag("--overwrite", train_opts.overwrite, "Start afresh even if run.out_dir holds checkpoints (removed)")
-      ->excludes(resume);
-  std::string supervisor;
-  int attempt = 0;
-  train->add_option("--supervisor", supervisor, "HOST:PORT of the autoglm-launch supervisor (set by autoglm-launch)");
-  train->add_option("--attempt", attempt, "Attempt number under autoglm-launch (set by it)");
+  TrainArgs train_args;
+  auto* train = addTrainCommand(app, &train_args);
 
   tr::ConfigArgs prep_args;
   bool force = false;
@@ -75,15 +119,19 @@ int main(int argc, char** argv) {
   addConfigOptions(prepare, &prep_args);
   prepare->add_flag("--force", force, "Rebuild even when the cache is up to date");
 
-  std::string eval_ckpt;
-  std::vector<std::string> eval_overrides;
-  auto* eval = app.add_subcommand("eval", "Evaluate a checkpoint on the test split");
-  eval->add_option("--checkpoint", eval_ckpt, "Checkpoint or run directory")->required();
-  eval->add_option("--set", eval_overrides, "Override a config value, e.g. data.dir=...");
+  CheckpointArgs eval_args, pred_args, serve_args;
+  auto* eval = addCheckpointCommand(app, "eval", "Evaluate a checkpoint on the test split", "data.dir=...", &eval_args);
+  auto* predict = addCheckpointCommand(app, "predict", "Classify text lines from stdin", "infer.exit_threshold=0.9",
+                                       &pred_args);
+  auto* serve = addCheckpointCommand(app, "serve", "Serve a checkpoint over HTTP (POST /v1/classify, /healthz, /metrics)",
+                                     "serve.port=0, infer.exit_threshold=0.8", &serve_args);
 
-  std::string pred_ckpt;
-  auto* predict = app.add_subcommand("predict", "Classify text lines from stdin");
-  predict->add_option("--checkpoint", pred_ckpt, "Checkpoint or run directory")->required();
+  std::string cmp_a, cmp_b;
+  std::vector<std::string> cmp_overrides;
+  auto* compare = app.add_subcommand("compare", "Evaluate two checkpoints on the same test split, side by side");
+  compare->add_option("a", cmp_a, "Checkpoint or run directory A")->required();
+  compare->add_option("b", cmp_b, "Checkpoint or run directory B")->required();
+  compare->add_option("--set", cmp_overrides, "Override a config value of both, e.g. data.dir=...");
 
   tr::ConfigArgs show_args;
   auto* config = app.add_subcommand("config", "Config utilities");
@@ -93,25 +141,12 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   try {
-    if (*train) {
-      std::signal(SIGINT, onStopSignal);
-      std::signal(SIGTERM, onStopSignal);
-      train_opts.stop = &g_stop;
-      std::shared_ptr<autoglm::launch::SupervisorClient> client;
-      if (!supervisor.empty()) {
-        client = std::make_shared<autoglm::launch::SupervisorClient>(
-            supervisor, launchedValue({"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}, 0),
-            launchedValue({"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE"}, 1), attempt);
-        train_opts.comm_observer = client;
-        train_opts.run_observer = client.get();
-        train_opts.on_error = [client](const std::string& m) { client->reportError(m); };
-      }
-      const int rc = tr::runTrain(train_args, train_opts);
-      return rc;
-    }
+    if (*train) return runTrainCommand(train_args);
     if (*prepare) return tr::runPrepare(prep_args, force);
-    if (*eval) return tr::runEval(eval_ckpt, eval_overrides);
-    if (*predict) return tr::runPredict(pred_ckpt, std::cin, std::cout);
+    if (*eval) return tr::runEval(eval_args.checkpoint, eval_args.overrides);
+    if (*predict) return tr::runPredict(pred_args.checkpoint, pred_args.overrides, std::cin, std::cout);
+    if (*serve) return autoglm::launch::serve::runServe(serve_args.checkpoint, serve_args.overrides);
+    if (*compare) return tr::runCompare(cmp_a, cmp_b, cmp_overrides, std::cout);
     if (*show) return tr::runConfigShow(show_args, std::cout);
   } catch (const autoglm::ConfigError& e) {
     std::cerr << "autoglm: config error: " << e.what() << std::endl;

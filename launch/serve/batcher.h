@@ -1,0 +1,112 @@
+#pragma once
+// Dynamic batching: texts of many requests, prepared (Engine::prepare) on the
+// server's threads, wait in one bounded queue; one thread of the Batcher's
+// own takes up to max_batch of them, oldest first, calls Engine::classify and
+// completes each request once all of its texts are classified. A request's
+// texts may be split over several forward passes.
+//
+// The first queued text waits at most max_wait for others (0: a batch is
+// whatever is queued when the thread comes for it); a batch of max_batch
+// goes at once.
+//
+// Admission is separate from submission so that a full queue is refused
+// before the texts are prepared: reserve(n) takes n of the capacity slots or
+// returns nullopt (the caller answers 503), and the Reservation is handed to
+// submit() with the prepared inputs, or dropped (the slots come back).
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "launch/serve/engine.h"
+#include "launch/serve/metrics.h"
+
+namespace autoglm::launch::serve {
+
+class Batcher {
+ public:
+  struct Options {
+    size_t max_batch = 64;                  // inputs per Engine::classify call, >= 1
+    std::chrono::microseconds max_wait{0};  // how long the oldest queued input waits for others
+    size_t capacity = 1024;                 // texts reserved or queued, at most
+  };
+
+  // Called once per submitted request from the batching thread: the
+  // predictions in input order, or the error of a forward pass that held one
+  // of its inputs (then `predictions` is empty). Must not block.
+  using Done = std::function<void(std::vector<Prediction> predictions, std::exception_ptr error)>;
+
+  // Capacity slots taken by reserve(); move-only; gives them back when
+  // destroyed unless submit() took it.
+  class Reservation {
+   public:
+    Reservation(Reservation&& other) noexcept;
+    Reservation& operator=(Reservation&& other) noexcept;
+    Reservation(const Reservation&) = delete;
+    Reservation& operator=(const Reservation&) = delete;
+    ~Reservation();
+    size_t texts() const { return texts_; }
+
+   private:
+    friend class Batcher;
+    Reservation(Batcher* owner, size_t texts) : owner_(owner), texts_(texts) {}
+    Batcher* owner_;
+    size_t texts_;
+  };
+
+  // Starts the batching thread. `engine` and `metrics` must outlive the Batcher.
+  Batcher(Engine& engine, const Options& options, Metrics& metrics);
+  // stop(), then waits for the forward pass in progress and the thread.
+  ~Batcher();
+  Batcher(const Batcher&) = delete;
+  Batcher& operator=(const Batcher&) = delete;
+
+  // Takes `texts` slots, or nullopt when the texts already reserved or queued
+  // plus `texts` would exceed the capacity.
+  std::optional<Reservation> reserve(size_t texts);
+  // Queues `inputs` (as many as the reservation holds). `done` is called once,
+  // from the batching thread (immediately, from this thread, for no inputs).
+  void submit(Reservation reservation, std::vector<std::shared_ptr<const PreparedInput>> inputs, Done done);
+
+  // Takes no new forward pass: once the one in progress (if any) is done,
+  // what is queued, and what is submitted from now on, completes with an
+  // error. Returns at once; thread-safe.
+  void stop();
+
+  // Texts reserved or queued, not yet in a forward pass.
+  size_t depth() const;
+  const Options& options() const { return options_; }
+
+ private:
+  struct Job;
+  struct Item {
+    std::shared_ptr<Job> job;
+    size_t index;
+  };
+
+  void release(size_t texts);
+  void loop();
+  std::vector<Item> takeBatch(std::unique_lock<std::mutex>& lock);
+  void runBatch(const std::vector<Item>& batch);
+  void complete(Job& job);
+
+  Engine& engine_;
+  const Options options_;
+  Metrics& metrics_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;  // under mu_
+  size_t reserved_ = 0;     // slots reserved, not yet submitted; under mu_
+  bool stopping_ = false;   // under mu_
+  std::thread thread_;
+};
+
+}  // namespace autoglm::launch::serve

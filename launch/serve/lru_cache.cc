@@ -1,0 +1,38 @@
+#include "launch/serve/lru_cache.h"
+
+namespace autoglm::launch::serve {
+
+LruCache::LruCache(size_t capacity) : capacity_(capacity) { index_.reserve(capacity); }
+
+std::optional<Prediction> LruCache::get(std::string_view text) {
+  if (capacity_ == 0) return std::nullopt;
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = index_.find(text);
+  if (it == index_.end()) return std::nullopt;
+  order_.splice(order_.begin(), order_, it->second);
+  return it->second->second;
+}
+
+void LruCache::put(std::string_view text, const Prediction& prediction) {
+  if (capacity_ == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = index_.find(text);
+  if (it != index_.end()) {
+    it->second->second = prediction;
+    order_.splice(order_.begin(), order_, it->second);
+    return;
+  }
+  if (order_.size() >= capacity_) {
+    index_.erase(order_.back().first);
+    order_.pop_back();
+  }
+  order_.emplace_front(std::string(text), prediction);
+  index_.emplace(order_.front().first, order_.begin());
+}
+
+size_t LruCache::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return order_.size();
+}
+
+}  // namespace autoglm::launch::serve
