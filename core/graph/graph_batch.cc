@@ -9,6 +9,35 @@
 
 namespace autoglm::core::graph {
 
+namespace {
+
+// The CSR views of a batch whose src, dst (sorted) and sizes are set.
+void fillCsr(GraphBatch& s) {
+  const int64_t N = s.num_nodes, E = s.num_edges;
+  auto i64 = at::TensorOptions().dtype(at::kLong);
+  s.in_ptr = at::zeros({N + 1}, i64);
+  s.out_ptr = at::zeros({N + 1}, i64);
+  s.out_perm = at::empty({E}, i64);
+  const int64_t* src = s.src.data_ptr<int64_t>();
+  const int64_t* dst = s.dst.data_ptr<int64_t>();
+  int64_t* in_ptr = s.in_ptr.data_ptr<int64_t>();
+  int64_t* out_ptr = s.out_ptr.data_ptr<int64_t>();
+  for (int64_t e = 0; e < E; ++e) {
+    ++in_ptr[dst[e] + 1];
+    ++out_ptr[src[e] + 1];
+  }
+  for (int64_t v = 0; v < N; ++v) {
+    in_ptr[v + 1] += in_ptr[v];
+    out_ptr[v + 1] += out_ptr[v];
+  }
+  // Counting sort of edge ids by src; stable, so deterministic.
+  std::vector<int64_t> fill(out_ptr, out_ptr + N);
+  int64_t* perm = s.out_perm.data_ptr<int64_t>();
+  for (int64_t e = 0; e < E; ++e) perm[fill[static_cast<size_t>(src[e])]++] = e;
+}
+
+}  // namespace
+
 GraphBatch collate(const std::vector<GraphView>& graphs) {
   GraphBatch b;
   b.num_graphs = static_cast<int64_t>(graphs.size());
@@ -22,9 +51,6 @@ GraphBatch collate(const std::vector<GraphView>& graphs) {
   b.src = at::empty({E}, i64);
   b.dst = at::empty({E}, i64);
   b.weight = at::empty({E}, at::TensorOptions().dtype(at::kFloat));
-  b.in_ptr = at::zeros({N + 1}, i64);
-  b.out_ptr = at::zeros({N + 1}, i64);
-  b.out_perm = at::empty({E}, i64);
   b.node_graph = at::empty({N}, i64);
   b.graph_ptr = at::empty({B + 1}, i64);
   b.labels = at::empty({B}, i64);
@@ -33,8 +59,6 @@ GraphBatch collate(const std::vector<GraphView>& graphs) {
   int64_t* src = b.src.data_ptr<int64_t>();
   int64_t* dst = b.dst.data_ptr<int64_t>();
   float* w = b.weight.data_ptr<float>();
-  int64_t* in_ptr = b.in_ptr.data_ptr<int64_t>();
-  int64_t* out_ptr = b.out_ptr.data_ptr<int64_t>();
   int64_t* ng = b.node_graph.data_ptr<int64_t>();
   int64_t* gp = b.graph_ptr.data_ptr<int64_t>();
   int64_t* lab = b.labels.data_ptr<int64_t>();
@@ -57,51 +81,14 @@ GraphBatch collate(const std::vector<GraphView>& graphs) {
       src[eo + e] = no + s;
       dst[eo + e] = no + d;
       w[eo + e] = g.weight[e];
-      ++in_ptr[no + d + 1];
-      ++out_ptr[no + s + 1];
     }
     no += g.num_nodes;
     eo += g.num_edges;
   }
   gp[B] = no;
-  for (int64_t v = 0; v < N; ++v) {
-    in_ptr[v + 1] += in_ptr[v];
-    out_ptr[v + 1] += out_ptr[v];
-  }
-  // Counting sort of edge ids by src; stable, so deterministic.
-  std::vector<int64_t> fill(out_ptr, out_ptr + N);
-  int64_t* perm = b.out_perm.data_ptr<int64_t>();
-  for (int64_t e = 0; e < E; ++e) perm[fill[static_cast<size_t>(src[e])]++] = e;
+  fillCsr(b);
   return b;
 }
-
-namespace {
-
-// The CSR views of a batch whose src, dst (sorted) and sizes are set.
-void fillCsr(GraphBatch& s) {
-  const int64_t N = s.num_nodes, E = s.num_edges;
-  auto i64 = at::TensorOptions().dtype(at::kLong);
-  s.in_ptr = at::zeros({N + 1}, i64);
-  s.out_ptr = at::zeros({N + 1}, i64);
-  s.out_perm = at::empty({E}, i64);
-  const int64_t* src = s.src.data_ptr<int64_t>();
-  const int64_t* dst = s.dst.data_ptr<int64_t>();
-  int64_t* in_ptr = s.in_ptr.data_ptr<int64_t>();
-  int64_t* out_ptr = s.out_ptr.data_ptr<int64_t>();
-  for (int64_t e = 0; e < E; ++e) {
-    ++in_ptr[dst[e] + 1];
-    ++out_ptr[src[e] + 1];
-  }
-  for (int64_t v = 0; v < N; ++v) {
-    in_ptr[v + 1] += in_ptr[v];
-    out_ptr[v + 1] += out_ptr[v];
-  }
-  std::vector<int64_t> fill(out_ptr, out_ptr + N);
-  int64_t* perm = s.out_perm.data_ptr<int64_t>();
-  for (int64_t e = 0; e < E; ++e) perm[fill[static_cast<size_t>(src[e])]++] = e;
-}
-
-}  // namespace
 
 GraphBatch subBatch(const GraphBatch& b, const at::Tensor& keep, at::Tensor* nodes) {
   AUTOGLM_CHECK(keep.dim() == 1 && keep.size(0) == b.num_graphs, "subBatch: keep has ", keep.numel(),
