@@ -102,10 +102,7 @@ core::graph::PreparedData runData(const ExperimentConfig& cfg, const TrainOption
                                   const std::optional<CheckpointInfo>& init) {
   if (init && !opts.data_file.empty()) return prepareFeedback(opts.data_file, *init, cfg);
   core::graph::PreparedData data = prepareData(cfg);
-  if (init && (data.vocab.tokens() != init->vocab_tokens || data.label_names != init->label_names)) {
-    throw CheckpointError(init->dir + ": vocabulary/labels of the checkpoint differ from data in " + cfg.data.dir +
-                          "; fine-tune on new data with --data FILE (text<TAB>label lines)");
-  }
+  if (init) checkSameVocabulary(*init, data, cfg.data.dir, "; fine-tune on new data with --data FILE (text<TAB>label lines)");
   return data;
 }
 
@@ -210,18 +207,12 @@ int runConfigShow(const ConfigArgs& args, std::ostream& out) {
 }
 
 int runEval(const std::string& checkpoint, const std::vector<std::string>& overrides) {
-  const CheckpointInfo ckpt = openCheckpoint(checkpoint, /*prefer_best=*/true);
-  const ExperimentConfig cfg = configFromCheckpoint(ckpt, overrides);
-  core::graph::PreparedData data = prepareData(cfg);
-  if (data.vocab.tokens() != ckpt.vocab_tokens || data.label_names != ckpt.label_names) {
-    throw CheckpointError(ckpt.dir + ": vocabulary/labels of the checkpoint differ from data in " + cfg.data.dir);
-  }
-  Evaluator evaluator(loadClassifier(ckpt, cfg), cfg.train.eval_batch_graphs);
-  evaluator.setExitThreshold(cfg.infer.exit_threshold);
+  const CheckpointOnData c = openOnData(checkpoint, overrides);
+  const ExperimentConfig& cfg = c.cfg;
   const auto t0 = std::chrono::steady_clock::now();
-  const EvalResult r = evaluator.evaluate(data.store, data.indicesOf(core::text::Split::kTest));
+  const EvalResult r = c.evaluator->evaluate(c.data.store, c.data.indicesOf(core::text::Split::kTest));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::cout << fmt::format("checkpoint {}: test accuracy {:.4f}, loss {:.4f} on {} documents in {:.2f}s", ckpt.dir,
+  std::cout << fmt::format("checkpoint {}: test accuracy {:.4f}, loss {:.4f} on {} documents in {:.2f}s", c.ckpt.dir,
                            r.accuracy, r.loss, r.count, secs);
   if (cfg.model.early_exit) {
     std::cout << fmt::format("; exit threshold {:.3f}: mean blocks {:.3f} of {}, node-block work {:.3f}",

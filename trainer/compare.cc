@@ -19,21 +19,14 @@ struct Scored {
 };
 
 Scored scoreCheckpoint(const std::string& path, const std::vector<std::string>& overrides) {
-  const CheckpointInfo ckpt = openCheckpoint(path, /*prefer_best=*/true);
-  const ExperimentConfig cfg = configFromCheckpoint(ckpt, overrides);
-  core::graph::PreparedData data = prepareData(cfg);
-  if (data.vocab.tokens() != ckpt.vocab_tokens || data.label_names != ckpt.label_names) {
-    throw CheckpointError(ckpt.dir + ": vocabulary/labels of the checkpoint differ from data in " + cfg.data.dir);
-  }
-  Evaluator evaluator(loadClassifier(ckpt, cfg), cfg.train.eval_batch_graphs);
-  evaluator.setExitThreshold(cfg.infer.exit_threshold);
-  Scored s{ckpt.dir, ckpt.label_names, {}, {}};
-  const std::vector<int64_t> test = data.indicesOf(core::text::Split::kTest);
-  const core::graph::BatchLimits limits{cfg.train.eval_batch_graphs, 0};
-  for (const auto& b : core::graph::planBatches(test, [&](int64_t i) { return data.store.numNodes(i); }, limits)) {
+  const CheckpointOnData c = openOnData(path, overrides);
+  Scored s{c.ckpt.dir, c.ckpt.label_names, {}, {}};
+  const std::vector<int64_t> test = c.data.indicesOf(core::text::Split::kTest);
+  const core::graph::BatchLimits limits{c.cfg.train.eval_batch_graphs, 0};
+  for (const auto& b : core::graph::planBatches(test, [&](int64_t i) { return c.data.store.numNodes(i); }, limits)) {
     std::vector<core::graph::GraphView> views;
-    for (int64_t i : b) views.push_back(data.store.graph(i));
-    const at::Tensor best = evaluator.classify(views).probabilities.argmax(1);
+    for (int64_t i : b) views.push_back(c.data.store.graph(i));
+    const at::Tensor best = c.evaluator->classify(views).probabilities.argmax(1);
     for (size_t k = 0; k < b.size(); ++k) {
       s.predicted.push_back(best[static_cast<int64_t>(k)].item<int64_t>());
       s.labels.push_back(views[k].label);

@@ -85,18 +85,10 @@ EvalResult Evaluator::evaluate(const core::graph::GraphStore& store, const std::
   return r;
 }
 
-at::Tensor Evaluator::probabilities(const std::vector<core::graph::GraphView>& graphs) {
-  return classify(graphs).probabilities;
-}
-
 Classified Evaluator::classify(const std::vector<core::graph::GraphView>& graphs) {
-  return classify(core::graph::collate(graphs));
-}
-
-Classified Evaluator::classify(const core::graph::GraphBatch& batch) {
   model_->eval();
   at::NoGradGuard no_grad;
-  auto out = model_->forwardEarlyExit(batch, exit_threshold_);
+  auto out = model_->forwardEarlyExit(core::graph::collate(graphs), exit_threshold_);
   return {at::softmax(out.logits, 1), out.exit_block};
 }
 

@@ -43,10 +43,8 @@ class Evaluator {
 
   // Loss and accuracy over the graphs `indices` of `store`. Collective over the group.
   EvalResult evaluate(const core::graph::GraphStore& store, const std::vector<int64_t>& indices);
-  // Class probabilities [graphs, classes] of one batch.
-  at::Tensor probabilities(const std::vector<core::graph::GraphView>& graphs);
+  // Class probabilities and exit blocks of one batch.
   Classified classify(const std::vector<core::graph::GraphView>& graphs);
-  Classified classify(const core::graph::GraphBatch& batch);
 
   // Early exit for evaluate() and classify() (infer.exit_threshold; 1: every
   // block). Only on one stage holding the whole model.

@@ -8,6 +8,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/text/text_dataset.h"
+#include "trainer/predictor.h"
 
 namespace autoglm::trainer {
 namespace fs = std::filesystem;
@@ -54,10 +55,7 @@ core::graph::PreparedData prepareFeedback(const std::string& tsv_path, const Che
   if (!bytes) throw DataError(tsv_path + ": cannot open (--data)");
   // The checkpoint's own dataset, for its test split; its vocabulary must be the checkpoint's.
   core::graph::PreparedData base = prepareData(cfg);
-  if (base.vocab.tokens() != ckpt.vocab_tokens || base.label_names != ckpt.label_names) {
-    throw CheckpointError(ckpt.dir + ": vocabulary/labels differ from the data in data.dir=" + cfg.data.dir +
-                          "; point data.dir at the dataset the checkpoint was trained on");
-  }
+  checkSameVocabulary(ckpt, base, cfg.data.dir, "; point data.dir at the dataset the checkpoint was trained on");
   core::Fnv1a h;
   h.addValue(core::graph::GraphStore::kVersion);
   h.addValue(core::crc32(bytes->data(), bytes->size()));

@@ -31,6 +31,23 @@ core::model::GraphClassifier loadClassifier(const CheckpointInfo& ckpt, const Ex
   return model;
 }
 
+void checkSameVocabulary(const CheckpointInfo& ckpt, const core::graph::PreparedData& data, const std::string& data_dir,
+                         const std::string& hint) {
+  if (data.vocab.tokens() != ckpt.vocab_tokens || data.label_names != ckpt.label_names) {
+    throw CheckpointError(ckpt.dir + ": vocabulary/labels of the checkpoint differ from data in " + data_dir + hint);
+  }
+}
+
+CheckpointOnData openOnData(const std::string& checkpoint, const std::vector<std::string>& overrides) {
+  CheckpointInfo ckpt = openCheckpoint(checkpoint, /*prefer_best=*/true);
+  ExperimentConfig cfg = configFromCheckpoint(ckpt, overrides);
+  core::graph::PreparedData data = prepareData(cfg);
+  checkSameVocabulary(ckpt, data, cfg.data.dir);
+  auto evaluator = std::make_unique<Evaluator>(loadClassifier(ckpt, cfg), cfg.train.eval_batch_graphs);
+  evaluator->setExitThreshold(cfg.infer.exit_threshold);
+  return CheckpointOnData{std::move(ckpt), std::move(cfg), std::move(data), std::move(evaluator)};
+}
+
 Predictor::Predictor(const std::string& checkpoint, const std::vector<std::string>& overrides)
     : Predictor(openCheckpoint(checkpoint, /*prefer_best=*/true), overrides) {}
 

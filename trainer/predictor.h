@@ -13,6 +13,7 @@
 
 #include "core/graph/graph.h"
 #include "core/graph/graph_builder.h"
+#include "core/graph/prepared_data.h"
 #include "core/text/tokenizer.h"
 #include "core/text/vocab.h"
 #include "trainer/checkpoint.h"
@@ -26,6 +27,22 @@ namespace autoglm::trainer {
 ExperimentConfig configFromCheckpoint(const CheckpointInfo& ckpt, const std::vector<std::string>& overrides);
 // The whole classifier of a checkpoint saved at any layout, in eval mode.
 core::model::GraphClassifier loadClassifier(const CheckpointInfo& ckpt, const ExperimentConfig& cfg);
+
+// Throws CheckpointError naming data_dir when `data`'s vocabulary or labels are
+// not the checkpoint's; `hint` ends the message.
+void checkSameVocabulary(const CheckpointInfo& ckpt, const core::graph::PreparedData& data, const std::string& data_dir,
+                         const std::string& hint = "");
+
+// A checkpoint opened for scoring on its data (`autoglm eval`, `compare`): its
+// config (overrides applied), the prepared data.dir, checked against its
+// vocabulary, and an Evaluator of its whole model at infer.exit_threshold.
+struct CheckpointOnData {
+  CheckpointInfo ckpt;
+  ExperimentConfig cfg;
+  core::graph::PreparedData data;
+  std::unique_ptr<Evaluator> evaluator;
+};
+CheckpointOnData openOnData(const std::string& checkpoint, const std::vector<std::string>& overrides);
 
 class Predictor {
  public:

@@ -25,7 +25,7 @@ TEST(Evaluator, AgreesWithItsOwnProbabilitiesForAnyBatchSize) {
   Evaluator whole(model, 1000);
   std::vector<core::graph::GraphView> views;
   for (int64_t i : idx) views.push_back(data.store.graph(i));
-  const at::Tensor probs = whole.probabilities(views);
+  const at::Tensor probs = whole.classify(views).probabilities;
   ASSERT_EQ(probs.size(0), 300);
   EXPECT_TRUE(at::allclose(probs.sum(1), at::ones({300}), 1e-5, 1e-5));
   const at::Tensor labels = core::graph::collate(views).labels;
