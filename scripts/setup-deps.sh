@@ -13,6 +13,8 @@ packages=(
   libyaml-cpp-dev libboost-dev libcli11-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev
   universal-ctags                    # scripts/check-limits.sh (the `limits` test)
+  liblink-grammar-dev link-grammar-dictionaries-en   # syntax edges (graph.builder: semantic)
+  wordnet-dev wordnet-base           # concept nodes (graph.builder: semantic)
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy python3-yaml python3-matplotlib iproute2)

@@ -20,7 +20,7 @@ namespace {
 void addFeedbackGraphs(const std::string& path, const ExperimentConfig& cfg, const core::text::Vocab& vocab,
                        const std::vector<std::string>& labels, core::graph::GraphStore::Contents* c) {
   const core::text::Tokenizer tok(cfg.tokenizer);
-  const auto builder = core::graph::makeGraphBuilder(cfg.graph);
+  const auto builder = core::graph::makeGraphBuilder(cfg.graph, &vocab);
   const std::vector<std::string> lines = core::text::readLines(path);
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string where = concat(path, ":", i + 1);
@@ -34,12 +34,12 @@ void addFeedbackGraphs(const std::string& path, const ExperimentConfig& cfg, con
       for (const auto& l : labels) known += (known.empty() ? "" : ", ") + l;
       throw DataError(where + ": label '" + label + "' is not one of the checkpoint's labels (" + known + ")");
     }
-    const std::vector<std::string> tokens = tok.tokenize(std::string_view(line).substr(0, tab));
-    if (tokens.empty()) {
+    const core::graph::Document doc = core::graph::makeDocument(std::string_view(line).substr(0, tab), tok, vocab);
+    if (doc.ids.empty()) {
       if (cfg.data.empty_documents == core::text::EmptyDocuments::kSkip) continue;
       throw DataError(where + ": empty document (no tokens); set data.empty_documents: skip to drop such lines");
     }
-    core::graph::Graph g = builder->build(vocab.encode(tokens));
+    core::graph::Graph g = builder->buildDocument(doc);
     g.label = it - labels.begin();
     c->graphs.push_back(std::move(g));
     c->splits.push_back(core::text::Split::kTrain);
@@ -61,7 +61,7 @@ core::graph::PreparedData prepareFeedback(const std::string& tsv_path, const Che
   h.addValue(core::crc32(bytes->data(), bytes->size()));
   h.addValue(base.store.fingerprint());
   h.add(core::toYamlString(cfg.tokenizer));
-  h.addValue(core::graph::makeGraphBuilder(cfg.graph)->fingerprint());
+  h.addValue(core::graph::builderFingerprint(cfg.graph));
   const std::string path =
       (fs::path(cfg.data.cache_dir) / ("feedback-" + core::hex64(h.value()) + ".graphs")).string();
   if (!fs::exists(path)) {

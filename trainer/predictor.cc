@@ -57,15 +57,15 @@ Predictor::Predictor(const CheckpointInfo& ckpt, const std::vector<std::string>&
       labels_(ckpt.label_names),
       vocab_(core::text::Vocab::fromTokens(ckpt.vocab_tokens)),
       tokenizer_(cfg_.tokenizer),
-      builder_(core::graph::makeGraphBuilder(cfg_.graph)) {
+      builder_(core::graph::makeGraphBuilder(cfg_.graph, &vocab_)) {
   evaluator_ = std::make_unique<Evaluator>(loadClassifier(ckpt, cfg_), cfg_.train.eval_batch_graphs);
   evaluator_->setExitThreshold(cfg_.infer.exit_threshold);
 }
 
 std::optional<core::graph::Graph> Predictor::prepare(std::string_view text) const {
-  const std::vector<std::string> tokens = tokenizer_.tokenize(text);
-  if (tokens.empty()) return std::nullopt;
-  core::graph::Graph g = builder_->build(vocab_.encode(tokens));
+  const core::graph::Document doc = core::graph::makeDocument(text, tokenizer_, vocab_);
+  if (doc.ids.empty()) return std::nullopt;
+  core::graph::Graph g = builder_->buildDocument(doc);
   g.label = -1;
   return g;
 }

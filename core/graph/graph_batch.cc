@@ -51,6 +51,8 @@ GraphBatch collate(const std::vector<GraphView>& graphs) {
   b.src = at::empty({E}, i64);
   b.dst = at::empty({E}, i64);
   b.weight = at::empty({E}, at::TensorOptions().dtype(at::kFloat));
+  b.node_type = at::zeros({N}, i64);
+  b.edge_type = at::zeros({E}, i64);
   b.node_graph = at::empty({N}, i64);
   b.graph_ptr = at::empty({B + 1}, i64);
   b.labels = at::empty({B}, i64);
@@ -59,6 +61,8 @@ GraphBatch collate(const std::vector<GraphView>& graphs) {
   int64_t* src = b.src.data_ptr<int64_t>();
   int64_t* dst = b.dst.data_ptr<int64_t>();
   float* w = b.weight.data_ptr<float>();
+  int64_t* nt = b.node_type.data_ptr<int64_t>();
+  int64_t* et = b.edge_type.data_ptr<int64_t>();
   int64_t* ng = b.node_graph.data_ptr<int64_t>();
   int64_t* gp = b.graph_ptr.data_ptr<int64_t>();
   int64_t* lab = b.labels.data_ptr<int64_t>();
@@ -70,6 +74,12 @@ GraphBatch collate(const std::vector<GraphView>& graphs) {
     lab[k] = g.label;
     std::memcpy(tok + no, g.tokens, static_cast<size_t>(g.num_nodes) * sizeof(int64_t));
     for (int64_t v = 0; v < g.num_nodes; ++v) ng[no + v] = k;
+    if (g.node_type != nullptr) {
+      for (int64_t v = 0; v < g.num_nodes; ++v) nt[no + v] = g.node_type[v];
+    }
+    if (g.edge_type != nullptr) {
+      for (int64_t e = 0; e < g.num_edges; ++e) et[eo + e] = g.edge_type[e];
+    }
     int32_t prev_dst = 0;
     for (int64_t e = 0; e < g.num_edges; ++e) {
       const int32_t s = g.src[e], d = g.dst[e];
@@ -117,6 +127,7 @@ GraphBatch subBatch(const GraphBatch& b, const at::Tensor& keep, at::Tensor* nod
   s.num_nodes = static_cast<int64_t>(kept.size());
   const at::Tensor kept_t = at::tensor(kept, i64);
   s.tokens = b.tokens.index_select(0, kept_t);
+  s.node_type = b.node_type.index_select(0, kept_t);
   s.node_graph = at::tensor(node_graph, i64);
   s.graph_ptr = at::tensor(graph_ptr, i64);
   s.labels = at::tensor(labels, i64);
@@ -135,7 +146,9 @@ GraphBatch subBatch(const GraphBatch& b, const at::Tensor& keep, at::Tensor* nod
   s.num_edges = static_cast<int64_t>(kept_edges.size());
   s.src = at::tensor(new_src, i64);
   s.dst = at::tensor(new_dst, i64);
-  s.weight = b.weight.index_select(0, at::tensor(kept_edges, i64));
+  const at::Tensor kept_edges_t = at::tensor(kept_edges, i64);
+  s.weight = b.weight.index_select(0, kept_edges_t);
+  s.edge_type = b.edge_type.index_select(0, kept_edges_t);
   fillCsr(s);
   if (nodes != nullptr) *nodes = kept_t;
   return s;

@@ -22,6 +22,8 @@ struct GraphBatch {
   at::Tensor src;          // [E] int64, global node ids
   at::Tensor dst;          // [E] int64, non-decreasing
   at::Tensor weight;       // [E] float32
+  at::Tensor node_type;    // [N] int64, NodeType (graph_types.h)
+  at::Tensor edge_type;    // [E] int64, EdgeType
   at::Tensor in_ptr;       // [N+1] int64
   at::Tensor out_ptr;      // [N+1] int64
   at::Tensor out_perm;     // [E] int64

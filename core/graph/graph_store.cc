@@ -39,7 +39,8 @@ static_assert(sizeof(Header) == 128, "header must stay 128 bytes");
 constexpr uint64_t align8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
 
 struct Sections {
-  uint64_t node_offsets, edge_offsets, labels, splits, tokens, src, dst, weight, vocab, names, end;
+  uint64_t node_offsets, edge_offsets, labels, splits, tokens, src, dst, weight, node_type, edge_type,
+      vocab, names, end;
 };
 
 Sections layout(uint64_t g, uint64_t n, uint64_t e, uint64_t vocab_bytes, uint64_t label_bytes) {
@@ -53,10 +54,26 @@ Sections layout(uint64_t g, uint64_t n, uint64_t e, uint64_t vocab_bytes, uint64
   s.src = off; off += align8(e * 4);
   s.dst = off; off += align8(e * 4);
   s.weight = off; off += align8(e * 4);
+  s.node_type = off; off += align8(n);
+  s.edge_type = off; off += align8(e);
   s.vocab = off; off += align8(vocab_bytes);
   s.names = off; off += align8(label_bytes);
   s.end = off;
   return s;
+}
+
+// A graph's types into the file; an untyped graph leaves the zeros (words, co-occurrence).
+void copyTypes(const Graph& gr, uint64_t i, uint8_t* node_type, uint8_t* edge_type) {
+  if (!gr.node_type.empty()) {
+    AUTOGLM_CHECK(gr.node_type.size() == gr.tokens.size(), "graph ", i, ": ", gr.node_type.size(),
+                  " node types for ", gr.tokens.size(), " nodes");
+    std::memcpy(node_type, gr.node_type.data(), gr.node_type.size());
+  }
+  if (!gr.edge_type.empty()) {
+    AUTOGLM_CHECK(gr.edge_type.size() == gr.src.size(), "graph ", i, ": ", gr.edge_type.size(),
+                  " edge types for ", gr.src.size(), " edges");
+    std::memcpy(edge_type, gr.edge_type.data(), gr.edge_type.size());
+  }
 }
 
 uint32_t headerCrc(Header h) {
@@ -87,6 +104,8 @@ void GraphStore::write(const std::string& path, const Contents& c) {
   auto* src = reinterpret_cast<int32_t*>(at(s.src));
   auto* dst = reinterpret_cast<int32_t*>(at(s.dst));
   auto* weight = reinterpret_cast<float*>(at(s.weight));
+  auto* node_type = reinterpret_cast<uint8_t*>(at(s.node_type));  // zero-filled: untyped graphs
+  auto* edge_type = reinterpret_cast<uint8_t*>(at(s.edge_type));
   int64_t no = 0, eo = 0;
   for (uint64_t i = 0; i < g; ++i) {
     const Graph& gr = c.graphs[i];
@@ -98,6 +117,7 @@ void GraphStore::write(const std::string& path, const Contents& c) {
     std::memcpy(src + eo, gr.src.data(), gr.src.size() * 4);
     std::memcpy(dst + eo, gr.dst.data(), gr.dst.size() * 4);
     std::memcpy(weight + eo, gr.weight.data(), gr.weight.size() * 4);
+    copyTypes(gr, i, node_type + no, edge_type + eo);
     no += gr.numNodes();
     eo += gr.numEdges();
   }
@@ -167,7 +187,7 @@ GraphStore GraphStore::open(const std::string& path) {
   if (h.version != kVersion) {
     throw DataError(path + ": graph cache format version " + std::to_string(h.version) +
                     ", this build reads version " + std::to_string(kVersion) +
-                    "; delete it or run 'autoglm prepare'");
+                    "; rebuild it: delete the file or run 'autoglm prepare CONFIG --force'");
   }
   if (h.header_crc != headerCrc(h)) {
     throw DataError(path + ": corrupt graph cache: header checksum mismatch");
@@ -192,6 +212,8 @@ GraphStore GraphStore::open(const std::string& path) {
   st.src_ = reinterpret_cast<const int32_t*>(base + s.src);
   st.dst_ = reinterpret_cast<const int32_t*>(base + s.dst);
   st.weight_ = reinterpret_cast<const float*>(base + s.weight);
+  st.node_type_ = reinterpret_cast<const uint8_t*>(base + s.node_type);
+  st.edge_type_ = reinterpret_cast<const uint8_t*>(base + s.edge_type);
   st.vocab_tokens_ = splitLines(std::string_view(base + s.vocab, h.vocab_bytes));
   st.label_names_ = splitLines(std::string_view(base + s.names, h.label_bytes));
   return st;
@@ -200,8 +222,11 @@ GraphStore GraphStore::open(const std::string& path) {
 GraphView GraphStore::graph(int64_t i) const {
   AUTOGLM_CHECK(i >= 0 && i < num_graphs_, "graph index ", i, " out of range [0, ", num_graphs_, ")");
   const int64_t n0 = node_offsets_[i], e0 = edge_offsets_[i];
-  return GraphView{tokens_ + n0, src_ + e0, dst_ + e0, weight_ + e0,
-                   node_offsets_[i + 1] - n0, edge_offsets_[i + 1] - e0, labels_[i]};
+  return GraphView{tokens_ + n0,      src_ + e0,
+                   dst_ + e0,         weight_ + e0,
+                   node_type_ + n0,   edge_type_ + e0,
+                   node_offsets_[i + 1] - n0, edge_offsets_[i + 1] - e0,
+                   labels_[i]};
 }
 
 GraphStore::GraphStore(GraphStore&& o) noexcept { *this = std::move(o); }
@@ -222,6 +247,8 @@ GraphStore& GraphStore::operator=(GraphStore&& o) noexcept {
     src_ = o.src_;
     dst_ = o.dst_;
     weight_ = o.weight_;
+    node_type_ = o.node_type_;
+    edge_type_ = o.edge_type_;
     vocab_tokens_ = std::move(o.vocab_tokens_);
     label_names_ = std::move(o.label_names_);
     o.map_ = nullptr;

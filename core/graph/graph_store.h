@@ -7,6 +7,7 @@
 //   payload size, CRC-32 of the payload and of the header itself.
 //   Payload: node_offsets[G+1] i64, edge_offsets[G+1] i64, labels[G] i64,
 //   splits[G] u8, tokens[N] i64, src[E] i32, dst[E] i32, weight[E] f32,
+//   node_type[N] u8, edge_type[E] u8 (graph_types.h; version 2 added them),
 //   strings (vocabulary tokens, then label names, '\n'-separated).
 //
 // open() verifies magic, version, sizes and both checksums, and throws
@@ -25,7 +26,7 @@ namespace autoglm::core::graph {
 
 class GraphStore {
  public:
-  static constexpr uint32_t kVersion = 1;
+  static constexpr uint32_t kVersion = 2;
 
   struct Contents {
     std::vector<Graph> graphs;
@@ -71,6 +72,8 @@ class GraphStore {
   const int32_t* src_ = nullptr;
   const int32_t* dst_ = nullptr;
   const float* weight_ = nullptr;
+  const uint8_t* node_type_ = nullptr;
+  const uint8_t* edge_type_ = nullptr;
   std::vector<std::string> vocab_tokens_;
   std::vector<std::string> label_names_;
 };

@@ -3,6 +3,8 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <chrono>
 #include <filesystem>
 #include <random>
@@ -11,6 +13,7 @@
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/graph/semantic_builder.h"
 #include "core/text/text_dataset.h"
 
 namespace autoglm::core::graph {
@@ -53,7 +56,7 @@ uint64_t cacheFingerprint(const Sources& src) {
   h.add(enumName(src.data.empty_documents));
   h.add(toYamlString(src.tokenizer));
   h.add(toYamlString(src.vocab));
-  h.addValue(makeGraphBuilder(src.graph)->fingerprint());
+  h.addValue(builderFingerprint(src.graph));
   return h.value();
 }
 
@@ -63,6 +66,48 @@ std::string cachePathFor(const DataConfig& data, uint64_t fingerprint) {
   return (fs::path(data.cache_dir) / (stem + "-" + hex64(fingerprint) + ".graphs")).string();
 }
 
+// The vocabulary with the WordNet concepts its words reach appended.
+text::Vocab withConcepts(const text::Vocab& words, const GraphConfig& graph) {
+  std::vector<std::string> tokens = words.tokens();
+  const std::vector<std::string> concepts = conceptTokens(tokens, graph);
+  tokens.insert(tokens.end(), concepts.begin(), concepts.end());
+  log::info0("vocabulary: {} words and {} WordNet concepts", words.size(), concepts.size());
+  return text::Vocab::fromTokens(std::move(tokens));
+}
+
+// One graph per document on every thread, with progress for the slow builders.
+void buildGraphs(const GraphBuilder& builder, const text::Vocab& vocab, const text::TextDataset& ds,
+                 std::vector<Document>& docs, std::vector<Graph>* graphs) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::atomic<int64_t> done{0};
+  std::mutex log_mu;
+  auto last_log = t0;
+  at::parallel_for(0, ds.size(), 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      Document& d = docs[static_cast<size_t>(i)];
+      d.ids = vocab.encode(d.words);
+      Graph g = builder.buildDocument(d);
+      g.label = ds.labels[static_cast<size_t>(i)];
+      (*graphs)[static_cast<size_t>(i)] = std::move(g);
+      const int64_t n = ++done;
+      const auto now = std::chrono::steady_clock::now();
+      std::lock_guard<std::mutex> lock(log_mu);
+      if (now - last_log > std::chrono::seconds(30)) {
+        last_log = now;
+        const double secs = std::chrono::duration<double>(now - t0).count();
+        log::info0("preparing: {}/{} documents in {:.0f}s, about {:.0f}s left", n, ds.size(), secs,
+                   secs / static_cast<double>(n) * static_cast<double>(ds.size() - n));
+      }
+    }
+  });
+  if (const auto* sem = dynamic_cast<const SemanticGraphBuilder*>(&builder)) {
+    const SemanticStats st = sem->stats();
+    log::info0("semantic graphs: {} parse windows ({} linked, {} unparsed, {} over the time limit), {} syntax "
+               "links, {} concept nodes",
+               st.windows, st.linked, st.unparsed, st.timed_out, st.syntax_edges, st.concept_nodes);
+  }
+}
+
 void buildCache(const Sources& src, const std::string& path, uint64_t fingerprint) {
   const auto t0 = std::chrono::steady_clock::now();
   text::TextDatasetOptions opts;
@@ -70,25 +115,23 @@ void buildCache(const Sources& src, const std::string& path, uint64_t fingerprin
   text::TextDataset ds = text::TextDataset::load(dataFile(src.data, src.data.corpus, "corpus"),
                                                  dataFile(src.data, src.data.labels, "labels"), opts);
   text::Tokenizer tok(src.tokenizer);
-  std::vector<std::vector<std::string>> tokens(static_cast<size_t>(ds.size()));
-  at::parallel_for(0, ds.size(), 64, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) tokens[static_cast<size_t>(i)] = tok.tokenize(ds.texts[static_cast<size_t>(i)]);
-  });
-  std::vector<std::vector<std::string>> train_tokens;
-  for (int64_t i : ds.indicesOf(text::Split::kTrain)) train_tokens.push_back(tokens[static_cast<size_t>(i)]);
-  text::Vocab vocab = text::Vocab::build(train_tokens, src.vocab);
-  train_tokens.clear();
-
-  auto builder = makeGraphBuilder(src.graph);
-  GraphStore::Contents c;
-  c.graphs.resize(static_cast<size_t>(ds.size()));
+  std::vector<Document> docs(static_cast<size_t>(ds.size()));
   at::parallel_for(0, ds.size(), 64, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
-      Graph g = builder->build(vocab.encode(tokens[static_cast<size_t>(i)]));
-      g.label = ds.labels[static_cast<size_t>(i)];
-      c.graphs[static_cast<size_t>(i)] = std::move(g);
+      Document& d = docs[static_cast<size_t>(i)];
+      d.words = tok.tokenize(ds.texts[static_cast<size_t>(i)], &d.sentence_ends);
     }
   });
+  std::vector<std::vector<std::string>> train_tokens;
+  for (int64_t i : ds.indicesOf(text::Split::kTrain)) train_tokens.push_back(docs[static_cast<size_t>(i)].words);
+  text::Vocab vocab = text::Vocab::build(train_tokens, src.vocab);
+  train_tokens.clear();
+  if (src.graph.builder == BuilderKind::kSemantic) vocab = withConcepts(vocab, src.graph);
+
+  auto builder = makeGraphBuilder(src.graph, &vocab);
+  GraphStore::Contents c;
+  c.graphs.resize(static_cast<size_t>(ds.size()));
+  buildGraphs(*builder, vocab, ds, docs, &c.graphs);
   c.splits = ds.splits;
   c.vocab_tokens = vocab.tokens();
   c.label_names = ds.label_names;

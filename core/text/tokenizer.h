@@ -29,6 +29,11 @@ class Tokenizer {
  public:
   explicit Tokenizer(TokenizerConfig cfg = {}) : cfg_(cfg) {}
   std::vector<std::string> tokenize(std::string_view text) const;
+  // The same tokens, and where sentences end: sentence_ends receives the
+  // exclusive end (a token count) of every sentence, a sentence closing at '.',
+  // '!' or '?' followed by white space or the end, or at a line break. Text
+  // without such punctuation (R8's) is one sentence.
+  std::vector<std::string> tokenize(std::string_view text, std::vector<int64_t>* sentence_ends) const;
 
  private:
   TokenizerConfig cfg_;

@@ -7,6 +7,10 @@
 
 #include "core/error.h"
 #include "core/graph/graph_builder.h"
+#include "core/graph/graph_types.h"
+#include "core/hash.h"
+
+#include <cstring>
 
 namespace autoglm::core::graph {
 namespace {
@@ -97,6 +101,55 @@ TEST_F(GraphStoreTest, DetectsTruncationAndForeignFiles) {
   EXPECT_NE(openError().find("bad magic"), std::string::npos) << openError();
   fs::resize_file(path_, 10);
   EXPECT_NE(openError().find("shorter than its header"), std::string::npos) << openError();
+}
+
+TEST_F(GraphStoreTest, RoundTripsNodeAndEdgeTypes) {
+  Graph typed;
+  typed.tokens = {3, 4, 9};
+  typed.node_type = {kWordNode, kWordNode, kConceptNode};
+  typed.src = {1, 2, 0, 2, 0, 1};
+  typed.dst = {0, 0, 1, 1, 2, 2};
+  typed.weight = {1, 1, 1, 1, 1, 1};
+  typed.edge_type = {kSyntaxEdgeBase + 3, kSenseEdge, kCooccurrenceEdge, kHypernymEdge, kSenseEdge,
+                     kNumEdgeTypes - 1};
+  typed.label = 1;
+  contents_.graphs.push_back(typed);
+  contents_.splits.push_back(Split::kTrain);
+  GraphStore::write(path_, contents_);
+  GraphStore s = GraphStore::open(path_);
+  const GraphView v = s.graph(5);
+  ASSERT_EQ(v.num_edges, 6);
+  for (int64_t n = 0; n < 3; ++n) EXPECT_EQ(v.node_type[n], typed.node_type[static_cast<size_t>(n)]);
+  for (int64_t e = 0; e < 6; ++e) EXPECT_EQ(v.edge_type[e], typed.edge_type[static_cast<size_t>(e)]);
+  // The co-occurrence builder's graphs carry its types: self loops and context edges.
+  const GraphView c = s.graph(0);
+  int self = 0, context = 0;
+  for (int64_t e = 0; e < c.num_edges; ++e) {
+    self += c.edge_type[e] == kSelfLoopEdge && c.src[e] == c.dst[e];
+    context += c.edge_type[e] == kContextEdge;
+  }
+  EXPECT_EQ(self, c.num_nodes);
+  EXPECT_EQ(c.node_type[c.num_nodes - 1], kContextNode);
+  EXPECT_EQ(context, 2 * (c.num_nodes - 1));
+}
+
+TEST_F(GraphStoreTest, RejectsAnOlderFormatVersionWithARebuildHint) {
+  // Rewrite the version field (after the 8-byte magic) as 1, with a valid header CRC.
+  std::fstream f(path_, std::ios::in | std::ios::out | std::ios::binary);
+  char header[128];
+  f.read(header, 128);
+  const uint32_t old_version = 1;
+  std::memcpy(header + 8, &old_version, 4);
+  std::memset(header + 76, 0, 4);  // header_crc: fields up to payload_crc take 76 bytes
+  const uint32_t crc = crc32(header, 128);
+  std::memcpy(header + 76, &crc, 4);
+  f.seekp(0);
+  f.write(header, 128);
+  f.close();
+  const std::string e = openError();
+  EXPECT_NE(e.find("format version 1"), std::string::npos) << e;
+  EXPECT_NE(e.find("reads version 2"), std::string::npos) << e;
+  EXPECT_NE(e.find("rebuild it"), std::string::npos) << e;
 }
 
 }  // namespace

@@ -32,4 +32,20 @@ TEST(Tokenizer, HonoursOptions) {
 }
 
 }  // namespace
+TEST(Tokenizer, SentenceEndsLeaveTheTokensAsTheyAre) {
+  Tokenizer t;
+  const std::string text = "The dog ran. It barked!\nU.S. oil rose 3.5 pct? yes";
+  std::vector<int64_t> ends;
+  const std::vector<std::string> tokens = t.tokenize(text, &ends);
+  EXPECT_EQ(tokens, t.tokenize(text));
+  // "the dog ran" | "it barked" | "u s" (an abbreviation before a space ends a sentence) |
+  // "oil rose 3 5 pct" ("3.5" does not) | "yes"
+  EXPECT_EQ(ends, (std::vector<int64_t>{3, 5, 7, 12, 13}));
+  std::vector<int64_t> none;
+  t.tokenize("no punctuation at all", &none);
+  EXPECT_EQ(none, (std::vector<int64_t>{4}));
+  t.tokenize("", &none);
+  EXPECT_TRUE(none.empty());
+}
+
 }  // namespace autoglm::core::text

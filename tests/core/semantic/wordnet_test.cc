@@ -1,0 +1,117 @@
+#include "core/semantic/wordnet.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace autoglm::core::semantic {
+namespace {
+
+// Synset offsets checked by hand with `wn <word> -o -hypen` (WordNet 3.0).
+const std::string kDog = "wn:n:02084071";          // dog, domestic dog, Canis familiaris
+const std::string kCanine = "wn:n:02083346";       // canine, canid
+const std::string kDomestic = "wn:n:01317541";     // domestic animal
+const std::string kAnimal = "wn:n:00015388";       // animal, animate being, beast
+const std::string kPuppy = "wn:n:01322604";        // puppy
+const std::string kPup = "wn:n:01322343";          // pup, whelp
+const std::string kRunVerb = "wn:v:01926329";      // run (move fast on foot)
+
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+bool hasPair(const Concepts& c, const std::string& child, const std::string& parent) {
+  return std::find(c.hypernyms.begin(), c.hypernyms.end(), std::make_pair(child, parent)) !=
+         c.hypernyms.end();
+}
+
+// Every concept node: senses and both ends of each hypernym pair.
+std::set<std::string> nodes(const Concepts& c) {
+  std::set<std::string> out(c.senses.begin(), c.senses.end());
+  for (const auto& [child, parent] : c.hypernyms) {
+    out.insert(child);
+    out.insert(parent);
+  }
+  return out;
+}
+
+TEST(WordNet, PluralFindsTheNounAndItsHypernyms) {
+  const Concepts c = WordNet::instance().lookup("dogs", 3, 2);
+  ASSERT_FALSE(c.senses.empty());
+  EXPECT_EQ(c.senses.front(), kDog);
+  EXPECT_TRUE(hasPair(c, kDog, kCanine));
+  EXPECT_TRUE(hasPair(c, kDog, kDomestic));
+  EXPECT_TRUE(hasPair(c, kDomestic, kAnimal));  // second level
+  for (const auto& [child, parent] : c.hypernyms) EXPECT_TRUE(nodes(c).count(child));
+}
+
+TEST(WordNet, DepthLimitsTheChain) {
+  const Concepts one = WordNet::instance().lookup("dog", 1, 1);
+  EXPECT_TRUE(hasPair(one, kDog, kDomestic));
+  EXPECT_FALSE(hasPair(one, kDomestic, kAnimal));
+  const Concepts none = WordNet::instance().lookup("dog", 1, 0);
+  EXPECT_FALSE(none.senses.empty());
+  EXPECT_TRUE(none.hypernyms.empty());
+}
+
+TEST(WordNet, MaxSensesPerPartOfSpeech) {
+  const Concepts c = WordNet::instance().lookup("dog", 1, 0);
+  ASSERT_EQ(c.senses.size(), 2u);  // one noun, one verb ("to dog": chase)
+  EXPECT_EQ(c.senses[0], kDog);
+  EXPECT_EQ(c.senses[1].rfind("wn:v:", 0), 0u);
+  EXPECT_EQ(WordNet::instance().lookup("dog", 3, 0).senses.size(), 4u);  // the verb has 1 sense
+}
+
+TEST(WordNet, DogAndPuppyShareAnimal) {
+  // puppy -> pup -> young mammal -> young -> animal; dog -> domestic animal -> animal.
+  const Concepts dog = WordNet::instance().lookup("dog", 1, 2);
+  const Concepts puppy = WordNet::instance().lookup("puppy", 1, 4);
+  EXPECT_TRUE(hasPair(puppy, kPuppy, kPup));
+  const auto a = nodes(dog), b = nodes(puppy);
+  EXPECT_TRUE(a.count(kAnimal));
+  EXPECT_TRUE(b.count(kAnimal));
+}
+
+TEST(WordNet, MorphologyMapsRunningToRun) {
+  const Concepts c = WordNet::instance().lookup("running", 2, 0);
+  EXPECT_TRUE(contains(c.senses, kRunVerb));
+  EXPECT_TRUE(contains(WordNet::instance().lookup("Ran", 1, 0).senses, kRunVerb));
+}
+
+TEST(WordNet, UnknownAndOddWordsGiveNothing) {
+  for (const std::string& w : std::vector<std::string>{"qwxzv", "", "12345", "3.14", "caf\xe9", "na\xc3\xafve", "\xff",
+                              "dog\n", std::string(500, 'a')}) {
+    const Concepts c = WordNet::instance().lookup(w, 3, 3);
+    EXPECT_TRUE(c.senses.empty()) << w;
+    EXPECT_TRUE(c.hypernyms.empty()) << w;
+  }
+  EXPECT_TRUE(WordNet::instance().lookup("dog", 0, 3).senses.empty());
+}
+
+TEST(WordNet, ConcurrentLookupsMatchSerialOnes) {
+  const std::vector<std::string> words{"dogs", "running", "puppy", "bank", "qwxzv", "cats"};
+  std::vector<Concepts> serial;
+  for (const auto& w : words) serial.push_back(WordNet::instance().lookup(w, 2, 3));
+  std::vector<std::vector<Concepts>> got(4);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < got.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (const auto& w : words) got[t].push_back(WordNet::instance().lookup(w, 2, 3));
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& g : got) {
+    ASSERT_EQ(g.size(), serial.size());
+    for (size_t i = 0; i < g.size(); ++i) {
+      EXPECT_EQ(g[i].senses, serial[i].senses) << words[i];
+      EXPECT_EQ(g[i].hypernyms, serial[i].hypernyms) << words[i];
+    }
+  }
+}
+
+}  // namespace
+}  // namespace autoglm::core::semantic
