@@ -2,6 +2,14 @@
 // One multi-head graph-attention block, a model part ("block0", "block1", ...):
 // GAT attention with concatenated heads, optional residual connection, then
 // ELU and dropout: node states [N, in] -> [N, heads*head_dim].
+//
+// Relation-aware (edge_types > 0): the block also owns "att_edge"
+// [edge_types, heads], one learned logit offset per edge type and head, added to
+// the attention logit of every edge of that type before the LeakyReLU
+// (edge_bias = att_edge[g.edge_type], gat_attention.h). It starts at zero, so
+// a relation-aware block starts as the plain one and its initialisation draws
+// nothing from the generator (every other parameter is the plain model's at
+// the same seed); the logits' gradient reaches it from the first step.
 
 #include <torch/nn/modules/linear.h>
 
@@ -19,7 +27,13 @@ struct GATLayerOptions {
   double dropout = 0.0;
   bool residual = true;
   AttentionImpl impl = AttentionImpl::kFused;
+  int64_t edge_types = 0;  // > 0: relation-aware attention over that many edge types; 0: plain GAT
 };
+
+// The per-edge attention bias [E,H] of relation-aware attention: the rows of
+// att_edge ([types, H]) selected by g.edge_type. Throws DataError when the batch
+// carries no edge types or one outside [0, types).
+at::Tensor edgeTypeBias(const at::Tensor& att_edge, const graph::GraphBatch& g);
 
 class GATLayer final : public ModelPart {
  public:
@@ -35,12 +49,14 @@ class GATLayer final : public ModelPart {
   const at::Tensor& attSrc() const { return att_src_; }                 // [heads, head_dim]
   const at::Tensor& attDst() const { return att_dst_; }
   const at::Tensor& bias() const { return bias_; }                      // [heads*head_dim]
+  const at::Tensor& attEdge() const { return att_edge_; }  // [edge_types, heads], undefined when plain
 
  private:
   GATLayerOptions opts_;
   torch::nn::Linear proj_{nullptr};
   torch::nn::Linear res_proj_{nullptr};  // only when in_dim != heads*head_dim
   at::Tensor att_src_, att_dst_, bias_;
+  at::Tensor att_edge_;  // only when edge_types > 0
   at::Tensor last_alpha_;
 };
 

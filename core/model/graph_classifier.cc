@@ -4,6 +4,7 @@
 #include <ATen/TensorOperators.h>
 
 #include "core/error.h"
+#include "core/graph/graph_types.h"
 #include "core/model/classifier_head.h"
 #include "core/model/exit_head.h"
 #include "core/model/gat_layer.h"
@@ -32,6 +33,7 @@ GraphClassifierImpl::GraphClassifierImpl(const ModelConfig& cfg, int64_t vocab_s
     o.dropout = cfg.dropout;
     o.residual = cfg.residual;
     o.impl = cfg.attention;
+    o.edge_types = cfg.relation_aware ? graph::kNumEdgeTypes : 0;
     add("block" + std::to_string(l), std::make_shared<GATLayer>(o));
     dim = cfg.heads * cfg.head_dim;
     if (cfg.early_exit && l + 1 < cfg.layers) {

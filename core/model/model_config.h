@@ -46,6 +46,9 @@ struct ModelConfig {
   // An exit head after every block but the last ("exitK", exit_head.h),
   // trained jointly; inference leaves early by infer.exit_threshold.
   bool early_exit = false;
+  // Relation-aware attention: every block learns a logit offset per edge type
+  // and head ("att_edge", gat_layer.h), over core::graph::kNumEdgeTypes types.
+  bool relation_aware = false;
 
   template <class V>
   void visit(V& v) {
@@ -62,6 +65,7 @@ struct ModelConfig {
     v.field("attention", attention);
     v.field("embed_init", embed_init);
     v.field("early_exit", early_exit);
+    v.field("relation_aware", relation_aware);
   }
 };
 

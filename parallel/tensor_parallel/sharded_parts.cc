@@ -73,6 +73,7 @@ HeadParallelGAT::HeadParallelGAT(const core::model::GATLayer& full, std::shared_
   att_src_ = register_parameter("att_src", slice(full.attSrc(), 0, head0_, heads_));
   att_dst_ = register_parameter("att_dst", slice(full.attDst(), 0, head0_, heads_));
   bias_ = register_parameter("bias", slice(full.bias(), 0, c0, cn));
+  if (full.attEdge().defined()) att_edge_ = register_parameter("att_edge", slice(full.attEdge(), 1, head0_, heads_));
   if (full.resProjWeight().defined()) {
     res_proj_ = addParam(*this, "res_proj.weight", slice(full.resProjWeight(), 0, c0, cn));
   }
@@ -89,8 +90,9 @@ at::Tensor HeadParallelGAT::forward(const at::Tensor& h, const core::graph::Grap
     const uint64_t seed = shardedSeed(core::model::nextDropoutSeed(), tp_->rank());
     mask = core::model::dropoutMask({g.num_edges, heads_}, opts_.attn_dropout, seed, x.options());
   }
+  const at::Tensor edge_bias = att_edge_.defined() ? core::model::edgeTypeBias(att_edge_, g) : at::Tensor();
   const core::model::AttentionResult r =
-      core::model::gatAttention(x, s_src, s_dst, g, opts_.negative_slope, mask, opts_.impl);
+      core::model::gatAttention(x, s_src, s_dst, g, opts_.negative_slope, mask, opts_.impl, edge_bias);
   at::Tensor out = r.out.reshape({N, cn}) + bias_;
   if (opts_.residual) out = out + (res_proj_.defined() ? at::matmul(hin, res_proj_.t()) : hin.narrow(1, c0, cn));
   out = shardedDropout(torch::elu(out), opts_.dropout, is_training(), tp_->rank());
@@ -103,6 +105,7 @@ std::optional<ParamShard> HeadParallelGAT::shardOf(const std::string& param) con
     return ParamShard{0, head0_ * F, opts_.heads * F};
   }
   if (param == "att_src" || param == "att_dst") return ParamShard{0, head0_, opts_.heads};
+  if (param == "att_edge" && att_edge_.defined()) return ParamShard{1, head0_, opts_.heads};
   return std::nullopt;
 }
 

@@ -9,7 +9,8 @@
 //   row's gradient and Adam state live only on its owner.
 //
 // HeadParallelGAT ("blockK"): each rank owns a subset of the heads (their
-//   projection rows, attention vectors, bias and residual-projection rows). The
+//   projection rows, attention vectors, bias and residual-projection rows, and
+//   of a relation-aware block's att_edge [types, heads] the columns of its heads). The
 //   softmax over a node's edges involves one head, so attention needs no
 //   communication; the block ends with one all-gather of the head outputs.
 //   Why all-gather rather than a row-parallel next projection ending in an
@@ -67,6 +68,7 @@ class HeadParallelGAT final : public core::model::ModelPart {
   int64_t head0_, heads_;            // this rank's heads [head0_, head0_ + heads_)
   std::vector<int64_t> widths_;      // output columns of every rank
   at::Tensor proj_, res_proj_, att_src_, att_dst_, bias_;
+  at::Tensor att_edge_;              // [types, heads_], only for a relation-aware block
 };
 
 class ParallelHead final : public core::model::ModelPart {

@@ -50,12 +50,15 @@ std::vector<std::pair<std::vector<int64_t>, int64_t>> batches(Trainer& t, const 
 
 using Layout = std::tuple<int, int, int>;  // dp, tp, pp
 
+// With relation_aware, both models learn att_edge per block (sharded by heads
+// at tp > 1), which starts at zero and must have moved after the steps.
 void checkLayout(const Layout& layout, pl::ScheduleKind schedule, comm::Communicator& world_comm,
-                 std::shared_ptr<comm::Communicator> world) {
+                 std::shared_ptr<comm::Communicator> world, bool relation_aware = false) {
   const auto [dp, tp, pp] = layout;
   const std::string what = "layout (" + std::to_string(dp) + "," + std::to_string(tp) + "," + std::to_string(pp) +
-                           ") " + core::enumName(schedule);
+                           ") " + core::enumName(schedule) + (relation_aware ? " relation-aware" : "");
   ExperimentConfig cfg = smallConfig();
+  cfg.model.relation_aware = relation_aware;
   cfg.parallel.dp = dp;
   cfg.parallel.tp = tp;
   cfg.parallel.pp = pp;
@@ -66,6 +69,7 @@ void checkLayout(const Layout& layout, pl::ScheduleKind schedule, comm::Communic
   Trainer mp(cfg, data, TrainGroups::of(grid));
 
   ExperimentConfig one = smallConfig();
+  one.model.relation_aware = relation_aware;
   one.train.batch_graphs = cfg.train.batch_graphs * dp;
   Trainer ref(one, data);
   const auto mine = batches(mp, cfg, grid.coord().dp, dp, data, 5);
@@ -82,6 +86,11 @@ void checkLayout(const Layout& layout, pl::ScheduleKind schedule, comm::Communic
     auto part = mp.model()->part(name);
     if (!part) continue;
     auto ref_part = ref.model()->part(name);
+    if (relation_aware && name.rfind("block", 0) == 0) {
+      const auto params = part->named_parameters();
+      ASSERT_TRUE(params.contains("att_edge")) << what << " " << name;
+      EXPECT_GT(params["att_edge"].abs().sum().item<double>(), 0.0) << what << " " << name << ".att_edge never moved";
+    }
     for (const auto& item : part->named_parameters()) {
       at::Tensor want = ref_part->named_parameters()[item.key()];
       if (auto shard = part->shardOf(item.key())) want = want.narrow(shard->dim, shard->offset, item.value().size(shard->dim));
@@ -114,6 +123,16 @@ TEST(ModelParallel, EveryLayoutTrainsWhatOneProcessTrains) {
       checkLayout(l, schedule, *world, world);
     }
   }
+}
+
+// Relation-aware attention at tp=2 (and the rest as data parallel): att_edge,
+// sharded by heads, trains what one process trains.
+TEST(ModelParallel, RelationAwareTensorParallelTrainsWhatOneProcessTrains) {
+  auto world = test::worldComm();
+  const int n = world->size();
+  if (n % 2 != 0 || n > 4) GTEST_SKIP() << "run at 2 or 4 ranks";
+  checkLayout({n / 2, 2, 1}, pl::ScheduleKind::k1F1B, *world, world, /*relation_aware=*/true);
+  if (n == 4) checkLayout({1, 2, 2}, pl::ScheduleKind::k1F1B, *world, world, /*relation_aware=*/true);
 }
 
 // A share smaller than the micro-batch count leaves micro-batches empty: every
