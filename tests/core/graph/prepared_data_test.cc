@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/graph/graph_types.h"
 
 namespace autoglm::core::graph {
 namespace {
@@ -98,6 +99,31 @@ TEST(PreparedData, ValidationSplitIsSeededAndDisjoint) {
   EXPECT_EQ(va.size(), 3u);
   EXPECT_EQ(a.size() + va.size(), train.size());
   for (int64_t v : va) EXPECT_EQ(std::count(a.begin(), a.end(), v), 0);
+}
+
+TEST(PreparedData, SemanticGraphsKeepTheirTypesAndConceptsInTheCache) {
+  Dataset ds;
+  const std::string plain = ds.load().cache_path;
+  ds.graph.builder = BuilderKind::kSemantic;
+  const PreparedData p = ds.load();
+  EXPECT_TRUE(p.built_now);
+  EXPECT_NE(p.cache_path, plain);
+  // Concepts the training words share are "wn:" tokens after the words; graphs have concept
+  // nodes exactly when there are such tokens.
+  int64_t concepts = 0;
+  for (const auto& t : p.vocab.tokens()) concepts += t.rfind("wn:", 0) == 0;
+  bool typed_edge = false, concept_node = false;
+  for (int64_t i = 0; i < p.store.size(); ++i) {
+    const GraphView g = p.store.graph(i);
+    for (int64_t e = 0; e < g.num_edges; ++e) typed_edge |= g.edge_type[e] >= kSyntaxEdgeBase;
+    for (int64_t v = 0; v < g.num_nodes; ++v) concept_node |= g.node_type[v] == kConceptNode;
+  }
+  EXPECT_TRUE(typed_edge) << "no Link Grammar link in 'oil prices rise' and the rest";
+  EXPECT_EQ(concept_node, concepts > 0);
+  // Reopened from the cache: the same vocabulary, concepts included.
+  const PreparedData again = ds.load();
+  EXPECT_FALSE(again.built_now);
+  EXPECT_EQ(again.vocab.tokens(), p.vocab.tokens());
 }
 
 }  // namespace
