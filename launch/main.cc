@@ -113,6 +113,11 @@ int main(int argc, char** argv) {
   TrainArgs train_args;
   auto* train = addTrainCommand(app, &train_args);
 
+  tr::ConfigArgs pre_args;
+  auto* pretrain = app.add_subcommand("pretrain", "Contrastive pre-training of the encoder (pretrain: section); "
+                                                  "prints the checkpoint for train --init-from");
+  addConfigOptions(pretrain, &pre_args);
+
   tr::ConfigArgs prep_args;
   bool force = false;
   auto* prepare = app.add_subcommand("prepare", "Build the binary graph cache for a config's data");
@@ -142,6 +147,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (*train) return runTrainCommand(train_args);
+    if (*pretrain) return tr::runPretrain(pre_args, std::cout);
     if (*prepare) return tr::runPrepare(prep_args, force);
     if (*eval) return tr::runEval(eval_args.checkpoint, eval_args.overrides);
     if (*predict) return tr::runPredict(pred_args.checkpoint, pred_args.overrides, std::cin, std::cout);

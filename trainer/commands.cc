@@ -28,6 +28,7 @@
 #include "trainer/evaluator.h"
 #include "trainer/feedback_data.h"
 #include "trainer/predictor.h"
+#include "trainer/pretrainer.h"
 #include "trainer/trace_recorder.h"
 #include "trainer/trainer.h"
 
@@ -59,7 +60,7 @@ int launchedRanks() {
 
 int reportResult(const FitResult& r) {
   if (r.interrupted) return 130;
-  core::log::info0("best epoch {} (validation accuracy {:.4f}); {} epochs, {} steps, {:.1f}s", r.best_epoch,
+  core::log::info0("best epoch {} (selection score {:.4f}); {} epochs, {} steps, {:.1f}s", r.best_epoch,
              r.best_val_accuracy, r.epochs_run, r.steps, r.seconds);
   if (core::log::rank() == 0) {
     std::cout << "test accuracy: " << fmt::format("{:.4f}", r.test_accuracy) << " (best epoch " << r.best_epoch
@@ -112,6 +113,25 @@ void initModel(Trainer& trainer, const std::optional<CheckpointInfo>& init) {
   core::log::info0("initialised the model from {}", init->dir);
 }
 
+// With pretrain.epochs > 0, a fresh run pre-trains first and starts from that
+// checkpoint; a run from --init-from or --resume does not.
+std::optional<CheckpointInfo> pretrainFirst(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
+                                            const TrainOptions& opts, bool init) {
+  if (cfg.pretrain.epochs == 0) return std::nullopt;
+  if (init || opts.resume) {
+    core::log::info0("pretrain.epochs={} skipped: the run starts from {}", cfg.pretrain.epochs,
+                     init ? "--init-from" : "its checkpoint (--resume)");
+    return std::nullopt;
+  }
+  const CheckpointManager run_ckpts((fs::path(cfg.run.out_dir) / "checkpoints").string(), cfg.train.keep_checkpoints);
+  if (!opts.overwrite && !run_ckpts.existing().empty()) {
+    throw ConfigError("run.out_dir=" + cfg.run.out_dir + " already holds checkpoints (" + run_ckpts.dir() +
+                      "); continue that run with --resume, choose another run.out_dir, or pass --overwrite");
+  }
+  Pretrainer pretrainer(cfg, data);
+  return openCheckpoint(pretrainer.run().checkpoint, /*prefer_best=*/false);
+}
+
 // One rank of `mpirun -np N autoglm train`: data parallel over the ranks that
 // parallel.tp x parallel.pp leave.
 int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptions& opts,
@@ -120,6 +140,11 @@ int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptio
   const int rank = env.worldRank(), world_size = env.worldSize();
   core::log::setRank(rank, world_size);
   try {
+    if (cfg.pretrain.epochs > 0 && !init && !opts.resume) {
+      throw ConfigError(fmt::format("pretrain.epochs={} pre-trains on one process, and this is {} ranks: run "
+                                    "`autoglm pretrain CONFIG` first, then `mpirun ... autoglm train CONFIG "
+                                    "--init-from {}`", cfg.pretrain.epochs, world_size, Pretrainer::runDir(cfg)));
+    }
     const int64_t model_ranks = cfg.parallel.tp * cfg.parallel.pp;
     if (cfg.parallel.dp == 1 && model_ranks > 0 && world_size % model_ranks == 0) {
       cfg.parallel.dp = world_size / model_ranks;  // the default: data parallel over the rest (Megatron's rule)
@@ -178,18 +203,36 @@ int runTrain(const ConfigArgs& args, const TrainOptions& opts) {
                    args.config.empty() && init ? init->dir + "/config.yaml" : args.config, cfg.run.out_dir);
   core::graph::PreparedData data = runData(cfg, opts, init);
   if (!data.built_now) core::log::info0("using graph cache {}", data.cache_path);
+  const std::optional<CheckpointInfo> pretrained = pretrainFirst(cfg, data, opts, init.has_value());
+  ExperimentConfig train_cfg = cfg;
+  if (pretrained) train_cfg.model.embed_init = core::model::EmbedInit::kRandom;  // the checkpoint's replace it
   std::unique_ptr<TraceRecorder> trace;
   if (cfg.run.trace) trace = std::make_unique<TraceRecorder>(0);
   ObserverFanout fanout;
   fanout.add(nullptr, opts.run_observer);
   fanout.add(nullptr, trace.get());
-  Trainer trainer(cfg, data);
-  if (!opts.resume) initModel(trainer, init);
+  Trainer trainer(train_cfg, data);
+  if (!opts.resume) initModel(trainer, pretrained ? pretrained : init);
   trainer.setObserver(&fanout);
   if (opts.stop != nullptr) trainer.setStopRequest([stop = opts.stop] { return stop->load(); });
   const int rc = reportResult(trainer.fit(opts.resume, opts.overwrite));
   if (trace) writeTrace(*trace, nullptr, cfg);
   return rc;
+}
+
+int runPretrain(const ConfigArgs& args, std::ostream& out) {
+  const ExperimentConfig cfg = loadConfig(args);
+  if (launchedRanks() > 1) {
+    throw ConfigError("autoglm pretrain runs on one process (pretrain.*); start it without mpirun, then train in "
+                      "parallel with --init-from " + Pretrainer::runDir(cfg));
+  }
+  core::log::info0("pre-training '{}': config {}, output {}", cfg.run.name, args.config, Pretrainer::runDir(cfg));
+  core::graph::PreparedData data = prepareData(cfg);
+  if (!data.built_now) core::log::info0("using graph cache {}", data.cache_path);
+  Pretrainer pretrainer(cfg, data);
+  const PretrainResult r = pretrainer.run();
+  out << r.checkpoint << std::endl;
+  return 0;
 }
 
 int runPrepare(const ConfigArgs& args, bool force) {

@@ -39,7 +39,13 @@ struct TrainOptions {
   std::function<void(const std::string&)> on_error;
 };
 
+// With pretrain.epochs > 0 a fresh run (no --init-from, no --resume) first
+// pre-trains the encoder in this process (runPretrain's checkpoint), then
+// trains from those parameters with a fresh optimizer.
 int runTrain(const ConfigArgs& args, const TrainOptions& opts);
+// Contrastive pre-training (trainer/pretrainer.h) on one process; writes the
+// checkpoint under <run.out_dir>/pretrain and prints its directory to `out`.
+int runPretrain(const ConfigArgs& args, std::ostream& out);
 int runPrepare(const ConfigArgs& args, bool force);
 int runConfigShow(const ConfigArgs& args, std::ostream& out);
 // Evaluates the checkpoint on the test split of its data (or of data_dir when given).

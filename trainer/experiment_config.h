@@ -2,7 +2,7 @@
 // The whole experiment as one YAML file: plain structs with defaults, read and
 // printed through their visit() field lists (see core/yaml_config.h). The
 // sections of the lower layers are declared there (data, tokenizer, vocab,
-// graph, model, parallel, comm); run and train are the trainer's own.
+// graph, model, parallel, comm); run, train and pretrain are the trainer's own.
 
 #include <array>
 #include <string>
@@ -17,6 +17,7 @@
 #include "core/yaml_config.h"
 #include "parallel/parallel_config.h"
 #include "trainer/lr_schedule.h"
+#include "trainer/pretrain_config.h"
 #include "trainer/progress.h"
 #include "trainer/serve_config.h"
 
@@ -59,6 +60,15 @@ constexpr std::array<core::EnumName<NonfiniteMode>, 2> enumNames(NonfiniteMode) 
   return {{{NonfiniteMode::kError, "error"}, {NonfiniteMode::kSkipStep, "skip_step"}}};
 }
 
+// train.select: which epoch's model is kept ("best") and scored on the test
+// split. Both read the validation split only. val_accuracy breaks ties by
+// validation loss; val_loss is the mean cross-entropy, which moves smoothly
+// where accuracy on a few hundred graphs jumps by single documents.
+enum class SelectKind { kValAccuracy, kValLoss };
+constexpr std::array<core::EnumName<SelectKind>, 2> enumNames(SelectKind) {
+  return {{{SelectKind::kValAccuracy, "val_accuracy"}, {SelectKind::kValLoss, "val_loss"}}};
+}
+
 struct TrainConfig {
   int64_t epochs = 20;
   int64_t batch_graphs = 32;        // per data-parallel rank
@@ -75,6 +85,7 @@ struct TrainConfig {
   NonfiniteMode nonfinite = NonfiniteMode::kError;
   double label_smoothing = 0.0;
   int64_t patience = 5;             // epochs without validation gain before stopping; 0 = off
+  SelectKind select = SelectKind::kValAccuracy;
   int64_t checkpoint_every = 0;     // steps; 0 = end of each epoch only
   int64_t keep_checkpoints = 2;
   int64_t log_every = 20;           // steps between metric lines
@@ -99,6 +110,7 @@ struct TrainConfig {
     v.field("nonfinite", nonfinite);
     v.field("label_smoothing", label_smoothing, core::check::openFraction());
     v.field("patience", patience, core::check::atLeast<int64_t>(0));
+    v.field("select", select);
     v.field("checkpoint_every", checkpoint_every, core::check::atLeast<int64_t>(0));
     v.field("keep_checkpoints", keep_checkpoints, core::check::atLeast<int64_t>(1));
     v.field("log_every", log_every, core::check::atLeast<int64_t>(1));
@@ -116,6 +128,7 @@ struct ExperimentConfig {
   core::graph::GraphConfig graph;
   core::model::ModelConfig model;
   TrainConfig train;
+  PretrainConfig pretrain;
   parallel::ParallelConfig parallel;
   comm::CommConfig comm;
   InferConfig infer;
@@ -130,6 +143,7 @@ struct ExperimentConfig {
     v.section("graph", graph);
     v.section("model", model);
     v.section("train", train);
+    v.section("pretrain", pretrain);
     v.section("parallel", parallel);
     v.section("comm", comm);
     v.section("infer", infer);

@@ -65,6 +65,11 @@ BuiltModel buildModel(const ExperimentConfig& cfg, const core::graph::PreparedDa
                                   "exit heads are neither sharded nor given a pipeline stage's loss",
                                   groups.tpSize(), groups.ppSize()));
   }
+  if (cfg.model.learned_edges > 0 && (groups.tpSize() > 1 || groups.ppSize() > 1)) {
+    throw ConfigError(fmt::format("model.learned_edges={} needs parallel.tp=1 and parallel.pp=1 (here tp={}, pp={}): "
+                                  "the learned edges' bias is neither sharded nor passed between pipeline stages",
+                                  cfg.model.learned_edges, groups.tpSize(), groups.ppSize()));
+  }
   at::manual_seed(static_cast<uint64_t>(cfg.run.seed));
   BuiltModel out;
   out.model = core::model::GraphClassifier(cfg.model, data.vocab.size(), static_cast<int64_t>(data.label_names.size()));

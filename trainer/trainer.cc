@@ -236,10 +236,12 @@ bool Trainer::finishEpoch(EpochSummary& s, FitResult* result) {
                   {"val_loss", val.loss}, {"val_accuracy", val.accuracy}, {"test_loss", test.loss},
                   {"test_accuracy", test.accuracy}, {"graphs_per_s", gps}, {"epoch_seconds", s.seconds}});
   ++result->epochs_run;
-  // Model selection: validation accuracy, ties broken by lower validation loss
-  // (without a validation split: training loss).
-  const double score = val_idx_.empty() ? -train_loss : val.accuracy;
+  // Model selection (train.select): validation accuracy with ties broken by
+  // lower validation loss, or validation loss alone (without a validation
+  // split: training loss).
+  const bool by_loss = val_idx_.empty() || cfg_.train.select == SelectKind::kValLoss;
   const double tie_loss = val_idx_.empty() ? train_loss : val.loss;
+  const double score = by_loss ? -tie_loss : val.accuracy;
   const bool improved =
       score > state_.best_val_accuracy || (score == state_.best_val_accuracy && tie_loss < state_.best_val_loss);
   if (improved) {
@@ -257,8 +259,9 @@ bool Trainer::finishEpoch(EpochSummary& s, FitResult* result) {
   if (improved) saveCheckpoint("best", state_);
   saveCheckpoint(stepDirName(state_.step), state_);
   if (cfg_.train.patience > 0 && state_.bad_epochs >= cfg_.train.patience) {
-    core::log::info0("early stopping: validation accuracy has not improved for {} epochs (best {:.4f} at epoch {})",
-                     state_.bad_epochs, state_.best_val_accuracy, state_.best_epoch);
+    core::log::info0("early stopping: the selection score (train.select: {}) has not improved for {} epochs "
+                     "(best {:.4f} at epoch {})",
+                     core::enumName(cfg_.train.select), state_.bad_epochs, state_.best_val_accuracy, state_.best_epoch);
     return true;
   }
   return false;

@@ -9,10 +9,7 @@
 
 namespace autoglm::core::graph {
 
-namespace {
-
-// The CSR views of a batch whose src, dst (sorted) and sizes are set.
-void fillCsr(GraphBatch& s) {
+void rebuildCsr(GraphBatch& s) {
   const int64_t N = s.num_nodes, E = s.num_edges;
   auto i64 = at::TensorOptions().dtype(at::kLong);
   s.in_ptr = at::zeros({N + 1}, i64);
@@ -35,8 +32,6 @@ void fillCsr(GraphBatch& s) {
   int64_t* perm = s.out_perm.data_ptr<int64_t>();
   for (int64_t e = 0; e < E; ++e) perm[fill[static_cast<size_t>(src[e])]++] = e;
 }
-
-}  // namespace
 
 GraphBatch collate(const std::vector<GraphView>& graphs) {
   GraphBatch b;
@@ -96,7 +91,7 @@ GraphBatch collate(const std::vector<GraphView>& graphs) {
     eo += g.num_edges;
   }
   gp[B] = no;
-  fillCsr(b);
+  rebuildCsr(b);
   return b;
 }
 
@@ -149,7 +144,7 @@ GraphBatch subBatch(const GraphBatch& b, const at::Tensor& keep, at::Tensor* nod
   const at::Tensor kept_edges_t = at::tensor(kept_edges, i64);
   s.weight = b.weight.index_select(0, kept_edges_t);
   s.edge_type = b.edge_type.index_select(0, kept_edges_t);
-  fillCsr(s);
+  rebuildCsr(s);
   if (nodes != nullptr) *nodes = kept_t;
   return s;
 }

@@ -44,6 +44,10 @@ GraphBatch collate(const std::vector<GraphView>& graphs);
 // states. Early exit uses it to drop the graphs that have left.
 GraphBatch subBatch(const GraphBatch& b, const at::Tensor& keep, at::Tensor* nodes = nullptr);
 
+// Recomputes the CSR views (in_ptr, out_ptr, out_perm) of a batch whose src,
+// dst (sorted by dst), num_nodes and num_edges are set.
+void rebuildCsr(GraphBatch& b);
+
 struct BatchLimits {
   int64_t max_graphs = 64;   // graphs per batch
   int64_t max_nodes = 0;     // node budget per batch, 0 = none

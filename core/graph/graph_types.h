@@ -26,8 +26,11 @@ enum EdgeType : uint8_t {
 
 // Link Grammar link types are grouped by their leading upper-case letters
 // (S, O, MV, ...): the classes listed in semantic/syntax_classes, plus one for
-// every other type. kNumEdgeTypes covers all of them.
+// every other type. The last type, kLearnedEdge, is never stored: the model
+// adds such edges by the similarity of node states (model.learned_edges,
+// learned_edges.h). kNumEdgeTypes covers all of them.
 constexpr int kNumSyntaxClasses = 24;
-constexpr int kNumEdgeTypes = kSyntaxEdgeBase + kNumSyntaxClasses;
+constexpr int kLearnedEdge = kSyntaxEdgeBase + kNumSyntaxClasses;
+constexpr int kNumEdgeTypes = kLearnedEdge + 1;
 
 }  // namespace autoglm::core::graph

@@ -59,7 +59,14 @@ at::Tensor GATLayer::forward(const at::Tensor& h, const graph::GraphBatch& g) {
   if (is_training() && opts_.attn_dropout > 0.0) {
     mask = dropoutMask({g.num_edges, H}, opts_.attn_dropout, nextDropoutSeed(), x.options());
   }
-  const at::Tensor edge_bias = att_edge_.defined() ? edgeTypeBias(att_edge_, g) : at::Tensor();
+  at::Tensor edge_bias = att_edge_.defined() ? edgeTypeBias(att_edge_, g) : at::Tensor();
+  if (extra_bias_.defined()) {
+    if (extra_bias_.dim() != 2 || extra_bias_.size(0) != g.num_edges || extra_bias_.size(1) != H) {
+      throw DataError(detail::concat("extra edge bias of shape ", extra_bias_.sizes(), " for a batch of ",
+                                     g.num_edges, " edges and ", H, " heads"));
+    }
+    edge_bias = edge_bias.defined() ? edge_bias + extra_bias_ : extra_bias_.contiguous();
+  }
   AttentionResult r = gatAttention(x, s_src, s_dst, g, opts_.negative_slope, mask, opts_.impl, edge_bias);
   last_alpha_ = r.alpha.detach();
   at::Tensor out = r.out.reshape({N, H * F}) + bias_;

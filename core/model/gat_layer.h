@@ -13,6 +13,8 @@
 
 #include <torch/nn/modules/linear.h>
 
+#include <utility>
+
 #include "core/model/gat_attention.h"
 #include "core/model/model_part.h"
 
@@ -39,6 +41,11 @@ class GATLayer final : public ModelPart {
  public:
   explicit GATLayer(const GATLayerOptions& opts);
   at::Tensor forward(const at::Tensor& h, const graph::GraphBatch& g) override;
+  // An additive attention-logit bias [E,H] for the edges of the batch of the
+  // next forward calls (differentiable), or undefined for none. The caller sets
+  // it for a batch and clears it after; forward throws DataError when its
+  // shape does not match the batch's edges and heads.
+  void setExtraEdgeBias(at::Tensor bias) { extra_bias_ = std::move(bias); }
   // Attention weights [E,H] of the last forward (before dropout).
   const at::Tensor& lastAttention() const { return last_alpha_; }
   int64_t outDim() const { return opts_.heads * opts_.head_dim; }
@@ -57,6 +64,7 @@ class GATLayer final : public ModelPart {
   torch::nn::Linear res_proj_{nullptr};  // only when in_dim != heads*head_dim
   at::Tensor att_src_, att_dst_, bias_;
   at::Tensor att_edge_;  // only when edge_types > 0
+  at::Tensor extra_bias_;  // set by setExtraEdgeBias, not a parameter
   at::Tensor last_alpha_;
 };
 

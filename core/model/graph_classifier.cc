@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/graph/graph_types.h"
+#include "core/graph/learned_edges.h"
 #include "core/model/classifier_head.h"
 #include "core/model/exit_head.h"
 #include "core/model/gat_layer.h"
@@ -45,6 +46,16 @@ GraphClassifierImpl::GraphClassifierImpl(const ModelConfig& cfg, int64_t vocab_s
   const int64_t pooled = readout->outDim();
   add("readout", readout);
   add("head", std::make_shared<ClassifierHead>(pooled, cfg.head_hidden, num_classes, cfg.dropout));
+  if (cfg.learned_edges > 0) {
+    if (cfg.learned_edges_after >= cfg.layers) {
+      throw ConfigError(detail::concat("model.learned_edges_after=", cfg.learned_edges_after,
+                                       " must be below model.layers=", cfg.layers,
+                                       ": the learned edges serve the blocks after that one"));
+    }
+    learned_after_ = indexOf("block" + std::to_string(cfg.learned_edges_after - 1));
+    // Made last, drawing nothing: every part is the plain model's at the same seed.
+    learned_edge_scale_ = register_parameter("learned_edge_scale", at::ones({1}));
+  }
 }
 
 size_t GraphClassifierImpl::indexOf(const std::string& name) const {
@@ -83,10 +94,52 @@ at::Tensor GraphClassifierImpl::forward(const graph::GraphBatch& g) {
   return forward(at::Tensor(), g);
 }
 
+void GraphClassifierImpl::learnedBias(Flow& f, const at::Tensor& ids) const {
+  const at::Tensor src = f.g.src.index_select(0, ids), dst = f.g.dst.index_select(0, ids);
+  const at::Tensor cos =
+      at::cosine_similarity(f.anchor.index_select(0, src), f.anchor.index_select(0, dst), 1, 1e-8);
+  const at::Tensor scale = learned_edge_scale_.to(f.anchor.scalar_type());
+  const at::Tensor b = at::zeros({f.g.num_edges}, f.anchor.options()).index_copy(0, ids, scale * cos);
+  f.bias = b.unsqueeze(1).expand({f.g.num_edges, cfg_.heads}).contiguous();
+}
+
+at::Tensor GraphClassifierImpl::step(size_t i, const at::Tensor& h, Flow& f) {
+  const auto& p = parts_[i];
+  std::shared_ptr<GATLayer> gat;
+  if (f.bias.defined() && names_[i].rfind("block", 0) == 0) {
+    gat = std::dynamic_pointer_cast<GATLayer>(p);
+    AUTOGLM_CHECK(gat != nullptr, "learned edges need plain GAT blocks, and part '", names_[i], "' is another kind");
+  }
+  // The bias is set for this call only, also when it throws.
+  struct Scope {
+    GATLayer* layer;
+    ~Scope() {
+      if (layer) layer->setExtraEdgeBias(at::Tensor());
+    }
+  } scope{gat.get()};
+  if (gat) gat->setExtraEdgeBias(f.bias);
+  at::Tensor out = p->forward(h, f.g);
+  if (i == learned_after_) {
+    at::Tensor ids;
+    const at::Tensor pairs = graph::topKNeighbours(out, f.g, cfg_.learned_edges);
+    f.g = graph::withLearnedEdges(f.g, pairs, &ids);
+    f.anchor = out;
+    learnedBias(f, ids);
+  }
+  return out;
+}
+
 at::Tensor GraphClassifierImpl::forward(const at::Tensor& x, const graph::GraphBatch& g) {
+  if (learned_after_ < parts_.size()) {
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      AUTOGLM_CHECK(parts_[i] != nullptr, "model.learned_edges needs every part, and '", names_[i],
+                    "' was removed (pipeline stages are not supported)");
+    }
+  }
+  Flow f{g, {}, {}};
   at::Tensor h = x;
-  for (const auto& p : parts_) {
-    if (p) h = p->forward(h, g);
+  for (size_t i = 0; i < parts_.size(); ++i) {
+    if (parts_[i]) h = step(i, h, f);
   }
   return h;
 }
@@ -94,10 +147,11 @@ at::Tensor GraphClassifierImpl::forward(const at::Tensor& x, const graph::GraphB
 std::vector<at::Tensor> GraphClassifierImpl::forwardExits(const graph::GraphBatch& g) {
   AUTOGLM_CHECK(parts_.front() != nullptr && parts_.back() != nullptr, "forwardExits needs every part");
   std::vector<at::Tensor> logits;
+  Flow f{g, {}, {}};
   at::Tensor h;
-  for (const auto& p : parts_) {
-    if (auto e = std::dynamic_pointer_cast<ExitHead>(p)) logits.push_back(e->classify(h, g));
-    h = p->forward(h, g);
+  for (size_t i = 0; i < parts_.size(); ++i) {
+    if (auto e = std::dynamic_pointer_cast<ExitHead>(parts_[i])) logits.push_back(e->classify(h, f.g));
+    h = step(i, h, f);
   }
   logits.push_back(h);
   return logits;
@@ -108,19 +162,19 @@ GraphClassifierImpl::EarlyExit GraphClassifierImpl::forwardEarlyExit(const graph
   EarlyExit out;
   out.exit_block = at::full({g.num_graphs}, cfg_.layers, at::TensorOptions().dtype(at::kLong));
   const bool exits = cfg_.early_exit && threshold < 1.0;
-  graph::GraphBatch cur = g;
-  at::Tensor alive = at::arange(g.num_graphs, at::TensorOptions().dtype(at::kLong));  // rows of g still in cur
+  Flow f{g, {}, {}};
+  at::Tensor alive = at::arange(g.num_graphs, at::TensorOptions().dtype(at::kLong));  // rows of g still in f.g
   at::Tensor h;
   int64_t blocks = 0;
-  for (const auto& p : parts_) {
-    auto e = std::dynamic_pointer_cast<ExitHead>(p);
+  for (size_t i = 0; i < parts_.size(); ++i) {
+    auto e = std::dynamic_pointer_cast<ExitHead>(parts_[i]);
     if (e == nullptr) {
-      if (std::dynamic_pointer_cast<GATLayer>(p)) ++blocks;
-      h = p->forward(h, cur);
+      if (std::dynamic_pointer_cast<GATLayer>(parts_[i])) ++blocks;
+      h = step(i, h, f);
       continue;
     }
     if (!exits) continue;
-    const at::Tensor logits = e->classify(h, cur);
+    const at::Tensor logits = e->classify(h, f.g);
     const at::Tensor leave = std::get<0>(at::softmax(logits, 1).max(1)).ge(threshold);
     if (!leave.any().item<bool>()) continue;
     const at::Tensor left = alive.masked_select(leave);
@@ -129,8 +183,12 @@ GraphClassifierImpl::EarlyExit GraphClassifierImpl::forwardEarlyExit(const graph
     out.exit_block.index_fill_(0, left, blocks);
     if (left.numel() == alive.numel()) return out;
     at::Tensor nodes;
-    cur = graph::subBatch(cur, leave.logical_not(), &nodes);
+    f.g = graph::subBatch(f.g, leave.logical_not(), &nodes);
     h = h.index_select(0, nodes);
+    if (f.anchor.defined()) {  // the learned edges of the graphs kept, and their bias
+      f.anchor = f.anchor.index_select(0, nodes);
+      learnedBias(f, f.g.edge_type.eq(graph::kLearnedEdge).nonzero().squeeze(1));
+    }
     alive = alive.masked_select(leave.logical_not());
   }
   if (!out.logits.defined()) {

@@ -11,8 +11,19 @@
 // an exit passes states on unchanged and classifies them on the side
 // (exit_head.h).
 //
+// With model.learned_edges = k > 0, the batch grows after block
+// learned_edges_after - 1: every node gains k incoming edges (type kLearnedEdge)
+// from its most similar nodes of the same graph by that block's output states h
+// (core/graph/learned_edges.h), and every later block (exits, readout and head
+// too) sees the grown batch. The later blocks' attention logit of a learned
+// edge e gets the extra bias learned_edge_scale * cos(h[src e], h[dst e]) on
+// every head (GATLayer::setExtraEdgeBias), so the selection is trained end to
+// end through the states; other edges get none. Needs every part (no pipeline
+// stage, no tensor-parallel blocks).
+//
 // Parameter names are "<part>.<name>" ("block0.proj.weight"), the same on
-// every stage that holds the part.
+// every stage that holds the part; learned edges add the classifier's own
+// "learned_edge_scale" [1] (initially 1), after every part's.
 
 #include <cstdint>
 #include <memory>
@@ -64,9 +75,23 @@ class GraphClassifierImpl : public torch::nn::Module {
   const ModelConfig& config() const { return cfg_; }
 
  private:
+  // What flows along the parts besides the states: the batch, and once the
+  // edges are learned, the states they were chosen by and the later blocks'
+  // extra logit bias [E,H].
+  struct Flow {
+    graph::GraphBatch g;
+    at::Tensor anchor;
+    at::Tensor bias;
+  };
   size_t indexOf(const std::string& name) const;
+  // Runs part i (present) on h, and grows f after the learned-edges block.
+  at::Tensor step(size_t i, const at::Tensor& h, Flow& f);
+  // f.bias for the learned edges `ids` of f.g, from f.anchor.
+  void learnedBias(Flow& f, const at::Tensor& ids) const;
 
   ModelConfig cfg_;
+  size_t learned_after_ = static_cast<size_t>(-1);  // part index of the learned-edges block, or -1 (off)
+  at::Tensor learned_edge_scale_;                   // [1], only with learned edges
   std::vector<std::string> names_;
   std::vector<std::shared_ptr<ModelPart>> parts_;  // null: removed
 };

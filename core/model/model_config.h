@@ -49,6 +49,14 @@ struct ModelConfig {
   // Relation-aware attention: every block learns a logit offset per edge type
   // and head ("att_edge", gat_layer.h), over core::graph::kNumEdgeTypes types.
   bool relation_aware = false;
+  // Learned edges (core/graph/learned_edges.h): > 0 adds, after block
+  // learned_edges_after - 1, an edge into every node from its k most similar
+  // nodes of the same document (cosine of that block's output states), used by
+  // every later block with a logit bias scale * cos (the classifier's learned
+  // parameter "learned_edge_scale"). 0 = off. learned_edges_after must be
+  // below layers; tp and pp must be 1.
+  int64_t learned_edges = 0;
+  int64_t learned_edges_after = 1;
 
   template <class V>
   void visit(V& v) {
@@ -66,6 +74,8 @@ struct ModelConfig {
     v.field("embed_init", embed_init);
     v.field("early_exit", early_exit);
     v.field("relation_aware", relation_aware);
+    v.field("learned_edges", learned_edges, check::atLeast<int64_t>(0));
+    v.field("learned_edges_after", learned_edges_after, check::atLeast<int64_t>(1));
   }
 };
 
