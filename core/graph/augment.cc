@@ -4,22 +4,16 @@
 #include <vector>
 
 #include "core/graph/graph_types.h"
+#include "core/splitmix.h"
 
 namespace autoglm::core::graph {
 namespace {
 
-// splitmix64: a well-mixed 64-bit hash.
-uint64_t mix(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 // Uniform in [0, 1) for the unordered pair {a, b} of edges of one type.
 double pairUniform(uint64_t seed, int32_t a, int32_t b, uint8_t type) {
   const auto lo = static_cast<uint32_t>(std::min(a, b)), hi = static_cast<uint32_t>(std::max(a, b));
-  const uint64_t h = mix(mix(seed ^ (static_cast<uint64_t>(lo) << 32 | hi)) ^ type);
+  const uint64_t h = splitmix64(splitmix64(seed ^ (static_cast<uint64_t>(lo) << 32 | hi)) ^ type);
   return static_cast<double>(h >> 11) * 0x1.0p-53;
 }
 

@@ -8,16 +8,10 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "core/splitmix.h"
 
 namespace autoglm::core::model {
 namespace {
-
-inline uint64_t splitmix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 
 void fillMask(float* m, int64_t n, double p, uint64_t seed) {
   // keep when the top 24 bits of the hash are >= p * 2^24

@@ -9,19 +9,15 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "core/splitmix.h"
 
 namespace autoglm::parallel::data_parallel::compression {
 
+using core::splitmix64;
 using detail::concat;
 
 namespace {
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 at::Tensor exactTopk(const at::Tensor& a, int64_t k) {
   return std::get<1>(at::topk(a, k, /*dim=*/0, /*largest=*/true, /*sorted=*/false));
