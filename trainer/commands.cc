@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #include "comm/factory.h"
 #include "comm/mpi/environment.h"
@@ -22,6 +23,7 @@
 #include "core/text/tokenizer.h"
 #include "core/text/vocab.h"
 #include "trainer/checkpoint.h"
+#include "trainer/corpus_trainer.h"
 #include "trainer/sharded_checkpoint.h"
 #include "trainer/experiment_config.h"
 #include "core/graph/prepared_data.h"
@@ -37,10 +39,24 @@ namespace fs = std::filesystem;
 
 namespace {
 
+
+int launchedRanks() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
+    if (const char* v = std::getenv(var); v != nullptr && *v != '\0') return std::max(1, std::atoi(v));
+  }
+  return 1;
+}
+
 // Process-wide settings from the run section: log level and intra-op threads.
+// threads 0 is every core for a single process (LibTorch's own default can be
+// one thread); OMP_NUM_THREADS, when set, and ranks under mpirun keep theirs.
 void applyRunSettings(const ExperimentConfig& cfg) {
   core::log::setLevel(core::enumName(cfg.run.log_level));
-  if (cfg.run.threads > 0) at::set_num_threads(static_cast<int>(cfg.run.threads));
+  if (cfg.run.threads > 0) {
+    at::set_num_threads(static_cast<int>(cfg.run.threads));
+  } else if (std::getenv("OMP_NUM_THREADS") == nullptr && launchedRanks() == 1) {
+    at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  }
 }
 
 ExperimentConfig loadConfig(const ConfigArgs& args) {
@@ -48,14 +64,6 @@ ExperimentConfig loadConfig(const ConfigArgs& args) {
   ExperimentConfig cfg = ExperimentConfig::load(args.config, args.overrides);
   applyRunSettings(cfg);
   return cfg;
-}
-
-
-int launchedRanks() {
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
-    if (const char* v = std::getenv(var); v != nullptr && *v != '\0') return std::max(1, std::atoi(v));
-  }
-  return 1;
 }
 
 int reportResult(const FitResult& r) {
@@ -192,6 +200,13 @@ int runTrain(const ConfigArgs& args, const TrainOptions& opts) {
   const std::optional<CheckpointInfo> init = initCheckpoint(opts);
   const ExperimentConfig cfg = runConfig(args, init);
   const int ranks = launchedRanks();
+  if (cfg.model.kind == core::model::ModelKind::kCorpusGcn) {
+    checkCorpusGcnConfig(cfg, ranks);
+    if (init || opts.resume) throw ConfigError("model.kind=corpus_gcn starts from scratch: drop --init-from and --resume");
+    core::log::info0("run '{}' (corpus_gcn, transductive): config {}, output {}", cfg.run.name, args.config,
+                     cfg.run.out_dir);
+    return reportResult(fitCorpusGcn(cfg));
+  }
   const int64_t layout = cfg.parallel.dp * cfg.parallel.tp * cfg.parallel.pp;
   if (ranks > 1) return runTrainRanks(cfg, args, opts, init);
   if (layout > 1) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "comm/comm_config.h"
+#include "core/graph/corpus_graph.h"
 #include "core/graph/graph_builder.h"
 #include "core/graph/prepared_data.h"
 #include "core/model/model_config.h"
@@ -126,6 +127,7 @@ struct ExperimentConfig {
   core::text::TokenizerConfig tokenizer;
   core::text::VocabConfig vocab;
   core::graph::GraphConfig graph;
+  core::graph::CorpusGraphConfig corpus;
   core::model::ModelConfig model;
   TrainConfig train;
   PretrainConfig pretrain;
@@ -141,6 +143,7 @@ struct ExperimentConfig {
     v.section("tokenizer", tokenizer);
     v.section("vocab", vocab);
     v.section("graph", graph);
+    v.section("corpus", corpus);
     v.section("model", model);
     v.section("train", train);
     v.section("pretrain", pretrain);

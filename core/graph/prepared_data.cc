@@ -29,15 +29,6 @@ struct Sources {
   const GraphConfig& graph;
 };
 
-std::string dataFile(const DataConfig& data, const std::string& name, const char* key) {
-  fs::path p = fs::path(data.dir) / name;
-  if (!fs::exists(data.dir)) {
-    throw DataError("data.dir=" + data.dir + ": directory not found (relative to " +
-                    fs::current_path().string() + ")");
-  }
-  if (!fs::exists(p)) throw DataError(p.string() + ": file not found (data." + key + ")");
-  return p.string();
-}
 
 uint32_t fileCrc(const std::string& path) {
   const std::optional<std::string> bytes = readFileBytes(path);
@@ -148,6 +139,16 @@ void buildCache(const Sources& src, const std::string& path, uint64_t fingerprin
 }
 
 }  // namespace
+
+std::string dataFile(const DataConfig& data, const std::string& name, const char* key) {
+  fs::path p = fs::path(data.dir) / name;
+  if (!fs::exists(data.dir)) {
+    throw DataError("data.dir=" + data.dir + ": directory not found (relative to " +
+                    fs::current_path().string() + ")");
+  }
+  if (!fs::exists(p)) throw DataError(p.string() + ": file not found (data." + key + ")");
+  return p.string();
+}
 
 std::vector<int64_t> PreparedData::indicesOf(text::Split s) const {
   std::vector<int64_t> idx;

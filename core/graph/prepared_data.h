@@ -64,6 +64,9 @@ struct PreparedData {
 PreparedData loadOrPrepare(const DataConfig& data, const text::TokenizerConfig& tokenizer,
                            const text::VocabConfig& vocab, const GraphConfig& graph, bool force = false);
 
+// data.dir / name, checked to exist; key names the data.* setting in messages.
+std::string dataFile(const DataConfig& data, const std::string& name, const char* key);
+
 // Splits the training indices into (train, validation) with a seeded shuffle.
 void splitValidation(const std::vector<int64_t>& train, double fraction, uint64_t seed,
                      std::vector<int64_t>* train_out, std::vector<int64_t>* val_out);

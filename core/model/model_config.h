@@ -30,7 +30,16 @@ constexpr std::array<EnumName<EmbedInit>, 2> enumNames(EmbedInit) {
   return {{{EmbedInit::kRandom, "random"}, {EmbedInit::kPpmiSvd, "ppmi_svd"}}};
 }
 
+// What is trained: the graph classifier over one graph per document (gat), or
+// a two-layer GCN over one graph of the whole corpus, transductively
+// (corpus_gcn: trainer/corpus_trainer.h; the corpus section configures it).
+enum class ModelKind { kGat, kCorpusGcn };
+constexpr std::array<EnumName<ModelKind>, 2> enumNames(ModelKind) {
+  return {{{ModelKind::kGat, "gat"}, {ModelKind::kCorpusGcn, "corpus_gcn"}}};
+}
+
 struct ModelConfig {
+  ModelKind kind = ModelKind::kGat;
   int64_t embed_dim = 128;
   int64_t layers = 2;
   int64_t heads = 4;
@@ -60,6 +69,7 @@ struct ModelConfig {
 
   template <class V>
   void visit(V& v) {
+    v.field("kind", kind);
     v.field("embed_dim", embed_dim, check::atLeast<int64_t>(1));
     v.field("layers", layers, check::atLeast<int64_t>(1));
     v.field("heads", heads, check::atLeast<int64_t>(1));
