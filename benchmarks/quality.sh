@@ -9,6 +9,8 @@
 #   benchmarks/quality.sh --seeds 1,2 --report  re-draw the report from the CSV
 # Datasets other than R8 are read from $SHARED_DATA (default ../shared/data).
 # Output: $OUT_DIR (default bench-out/quality): quality.csv, quality.md, quality.png, logs/.
+# In a row's overrides, {seed} stands for the seed and {runs} for $OUT_DIR/runs
+# (an ensemble row names the run of another row at the same seed).
 # A row that is already in the CSV with the same seed is not run again (resume
 # after an interruption); --fresh starts the CSV anew.
 set -euo pipefail
@@ -40,12 +42,13 @@ run_row() {  # name group dataset ranks config overrides...
     data="$SHARED_DATA/$ds"
     [[ -d $data ]] || die "row $name: dataset directory $data not found (set SHARED_DATA)"
   fi
-  local log="$OUT_DIR/logs/$name-s$seed.log" cmd=("$AUTOGLM")
+  local log="$OUT_DIR/logs/$name-s$seed.log" cmd=("$AUTOGLM") args=("${@//\{seed\}/$seed}")
+  args=("${args[@]//\{runs\}/$OUT_DIR/runs}")
   ((ranks > 1)) && cmd=(mpirun --oversubscribe --allow-run-as-root -np "$ranks" -x OMP_NUM_THREADS=1 "$AUTOGLM")
   local t0 t1
   t0=$(date +%s.%N)
   "${cmd[@]}" train "$config" --set data.dir="$data" --set run.seed="$seed" \
-    --set run.out_dir="$OUT_DIR/runs/$name-s$seed" --set train.progress=off --overwrite "$@" >"$log" 2>&1 ||
+    --set run.out_dir="$OUT_DIR/runs/$name-s$seed" --set train.progress=off --overwrite "${args[@]}" >"$log" 2>&1 ||
     { tail -5 "$log" >&2; die "row $name seed $seed failed; see $log"; }
   t1=$(date +%s.%N)
   local line acc epoch
