@@ -36,11 +36,16 @@ struct Scored {
   double loss = 0.0, accuracy = 0.0;
 };
 
+// The fraction of the documents idx whose highest score (logits or
+// probabilities) is their label.
+double accuracyOf(const at::Tensor& scores, const at::Tensor& idx, const at::Tensor& labels) {
+  return scores.index_select(0, idx).argmax(1).eq(labels.index_select(0, idx)).to(at::kDouble).mean().item<double>();
+}
+
 Scored score(const at::Tensor& logits, const at::Tensor& idx, const at::Tensor& labels) {
-  const at::Tensor l = logits.index_select(0, idx), y = labels.index_select(0, idx);
   Scored s;
-  s.loss = at::cross_entropy_loss(l, y).item<double>();
-  s.accuracy = l.argmax(1).eq(y).to(at::kDouble).mean().item<double>();
+  s.loss = at::cross_entropy_loss(logits.index_select(0, idx), labels.index_select(0, idx)).item<double>();
+  s.accuracy = accuracyOf(logits, idx, labels);
   return s;
 }
 
@@ -91,10 +96,6 @@ at::Tensor checkpointProbabilities(const ExperimentConfig& cfg, const core::text
   return probs;
 }
 
-double accuracyOf(const at::Tensor& probs, const at::Tensor& idx, const at::Tensor& labels) {
-  return probs.index_select(0, idx).argmax(1).eq(labels.index_select(0, idx)).to(at::kDouble).mean().item<double>();
-}
-
 // The weight of 0, 0.1, ..., 1 on `gcn` whose mixture has the lowest mean
 // negative log-likelihood on the validation documents.
 double selectWeight(const at::Tensor& gcn, const at::Tensor& other, const at::Tensor& val_idx, const at::Tensor& labels) {
@@ -117,10 +118,11 @@ void writeOutputs(const ExperimentConfig& cfg, const core::text::TextDataset& ds
   const fs::path preds = fs::path(cfg.run.out_dir) / "test_predictions.tsv";
   std::ofstream out(preds);
   out << "line\tsplit\tgold\tpredicted\n";
-  const at::Tensor best = probs.argmax(1);
+  const at::Tensor best = probs.argmax(1).contiguous();
+  const auto predicted = best.accessor<int64_t, 1>();
   for (int64_t i : test) {
     out << ds.source_line[static_cast<size_t>(i)] << "\ttest\t" << ds.label_names[static_cast<size_t>(ds.labels[static_cast<size_t>(i)])]
-        << '\t' << ds.label_names[static_cast<size_t>(best[i].item<int64_t>())] << '\n';
+        << '\t' << ds.label_names[static_cast<size_t>(predicted[i])] << '\n';
   }
   if (!out) throw Error(preds.string() + ": cannot write");
   nlohmann::json j = {{"model", "corpus_gcn"},        {"test_accuracy", r.test_accuracy},
