@@ -128,26 +128,99 @@ void writeOutputs(const ExperimentConfig& cfg, const core::text::TextDataset& ds
   nlohmann::json j = {{"model", "corpus_gcn"},        {"test_accuracy", r.test_accuracy},
                       {"best_epoch", r.best_epoch},   {"best_selection_score", r.best_val_accuracy},
                       {"epochs_run", r.epochs_run},   {"seconds", r.seconds},
-                      {"stopped_early", r.stopped_early}};
+                      {"stopped_early", r.stopped_early}, {"refit", cfg.corpus.refit}};
   std::ofstream(fs::path(cfg.run.out_dir) / "result.json") << j.dump(2) << '\n';
   core::log::info0("wrote {} and result.json", preds.string());
 }
 
 // The GCN's probabilities mixed with those of cfg.corpus.ensemble_checkpoint;
-// logs both models' accuracy alone and prints the GCN's.
+// the weight is chosen, and validation accuracy logged, with held_out: the
+// GCN's probabilities from before a refit (probs itself without one). Logs
+// both models' accuracy alone and prints the GCN's.
 at::Tensor mixWithCheckpoint(const ExperimentConfig& cfg, const core::text::TextDataset& ds, const at::Tensor& probs,
-                             const at::Tensor& val_idx, const at::Tensor& test_idx, const at::Tensor& labels) {
+                             const at::Tensor& held_out, const at::Tensor& val_idx, const at::Tensor& test_idx,
+                             const at::Tensor& labels) {
   const at::Tensor other = checkpointProbabilities(cfg, ds);
-  const double w = cfg.corpus.ensemble_select ? selectWeight(probs, other, val_idx, labels) : cfg.corpus.ensemble_weight;
+  const double w =
+      cfg.corpus.ensemble_select ? selectWeight(held_out, other, val_idx, labels) : cfg.corpus.ensemble_weight;
   const at::Tensor mixed = probs * w + other * (1.0 - w);
   const double gcn_test = accuracyOf(probs, test_idx, labels);
   core::log::info0("ensemble (weight {:.2f} on the GCN): val accuracy GCN {:.4f}, checkpoint {:.4f}, mixed {:.4f}; "
                    "test accuracy GCN {:.4f}, checkpoint {:.4f}, mixed {:.4f}",
-                   w, accuracyOf(probs, val_idx, labels), accuracyOf(other, val_idx, labels),
-                   accuracyOf(mixed, val_idx, labels), gcn_test, accuracyOf(other, test_idx, labels),
-                   accuracyOf(mixed, test_idx, labels));
+                   w, accuracyOf(held_out, val_idx, labels), accuracyOf(other, val_idx, labels),
+                   accuracyOf(held_out * w + other * (1.0 - w), val_idx, labels), gcn_test,
+                   accuracyOf(other, test_idx, labels), accuracyOf(mixed, test_idx, labels));
   std::cout << "corpus_gcn alone test accuracy: " << fmt::format("{:.4f}", gcn_test) << std::endl;
   return mixed;
+}
+
+// The run's document indices by split and the label of every node.
+struct Splits {
+  at::Tensor train, val, test, labels;
+};
+
+// A GCN trained from the initialisation of run.seed on the documents fit_idx.
+// With epochs == 0 it runs up to train.epochs and is kept at the epoch that
+// train.select prefers on the validation documents (filling r's epoch fields);
+// otherwise it runs exactly `epochs` epochs and is kept at the last.
+// Returns its class probabilities [documents, classes].
+at::Tensor trainOne(const ExperimentConfig& cfg, const core::model::SymmetricCsr& adj, const Splits& sp,
+                    const at::Tensor& fit_idx, int64_t epochs, int64_t classes, int64_t docs, Clock::time_point t0,
+                    FitResult& r) {
+  const bool select = epochs == 0;
+  at::manual_seed(static_cast<uint64_t>(cfg.run.seed));
+  core::model::CorpusGcn model(adj.n, cfg.corpus.hidden, classes, cfg.model.dropout);
+  auto opt = makeOptimizer(cfg.train, {model.w1, model.w2});
+  const bool by_loss = cfg.train.select == SelectKind::kValLoss;
+  double best_score = -std::numeric_limits<double>::infinity();
+  at::Tensor best_w1, best_w2;
+  int64_t stale = 0;
+  const int64_t last = select ? cfg.train.epochs : epochs;
+  for (int64_t epoch = 1; epoch <= last; ++epoch) {
+    model.train();
+    opt->zero_grad();
+    const at::Tensor logits = model.forward(adj);
+    const at::Tensor loss = at::cross_entropy_loss(logits.index_select(0, fit_idx), sp.labels.index_select(0, fit_idx),
+                                                   {}, at::Reduction::Mean, -100, cfg.train.label_smoothing);
+    loss.backward();
+    opt->step();
+    if (!select) {
+      if (epoch % cfg.train.log_every == 0 || epoch == last) {
+        core::log::info0("refit epoch {}/{}: train loss {:.4f} ({:.1f}s)", epoch, last, loss.item<double>(), since(t0));
+      }
+      continue;
+    }
+    model.eval();
+    torch::NoGradGuard no_grad;
+    const Scored v = score(model.forward(adj), sp.val, sp.labels);
+    const double s = by_loss ? -v.loss : v.accuracy;
+    r.epochs_run = epoch;
+    if (s > best_score) {
+      best_score = s;
+      r.best_epoch = epoch;
+      best_w1 = model.w1.detach().clone();
+      best_w2 = model.w2.detach().clone();
+      stale = 0;
+    } else {
+      ++stale;
+    }
+    if (epoch % cfg.train.log_every == 0 || epoch == 1) {
+      core::log::info0("epoch {}/{}: train loss {:.4f}, val loss {:.4f}, val acc {:.4f} ({:.1f}s)", epoch,
+                       cfg.train.epochs, loss.item<double>(), v.loss, v.accuracy, since(t0));
+    }
+    if (cfg.train.patience > 0 && stale >= cfg.train.patience) {
+      r.stopped_early = true;
+      break;
+    }
+  }
+  torch::NoGradGuard no_grad;
+  if (select) {
+    model.w1.copy_(best_w1);
+    model.w2.copy_(best_w2);
+  }
+  model.eval();
+  r.best_val_accuracy = by_loss ? -best_score : best_score;
+  return at::softmax(model.forward(adj).narrow(0, 0, docs), 1);
 }
 
 }  // namespace
@@ -178,60 +251,25 @@ FitResult fitCorpusGcn(const ExperimentConfig& cfg) {
   core::graph::splitValidation(ds.indicesOf(core::text::Split::kTrain), cfg.data.val_fraction,
                                static_cast<uint64_t>(cfg.run.seed), &train, &val);
   const std::vector<int64_t> test = ds.indicesOf(core::text::Split::kTest);
-  const at::Tensor train_idx = longTensor(train), val_idx = longTensor(val), test_idx = longTensor(test);
   std::vector<int64_t> all_labels(ds.labels);
   all_labels.resize(static_cast<size_t>(graph.numNodes()), 0);  // word and concept nodes: never read
-  const at::Tensor labels = longTensor(all_labels);
+  const Splits sp{longTensor(train), longTensor(val), longTensor(test), longTensor(all_labels)};
 
-  at::manual_seed(static_cast<uint64_t>(cfg.run.seed));
-  core::model::CorpusGcn model(graph.numNodes(), cfg.corpus.hidden, ds.numClasses(), cfg.model.dropout);
-  auto opt = makeOptimizer(cfg.train, {model.w1, model.w2});
-  const bool by_loss = cfg.train.select == SelectKind::kValLoss;
-  double best_score = -std::numeric_limits<double>::infinity();
-  at::Tensor best_w1, best_w2;
   FitResult r;
-  int64_t stale = 0;
-  for (int64_t epoch = 1; epoch <= cfg.train.epochs; ++epoch) {
-    model.train();
-    opt->zero_grad();
-    const at::Tensor logits = model.forward(adj);
-    const at::Tensor loss = at::cross_entropy_loss(logits.index_select(0, train_idx), labels.index_select(0, train_idx),
-                                                   {}, at::Reduction::Mean, -100, cfg.train.label_smoothing);
-    loss.backward();
-    opt->step();
-    model.eval();
-    torch::NoGradGuard no_grad;
-    const Scored v = score(model.forward(adj), val_idx, labels);
-    const double s = by_loss ? -v.loss : v.accuracy;
-    r.epochs_run = epoch;
-    if (s > best_score) {
-      best_score = s;
-      r.best_epoch = epoch;
-      best_w1 = model.w1.detach().clone();
-      best_w2 = model.w2.detach().clone();
-      stale = 0;
-    } else {
-      ++stale;
-    }
-    if (epoch % cfg.train.log_every == 0 || epoch == 1) {
-      core::log::info0("epoch {}/{}: train loss {:.4f}, val loss {:.4f}, val acc {:.4f} ({:.1f}s)", epoch,
-                       cfg.train.epochs, loss.item<double>(), v.loss, v.accuracy, since(t0));
-    }
-    if (cfg.train.patience > 0 && stale >= cfg.train.patience) {
-      r.stopped_early = true;
-      break;
-    }
+  at::Tensor probs = trainOne(cfg, adj, sp, sp.train, 0, ds.numClasses(), ds.size(), t0, r);
+  at::Tensor held_out = probs;  // predictions on validation documents it never trained on
+  if (cfg.corpus.refit) {
+    core::log::info0("refit: epoch {} chosen on validation; training on the {} training and validation documents",
+                     r.best_epoch, sp.train.numel() + sp.val.numel());
+    core::log::info0("test accuracy before the refit: {:.4f}", accuracyOf(probs, sp.test, sp.labels));
+    FitResult unused;
+    probs = trainOne(cfg, adj, sp, at::cat({sp.train, sp.val}), r.best_epoch, ds.numClasses(), ds.size(), t0, unused);
+    r.epochs_run += r.best_epoch;
   }
-  torch::NoGradGuard no_grad;
-  model.w1.copy_(best_w1);
-  model.w2.copy_(best_w2);
-  model.eval();
-  at::Tensor probs = at::softmax(model.forward(adj).narrow(0, 0, ds.size()), 1);
-  r.best_val_accuracy = by_loss ? -best_score : best_score;
-  r.test_accuracy = accuracyOf(probs, test_idx, labels);
+  r.test_accuracy = accuracyOf(probs, sp.test, sp.labels);
   if (!cfg.corpus.ensemble_checkpoint.empty()) {
-    probs = mixWithCheckpoint(cfg, ds, probs, val_idx, test_idx, labels);
-    r.test_accuracy = accuracyOf(probs, test_idx, labels);
+    probs = mixWithCheckpoint(cfg, ds, probs, held_out, sp.val, sp.test, sp.labels);
+    r.test_accuracy = accuracyOf(probs, sp.test, sp.labels);
   }
   r.steps = r.epochs_run;
   r.seconds = since(t0);

@@ -38,6 +38,11 @@ struct CorpusGraphConfig {
   int64_t min_concept_words = 2;
   double concept_weight = 1.0;
   int64_t hidden = 200;  // the GCN's hidden width (core/model/corpus_gcn.h)
+  // refit: after the validation documents have chosen the epoch, a second
+  // GCN (same initialisation) trains on the training and validation documents
+  // for that many epochs and makes the predictions. The test documents'
+  // labels are never read either way.
+  bool refit = false;
   // A trained graph-classifier run (model.kind gat) whose class probabilities
   // are mixed in: p = ensemble_weight * p_gcn + (1 - ensemble_weight) * p_run
   // (trainer/corpus_trainer.h). Empty = the GCN alone.
@@ -56,6 +61,7 @@ struct CorpusGraphConfig {
     v.field("min_concept_words", min_concept_words, check::atLeast<int64_t>(1));
     v.field("concept_weight", concept_weight, check::greaterThan(0.0));
     v.field("hidden", hidden, check::atLeast<int64_t>(1));
+    v.field("refit", refit);
     v.field("ensemble_checkpoint", ensemble_checkpoint);
     v.field("ensemble_weight", ensemble_weight, check::fraction());
     v.field("ensemble_select", ensemble_select);
