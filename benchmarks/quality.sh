@@ -47,8 +47,9 @@ run_row() {  # name group dataset ranks config overrides...
   ((ranks > 1)) && cmd=(mpirun --oversubscribe --allow-run-as-root -np "$ranks" -x OMP_NUM_THREADS=1 "$AUTOGLM")
   local t0 t1
   t0=$(date +%s.%N)
+  # stdin from /dev/null: mpirun would otherwise read the rest of the rows file.
   "${cmd[@]}" train "$config" --set data.dir="$data" --set run.seed="$seed" \
-    --set run.out_dir="$OUT_DIR/runs/$name-s$seed" --set train.progress=off --overwrite "${args[@]}" >"$log" 2>&1 ||
+    --set run.out_dir="$OUT_DIR/runs/$name-s$seed" --set train.progress=off --overwrite "${args[@]}" </dev/null >"$log" 2>&1 ||
     { tail -5 "$log" >&2; die "row $name seed $seed failed; see $log"; }
   t1=$(date +%s.%N)
   local line acc epoch
