@@ -3,6 +3,7 @@
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "core/error.h"
@@ -32,11 +33,15 @@ GradientReducer::GradientReducer(std::vector<at::Tensor> params, std::shared_ptr
   slots_.resize(params_.size());
   std::vector<int64_t> numels;
   for (const auto& p : params_) numels.push_back(p.numel());
+  const int64_t align = std::max<int64_t>(1, compressor_->alignment());
   for (auto& g : assignBuckets(numels, opts_.bucket_bytes)) {
     Bucket b;
     int64_t offset = 0;
     for (int64_t i : g) {
       Slot& s = slots_[static_cast<size_t>(i)];
+      const int64_t aligned = (offset + align - 1) / align * align;
+      if (aligned > offset) b.gaps.emplace_back(offset, aligned - offset);
+      offset = aligned;
       s.bucket = static_cast<int>(buckets_.size());
       s.offset = offset;
       s.numel = params_[static_cast<size_t>(i)].numel();
@@ -139,6 +144,10 @@ void GradientReducer::loop() {
     std::exception_ptr error;
     try {
       at::Tensor& flat = buckets_[static_cast<size_t>(bucket)].flat;
+      // The last reduce left averaged values in the padding.
+      for (const auto& [offset, length] : buckets_[static_cast<size_t>(bucket)].gaps) {
+        flat.narrow(0, offset, length).zero_();
+      }
       // A NaN or inf must not enter the compressor's residuals: zero the bucket
       // (every rank still reduces it, so the collectives stay matched) and
       // report the first offending parameter.

@@ -12,8 +12,10 @@
 //     optimizer.step();
 //
 // Parameters are grouped into buckets of about `bucket_bytes`, in reverse order
-// of registration (assignBuckets), each backed by one flat float32 buffer. A hook on every parameter copies its
-// gradient into the buffer; once all of a bucket's parameters reported, the
+// of registration (assignBuckets), each backed by one flat float32 buffer in
+// which every parameter starts at a multiple of the compressor's alignment()
+// (zero padding between). A hook on every parameter copies its gradient into
+// the buffer; once all of a bucket's parameters reported, the
 // bucket is handed to the reducer's synchronisation thread, which runs the
 // compressor's (possibly multi-stage) reduction while backward continues.
 // Buckets start in index order on every rank, so all ranks issue the same
@@ -34,6 +36,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "comm/communicator.h"
@@ -95,6 +98,7 @@ class GradientReducer {
   struct Bucket {
     at::Tensor flat;
     std::vector<int64_t> params;
+    std::vector<std::pair<int64_t, int64_t>> gaps;  // (offset, length) of alignment padding, zeroed each step
     int64_t pending = 0;  // parameters of the current sync backward not reported yet
     bool launched = false;
   };

@@ -54,6 +54,10 @@ class Compressor {
   // gradient belongs to (warm-up). Blocking; one call at a time.
   virtual void reduce(int bucket_id, at::Tensor& bucket, int64_t step, comm::Communicator& comm) = 0;
 
+  // Elements: the reducer starts every parameter at a multiple of this in its
+  // bucket (zero padding between), so that no scale chunk spans two parameters.
+  virtual int64_t alignment() const { return 1; }
+
   // Per-rank state that must survive a checkpoint (residuals, momentum).
   virtual CompressorState state() const { return {}; }
   // Restores state(); throws CheckpointError naming the entry on a mismatch.

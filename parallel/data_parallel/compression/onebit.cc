@@ -97,7 +97,8 @@ OnebitLayout onebitLayout(int64_t numel, int ranks, int64_t chunk) {
   l.ranks = ranks;
   l.chunk = chunk;
   const int64_t per_rank = (numel + ranks - 1) / ranks;
-  l.part = (per_rank + 7) / 8 * 8;
+  const int64_t unit = per_rank >= chunk ? chunk : 8;  // whole chunks keep chunk boundaries at bucket offsets
+  l.part = (per_rank + unit - 1) / unit * unit;
   l.chunks = (l.part + chunk - 1) / chunk;
   return l;
 }
@@ -261,7 +262,8 @@ void OnebitCompressor::loadState(const CompressorState& state) {
                                    stateKey("residual", id), "'"));
     }
     if (res.server.defined() &&
-        (res.server.numel() % 8 != 0 || res.server.numel() > (res.worker.numel() + 7) / 8 * 8)) {
+        (res.server.numel() % 8 != 0 ||
+         res.server.numel() > (res.worker.numel() + chunk_ - 1) / chunk_ * chunk_ + 8)) {
       throw CheckpointError(concat("onebit compressor state entry '", server_key, "' has ", res.server.numel(),
                                    " elements, which is no part of a bucket of ", res.worker.numel()));
     }

@@ -3,8 +3,10 @@
 // (1-bit Adam / 1-bit LAMB, Tang et al. 2021).
 //
 // A bucket of n elements is split into one part per rank; each part holds
-// ceil(n / ranks) elements rounded up to a multiple of 8 (the elements past n are
-// padding, zero and never used). A part is compressed to its sign bits (8 per
+// ceil(n / ranks) elements rounded up to a multiple of the chunk when that is at
+// least one chunk, else to a multiple of 8 (the elements past n are padding,
+// zero and never used). With the reducer's alignment (alignment()) a chunk then
+// never spans two parameters. A part is compressed to its sign bits (8 per
 // byte, element 8b+k in bit k of byte b, set when the element is >= 0) and one
 // float32 scale per chunk of `chunk_elems` elements (the last chunk of a part may
 // be shorter): scale = mean |x| over the chunk's real elements, the scale that
@@ -34,7 +36,7 @@ namespace autoglm::parallel::data_parallel::compression {
 struct OnebitLayout {
   int64_t numel = 0;   // real elements of the bucket
   int ranks = 1;       // parts
-  int64_t part = 0;    // elements per part: ceil(numel / ranks) rounded up to a multiple of 8
+  int64_t part = 0;    // elements per part: ceil(numel / ranks) rounded up to chunks (or to 8 below one)
   int64_t chunk = 8;   // elements per scale
   int64_t chunks = 0;  // scales per part: ceil(part / chunk)
 
@@ -78,6 +80,8 @@ class OnebitCompressor final : public Compressor {
   explicit OnebitCompressor(const CompressionConfig& cfg);
 
   std::string name() const override { return "onebit"; }
+  // One chunk: with 128-d embeddings a chunk is one row of the table.
+  int64_t alignment() const override { return chunk_; }
   void reduce(int bucket_id, at::Tensor& bucket, int64_t step, comm::Communicator& comm) override;
   // "residual.<bucket>" (worker error, bucket size), "server_residual.<bucket>"
   // (server error of this rank's part, layout.part elements).

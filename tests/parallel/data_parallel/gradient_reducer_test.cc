@@ -12,6 +12,7 @@
 #include <limits>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -84,6 +85,47 @@ TEST(GradientReducer, BucketsAreTheAssignment) {
       EXPECT_EQ(r->bucketParams(b), want[static_cast<size_t>(b)]) << "bytes " << bytes << " bucket " << b;
     }
   }
+}
+
+// Checks that the padding of every bucket it gets is zero, then fills the
+// padding with garbage, as a compressor's decompressed average would.
+class PaddingProbe final : public compression::Compressor {
+ public:
+  explicit PaddingProbe(std::vector<std::pair<int64_t, int64_t>> gaps) : gaps_(std::move(gaps)) {}
+  std::string name() const override { return "probe"; }
+  int64_t alignment() const override { return 8; }
+  void reduce(int, at::Tensor& bucket, int64_t, comm::Communicator&) override {
+    for (const auto& [offset, length] : gaps_) {
+      EXPECT_TRUE(at::equal(bucket.narrow(0, offset, length), at::zeros({length}))) << "gap at " << offset;
+      bucket.narrow(0, offset, length).fill_(99.0);
+    }
+    ++calls;
+  }
+  int calls = 0;
+
+ private:
+  std::vector<std::pair<int64_t, int64_t>> gaps_;
+};
+
+TEST(GradientReducer, ParametersStartAtTheCompressorsAlignment) {
+  Params ps;
+  // One bucket, reverse order: p2 (6) at 0, p1 (4) at 8, p0 (12) at 16.
+  auto probe = std::make_unique<PaddingProbe>(std::vector<std::pair<int64_t, int64_t>>{{6, 2}, {12, 4}});
+  PaddingProbe* seen = probe.get();
+  GradientReducer r(ps.p, std::make_shared<LoopbackComm>(), std::move(probe), ReducerOptions{});
+  ASSERT_EQ(r.numBuckets(), 1);
+  EXPECT_EQ(r.bucketNumel(0), 28);
+  const auto want = ps.plainGrads();
+  for (int step = 0; step < 2; ++step) {
+    ps.zeroGrad();
+    r.beginBackward(/*sync=*/true, step);
+    ps.loss().backward();
+    r.finishStep();
+    for (size_t i = 0; i < ps.p.size(); ++i) {
+      EXPECT_TRUE(at::allclose(ps.p[i].grad(), want[i])) << "step " << step << " parameter " << i;
+    }
+  }
+  EXPECT_EQ(seen->calls, 2);
 }
 
 TEST(GradientReducer, AveragesWithTheOtherRank) {

@@ -169,7 +169,7 @@ TEST(OnebitCodec, ScalesAreChunkMeansOfRealElements) {
   EXPECT_TRUE(at::equal(onebit::unpackSigns(onebit::packSigns(x), s, 8, 20), d));
 }
 
-TEST(OnebitCodec, LayoutPadsPartsToMultiplesOfEight) {
+TEST(OnebitCodec, LayoutPadsPartsToMultiplesOfEightOrOfTheChunk) {
   OnebitLayout l = onebitLayout(1, 4, 2048);
   EXPECT_EQ(l.part, 8);
   EXPECT_EQ(l.chunks, 1);
@@ -182,6 +182,10 @@ TEST(OnebitCodec, LayoutPadsPartsToMultiplesOfEight) {
   EXPECT_EQ(l.valid(0), 336);
   EXPECT_EQ(l.valid(2), 1001 - 672);
   EXPECT_THROW(onebitLayout(10, 2, 12), Error);
+  // At least one chunk per rank: whole chunks, so that chunk boundaries stay at
+  // bucket offsets that are multiples of the chunk.
+  EXPECT_EQ(onebitLayout(1000, 2, 128).part, 512);  // 500 -> 512, not 504
+  EXPECT_EQ(onebitLayout(100, 2, 128).part, 56);    // 50 -> 56: less than a chunk
 }
 
 TEST(OnebitCodec, WorkerErrorFeedbackKeepsTheSum) {
