@@ -6,15 +6,12 @@
 
 #include <cmath>
 
-#include "core/error.h"
-
 namespace autoglm::trainer {
 namespace {
 
 struct AdamStep {
   float lr, beta1, beta2, eps, weight_decay;
   bool decoupled;  // AdamW: p *= 1 - lr*wd; Adam: g += wd*p
-  bool update_variance;  // false once the second moment is frozen
   double bias_correction1, bias_correction2;
 };
 
@@ -33,7 +30,6 @@ void fusedUpdate(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& 
   const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(s.bias_correction2));
   const float step_size = static_cast<float>(s.lr / s.bias_correction1);
   const bool decoupled = s.decoupled;
-  const bool update_variance = s.update_variance;
   const float wd = s.weight_decay;
   at::parallel_for(0, p.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
@@ -45,7 +41,7 @@ void fusedUpdate(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& 
         grad += wd * param;
       }
       const float mi = M[i] * s.beta1 + grad * one_m_b1;
-      const float vi = update_variance ? V[i] * s.beta2 + grad * grad * one_m_b2 : V[i];
+      const float vi = V[i] * s.beta2 + grad * grad * one_m_b2;
       M[i] = mi;
       V[i] = vi;
       const float denom = std::sqrt(vi) * inv_sqrt_bc2 + s.eps;
@@ -54,29 +50,18 @@ void fusedUpdate(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& 
   });
 }
 
-// Fall back when any parameter or option needs the general path; with a
-// frozen variance there is none to fall back to.
-template <typename Options>
-bool allFusable(std::vector<torch::optim::OptimizerParamGroup>& groups, int64_t freeze_after) {
-  for (auto& group : groups) {
-    auto& o = static_cast<Options&>(group.options());
-    AUTOGLM_CHECK(freeze_after < 0 || !o.amsgrad(), "a frozen Adam variance does not combine with amsgrad");
-    if (o.amsgrad()) return false;
-    for (auto& p : group.params()) {
-      if (!p.grad().defined() || fusable(p, p.grad())) continue;
-      AUTOGLM_CHECK(freeze_after < 0, "a frozen Adam variance needs dense contiguous float32 CPU parameters and ",
-                    "gradients; got a parameter of shape ", p.sizes(), " (", p.scalar_type(), ")");
-      return false;
-    }
-  }
-  return true;
-}
-
 template <typename Options, typename State>
 bool fusedStep(std::vector<torch::optim::OptimizerParamGroup>& groups,
                ska::flat_hash_map<std::string, std::unique_ptr<torch::optim::OptimizerParamState>>& state,
-               bool decoupled, int64_t freeze_after) {
-  if (!allFusable<Options>(groups, freeze_after)) return false;
+               bool decoupled) {
+  // Fall back when any parameter or option needs the general path.
+  for (auto& group : groups) {
+    auto& o = static_cast<Options&>(group.options());
+    if (o.amsgrad()) return false;
+    for (auto& p : group.params()) {
+      if (p.grad().defined() && !fusable(p, p.grad())) return false;
+    }
+  }
   at::NoGradGuard no_grad;
   for (auto& group : groups) {
     auto& o = static_cast<Options&>(group.options());
@@ -93,13 +78,11 @@ bool fusedStep(std::vector<torch::optim::OptimizerParamGroup>& groups,
       }
       auto& st = static_cast<State&>(*it->second);
       st.step(st.step() + 1);
-      const bool frozen = freeze_after >= 0 && st.step() > freeze_after;
-      const int64_t variance_steps = frozen ? freeze_after : st.step();
       const double b1 = std::get<0>(o.betas()), b2 = std::get<1>(o.betas());
       AdamStep s{static_cast<float>(o.lr()), static_cast<float>(b1), static_cast<float>(b2),
-                 static_cast<float>(o.eps()), static_cast<float>(o.weight_decay()), decoupled, !frozen,
+                 static_cast<float>(o.eps()), static_cast<float>(o.weight_decay()), decoupled,
                  1.0 - std::pow(b1, static_cast<double>(st.step())),
-                 1.0 - std::pow(b2, static_cast<double>(variance_steps))};
+                 1.0 - std::pow(b2, static_cast<double>(st.step()))};
       at::Tensor param = p;
       fusedUpdate(param, p.grad(), st.exp_avg(), st.exp_avg_sq(), s);
     }
@@ -112,14 +95,13 @@ bool fusedStep(std::vector<torch::optim::OptimizerParamGroup>& groups,
 template <typename Options, typename State, typename BaseStep>
 torch::Tensor stepWith(std::vector<torch::optim::OptimizerParamGroup>& groups,
                        ska::flat_hash_map<std::string, std::unique_ptr<torch::optim::OptimizerParamState>>& state,
-                       torch::optim::Optimizer::LossClosure closure, bool decoupled, int64_t freeze_after,
-                       BaseStep base_step) {
+                       torch::optim::Optimizer::LossClosure closure, bool decoupled, BaseStep base_step) {
   torch::Tensor loss;
   if (closure != nullptr) {
     at::AutoGradMode enable_grad(true);
     loss = closure();
   }
-  if (!fusedStep<Options, State>(groups, state, decoupled, freeze_after)) base_step();
+  if (!fusedStep<Options, State>(groups, state, decoupled)) base_step();
   return loss;
 }
 
@@ -127,14 +109,12 @@ torch::Tensor stepWith(std::vector<torch::optim::OptimizerParamGroup>& groups,
 
 torch::Tensor FusedAdamW::step(LossClosure closure) {
   return stepWith<torch::optim::AdamWOptions, torch::optim::AdamWParamState>(
-      param_groups_, state_, std::move(closure), /*decoupled=*/true, freeze_after_,
-      [this] { torch::optim::AdamW::step(nullptr); });
+      param_groups_, state_, std::move(closure), /*decoupled=*/true, [this] { torch::optim::AdamW::step(nullptr); });
 }
 
 torch::Tensor FusedAdam::step(LossClosure closure) {
   return stepWith<torch::optim::AdamOptions, torch::optim::AdamParamState>(
-      param_groups_, state_, std::move(closure), /*decoupled=*/false, freeze_after_,
-      [this] { torch::optim::Adam::step(nullptr); });
+      param_groups_, state_, std::move(closure), /*decoupled=*/false, [this] { torch::optim::Adam::step(nullptr); });
 }
 
 std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& t, std::vector<at::Tensor> params) {
@@ -149,32 +129,6 @@ std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& t, std
   auto o = torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay);
   if (t.fused_optimizer) return std::make_unique<FusedAdamW>(std::move(params), o);
   return std::make_unique<torch::optim::AdamW>(std::move(params), o);
-}
-
-void freezeVarianceAfter(torch::optim::Optimizer& opt, int64_t after) {
-  AUTOGLM_CHECK(after > 0, "freezeVarianceAfter: the second moment needs at least one step, got ", after);
-  if (auto* w = dynamic_cast<FusedAdamW*>(&opt)) {
-    w->freezeVarianceAfter(after);
-  } else if (auto* a = dynamic_cast<FusedAdam*>(&opt)) {
-    a->freezeVarianceAfter(after);
-  } else {
-    throw ConfigError("parallel.compression.freeze_variance needs train.fused_optimizer: true (Adam or AdamW)");
-  }
-}
-
-void applyFrozenVariance(const parallel::data_parallel::compression::CompressionConfig& c, torch::optim::Optimizer& opt) {
-  using parallel::data_parallel::compression::CompressionType;
-  if (!c.freeze_variance) return;
-  if (c.type != CompressionType::kOnebit && c.type != CompressionType::kTopk) {
-    throw ConfigError("parallel.compression.freeze_variance applies to onebit and topk, not " +
-                      std::string(core::enumName(c.type)));
-  }
-  if (c.warmup_steps <= 0) {
-    throw ConfigError(
-        "parallel.compression.freeze_variance needs parallel.compression.warmup_steps > 0: Adam's second moment "
-        "is estimated on the uncompressed warm-up steps");
-  }
-  freezeVarianceAfter(opt, c.warmup_steps);
 }
 
 void setLearningRate(torch::optim::Optimizer& opt, double lr) {

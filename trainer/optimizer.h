@@ -19,47 +19,21 @@
 
 namespace autoglm::trainer {
 
-// A frozen variance (freezeVarianceAfter) keeps a parameter's second moment,
-// and its bias correction, as they were after that parameter's `after`-th
-// update; the optimizer then has no fallback and throws for parameters the
-// fused update cannot take.
 class FusedAdamW : public torch::optim::AdamW {
  public:
   using torch::optim::AdamW::AdamW;
   torch::Tensor step(LossClosure closure = nullptr) override;
-  void freezeVarianceAfter(int64_t after) { freeze_after_ = after; }
-
- private:
-  int64_t freeze_after_ = -1;  // -1: never
 };
 
 class FusedAdam : public torch::optim::Adam {
  public:
   using torch::optim::Adam::Adam;
   torch::Tensor step(LossClosure closure = nullptr) override;
-  void freezeVarianceAfter(int64_t after) { freeze_after_ = after; }
-
- private:
-  int64_t freeze_after_ = -1;
 };
 
 // Adam or AdamW (fused or LibTorch's) with the train section's learning rate
 // and weight decay.
 std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& t, std::vector<at::Tensor> params);
-
-// 1-bit Adam's frozen variance (parallel.compression.freeze_variance): after
-// `after` (> 0) updates, Adam's second moment stops moving, so each update is
-// linear in the gradient and a compressor's error feedback delivers, summed
-// over steps, what the uncompressed gradients would have. Throws ConfigError
-// unless `opt` is a FusedAdam or FusedAdamW.
-void freezeVarianceAfter(torch::optim::Optimizer& opt, int64_t after);
-
-// parallel.compression.freeze_variance for the optimizer of a data-parallel
-// run: the second moment stops where the compressor's warm-up ends. Throws
-// ConfigError for a compressor without warm-up, other than onebit and topk, or
-// an optimizer that cannot freeze.
-void applyFrozenVariance(const parallel::data_parallel::compression::CompressionConfig& c,
-                         torch::optim::Optimizer& opt);
 
 // Sets the learning rate of every parameter group.
 void setLearningRate(torch::optim::Optimizer& opt, double lr);

@@ -37,7 +37,6 @@ StepRunner::StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStor
   }
   if (link != nullptr) executor_ = std::make_unique<PipelineExecutor>(model_, *link, pipeline_.schedule);
   optimizer_ = makeOptimizer(cfg.train, model_->parameters());
-  if (reducer_) applyFrozenVariance(cfg.parallel.compression, *optimizer_);
   for (const auto& item : model_->named_parameters()) param_names_.push_back(item.key());
   schedule_.lr = cfg.train.lr;
   schedule_.warmup_steps = cfg.train.warmup_steps;

@@ -4,10 +4,6 @@
 #include <ATen/TensorOperators.h>
 #include <gtest/gtest.h>
 
-#include <cmath>
-
-#include "core/error.h"
-
 namespace autoglm::trainer {
 namespace {
 
@@ -72,79 +68,6 @@ TEST(FusedAdam, StateIsSavedAndRestoredLikeLibTorch) {
   plain.step();
   // A fresh AdamW would move each entry by lr = 0.1 here, the restored one by about 0.009.
   EXPECT_TRUE(at::allclose(p, q, 1e-5, 1e-6)) << p << q;
-}
-
-// Frozen after 3 updates: the first 3 match LibTorch's AdamW, then the second
-// moment stays and each update follows Adam's rule with that moment and the
-// bias correction of step 3.
-TEST(FusedAdam, FrozenVarianceKeepsTheSecondMomentOfTheLastWarmupStep) {
-  at::manual_seed(5);
-  const double lr = 0.01, wd = 0.05, b1 = 0.9, b2 = 0.999, eps = 1e-8;
-  at::Tensor p = at::randn({40}).requires_grad_();
-  at::Tensor q = p.detach().clone().requires_grad_();
-  auto o = torch::optim::AdamWOptions(lr).weight_decay(wd);
-  FusedAdamW frozen({p}, o);
-  frozen.freezeVarianceAfter(3);
-  torch::optim::AdamW plain({q}, o);
-  auto stateOf = [&] {
-    return static_cast<torch::optim::AdamWParamState&>(*frozen.state().begin()->second);
-  };
-  for (int s = 1; s <= 3; ++s) {
-    at::Tensor g = at::randn({40});
-    p.mutable_grad() = g.clone();
-    q.mutable_grad() = g.clone();
-    frozen.step();
-    plain.step();
-  }
-  EXPECT_LT((p - q).abs().max().item<double>(), 1e-5);
-  const at::Tensor v3 = stateOf().exp_avg_sq().clone();
-  for (int s = 4; s <= 6; ++s) {
-    at::Tensor g = at::randn({40});
-    const at::Tensor before = p.detach().clone();
-    const at::Tensor m = stateOf().exp_avg() * b1 + g * (1 - b1);
-    const at::Tensor denom = (v3 / (1 - std::pow(b2, 3))).sqrt() + eps;
-    const at::Tensor expect = before * (1 - lr * wd) - lr / (1 - std::pow(b1, s)) * m / denom;
-    p.mutable_grad() = g.clone();
-    q.mutable_grad() = g.clone();
-    frozen.step();
-    plain.step();
-    EXPECT_TRUE(at::equal(stateOf().exp_avg_sq(), v3)) << "step " << s;
-    EXPECT_TRUE(at::allclose(p, expect, 1e-5, 1e-6)) << "step " << s;
-  }
-  // LibTorch's AdamW kept moving its second moment, so the two now differ.
-  EXPECT_GT((p - q).abs().max().item<double>(), 1e-6);
-}
-
-TEST(FusedAdam, FrozenVarianceNeedsTheFusedOptimizer) {
-  at::Tensor p = at::randn({4}).requires_grad_();
-  torch::optim::AdamW plain({p}, torch::optim::AdamWOptions(0.1));
-  try {
-    freezeVarianceAfter(plain, 10);
-    FAIL() << "no error";
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("train.fused_optimizer"), std::string::npos) << e.what();
-  }
-}
-
-TEST(FusedAdam, FrozenVarianceSettingsAreChecked) {
-  namespace c = parallel::data_parallel::compression;
-  at::Tensor p = at::randn({4}).requires_grad_();
-  FusedAdamW opt({p}, torch::optim::AdamWOptions(0.1));
-  auto errorOf = [&](c::CompressionType type, int64_t warmup) {
-    c::CompressionConfig cfg;
-    cfg.type = type;
-    cfg.warmup_steps = warmup;
-    cfg.freeze_variance = true;
-    try {
-      applyFrozenVariance(cfg, opt);
-    } catch (const ConfigError& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
-  EXPECT_NE(errorOf(c::CompressionType::kOnebit, 0).find("parallel.compression.warmup_steps > 0"), std::string::npos);
-  EXPECT_NE(errorOf(c::CompressionType::kFp16, 5).find("onebit and topk, not fp16"), std::string::npos);
-  EXPECT_EQ(errorOf(c::CompressionType::kTopk, 5), "");
 }
 
 }  // namespace

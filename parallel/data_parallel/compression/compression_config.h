@@ -24,12 +24,6 @@ constexpr std::array<core::EnumName<CompressionType>, 5> enumNames(CompressionTy
 struct CompressionConfig {
   CompressionType type = CompressionType::kNone;
   int64_t warmup_steps = 0;      // onebit, topk: uncompressed (plain average) steps first
-  // onebit, topk: Adam's second moment stops moving once compression starts
-  // (1-bit Adam, Tang et al. 2021), so each update is linear in the gradient
-  // and error feedback delivers over the steps what was held back. Needs
-  // warmup_steps > 0 (the moment is estimated on the uncompressed steps) and
-  // train.fused_optimizer.
-  bool freeze_variance = false;
   // onebit: elements per scale. Small chunks keep the many all-zero rows of an
   // embedding gradient at zero instead of +-scale noise that Adam amplifies, so
   // the default is about one embedding row (benchmarks/README-dp.md has the
@@ -43,7 +37,6 @@ struct CompressionConfig {
   void visit(V& v) {
     v.field("type", type);
     v.field("warmup_steps", warmup_steps, core::check::atLeast<int64_t>(0));
-    v.field("freeze_variance", freeze_variance);
     v.field("chunk_elems", chunk_elems,
             core::check::all<int64_t>({core::check::between<int64_t>(8, int64_t{1} << 24),
                                        core::check::multipleOf<int64_t>(8)}));
