@@ -26,9 +26,11 @@ using core::model::GraphClassifierImpl;
 using core::model::ParamShard;
 
 // "block0.proj.weight" -> the part's slice of it, or nothing (the whole tensor).
+// A parameter of the model itself, outside every part ("learned_edge_scale"),
+// is never sharded.
 std::optional<ParamShard> shardOfParam(const GraphClassifierImpl& model, const std::string& name) {
   const auto dot = name.find('.');
-  AUTOGLM_CHECK(dot != std::string::npos, "parameter without a part: " + name);
+  if (dot == std::string::npos) return std::nullopt;
   return model.part(name.substr(0, dot))->shardOf(name.substr(dot + 1));
 }
 

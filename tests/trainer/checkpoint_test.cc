@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "core/error.h"
 #include "test_util.h"
@@ -34,9 +35,11 @@ std::vector<at::Tensor> paramsAfter(Trainer& t) {
   return out;
 }
 
-TEST(Checkpoint, ResumeGivesSameParametersAsUninterruptedRun) {
+// 12 steps straight against 7, a resume, and 5 more: the parameters agree.
+void expectResumeMatchesUninterrupted(const std::function<void(ExperimentConfig&)>& adjust) {
   TempDir a("resumeA"), b("resumeB");
   ExperimentConfig ca = resumeConfig(a.str());
+  adjust(ca);
   ca.train.max_steps = 12;
   core::graph::PreparedData data = prepareData(ca);
   Trainer full(ca, data);
@@ -45,6 +48,7 @@ TEST(Checkpoint, ResumeGivesSameParametersAsUninterruptedRun) {
   auto expected = paramsAfter(full);
 
   ExperimentConfig cb = resumeConfig(b.str());
+  adjust(cb);
   cb.train.max_steps = 7;  // stops mid-epoch 2, after one end-of-epoch evaluation
   {
     Trainer first(cb, data);
@@ -66,6 +70,19 @@ TEST(Checkpoint, ResumeGivesSameParametersAsUninterruptedRun) {
     EXPECT_TRUE(at::allclose(got[i], expected[i], 1e-5, 1e-6))
         << "parameter " << i << " max diff " << (got[i] - expected[i]).abs().max().item<double>();
   }
+}
+
+TEST(Checkpoint, ResumeGivesSameParametersAsUninterruptedRun) {
+  expectResumeMatchesUninterrupted([](ExperimentConfig&) {});
+}
+
+// learned_edge_scale is the model's own parameter, outside every part: it is
+// saved, restored and kept as the best model like the parts' parameters.
+TEST(Checkpoint, ResumeWithLearnedEdgesRestoresTheModelsOwnParameter) {
+  expectResumeMatchesUninterrupted([](ExperimentConfig& c) {
+    c.model.layers = 2;
+    c.model.learned_edges = 2;
+  });
 }
 
 TEST(Checkpoint, CorruptionIsDetectedAndOldCheckpointsArePruned) {
