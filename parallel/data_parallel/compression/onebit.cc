@@ -262,8 +262,7 @@ void OnebitCompressor::loadState(const CompressorState& state) {
                                    stateKey("residual", id), "'"));
     }
     if (res.server.defined() &&
-        (res.server.numel() % 8 != 0 ||
-         res.server.numel() > (res.worker.numel() + chunk_ - 1) / chunk_ * chunk_ + 8)) {
+        (res.server.numel() % 8 != 0 || res.server.numel() > (res.worker.numel() + chunk_ - 1) / chunk_ * chunk_)) {
       throw CheckpointError(concat("onebit compressor state entry '", server_key, "' has ", res.server.numel(),
                                    " elements, which is no part of a bucket of ", res.worker.numel()));
     }
