@@ -29,6 +29,9 @@ struct CompressionConfig {
   // the default is about one embedding row (benchmarks/README-dp.md has the
   // accuracy per chunk size). 128 costs 1.25 bits per element.
   int64_t chunk_elems = 128;
+  // onebit: chunks whose gradient is zero on every rank are sent as zero and keep
+  // their residuals (onebit.h), instead of returning their residual as +-scale.
+  bool skip_zero_chunks = true;
   double ratio = 0.01;           // topk: fraction of each bucket sent
   double momentum = 0.0;         // topk: momentum correction factor (0 = error feedback only)
   int64_t sample_elems = 16384;  // topk: elements sampled to estimate the threshold
@@ -40,6 +43,7 @@ struct CompressionConfig {
     v.field("chunk_elems", chunk_elems,
             core::check::all<int64_t>({core::check::between<int64_t>(8, int64_t{1} << 24),
                                        core::check::multipleOf<int64_t>(8)}));
+    v.field("skip_zero_chunks", skip_zero_chunks);
     v.field("ratio", ratio, core::Check<double>([](const double& r) -> std::optional<std::string> {
               if (!(r > 0.0 && r <= 1.0)) return std::string("must be in (0, 1]");
               return std::nullopt;

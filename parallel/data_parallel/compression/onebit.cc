@@ -134,7 +134,29 @@ at::Tensor unpackSigns(const at::Tensor& bits, const at::Tensor& scales, int64_t
   return out;
 }
 
-void encodePart(const at::Tensor& x, const OnebitLayout& layout, int index, at::Tensor out) {
+at::Tensor nonzeroChunks(const at::Tensor& g, const OnebitLayout& layout) {
+  checkFloat(g, "onebit::nonzeroChunks");
+  AUTOGLM_CHECK(g.numel() == layout.numel, "onebit::nonzeroChunks: ", g.numel(), " elements, layout has ",
+                layout.numel);
+  at::Tensor out = at::empty({layout.ranks * layout.chunks}, g.options().dtype(at::kByte));
+  const float* x = g.data_ptr<float>();
+  uint8_t* dst = out.data_ptr<uint8_t>();
+  const int64_t grain = std::max<int64_t>(1, 65536 / layout.chunk);
+  at::parallel_for(0, out.numel(), grain, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t p = c / layout.chunks;
+      const int64_t lo = p * layout.part + (c % layout.chunks) * layout.chunk;
+      const int64_t hi = std::min({lo + layout.chunk, (p + 1) * layout.part, layout.numel});
+      uint8_t any = 0;
+      for (int64_t i = lo; i < hi && any == 0; ++i) any = x[i] != 0.0f;
+      dst[c] = any;
+    }
+  });
+  return out;
+}
+
+void encodePart(const at::Tensor& x, const OnebitLayout& layout, int index, at::Tensor out,
+                const at::Tensor& active) {
   checkFloat(x, "onebit::encodePart");
   AUTOGLM_CHECK(x.numel() == layout.part, "onebit::encodePart: ", x.numel(), " elements, part has ",
                 layout.part);
@@ -145,6 +167,14 @@ void encodePart(const at::Tensor& x, const OnebitLayout& layout, int index, at::
   packSignsInto(src, layout.part, dst);
   std::vector<float> scales(static_cast<size_t>(layout.chunks));
   chunkScalesInto(src, layout.part, layout.chunk, layout.valid(index), scales.data());
+  if (active.defined()) {
+    AUTOGLM_CHECK(active.scalar_type() == at::kByte && active.is_contiguous() && active.numel() == layout.chunks,
+                  "onebit::encodePart: active must be contiguous uint8 of ", layout.chunks, " chunks");
+    const uint8_t* on = active.data_ptr<uint8_t>();
+    for (int64_t k = 0; k < layout.chunks; ++k) {
+      if (on[k] == 0) scales[static_cast<size_t>(k)] = 0.0f;
+    }
+  }
   std::memcpy(dst + layout.part / 8, scales.data(), scales.size() * sizeof(float));
 }
 
@@ -163,7 +193,7 @@ at::Tensor decodePart(const at::Tensor& row, const OnebitLayout& layout, int ind
 }  // namespace onebit
 
 OnebitCompressor::OnebitCompressor(const CompressionConfig& cfg)
-    : warmup_steps_(cfg.warmup_steps), chunk_(cfg.chunk_elems) {
+    : warmup_steps_(cfg.warmup_steps), chunk_(cfg.chunk_elems), skip_zero_chunks_(cfg.skip_zero_chunks) {
   core::checkConfig(cfg, "parallel.compression");
 }
 
@@ -189,13 +219,26 @@ void OnebitCompressor::reduce(int bucket_id, at::Tensor& bucket, int64_t step, c
                                  "; was the state saved with a different number of ranks?"));
   }
 
+  // Chunks that are zero on every rank; undefined when none are skipped.
+  at::Tensor active;
+  if (skip_zero_chunks_) {
+    active = onebit::nonzeroChunks(bucket, layout);
+    if (ranks > 1) {
+      comm.allreduce(active, {comm::ReduceOp::kMax})->wait();
+      stats_.bytes_sent += static_cast<int64_t>(active.nbytes());
+    }
+  }
+  const auto activeOf = [&](int p) {
+    return active.defined() ? active.narrow(0, p * layout.chunks, layout.chunks) : at::Tensor();
+  };
+
   // Worker: compress c = g + e_worker, part p for rank p.
   at::Tensor c = at::zeros({ranks * layout.part}, bucket.options());
   at::Tensor c_real = c.narrow(0, 0, n);
   at::add_out(c_real, bucket, res.worker);
   at::Tensor send = at::empty({ranks, layout.partBytes()}, bucket.options().dtype(at::kByte));
   for (int p = 0; p < ranks; ++p) {
-    onebit::encodePart(c.narrow(0, p * layout.part, layout.part), layout, p, send[p]);
+    onebit::encodePart(c.narrow(0, p * layout.part, layout.part), layout, p, send[p], activeOf(p));
   }
   auto stage1 = comm.alltoall(send, {});
   stats_.bytes_sent += static_cast<int64_t>(send.nbytes());
@@ -216,7 +259,7 @@ void OnebitCompressor::reduce(int bucket_id, at::Tensor& bucket, int64_t step, c
   if (ranks > 1) x.div_(ranks);
   x.add_(res.server);
   at::Tensor mine = at::empty({layout.partBytes()}, send.options());
-  onebit::encodePart(x, layout, rank, mine);
+  onebit::encodePart(x, layout, rank, mine, activeOf(rank));
   auto stage2 = comm.allgather(mine, {});
   stats_.bytes_sent += static_cast<int64_t>(mine.nbytes());
   at::sub_out(res.server, x, onebit::decodePart(mine, layout, rank));

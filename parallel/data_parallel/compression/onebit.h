@@ -12,7 +12,16 @@
 // be shorter): scale = mean |x| over the chunk's real elements, the scale that
 // minimises the L2 error of scale * sign(x).
 //
+// Skipped chunks (skip_zero_chunks, the default): a chunk whose gradient is zero
+// on every rank (an embedding row no document of the step touched) is sent with
+// scale 0 in both stages, so it decodes to exactly zero and both residuals keep
+// what they held for it (delivered when the row is next touched). Without this,
+// the residual left in such a row came back as +-scale every step, and Adam
+// turned that into updates of every rare word's embedding. The ranks learn
+// which chunks are skipped from a max all-reduce of one byte per chunk.
+//
 // reduce() after warm-up, on rank j:
+//   skipped chunks: max all-reduce of (chunk of g has a nonzero element)
 //   c = g + e_worker; e_worker = c - decompress(compress(c))
 //   stage 1: all-to-all of the compressed parts (rank j gets part j of everyone),
 //            s_j = mean over ranks of the decompressed parts (in rank order);
@@ -20,8 +29,9 @@
 //   stage 2: all-gather of the compressed parts x; every rank decompresses all of
 //            them, so the result is identical on every rank.
 // Bytes handed to the communicator per rank: ranks * part / 8 (all-to-all) +
-// part / 8 (all-gather) + 4 bytes per scale, about n/8 * (1 + 1/ranks): it does
-// not grow with the number of ranks.
+// part / 8 (all-gather) + 4 bytes per scale (+ 1 byte per chunk of the bucket
+// for the skipped chunks), about n/8 * (1 + 1/ranks): it does not grow with the
+// number of ranks.
 
 #include <ATen/core/Tensor.h>
 
@@ -64,9 +74,16 @@ at::Tensor chunkScales(const at::Tensor& x, int64_t chunk, int64_t valid);
 // valid <= i < 8 * bits.numel(). float32 [8 * bits.numel()]; chunk a multiple of 8.
 at::Tensor unpackSigns(const at::Tensor& bits, const at::Tensor& scales, int64_t chunk, int64_t valid);
 
+// uint8 [layout.ranks * layout.chunks]: entry p * chunks + k is 1 when chunk k of
+// part p of `g` (contiguous float32 [layout.numel]) holds a nonzero element, else 0.
+at::Tensor nonzeroChunks(const at::Tensor& g, const OnebitLayout& layout);
+
 // Writes the compressed form of part `index` (x: contiguous float32 [layout.part],
 // zero past its valid elements) into `out` (contiguous uint8 [layout.partBytes()]).
-void encodePart(const at::Tensor& x, const OnebitLayout& layout, int index, at::Tensor out);
+// `active` (uint8 [layout.chunks], undefined for all): chunks where it is 0 get
+// scale 0, so they decode to zero.
+void encodePart(const at::Tensor& x, const OnebitLayout& layout, int index, at::Tensor out,
+                const at::Tensor& active = {});
 
 // The decompressed part `index` from its compressed form `row` (uint8
 // [layout.partBytes()]): float32 [layout.part], zero past its valid elements.
@@ -96,6 +113,7 @@ class OnebitCompressor final : public Compressor {
 
   int64_t warmup_steps_;
   int64_t chunk_;
+  bool skip_zero_chunks_;
   std::map<int, Residuals> residuals_;
 };
 

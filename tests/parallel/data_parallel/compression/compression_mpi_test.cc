@@ -7,6 +7,7 @@
 #include <ATen/TensorOperators.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -199,9 +200,20 @@ TEST(CompressionMpi, TopkOverTheDataParallelGroupsOfATwoByTwoLayout) {
   checkTopkOver(grid.dp(), 100 * grid.coord().tp);
 }
 
+// The onebit test's gradients: chunk-sized ranges of gradient() zeroed, some
+// on every rank at a step (skipped chunks), some on one rank only.
+at::Tensor sparseGradient(int rank, int bucket, int64_t step, int64_t n, int64_t chunk) {
+  at::Tensor g = gradient(rank, bucket, step, n);
+  for (int64_t k = 0; k * chunk < n; ++k) {
+    if ((k + step) % 3 == 0 || (k + rank) % 4 == 1) g.narrow(0, k * chunk, std::min(chunk, n - k * chunk)).zero_();
+  }
+  return g;
+}
+
 // The two compressed stages of 1-bit Adam for every rank, computed locally.
 struct OnebitReference {
   OnebitLayout l;
+  bool skip = true;
   std::vector<at::Tensor> worker, server;  // per rank
 
   at::Tensor step(int bucket, int64_t step) {
@@ -213,14 +225,21 @@ struct OnebitReference {
         server.push_back(at::zeros({l.part}, kF32));
       }
     }
+    std::vector<at::Tensor> g(P);
+    at::Tensor active;  // chunks nonzero on some rank
+    for (int r = 0; r < P; ++r) {
+      g[r] = sparseGradient(r, bucket, step, n, l.chunk);
+      if (skip) active = r == 0 ? onebit::nonzeroChunks(g[r], l) : at::maximum(active, onebit::nonzeroChunks(g[r], l));
+    }
+    const auto activeOf = [&](int p) { return skip ? active.narrow(0, p * l.chunks, l.chunks) : at::Tensor(); };
     at::Tensor row = at::empty({l.partBytes()}, at::TensorOptions().dtype(at::kByte));
     std::vector<at::Tensor> sent(P);  // what rank r's compressed parts decode to
     for (int r = 0; r < P; ++r) {
       at::Tensor c = at::zeros({P * l.part}, kF32);
-      c.narrow(0, 0, n).copy_(gradient(r, bucket, step, n) + worker[r]);
+      c.narrow(0, 0, n).copy_(g[r] + worker[r]);
       at::Tensor d = at::zeros({P * l.part}, kF32);
       for (int p = 0; p < P; ++p) {
-        onebit::encodePart(c.narrow(0, p * l.part, l.part), l, p, row);
+        onebit::encodePart(c.narrow(0, p * l.part, l.part), l, p, row, activeOf(p));
         d.narrow(0, p * l.part, l.part).copy_(onebit::decodePart(row, l, p));
       }
       worker[r] = c.narrow(0, 0, n) - d.narrow(0, 0, n);
@@ -232,7 +251,7 @@ struct OnebitReference {
       for (int r = 1; r < P; ++r) x.add_(sent[r].narrow(0, j * l.part, l.part));
       if (P > 1) x.div_(P);
       x.add_(server[j]);
-      onebit::encodePart(x, l, j, row);
+      onebit::encodePart(x, l, j, row, activeOf(j));
       const at::Tensor y = onebit::decodePart(row, l, j);
       server[j] = x - y;
       const int64_t valid = l.valid(j);
@@ -242,21 +261,25 @@ struct OnebitReference {
   }
 };
 
-TEST(CompressionMpi, OnebitMatchesTheLocalReferenceOnEveryRank) {
+// With and without skipped chunks.
+class OnebitMpi : public ::testing::TestWithParam<bool> {};
+
+TEST_P(OnebitMpi, MatchesTheLocalReferenceOnEveryRank) {
   auto world = test::worldComm();
   const int P = world->size();
   CompressionConfig cfg;
   cfg.chunk_elems = 64;
   cfg.warmup_steps = 2;
+  cfg.skip_zero_chunks = GetParam();
   auto comp = make("onebit", cfg);
   auto none = make("none");
   std::vector<OnebitReference> refs;
-  for (int64_t n : kSizes) refs.push_back(OnebitReference{onebitLayout(n, P, cfg.chunk_elems), {}, {}});
+  for (int64_t n : kSizes) refs.push_back(OnebitReference{onebitLayout(n, P, cfg.chunk_elems), cfg.skip_zero_chunks, {}, {}});
   for (int step = 0; step < 5; ++step) {
     for (size_t b = 0; b < kSizes.size(); ++b) {
       const int64_t n = kSizes[b];
       const int id = static_cast<int>(b);
-      at::Tensor g = gradient(world->rank(), id, step, n);
+      at::Tensor g = sparseGradient(world->rank(), id, step, n, cfg.chunk_elems);
       const int64_t bytes_before = comp->stats().bytes_sent;
       if (step < cfg.warmup_steps) {
         at::Tensor plain = g.clone();
@@ -273,8 +296,9 @@ TEST(CompressionMpi, OnebitMatchesTheLocalReferenceOnEveryRank) {
       // 1-bit volume: about n/8 * (1 + 1/P) bytes plus the scales, whatever P.
       const OnebitLayout& l = refs[b].l;
       const int64_t bytes = comp->stats().bytes_sent - bytes_before;
-      EXPECT_EQ(bytes, (P + 1) * l.partBytes());
-      const double scale_bytes = 4.0 * (P + 1) * l.chunks;
+      const int64_t skip_bytes = cfg.skip_zero_chunks && P > 1 ? P * l.chunks : 0;
+      EXPECT_EQ(bytes, (P + 1) * l.partBytes() + skip_bytes);
+      const double scale_bytes = 4.0 * (P + 1) * l.chunks + static_cast<double>(skip_bytes);
       EXPECT_LE(static_cast<double>(bytes), 2.2 * static_cast<double>(n) / 8 + scale_bytes + (P + 1))
           << "n=" << n << " ranks " << P;
       if (n >= 5003) {
@@ -290,6 +314,8 @@ TEST(CompressionMpi, OnebitMatchesTheLocalReferenceOnEveryRank) {
     EXPECT_TRUE(at::equal(t, want)) << key;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(SkipZeroChunks, OnebitMpi, ::testing::Bool());
 
 }  // namespace
 }  // namespace autoglm::parallel::data_parallel::compression
