@@ -2,7 +2,6 @@
 // feedback invariants, stats and state round trips (a one-rank loopback
 // communicator stands in for the group).
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
@@ -21,29 +20,20 @@
 #include "core/yaml_config.h"
 #include "parallel/data_parallel/compression/compressor.h"
 #include "parallel/data_parallel/compression/onebit.h"
+#include "tests/parallel/data_parallel/compression/compression_test_util.h"
 #include "parallel/data_parallel/compression/topk.h"
 #include "tests/loopback_communicator.h"
 
 namespace autoglm::parallel::data_parallel::compression {
 namespace {
 
-const at::TensorOptions kF32 = at::TensorOptions().dtype(at::kFloat);
-
-at::Tensor randn(int64_t n, uint64_t seed) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  return at::randn({n}, gen, kF32);
-}
+using test_util::kF32;
+using test_util::randn;
+using test_util::stateEntry;
 
 using test::LoopbackComm;
 
 CompressionType typeOf(const std::string& name) { return *core::parseEnum<CompressionType>(name); }
-
-at::Tensor stateEntry(const Compressor& c, const std::string& key) {
-  for (const auto& [k, t] : c.state()) {
-    if (k == key) return t;
-  }
-  return {};
-}
 
 // ---- factory --------------------------------------------------------------
 

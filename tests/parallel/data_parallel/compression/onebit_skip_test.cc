@@ -1,7 +1,6 @@
 // Onebit's skipped chunks: a chunk whose gradient is zero on every rank decodes
 // to exactly zero and leaves both residuals as they were.
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 #include <gtest/gtest.h>
@@ -11,25 +10,16 @@
 #include "core/error.h"
 #include "parallel/data_parallel/compression/compressor.h"
 #include "parallel/data_parallel/compression/onebit.h"
+#include "tests/parallel/data_parallel/compression/compression_test_util.h"
 #include "tests/loopback_communicator.h"
 
 namespace autoglm::parallel::data_parallel::compression {
 namespace {
 
-const at::TensorOptions kF32 = at::TensorOptions().dtype(at::kFloat);
+using test_util::kF32;
+using test_util::randn;
+using test_util::stateEntry;
 const at::TensorOptions kU8 = at::TensorOptions().dtype(at::kByte);
-
-at::Tensor randn(int64_t n, uint64_t seed) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  return at::randn({n}, gen, kF32);
-}
-
-at::Tensor stateEntry(const Compressor& c, const std::string& key) {
-  for (const auto& [k, t] : c.state()) {
-    if (k == key) return t;
-  }
-  return {};
-}
 
 TEST(OnebitSkip, NonzeroChunksMarksEachChunkOfEachPart) {
   // 1000 over 2 ranks in chunks of 128: parts of 512, 4 chunks each; part 1
