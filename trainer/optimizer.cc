@@ -131,6 +131,19 @@ std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& t, std
   return std::make_unique<torch::optim::AdamW>(std::move(params), o);
 }
 
+at::Tensor secondMoment(const torch::optim::Optimizer& opt, const at::Tensor& p) {
+  const auto& state = opt.state();
+  const auto it = state.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+  if (it == state.end()) return {};
+  if (const auto* adamw = dynamic_cast<const torch::optim::AdamWParamState*>(it->second.get())) {
+    return adamw->exp_avg_sq();
+  }
+  if (const auto* adam = dynamic_cast<const torch::optim::AdamParamState*>(it->second.get())) {
+    return adam->exp_avg_sq();
+  }
+  return {};
+}
+
 void setLearningRate(torch::optim::Optimizer& opt, double lr) {
   for (auto& group : opt.param_groups()) group.options().set_lr(lr);
 }

@@ -35,6 +35,10 @@ class FusedAdam : public torch::optim::Adam {
 // and weight decay.
 std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& t, std::vector<at::Tensor> params);
 
+// Adam's or AdamW's second moment (exp_avg_sq) of parameter `p`; undefined
+// before its first step, or for another optimizer.
+at::Tensor secondMoment(const torch::optim::Optimizer& opt, const at::Tensor& p);
+
 // Sets the learning rate of every parameter group.
 void setLearningRate(torch::optim::Optimizer& opt, double lr);
 

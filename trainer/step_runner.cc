@@ -37,6 +37,14 @@ StepRunner::StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStor
   }
   if (link != nullptr) executor_ = std::make_unique<PipelineExecutor>(model_, *link, pipeline_.schedule);
   optimizer_ = makeOptimizer(cfg.train, model_->parameters());
+  if (reducer_ && reducer_->compressor().usesShape()) {
+    // onebit shape: adam. Every rank holds the same Adam state (the reduced
+    // gradients are identical), and backward does not touch it.
+    reducer_->setShapeSource([this, params = model_->parameters()](int64_t i) {
+      const at::Tensor v = secondMoment(*optimizer_, params[static_cast<size_t>(i)]);
+      return v.defined() ? v.sqrt() : v;
+    });
+  }
   for (const auto& item : model_->named_parameters()) param_names_.push_back(item.key());
   schedule_.lr = cfg.train.lr;
   schedule_.warmup_steps = cfg.train.warmup_steps;

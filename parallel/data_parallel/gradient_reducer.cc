@@ -164,6 +164,7 @@ void GradientReducer::loop() {
         std::lock_guard<std::mutex> lock(mu_);
         if (nonfinite_param_ < 0) nonfinite_param_ = bad;
       }
+      if (shape_source_ && compressor_->usesShape()) compressor_->setShape(bucket, bucketPrior(bucket));
       compressor_->reduce(bucket, flat, step, *comm_);
     } catch (...) {
       error = std::current_exception();
@@ -176,6 +177,22 @@ void GradientReducer::loop() {
     }
     cv_.notify_all();
   }
+}
+
+at::Tensor GradientReducer::bucketPrior(int bucket) const {
+  const Bucket& b = buckets_[static_cast<size_t>(bucket)];
+  at::Tensor prior = at::zeros_like(b.flat);
+  for (int64_t i : b.params) {
+    const Slot& s = slots_[static_cast<size_t>(i)];
+    const at::Tensor m = shape_source_(orig_index_[static_cast<size_t>(i)]);
+    if (!m.defined()) continue;
+    if (m.numel() != s.numel) {
+      throw Error(detail::concat("GradientReducer: the shape prior of parameter ", orig_index_[static_cast<size_t>(i)],
+                                 " has ", m.numel(), " elements, the parameter ", s.numel));
+    }
+    prior.narrow(0, s.offset, s.numel).copy_(m.reshape({-1}));
+  }
+  return prior;
 }
 
 StepStatus GradientReducer::finishStep() {

@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -79,6 +80,14 @@ class GradientReducer {
   // Rethrows a failure of the reduction.
   StepStatus finishStep();
 
+  // For a compressor that usesShape(): `source(i)` gives the magnitude prior of
+  // parameter i (index into the constructor's list; the parameter's shape or
+  // numel, >= 0, the same on every rank; undefined when unknown, read as
+  // zeros). Called from the synchronisation thread during backward, before
+  // each bucket's reduce(), so it must not read what backward writes.
+  using ShapeSource = std::function<at::Tensor(int64_t param)>;
+  void setShapeSource(ShapeSource source) { shape_source_ = std::move(source); }
+
   int numBuckets() const { return static_cast<int>(buckets_.size()); }
   // Parameter indices (into the constructor's list) of bucket b, in bucket order.
   std::vector<int64_t> bucketParams(int b) const;
@@ -107,6 +116,7 @@ class GradientReducer {
   void launchReady();  // starts consecutive complete buckets, in order (caller holds no lock)
   void enqueue(int bucket);
   void loop();
+  at::Tensor bucketPrior(int bucket) const;  // shape_source_ over a bucket's parameters, zeros in gaps
 
   std::vector<at::Tensor> params_;
   std::shared_ptr<comm::Communicator> comm_;
@@ -119,6 +129,7 @@ class GradientReducer {
   // a non-finite gradient (all-reduced with max).
   at::Tensor used_;
   std::vector<int64_t> orig_index_;  // params_[i] is the constructor's orig_index_[i]
+  ShapeSource shape_source_;
   int64_t nonfinite_param_ = -1;     // under mu_: first non-finite parameter this step
 
   bool in_backward_ = false;

@@ -147,7 +147,11 @@ TEST_P(ResumeWithCompression, GivesTheParametersOfAnUninterruptedRun) {
   SharedDir d(*world, "dp_resume_" + GetParam());
   ExperimentConfig cfg = tinyConfig(d / "full");
   cfg.model.dropout = 0.3;  // per-rank dropout masks must resume too
-  cfg.parallel.compression.type = *core::parseEnum<parallel::data_parallel::compression::CompressionType>(GetParam());
+  namespace comp = parallel::data_parallel::compression;
+  // "onebit_adam": onebit with the shape from Adam's second moment.
+  const bool shaped = GetParam() == "onebit_adam";
+  cfg.parallel.compression.type = *core::parseEnum<comp::CompressionType>(shaped ? "onebit" : GetParam());
+  if (shaped) cfg.parallel.compression.shape = comp::ShapeKind::kAdam;
   cfg.parallel.compression.warmup_steps = 2;
   cfg.parallel.compression.ratio = 0.05;
   cfg.parallel.compression.momentum = GetParam() == "topk" ? 0.9 : 0.0;
@@ -175,9 +179,18 @@ TEST_P(ResumeWithCompression, GivesTheParametersOfAnUninterruptedRun) {
     EXPECT_TRUE(fs::exists(fs::path(d / "part") / "checkpoints" / "step-00000005" / "rank-00001.pt"));
   }
   expectSameOnAllRanks(second, *world);
+  if (shaped && world->size() > 1) {
+    // The shape reaches the compressor: uniform chunks train differently.
+    ExperimentConfig uniform = cfg;
+    uniform.run.out_dir = d / "uniform";
+    uniform.parallel.compression.shape = comp::ShapeKind::kUniform;
+    Trainer plain(uniform, data, world);
+    plain.fit(false);
+    EXPECT_GT(maxParamDiff(full, plain), 1e-6);
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(Compressors, ResumeWithCompression, ::testing::Values("topk", "onebit", "fp16"));
+INSTANTIATE_TEST_SUITE_P(Compressors, ResumeWithCompression, ::testing::Values("topk", "onebit", "onebit_adam", "fp16"));
 
 }  // namespace
 }  // namespace autoglm::trainer

@@ -70,5 +70,26 @@ TEST(FusedAdam, StateIsSavedAndRestoredLikeLibTorch) {
   EXPECT_TRUE(at::allclose(p, q, 1e-5, 1e-6)) << p << q;
 }
 
+TEST(SecondMoment, IsAdamsExpAvgSqOnceThereIsState) {
+  for (bool fused : {true, false}) {
+    for (OptimizerKind kind : {OptimizerKind::kAdam, OptimizerKind::kAdamW}) {
+      TrainConfig t;
+      t.optimizer = kind;
+      t.fused_optimizer = fused;
+      t.weight_decay = 0.0;
+      at::Tensor p = at::zeros({4}).requires_grad_();
+      auto opt = makeOptimizer(t, {p});
+      EXPECT_FALSE(secondMoment(*opt, p).defined());
+      p.mutable_grad() = at::full({4}, 2.0);
+      opt->step();
+      const at::Tensor v = secondMoment(*opt, p);
+      ASSERT_TRUE(v.defined());
+      // (1 - beta2) * g^2 after one step.
+      EXPECT_TRUE(at::allclose(v, at::full({4}, 0.001 * 4.0), 1e-4)) << v;
+      EXPECT_FALSE(secondMoment(*opt, at::zeros({4})).defined());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace autoglm::trainer

@@ -134,6 +134,11 @@ class HalfCompressor final : public Compressor {
 
 std::unique_ptr<Compressor> makeCompressor(const CompressionConfig& cfg) {
   core::checkConfig(cfg, "parallel.compression");
+  if (cfg.shape != ShapeKind::kUniform && cfg.type != CompressionType::kOnebit) {
+    throw ConfigError(concat("parallel.compression.shape=", core::enumName(cfg.shape),
+                             ": only parallel.compression.type=onebit uses a shape (type is ",
+                             core::enumName(cfg.type), ")"));
+  }
   switch (cfg.type) {
     case CompressionType::kNone: return std::make_unique<NoneCompressor>();
     case CompressionType::kFp16: return std::make_unique<HalfCompressor>("fp16", at::kHalf);

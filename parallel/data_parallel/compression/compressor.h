@@ -58,6 +58,16 @@ class Compressor {
   // bucket (zero padding between), so that no scale chunk spans two parameters.
   virtual int64_t alignment() const { return 1; }
 
+  // Whether reduce() uses a magnitude prior per element (onebit with
+  // shape: adam); the reducer then calls setShape() before each reduce().
+  virtual bool usesShape() const { return false; }
+  // The prior for bucket `bucket_id`'s next reduce(): float32 [bucket numel],
+  // >= 0, zero where unknown, identical on every rank; undefined for none.
+  virtual void setShape(int bucket_id, at::Tensor prior) {
+    (void)bucket_id;
+    (void)prior;
+  }
+
   // Per-rank state that must survive a checkpoint (residuals, momentum).
   virtual CompressorState state() const { return {}; }
   // Restores state(); throws CheckpointError naming the entry on a mismatch.

@@ -63,6 +63,25 @@ void chunkScalesInto(const float* x, int64_t n, int64_t chunk, int64_t valid, fl
   });
 }
 
+// Least-squares scales of x[0, n) for the magnitudes d[0, n) into
+// dst[0, ceil(n / chunk)): sum |x| d / sum d^2 over each chunk's elements < valid.
+void shapedScalesInto(const float* x, const float* d, int64_t n, int64_t chunk, int64_t valid, float* dst) {
+  const int64_t chunks = (n + chunk - 1) / chunk;
+  const int64_t grain = std::max<int64_t>(1, 65536 / chunk);
+  at::parallel_for(0, chunks, grain, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t lo = c * chunk;
+      const int64_t hi = std::min({lo + chunk, n, valid});
+      double num = 0.0, den = 0.0;
+      for (int64_t i = lo; i < hi; ++i) {
+        num += static_cast<double>(std::fabs(x[i])) * d[i];
+        den += static_cast<double>(d[i]) * d[i];
+      }
+      dst[c] = den > 0.0 ? static_cast<float>(num / den) : 0.0f;
+    }
+  });
+}
+
 // out[0, 8 * nbytes) from sign bytes and scales (chunk a multiple of 8, so the
 // eight elements of a byte share one scale); zero from `valid` on.
 void unpackSignsInto(const uint8_t* bits, int64_t nbytes, const float* scales, int64_t chunk, int64_t valid,
@@ -113,12 +132,46 @@ at::Tensor packSigns(const at::Tensor& x) {
   return bits;
 }
 
-at::Tensor chunkScales(const at::Tensor& x, int64_t chunk, int64_t valid) {
+at::Tensor chunkScales(const at::Tensor& x, int64_t chunk, int64_t valid, const at::Tensor& shape) {
   checkFloat(x, "onebit::chunkScales");
   AUTOGLM_CHECK(chunk > 0, "onebit::chunkScales: chunk ", chunk);
   at::Tensor scales = at::empty({(x.numel() + chunk - 1) / chunk}, x.options());
-  chunkScalesInto(x.data_ptr<float>(), x.numel(), chunk, valid, scales.data_ptr<float>());
+  if (shape.defined()) {
+    checkFloat(shape, "onebit::chunkScales shape");
+    AUTOGLM_CHECK(shape.numel() == x.numel(), "onebit::chunkScales: shape has ", shape.numel(), " elements, x has ",
+                  x.numel());
+    shapedScalesInto(x.data_ptr<float>(), shape.data_ptr<float>(), x.numel(), chunk, valid, scales.data_ptr<float>());
+  } else {
+    chunkScalesInto(x.data_ptr<float>(), x.numel(), chunk, valid, scales.data_ptr<float>());
+  }
   return scales;
+}
+
+at::Tensor chunkShape(const at::Tensor& prior, const OnebitLayout& layout) {
+  checkFloat(prior, "onebit::chunkShape");
+  AUTOGLM_CHECK(prior.numel() == layout.numel, "onebit::chunkShape: prior has ", prior.numel(),
+                " elements, layout has ", layout.numel);
+  at::Tensor out = at::empty({layout.ranks * layout.part}, prior.options());
+  const float* m = prior.data_ptr<float>();
+  float* d = out.data_ptr<float>();
+  const int64_t grain = std::max<int64_t>(1, 65536 / layout.chunk);
+  at::parallel_for(0, layout.ranks * layout.chunks, grain, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t p = c / layout.chunks;
+      const int64_t lo = p * layout.part + (c % layout.chunks) * layout.chunk;
+      const int64_t end = std::min(lo + layout.chunk, (p + 1) * layout.part);
+      const int64_t hi = std::min(end, layout.numel);
+      const double mean = hi > lo ? absSum(m, lo, hi) / static_cast<double>(hi - lo) : 0.0;
+      if (!(mean > 0.0)) {
+        std::fill(d + lo, d + end, 1.0f);
+        continue;
+      }
+      const float floor = kShapeFloor * static_cast<float>(mean);
+      for (int64_t i = lo; i < hi; ++i) d[i] = m[i] + floor;
+      std::fill(d + std::max(lo, hi), d + end, floor);
+    }
+  });
+  return out;
 }
 
 at::Tensor unpackSigns(const at::Tensor& bits, const at::Tensor& scales, int64_t chunk, int64_t valid) {
@@ -156,7 +209,7 @@ at::Tensor nonzeroChunks(const at::Tensor& g, const OnebitLayout& layout) {
 }
 
 void encodePart(const at::Tensor& x, const OnebitLayout& layout, int index, at::Tensor out,
-                const at::Tensor& active) {
+                const at::Tensor& active, const at::Tensor& shape) {
   checkFloat(x, "onebit::encodePart");
   AUTOGLM_CHECK(x.numel() == layout.part, "onebit::encodePart: ", x.numel(), " elements, part has ",
                 layout.part);
@@ -166,7 +219,14 @@ void encodePart(const at::Tensor& x, const OnebitLayout& layout, int index, at::
   const float* src = x.data_ptr<float>();
   packSignsInto(src, layout.part, dst);
   std::vector<float> scales(static_cast<size_t>(layout.chunks));
-  chunkScalesInto(src, layout.part, layout.chunk, layout.valid(index), scales.data());
+  if (shape.defined()) {
+    checkFloat(shape, "onebit::encodePart shape");
+    AUTOGLM_CHECK(shape.numel() == layout.part, "onebit::encodePart: shape has ", shape.numel(),
+                  " elements, part has ", layout.part);
+    shapedScalesInto(src, shape.data_ptr<float>(), layout.part, layout.chunk, layout.valid(index), scales.data());
+  } else {
+    chunkScalesInto(src, layout.part, layout.chunk, layout.valid(index), scales.data());
+  }
   if (active.defined()) {
     AUTOGLM_CHECK(active.scalar_type() == at::kByte && active.is_contiguous() && active.numel() == layout.chunks,
                   "onebit::encodePart: active must be contiguous uint8 of ", layout.chunks, " chunks");
@@ -178,7 +238,7 @@ void encodePart(const at::Tensor& x, const OnebitLayout& layout, int index, at::
   std::memcpy(dst + layout.part / 8, scales.data(), scales.size() * sizeof(float));
 }
 
-at::Tensor decodePart(const at::Tensor& row, const OnebitLayout& layout, int index) {
+at::Tensor decodePart(const at::Tensor& row, const OnebitLayout& layout, int index, const at::Tensor& shape) {
   AUTOGLM_CHECK(row.scalar_type() == at::kByte && row.is_contiguous() && row.numel() == layout.partBytes(),
                 "onebit::decodePart: input must be contiguous uint8 of ", layout.partBytes(), " bytes, got ",
                 row.numel());
@@ -187,18 +247,43 @@ at::Tensor decodePart(const at::Tensor& row, const OnebitLayout& layout, int ind
   std::memcpy(scales.data(), src + layout.part / 8, scales.size() * sizeof(float));
   at::Tensor out = at::empty({layout.part}, at::TensorOptions().dtype(at::kFloat));
   unpackSignsInto(src, layout.part / 8, scales.data(), layout.chunk, layout.valid(index), out.data_ptr<float>());
+  if (shape.defined()) {
+    AUTOGLM_CHECK(shape.numel() == layout.part, "onebit::decodePart: shape has ", shape.numel(),
+                  " elements, part has ", layout.part);
+    out.mul_(shape);
+  }
   return out;
 }
 
 }  // namespace onebit
 
 OnebitCompressor::OnebitCompressor(const CompressionConfig& cfg)
-    : warmup_steps_(cfg.warmup_steps), chunk_(cfg.chunk_elems), skip_zero_chunks_(cfg.skip_zero_chunks) {
+    : warmup_steps_(cfg.warmup_steps),
+      chunk_(cfg.chunk_elems),
+      skip_zero_chunks_(cfg.skip_zero_chunks),
+      shape_(cfg.shape) {
   core::checkConfig(cfg, "parallel.compression");
+}
+
+void OnebitCompressor::setShape(int bucket_id, at::Tensor prior) {
+  if (!usesShape()) return;
+  if (!prior.defined()) {
+    priors_.erase(bucket_id);
+    return;
+  }
+  checkFloat(prior, "onebit compressor: shape prior");
+  priors_[bucket_id] = std::move(prior);
 }
 
 void OnebitCompressor::reduce(int bucket_id, at::Tensor& bucket, int64_t step, comm::Communicator& comm) {
   const int64_t n = bucket.numel();
+  at::Tensor prior;  // consumed by this call
+  if (auto it = priors_.find(bucket_id); it != priors_.end()) {
+    prior = std::move(it->second);
+    priors_.erase(it);
+    AUTOGLM_CHECK(prior.numel() == n, "onebit compressor: the shape prior of bucket ", bucket_id, " has ",
+                  prior.numel(), " elements, the bucket ", n);
+  }
   auto found = residuals_.find(bucket_id);
   const int64_t state_numel = found != residuals_.end() ? found->second.worker.numel() : -1;
   if (!beginCompressed("onebit", bucket_id, bucket, step, warmup_steps_, state_numel, comm, stats_)) {
@@ -231,6 +316,8 @@ void OnebitCompressor::reduce(int bucket_id, at::Tensor& bucket, int64_t step, c
   const auto activeOf = [&](int p) {
     return active.defined() ? active.narrow(0, p * layout.chunks, layout.chunks) : at::Tensor();
   };
+  const at::Tensor shape = prior.defined() ? onebit::chunkShape(prior, layout) : at::Tensor();
+  const auto shapeOf = [&](int p) { return shape.defined() ? shape.narrow(0, p * layout.part, layout.part) : at::Tensor(); };
 
   // Worker: compress c = g + e_worker, part p for rank p.
   at::Tensor c = at::zeros({ranks * layout.part}, bucket.options());
@@ -238,7 +325,7 @@ void OnebitCompressor::reduce(int bucket_id, at::Tensor& bucket, int64_t step, c
   at::add_out(c_real, bucket, res.worker);
   at::Tensor send = at::empty({ranks, layout.partBytes()}, bucket.options().dtype(at::kByte));
   for (int p = 0; p < ranks; ++p) {
-    onebit::encodePart(c.narrow(0, p * layout.part, layout.part), layout, p, send[p], activeOf(p));
+    onebit::encodePart(c.narrow(0, p * layout.part, layout.part), layout, p, send[p], activeOf(p), shapeOf(p));
   }
   auto stage1 = comm.alltoall(send, {});
   stats_.bytes_sent += static_cast<int64_t>(send.nbytes());
@@ -247,29 +334,29 @@ void OnebitCompressor::reduce(int bucket_id, at::Tensor& bucket, int64_t step, c
     const int64_t v = layout.valid(p);
     if (v == 0) continue;
     at::Tensor e = res.worker.narrow(0, p * layout.part, v);
-    at::sub_out(e, c.narrow(0, p * layout.part, v), onebit::decodePart(send[p], layout, p).narrow(0, 0, v));
+    at::sub_out(e, c.narrow(0, p * layout.part, v), onebit::decodePart(send[p], layout, p, shapeOf(p)).narrow(0, 0, v));
   }
   stage1->wait();
   const at::Tensor recv = stage1->result()[0];
 
   // Server: average this rank's part over the ranks (rank order), add the server
   // error, compress again.
-  at::Tensor x = onebit::decodePart(recv[0], layout, rank);
-  for (int p = 1; p < ranks; ++p) x.add_(onebit::decodePart(recv[p], layout, rank));
+  at::Tensor x = onebit::decodePart(recv[0], layout, rank, shapeOf(rank));
+  for (int p = 1; p < ranks; ++p) x.add_(onebit::decodePart(recv[p], layout, rank, shapeOf(rank)));
   if (ranks > 1) x.div_(ranks);
   x.add_(res.server);
   at::Tensor mine = at::empty({layout.partBytes()}, send.options());
-  onebit::encodePart(x, layout, rank, mine, activeOf(rank));
+  onebit::encodePart(x, layout, rank, mine, activeOf(rank), shapeOf(rank));
   auto stage2 = comm.allgather(mine, {});
   stats_.bytes_sent += static_cast<int64_t>(mine.nbytes());
-  at::sub_out(res.server, x, onebit::decodePart(mine, layout, rank));
+  at::sub_out(res.server, x, onebit::decodePart(mine, layout, rank, shapeOf(rank)));
   stage2->wait();
   const at::Tensor all = stage2->result()[0];
 
   for (int p = 0; p < ranks; ++p) {
     const int64_t v = layout.valid(p);
     if (v == 0) continue;
-    bucket.narrow(0, p * layout.part, v).copy_(onebit::decodePart(all[p], layout, p).narrow(0, 0, v));
+    bucket.narrow(0, p * layout.part, v).copy_(onebit::decodePart(all[p], layout, p, shapeOf(p)).narrow(0, 0, v));
   }
 }
 

@@ -20,6 +20,13 @@
 // turned that into updates of every rare word's embedding. The ranks learn
 // which chunks are skipped from a max all-reduce of one byte per chunk.
 //
+// Shaped chunks (shape: adam): with a prior m >= 0 per element (sqrt of Adam's
+// second moment, the same on every rank), element i of a chunk decodes to
+// sign(x_i) * scale * d_i with d_i = m_i + kShapeFloor * mean(m over the chunk)
+// (d = 1 where the chunk's m is all zero) and scale = sum |x_i| d_i / sum d_i^2,
+// the least-squares fit. The same bits and bytes as uniform chunks; elements
+// the optimizer has seen small get small values instead of the chunk's mean |x|.
+//
 // reduce() after warm-up, on rank j:
 //   skipped chunks: max all-reduce of (chunk of g has a nonzero element)
 //   c = g + e_worker; e_worker = c - decompress(compress(c))
@@ -67,8 +74,18 @@ at::Tensor packSigns(const at::Tensor& x);
 
 // One scale per chunk of `chunk` elements of `x` (contiguous float32; the last
 // chunk may be shorter): mean |x| over the chunk's elements with index < valid,
-// 0 for a chunk without such elements.
-at::Tensor chunkScales(const at::Tensor& x, int64_t chunk, int64_t valid);
+// 0 for a chunk without such elements. With `shape` (float32, x's size, > 0):
+// sum |x_i| shape_i / sum shape_i^2 over the same elements.
+at::Tensor chunkScales(const at::Tensor& x, int64_t chunk, int64_t valid, const at::Tensor& shape = {});
+
+// Share of a chunk's mean prior added to every element's magnitude, so that no
+// element of a shaped chunk decodes to (almost) zero for ever.
+constexpr float kShapeFloor = 0.1f;
+
+// The magnitudes d of a shaped bucket from its prior (contiguous float32
+// [layout.numel], >= 0): float32 [layout.ranks * layout.part], part p at
+// p * part; padding past numel gets its chunk's floor, or 1.
+at::Tensor chunkShape(const at::Tensor& prior, const OnebitLayout& layout);
 
 // out[i] = bit i set ? scales[i / chunk] : -scales[i / chunk] for i < valid, 0 for
 // valid <= i < 8 * bits.numel(). float32 [8 * bits.numel()]; chunk a multiple of 8.
@@ -81,13 +98,15 @@ at::Tensor nonzeroChunks(const at::Tensor& g, const OnebitLayout& layout);
 // Writes the compressed form of part `index` (x: contiguous float32 [layout.part],
 // zero past its valid elements) into `out` (contiguous uint8 [layout.partBytes()]).
 // `active` (uint8 [layout.chunks], undefined for all): chunks where it is 0 get
-// scale 0, so they decode to zero.
+// scale 0, so they decode to zero. `shape` (float32 [layout.part], this part of
+// chunkShape(); undefined for uniform chunks): the least-squares scales.
 void encodePart(const at::Tensor& x, const OnebitLayout& layout, int index, at::Tensor out,
-                const at::Tensor& active = {});
+                const at::Tensor& active = {}, const at::Tensor& shape = {});
 
 // The decompressed part `index` from its compressed form `row` (uint8
-// [layout.partBytes()]): float32 [layout.part], zero past its valid elements.
-at::Tensor decodePart(const at::Tensor& row, const OnebitLayout& layout, int index);
+// [layout.partBytes()]): float32 [layout.part], zero past its valid elements;
+// times `shape` elementwise when it is defined (as given to encodePart).
+at::Tensor decodePart(const at::Tensor& row, const OnebitLayout& layout, int index, const at::Tensor& shape = {});
 
 }  // namespace onebit
 
@@ -100,6 +119,8 @@ class OnebitCompressor final : public Compressor {
   // One chunk: with 128-d embeddings a chunk is one row of the table.
   int64_t alignment() const override { return chunk_; }
   void reduce(int bucket_id, at::Tensor& bucket, int64_t step, comm::Communicator& comm) override;
+  bool usesShape() const override { return shape_ == ShapeKind::kAdam; }
+  void setShape(int bucket_id, at::Tensor prior) override;
   // "residual.<bucket>" (worker error, bucket size), "server_residual.<bucket>"
   // (server error of this rank's part, layout.part elements).
   CompressorState state() const override;
@@ -114,7 +135,9 @@ class OnebitCompressor final : public Compressor {
   int64_t warmup_steps_;
   int64_t chunk_;
   bool skip_zero_chunks_;
+  ShapeKind shape_;
   std::map<int, Residuals> residuals_;
+  std::map<int, at::Tensor> priors_;  // setShape() for the next reduce() of each bucket
 };
 
 }  // namespace autoglm::parallel::data_parallel::compression

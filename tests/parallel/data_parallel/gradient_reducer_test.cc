@@ -11,6 +11,7 @@
 #include <chrono>
 #include <limits>
 #include <memory>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -126,6 +127,47 @@ TEST(GradientReducer, ParametersStartAtTheCompressorsAlignment) {
     }
   }
   EXPECT_EQ(seen->calls, 2);
+}
+
+// A compressor that wants a shape prior and records the one it is given.
+class ShapeProbe final : public compression::Compressor {
+ public:
+  std::string name() const override { return "shape-probe"; }
+  int64_t alignment() const override { return 8; }
+  bool usesShape() const override { return true; }
+  void setShape(int, at::Tensor prior) override { prior_ = std::move(prior); }
+  void reduce(int, at::Tensor&, int64_t, comm::Communicator&) override { priors.push_back(prior_); }
+  std::vector<at::Tensor> priors;
+
+ private:
+  at::Tensor prior_;
+};
+
+TEST(GradientReducer, HandsTheShapePriorOfEachParameterAtItsOffset) {
+  Params ps;
+  auto probe = std::make_unique<ShapeProbe>();
+  ShapeProbe* seen = probe.get();
+  GradientReducer r(ps.p, std::make_shared<LoopbackComm>(), std::move(probe), ReducerOptions{});
+  // Parameter i's prior is i + 1 everywhere; parameter 1 has none yet.
+  r.setShapeSource([&](int64_t i) {
+    return i == 1 ? at::Tensor() : at::full(ps.p[static_cast<size_t>(i)].sizes(), static_cast<float>(i + 1));
+  });
+  ps.zeroGrad();
+  r.beginBackward(/*sync=*/true, 0);
+  ps.loss().backward();
+  r.finishStep();
+  ASSERT_EQ(seen->priors.size(), 1u);
+  // Layout as above: p2 (6) at 0, p1 (4) at 8, p0 (12) at 16, gaps zero.
+  at::Tensor want = at::zeros({28});
+  want.narrow(0, 0, 6).fill_(3.f);
+  want.narrow(0, 16, 12).fill_(1.f);
+  EXPECT_TRUE(at::equal(seen->priors[0], want)) << seen->priors[0];
+
+  r.setShapeSource([&](int64_t i) { return at::ones({ps.p[static_cast<size_t>(i)].numel() + 1}); });
+  ps.zeroGrad();
+  r.beginBackward(/*sync=*/true, 1);
+  ps.loss().backward();
+  EXPECT_THROW(r.finishStep(), Error);
 }
 
 TEST(GradientReducer, AveragesWithTheOtherRank) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "parallel/data_parallel/compression/compressor.h"
@@ -210,10 +211,19 @@ at::Tensor sparseGradient(int rank, int bucket, int64_t step, int64_t n, int64_t
   return g;
 }
 
+// The onebit test's shape prior (the same on every rank): magnitudes of another
+// gradient, with one chunk in five left without a prior.
+at::Tensor shapePrior(int bucket, int64_t step, int64_t n, int64_t chunk) {
+  at::Tensor m = gradient(1000, bucket, step, n).abs();
+  for (int64_t k = 0; k * chunk < n; k += 5) m.narrow(0, k * chunk, std::min(chunk, n - k * chunk)).zero_();
+  return m;
+}
+
 // The two compressed stages of 1-bit Adam for every rank, computed locally.
 struct OnebitReference {
   OnebitLayout l;
   bool skip = true;
+  bool shaped = false;
   std::vector<at::Tensor> worker, server;  // per rank
 
   at::Tensor step(int bucket, int64_t step) {
@@ -232,18 +242,20 @@ struct OnebitReference {
       if (skip) active = r == 0 ? onebit::nonzeroChunks(g[r], l) : at::maximum(active, onebit::nonzeroChunks(g[r], l));
     }
     const auto activeOf = [&](int p) { return skip ? active.narrow(0, p * l.chunks, l.chunks) : at::Tensor(); };
+    const at::Tensor d = shaped ? onebit::chunkShape(shapePrior(bucket, step, n, l.chunk), l) : at::Tensor();
+    const auto shapeOf = [&](int p) { return shaped ? d.narrow(0, p * l.part, l.part) : at::Tensor(); };
     at::Tensor row = at::empty({l.partBytes()}, at::TensorOptions().dtype(at::kByte));
     std::vector<at::Tensor> sent(P);  // what rank r's compressed parts decode to
     for (int r = 0; r < P; ++r) {
       at::Tensor c = at::zeros({P * l.part}, kF32);
       c.narrow(0, 0, n).copy_(g[r] + worker[r]);
-      at::Tensor d = at::zeros({P * l.part}, kF32);
+      at::Tensor y = at::zeros({P * l.part}, kF32);
       for (int p = 0; p < P; ++p) {
-        onebit::encodePart(c.narrow(0, p * l.part, l.part), l, p, row, activeOf(p));
-        d.narrow(0, p * l.part, l.part).copy_(onebit::decodePart(row, l, p));
+        onebit::encodePart(c.narrow(0, p * l.part, l.part), l, p, row, activeOf(p), shapeOf(p));
+        y.narrow(0, p * l.part, l.part).copy_(onebit::decodePart(row, l, p, shapeOf(p)));
       }
-      worker[r] = c.narrow(0, 0, n) - d.narrow(0, 0, n);
-      sent[r] = d;
+      worker[r] = c.narrow(0, 0, n) - y.narrow(0, 0, n);
+      sent[r] = y;
     }
     at::Tensor out = at::zeros({n}, kF32);
     for (int j = 0; j < P; ++j) {
@@ -251,8 +263,8 @@ struct OnebitReference {
       for (int r = 1; r < P; ++r) x.add_(sent[r].narrow(0, j * l.part, l.part));
       if (P > 1) x.div_(P);
       x.add_(server[j]);
-      onebit::encodePart(x, l, j, row, activeOf(j));
-      const at::Tensor y = onebit::decodePart(row, l, j);
+      onebit::encodePart(x, l, j, row, activeOf(j), shapeOf(j));
+      const at::Tensor y = onebit::decodePart(row, l, j, shapeOf(j));
       server[j] = x - y;
       const int64_t valid = l.valid(j);
       if (valid > 0) out.narrow(0, j * l.part, valid).copy_(y.narrow(0, 0, valid));
@@ -261,8 +273,8 @@ struct OnebitReference {
   }
 };
 
-// With and without skipped chunks.
-class OnebitMpi : public ::testing::TestWithParam<bool> {};
+// With and without skipped chunks, uniform or shaped.
+class OnebitMpi : public ::testing::TestWithParam<std::tuple<bool, bool>> {};
 
 TEST_P(OnebitMpi, MatchesTheLocalReferenceOnEveryRank) {
   auto world = test::worldComm();
@@ -270,17 +282,22 @@ TEST_P(OnebitMpi, MatchesTheLocalReferenceOnEveryRank) {
   CompressionConfig cfg;
   cfg.chunk_elems = 64;
   cfg.warmup_steps = 2;
-  cfg.skip_zero_chunks = GetParam();
+  cfg.skip_zero_chunks = std::get<0>(GetParam());
+  const bool shaped = std::get<1>(GetParam());
+  if (shaped) cfg.shape = ShapeKind::kAdam;
   auto comp = make("onebit", cfg);
   auto none = make("none");
   std::vector<OnebitReference> refs;
-  for (int64_t n : kSizes) refs.push_back(OnebitReference{onebitLayout(n, P, cfg.chunk_elems), cfg.skip_zero_chunks, {}, {}});
+  for (int64_t n : kSizes) {
+    refs.push_back(OnebitReference{onebitLayout(n, P, cfg.chunk_elems), cfg.skip_zero_chunks, shaped, {}, {}});
+  }
   for (int step = 0; step < 5; ++step) {
     for (size_t b = 0; b < kSizes.size(); ++b) {
       const int64_t n = kSizes[b];
       const int id = static_cast<int>(b);
       at::Tensor g = sparseGradient(world->rank(), id, step, n, cfg.chunk_elems);
       const int64_t bytes_before = comp->stats().bytes_sent;
+      if (shaped) comp->setShape(id, shapePrior(id, step, n, cfg.chunk_elems));
       if (step < cfg.warmup_steps) {
         at::Tensor plain = g.clone();
         none->reduce(id, plain, step, *world);
@@ -315,7 +332,7 @@ TEST_P(OnebitMpi, MatchesTheLocalReferenceOnEveryRank) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(SkipZeroChunks, OnebitMpi, ::testing::Bool());
+INSTANTIATE_TEST_SUITE_P(SkipZeroChunksAndShape, OnebitMpi, ::testing::Combine(::testing::Bool(), ::testing::Bool()));
 
 }  // namespace
 }  // namespace autoglm::parallel::data_parallel::compression
