@@ -275,15 +275,19 @@ void OnebitCompressor::setShape(int bucket_id, at::Tensor prior) {
   priors_[bucket_id] = std::move(prior);
 }
 
+at::Tensor OnebitCompressor::takePrior(int bucket_id, int64_t numel) {
+  const auto it = priors_.find(bucket_id);
+  if (it == priors_.end()) return {};
+  at::Tensor prior = std::move(it->second);
+  priors_.erase(it);
+  AUTOGLM_CHECK(prior.numel() == numel, "onebit compressor: the shape prior of bucket ", bucket_id, " has ",
+                prior.numel(), " elements, the bucket ", numel);
+  return prior;
+}
+
 void OnebitCompressor::reduce(int bucket_id, at::Tensor& bucket, int64_t step, comm::Communicator& comm) {
   const int64_t n = bucket.numel();
-  at::Tensor prior;  // consumed by this call
-  if (auto it = priors_.find(bucket_id); it != priors_.end()) {
-    prior = std::move(it->second);
-    priors_.erase(it);
-    AUTOGLM_CHECK(prior.numel() == n, "onebit compressor: the shape prior of bucket ", bucket_id, " has ",
-                  prior.numel(), " elements, the bucket ", n);
-  }
+  const at::Tensor prior = takePrior(bucket_id, n);
   auto found = residuals_.find(bucket_id);
   const int64_t state_numel = found != residuals_.end() ? found->second.worker.numel() : -1;
   if (!beginCompressed("onebit", bucket_id, bucket, step, warmup_steps_, state_numel, comm, stats_)) {

@@ -132,6 +132,10 @@ class OnebitCompressor final : public Compressor {
     at::Tensor server;  // [part]; undefined until the first compressed step
   };
 
+  // The prior setShape() left for the bucket (undefined for none), removed;
+  // throws Error unless it has `numel` elements.
+  at::Tensor takePrior(int bucket_id, int64_t numel);
+
   int64_t warmup_steps_;
   int64_t chunk_;
   bool skip_zero_chunks_;
