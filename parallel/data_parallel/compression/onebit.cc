@@ -168,7 +168,7 @@ at::Tensor chunkShape(const at::Tensor& prior, const OnebitLayout& layout) {
       }
       const float floor = kShapeFloor * static_cast<float>(mean);
       for (int64_t i = lo; i < hi; ++i) d[i] = m[i] + floor;
-      std::fill(d + std::max(lo, hi), d + end, floor);
+      std::fill(d + hi, d + end, floor);  // padding
     }
   });
   return out;
