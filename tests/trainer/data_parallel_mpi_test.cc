@@ -190,7 +190,8 @@ TEST_P(ResumeWithCompression, GivesTheParametersOfAnUninterruptedRun) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Compressors, ResumeWithCompression, ::testing::Values("topk", "onebit", "onebit_adam", "fp16"));
+INSTANTIATE_TEST_SUITE_P(Compressors, ResumeWithCompression,
+                         ::testing::Values("topk", "onebit", "onebit_adam", "fp16"));
 
 }  // namespace
 }  // namespace autoglm::trainer

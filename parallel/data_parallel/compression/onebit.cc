@@ -102,6 +102,11 @@ void unpackSignsInto(const uint8_t* bits, int64_t nbytes, const float* scales, i
   }
 }
 
+// Slice p of `len` elements of t; undefined when t is.
+at::Tensor sliceOrNone(const at::Tensor& t, int p, int64_t len) {
+  return t.defined() ? t.narrow(0, p * len, len) : at::Tensor();
+}
+
 }  // namespace
 
 int64_t OnebitLayout::valid(int index) const {
@@ -317,11 +322,9 @@ void OnebitCompressor::reduce(int bucket_id, at::Tensor& bucket, int64_t step, c
       stats_.bytes_sent += static_cast<int64_t>(active.nbytes());
     }
   }
-  const auto activeOf = [&](int p) {
-    return active.defined() ? active.narrow(0, p * layout.chunks, layout.chunks) : at::Tensor();
-  };
+  const auto activeOf = [&](int p) { return sliceOrNone(active, p, layout.chunks); };
   const at::Tensor shape = prior.defined() ? onebit::chunkShape(prior, layout) : at::Tensor();
-  const auto shapeOf = [&](int p) { return shape.defined() ? shape.narrow(0, p * layout.part, layout.part) : at::Tensor(); };
+  const auto shapeOf = [&](int p) { return sliceOrNone(shape, p, layout.part); };
 
   // Worker: compress c = g + e_worker, part p for rank p.
   at::Tensor c = at::zeros({ranks * layout.part}, bucket.options());
@@ -338,7 +341,8 @@ void OnebitCompressor::reduce(int bucket_id, at::Tensor& bucket, int64_t step, c
     const int64_t v = layout.valid(p);
     if (v == 0) continue;
     at::Tensor e = res.worker.narrow(0, p * layout.part, v);
-    at::sub_out(e, c.narrow(0, p * layout.part, v), onebit::decodePart(send[p], layout, p, shapeOf(p)).narrow(0, 0, v));
+    at::sub_out(e, c.narrow(0, p * layout.part, v),
+                onebit::decodePart(send[p], layout, p, shapeOf(p)).narrow(0, 0, v));
   }
   stage1->wait();
   const at::Tensor recv = stage1->result()[0];
