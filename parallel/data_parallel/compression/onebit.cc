@@ -50,28 +50,20 @@ double absSum(const float* x, int64_t lo, int64_t hi) {
   return sum;
 }
 
-// Scales of x[0, n) into dst[0, ceil(n / chunk)).
-void chunkScalesInto(const float* x, int64_t n, int64_t chunk, int64_t valid, float* dst) {
+// Scales of x[0, n) into dst[0, ceil(n / chunk)), over each chunk's elements
+// < valid: mean |x|, or with magnitudes d[0, n) (null for none) the
+// least-squares fit sum |x| d / sum d^2.
+void chunkScalesInto(const float* x, const float* d, int64_t n, int64_t chunk, int64_t valid, float* dst) {
   const int64_t chunks = (n + chunk - 1) / chunk;
   const int64_t grain = std::max<int64_t>(1, 65536 / chunk);
   at::parallel_for(0, chunks, grain, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t lo = c * chunk;
       const int64_t hi = std::min({lo + chunk, n, valid});
-      dst[c] = hi > lo ? static_cast<float>(absSum(x, lo, hi) / static_cast<double>(hi - lo)) : 0.0f;
-    }
-  });
-}
-
-// Least-squares scales of x[0, n) for the magnitudes d[0, n) into
-// dst[0, ceil(n / chunk)): sum |x| d / sum d^2 over each chunk's elements < valid.
-void shapedScalesInto(const float* x, const float* d, int64_t n, int64_t chunk, int64_t valid, float* dst) {
-  const int64_t chunks = (n + chunk - 1) / chunk;
-  const int64_t grain = std::max<int64_t>(1, 65536 / chunk);
-  at::parallel_for(0, chunks, grain, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      const int64_t lo = c * chunk;
-      const int64_t hi = std::min({lo + chunk, n, valid});
+      if (d == nullptr) {
+        dst[c] = hi > lo ? static_cast<float>(absSum(x, lo, hi) / static_cast<double>(hi - lo)) : 0.0f;
+        continue;
+      }
       double num = 0.0, den = 0.0;
       for (int64_t i = lo; i < hi; ++i) {
         num += static_cast<double>(std::fabs(x[i])) * d[i];
@@ -145,10 +137,9 @@ at::Tensor chunkScales(const at::Tensor& x, int64_t chunk, int64_t valid, const 
     checkFloat(shape, "onebit::chunkScales shape");
     AUTOGLM_CHECK(shape.numel() == x.numel(), "onebit::chunkScales: shape has ", shape.numel(), " elements, x has ",
                   x.numel());
-    shapedScalesInto(x.data_ptr<float>(), shape.data_ptr<float>(), x.numel(), chunk, valid, scales.data_ptr<float>());
-  } else {
-    chunkScalesInto(x.data_ptr<float>(), x.numel(), chunk, valid, scales.data_ptr<float>());
   }
+  chunkScalesInto(x.data_ptr<float>(), shape.defined() ? shape.data_ptr<float>() : nullptr, x.numel(), chunk, valid,
+                  scales.data_ptr<float>());
   return scales;
 }
 
@@ -228,10 +219,9 @@ void encodePart(const at::Tensor& x, const OnebitLayout& layout, int index, at::
     checkFloat(shape, "onebit::encodePart shape");
     AUTOGLM_CHECK(shape.numel() == layout.part, "onebit::encodePart: shape has ", shape.numel(),
                   " elements, part has ", layout.part);
-    shapedScalesInto(src, shape.data_ptr<float>(), layout.part, layout.chunk, layout.valid(index), scales.data());
-  } else {
-    chunkScalesInto(src, layout.part, layout.chunk, layout.valid(index), scales.data());
   }
+  chunkScalesInto(src, shape.defined() ? shape.data_ptr<float>() : nullptr, layout.part, layout.chunk,
+                  layout.valid(index), scales.data());
   if (active.defined()) {
     AUTOGLM_CHECK(active.scalar_type() == at::kByte && active.is_contiguous() && active.numel() == layout.chunks,
                   "onebit::encodePart: active must be contiguous uint8 of ", layout.chunks, " chunks");
