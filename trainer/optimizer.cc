@@ -5,6 +5,9 @@
 #include <c10/util/string_utils.h>
 
 #include <cmath>
+#include <string>
+
+#include "core/error.h"
 
 namespace autoglm::trainer {
 namespace {
@@ -13,6 +16,7 @@ struct AdamStep {
   float lr, beta1, beta2, eps, weight_decay;
   bool decoupled;  // AdamW: p *= 1 - lr*wd; Adam: g += wd*p
   double bias_correction1, bias_correction2;
+  bool frozen;  // v stays (bias_correction2 is then the freeze step's)
 };
 
 bool fusable(const at::Tensor& p, const at::Tensor& g) {
@@ -27,6 +31,7 @@ void fusedUpdate(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& 
   float* V = v.data_ptr<float>();
   const float decay = 1.0f - s.lr * s.weight_decay;
   const float one_m_b1 = 1.0f - s.beta1, one_m_b2 = 1.0f - s.beta2;
+  const float bc2 = static_cast<float>(s.bias_correction2);
   const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(s.bias_correction2));
   const float step_size = static_cast<float>(s.lr / s.bias_correction1);
   const bool decoupled = s.decoupled;
@@ -41,9 +46,15 @@ void fusedUpdate(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& 
         grad += wd * param;
       }
       const float mi = M[i] * s.beta1 + grad * one_m_b1;
-      const float vi = V[i] * s.beta2 + grad * grad * one_m_b2;
+      float vi = V[i];
+      if (!s.frozen) {
+        vi = vi * s.beta2 + grad * grad * one_m_b2;
+        V[i] = vi;
+      } else if (vi == 0.0f && grad != 0.0f) {
+        vi = grad * grad * bc2;  // sqrt(vi / bc2) = |g|: the first step is about lr
+        V[i] = vi;
+      }
       M[i] = mi;
-      V[i] = vi;
       const float denom = std::sqrt(vi) * inv_sqrt_bc2 + s.eps;
       P[i] = param - step_size * (mi / denom);
     }
@@ -53,13 +64,24 @@ void fusedUpdate(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& 
 template <typename Options, typename State>
 bool fusedStep(std::vector<torch::optim::OptimizerParamGroup>& groups,
                ska::flat_hash_map<std::string, std::unique_ptr<torch::optim::OptimizerParamState>>& state,
-               bool decoupled) {
-  // Fall back when any parameter or option needs the general path.
+               bool decoupled, int64_t freeze_after) {
+  // Fall back when any parameter or option needs the general path; a frozen
+  // second moment has none.
+  const auto decline = [&](const char* why) {
+    if (freeze_after > 0) {
+      throw ConfigError(std::string("the second-moment freeze (parallel.compression.freeze_variance) needs the fused "
+                                    "optimizer, and ") +
+                        why);
+    }
+    return false;
+  };
   for (auto& group : groups) {
     auto& o = static_cast<Options&>(group.options());
-    if (o.amsgrad()) return false;
+    if (o.amsgrad()) return decline("amsgrad is not fused");
     for (auto& p : group.params()) {
-      if (p.grad().defined() && !fusable(p, p.grad())) return false;
+      if (p.grad().defined() && !fusable(p, p.grad())) {
+        return decline("a parameter is not a dense contiguous float32 CPU tensor");
+      }
     }
   }
   at::NoGradGuard no_grad;
@@ -79,10 +101,12 @@ bool fusedStep(std::vector<torch::optim::OptimizerParamGroup>& groups,
       auto& st = static_cast<State&>(*it->second);
       st.step(st.step() + 1);
       const double b1 = std::get<0>(o.betas()), b2 = std::get<1>(o.betas());
+      const bool frozen = freeze_after > 0 && st.step() > freeze_after;
+      const int64_t v_step = frozen ? freeze_after : st.step();
       AdamStep s{static_cast<float>(o.lr()), static_cast<float>(b1), static_cast<float>(b2),
                  static_cast<float>(o.eps()), static_cast<float>(o.weight_decay()), decoupled,
                  1.0 - std::pow(b1, static_cast<double>(st.step())),
-                 1.0 - std::pow(b2, static_cast<double>(st.step()))};
+                 1.0 - std::pow(b2, static_cast<double>(v_step)), frozen};
       at::Tensor param = p;
       fusedUpdate(param, p.grad(), st.exp_avg(), st.exp_avg_sq(), s);
     }
@@ -95,13 +119,14 @@ bool fusedStep(std::vector<torch::optim::OptimizerParamGroup>& groups,
 template <typename Options, typename State, typename BaseStep>
 torch::Tensor stepWith(std::vector<torch::optim::OptimizerParamGroup>& groups,
                        ska::flat_hash_map<std::string, std::unique_ptr<torch::optim::OptimizerParamState>>& state,
-                       torch::optim::Optimizer::LossClosure closure, bool decoupled, BaseStep base_step) {
+                       torch::optim::Optimizer::LossClosure closure, bool decoupled, int64_t freeze_after,
+                       BaseStep base_step) {
   torch::Tensor loss;
   if (closure != nullptr) {
     at::AutoGradMode enable_grad(true);
     loss = closure();
   }
-  if (!fusedStep<Options, State>(groups, state, decoupled)) base_step();
+  if (!fusedStep<Options, State>(groups, state, decoupled, freeze_after)) base_step();
   return loss;
 }
 
@@ -109,12 +134,12 @@ torch::Tensor stepWith(std::vector<torch::optim::OptimizerParamGroup>& groups,
 
 torch::Tensor FusedAdamW::step(LossClosure closure) {
   return stepWith<torch::optim::AdamWOptions, torch::optim::AdamWParamState>(
-      param_groups_, state_, std::move(closure), /*decoupled=*/true, [this] { torch::optim::AdamW::step(nullptr); });
+      param_groups_, state_, std::move(closure), /*decoupled=*/true, freeze_after_, [this] { torch::optim::AdamW::step(nullptr); });
 }
 
 torch::Tensor FusedAdam::step(LossClosure closure) {
   return stepWith<torch::optim::AdamOptions, torch::optim::AdamParamState>(
-      param_groups_, state_, std::move(closure), /*decoupled=*/false, [this] { torch::optim::Adam::step(nullptr); });
+      param_groups_, state_, std::move(closure), /*decoupled=*/false, freeze_after_, [this] { torch::optim::Adam::step(nullptr); });
 }
 
 std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& t, std::vector<at::Tensor> params) {
@@ -142,6 +167,16 @@ at::Tensor secondMoment(const torch::optim::Optimizer& opt, const at::Tensor& p)
     return adam->exp_avg_sq();
   }
   return {};
+}
+
+void freezeSecondMomentAfter(torch::optim::Optimizer& opt, int64_t step) {
+  auto* fused = dynamic_cast<SecondMomentFreeze*>(&opt);
+  if (fused == nullptr) {
+    throw ConfigError(
+        "parallel.compression.freeze_variance needs train.fused_optimizer: true (LibTorch's Adam cannot freeze its "
+        "second moment)");
+  }
+  fused->freezeSecondMomentAfter(step);
 }
 
 void setLearningRate(torch::optim::Optimizer& opt, double lr) {

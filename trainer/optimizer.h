@@ -8,6 +8,14 @@
 // checkpoints are interchangeable with torch::optim::Adam/AdamW) and its
 // arithmetic, and fall back to the base implementation for anything but dense
 // contiguous float32 CPU parameters, and for amsgrad.
+//
+// Both can freeze the second moment after a given step (the variance freeze of
+// 1-bit Adam): from step `after` + 1 on, exp_avg_sq keeps the value it had after
+// step `after` and its bias correction stays 1 - beta2^after. An element whose
+// frozen value is still zero (no gradient before the freeze) takes
+// (1 - beta2^after) * g^2 from its first nonzero gradient, so that its step is
+// about lr rather than m / eps. A frozen optimizer has no fallback: a parameter
+// the fused path cannot take (or amsgrad) is an error.
 
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
@@ -19,13 +27,24 @@
 
 namespace autoglm::trainer {
 
-class FusedAdamW : public torch::optim::AdamW {
+// The step after which the second moment stops moving; 0 = never.
+class SecondMomentFreeze {
+ public:
+  void freezeSecondMomentAfter(int64_t step) { freeze_after_ = step; }
+  int64_t secondMomentFrozenAfter() const { return freeze_after_; }
+
+ protected:
+  ~SecondMomentFreeze() = default;
+  int64_t freeze_after_ = 0;
+};
+
+class FusedAdamW : public torch::optim::AdamW, public SecondMomentFreeze {
  public:
   using torch::optim::AdamW::AdamW;
   torch::Tensor step(LossClosure closure = nullptr) override;
 };
 
-class FusedAdam : public torch::optim::Adam {
+class FusedAdam : public torch::optim::Adam, public SecondMomentFreeze {
  public:
   using torch::optim::Adam::Adam;
   torch::Tensor step(LossClosure closure = nullptr) override;
@@ -38,6 +57,10 @@ std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& t, std
 // Adam's or AdamW's second moment (exp_avg_sq) of parameter `p`; undefined
 // before its first step, or for another optimizer.
 at::Tensor secondMoment(const torch::optim::Optimizer& opt, const at::Tensor& p);
+
+// Freezes the second moment of `opt` after `step` (see above). Throws
+// ConfigError naming train.fused_optimizer when `opt` is not fused.
+void freezeSecondMomentAfter(torch::optim::Optimizer& opt, int64_t step);
 
 // Sets the learning rate of every parameter group.
 void setLearningRate(torch::optim::Optimizer& opt, double lr);

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "core/log.h"
 #include "parallel/pipeline/micro_batches.h"
@@ -37,6 +39,7 @@ StepRunner::StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStor
   }
   if (link != nullptr) executor_ = std::make_unique<PipelineExecutor>(model_, *link, pipeline_.schedule);
   optimizer_ = makeOptimizer(cfg.train, model_->parameters());
+  if (cfg.parallel.compression.freeze_variance) freezeVariance(cfg.parallel.compression);
   if (reducer_ && reducer_->compressor().usesShape()) {
     // onebit shape: adam. Every rank holds the same Adam state (the reduced
     // gradients are identical), and backward does not touch it.
@@ -54,6 +57,21 @@ StepRunner::StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStor
 }
 
 StepRunner::~StepRunner() = default;
+
+void StepRunner::freezeVariance(const dpar::compression::CompressionConfig& c) {
+  using dpar::compression::CompressionType;
+  if (c.type != CompressionType::kOnebit && c.type != CompressionType::kTopk) {
+    throw ConfigError(fmt::format("parallel.compression.freeze_variance applies to onebit and topk, not "
+                                  "parallel.compression.type={}",
+                                  core::enumName(c.type)));
+  }
+  if (c.warmup_steps <= 0) {
+    throw ConfigError("parallel.compression.freeze_variance freezes Adam's second moment after the uncompressed "
+                      "warm-up: set parallel.compression.warmup_steps > 0");
+  }
+  // Without data parallelism nothing is compressed, and nothing is frozen.
+  if (reducer_) freezeSecondMomentAfter(*optimizer_, c.warmup_steps);
+}
 
 core::graph::GraphBatch StepRunner::collate(const std::vector<int64_t>& graphs) const {
   std::vector<core::graph::GraphView> views;

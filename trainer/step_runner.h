@@ -67,6 +67,9 @@ class StepRunner {
   // Forward and backward of every micro-batch; returns the loss (this stage's).
   double forwardBackward(const std::vector<std::vector<int64_t>>& micro_batches, double scale, int64_t step);
   core::graph::GraphBatch collate(const std::vector<int64_t>& graphs) const;
+  // parallel.compression.freeze_variance: checks it and freezes the optimizer's
+  // second moment after the compression warm-up (on a data-parallel group).
+  void freezeVariance(const parallel::data_parallel::compression::CompressionConfig& c);
 
   const TrainConfig& train_;
   const parallel::pipeline::PipelineConfig& pipeline_;

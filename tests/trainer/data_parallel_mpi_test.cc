@@ -148,10 +148,13 @@ TEST_P(ResumeWithCompression, GivesTheParametersOfAnUninterruptedRun) {
   ExperimentConfig cfg = tinyConfig(d / "full");
   cfg.model.dropout = 0.3;  // per-rank dropout masks must resume too
   namespace comp = parallel::data_parallel::compression;
-  // "onebit_adam": onebit with the shape from Adam's second moment.
-  const bool shaped = GetParam() == "onebit_adam";
-  cfg.parallel.compression.type = *core::parseEnum<comp::CompressionType>(shaped ? "onebit" : GetParam());
+  // "onebit_adam": onebit with the shape from Adam's second moment;
+  // "onebit_frozen": onebit with Adam's second moment frozen after the warm-up.
+  const bool shaped = GetParam() == "onebit_adam", frozen = GetParam() == "onebit_frozen";
+  cfg.parallel.compression.type =
+      *core::parseEnum<comp::CompressionType>(shaped || frozen ? "onebit" : GetParam());
   if (shaped) cfg.parallel.compression.shape = comp::ShapeKind::kAdam;
+  cfg.parallel.compression.freeze_variance = frozen;
   cfg.parallel.compression.warmup_steps = 2;
   cfg.parallel.compression.ratio = 0.05;
   cfg.parallel.compression.momentum = GetParam() == "topk" ? 0.9 : 0.0;
@@ -179,11 +182,13 @@ TEST_P(ResumeWithCompression, GivesTheParametersOfAnUninterruptedRun) {
     EXPECT_TRUE(fs::exists(fs::path(d / "part") / "checkpoints" / "step-00000005" / "rank-00001.pt"));
   }
   expectSameOnAllRanks(second, *world);
-  if (shaped && world->size() > 1) {
-    // The shape reaches the compressor: uniform chunks train differently.
+  if ((shaped || frozen) && world->size() > 1) {
+    // The shape reaches the compressor, the freeze the optimizer: plain onebit
+    // trains differently.
     ExperimentConfig uniform = cfg;
     uniform.run.out_dir = d / "uniform";
     uniform.parallel.compression.shape = comp::ShapeKind::kUniform;
+    uniform.parallel.compression.freeze_variance = false;
     Trainer plain(uniform, data, world);
     plain.fit(false);
     EXPECT_GT(maxParamDiff(full, plain), 1e-6);
@@ -191,7 +196,7 @@ TEST_P(ResumeWithCompression, GivesTheParametersOfAnUninterruptedRun) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Compressors, ResumeWithCompression,
-                         ::testing::Values("topk", "onebit", "onebit_adam", "fp16"));
+                         ::testing::Values("topk", "onebit", "onebit_adam", "onebit_frozen", "fp16"));
 
 }  // namespace
 }  // namespace autoglm::trainer

@@ -44,6 +44,10 @@ struct CompressionConfig {
   // their residuals (onebit.h), instead of returning their residual as +-scale.
   bool skip_zero_chunks = true;
   ShapeKind shape = ShapeKind::kUniform;  // onebit: see ShapeKind
+  // onebit, topk: Adam's second moment stops moving after the warm-up (the
+  // variance freeze of 1-bit Adam), so that compression error does not inflate
+  // it; needs warmup_steps > 0 and train.fused_optimizer (trainer/optimizer.h).
+  bool freeze_variance = false;
   double ratio = 0.01;           // topk: fraction of each bucket sent
   double momentum = 0.0;         // topk: momentum correction factor (0 = error feedback only)
   int64_t sample_elems = 16384;  // topk: elements sampled to estimate the threshold
@@ -57,6 +61,7 @@ struct CompressionConfig {
                                        core::check::multipleOf<int64_t>(8)}));
     v.field("skip_zero_chunks", skip_zero_chunks);
     v.field("shape", shape);
+    v.field("freeze_variance", freeze_variance);
     v.field("ratio", ratio, core::Check<double>([](const double& r) -> std::optional<std::string> {
               if (!(r > 0.0 && r <= 1.0)) return std::string("must be in (0, 1]");
               return std::nullopt;
