@@ -69,12 +69,13 @@ void StepRunner::freezeVariance(const dpar::compression::CompressionConfig& c) {
     throw ConfigError("parallel.compression.freeze_variance freezes Adam's second moment after the uncompressed "
                       "warm-up: set parallel.compression.warmup_steps > 0");
   }
+  // Without data parallelism nothing is compressed, and nothing is frozen.
+  if (!reducer_) return;
   if (c.type == CompressionType::kOnebit && c.shape == dpar::compression::ShapeKind::kUniform) {
     core::log::warn0("parallel.compression.freeze_variance with onebit's uniform shape diverged in the quality "
                      "benchmarks (benchmarks/quality/README.md); pair it with parallel.compression.shape: adam");
   }
-  // Without data parallelism nothing is compressed, and nothing is frozen.
-  if (reducer_) freezeSecondMomentAfter(*optimizer_, c.warmup_steps);
+  freezeSecondMomentAfter(*optimizer_, c.warmup_steps);
 }
 
 core::graph::GraphBatch StepRunner::collate(const std::vector<int64_t>& graphs) const {
