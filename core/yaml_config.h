@@ -139,7 +139,9 @@ Check<std::string> nonEmpty();
 // Applies "a.b.c=value" overrides to a YAML tree (value parsed as YAML).
 void applyOverride(YAML::Node& root, const std::string& assignment);
 
-// Loads a YAML file, turning parse errors into ConfigError with file:line.
+// Loads a YAML file, turning parse errors into ConfigError with file:line:column.
+// A key that appears twice in one map, at any depth, is a ConfigError naming both
+// lines: "cfg.yaml:7: duplicate key 'train.lr' (first at line 3)".
 YAML::Node loadYamlFile(const std::string& path);
 
 class YamlReader {

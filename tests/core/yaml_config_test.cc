@@ -1,6 +1,10 @@
 #include "core/yaml_config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "core/error.h"
 
@@ -64,6 +68,77 @@ TEST(YamlReader, ErrorsNameFileLineAndKeyPath) {
   EXPECT_EQ(errorOf("inner: 5\n"), "cfg.yaml:1: inner=5: expected a map of settings");
   EXPECT_EQ(errorOf("inner:\n  bytes: 12\n"), "cfg.yaml:2: inner.bytes=12: must be a multiple of 8");
   EXPECT_EQ(errorOf("inner:\n  bytes: 0\n"), "cfg.yaml:2: inner.bytes=0: must be >= 8");
+}
+
+// Writes `yaml` to a temporary file and returns loadYamlFile's error ("" when
+// it loads), with the file's path shown as "cfg.yaml".
+std::string loadError(const std::string& yaml) {
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("autoglm_yaml_config_test_" + std::to_string(::getpid()) + ".yaml");
+  std::ofstream(path) << yaml;
+  std::string error;
+  try {
+    loadYamlFile(path.string());
+  } catch (const ConfigError& e) {
+    error = e.what();
+  }
+  std::filesystem::remove(path);
+  if (error.rfind(path.string(), 0) == 0) error = "cfg.yaml" + error.substr(path.string().size());
+  return error;
+}
+
+TEST(LoadYamlFile, RejectsADuplicateSection) {
+  EXPECT_EQ(loadError("train:\n  lr: 0.1\nmodel:\n  dim: 8\ntrain:\n  lr: 0.2\n"),
+            "cfg.yaml:5: duplicate key 'train' (first at line 1)");
+  EXPECT_EQ(loadError("train: 1\n'train': 2\n"), "cfg.yaml:2: duplicate key 'train' (first at line 1)");
+}
+
+TEST(LoadYamlFile, RejectsADuplicateKeyInsideASection) {
+  EXPECT_EQ(loadError("train:\n  lr: 0.1\n  epochs: 3\n  lr: 0.2\n"),
+            "cfg.yaml:4: duplicate key 'train.lr' (first at line 2)");
+}
+
+TEST(LoadYamlFile, RejectsADuplicateKeyInANestedMap) {
+  EXPECT_EQ(loadError("a:\n  b:\n    c: 1\n    d: {e: 2}\n    c: 3\n"),
+            "cfg.yaml:5: duplicate key 'a.b.c' (first at line 3)");
+  EXPECT_EQ(loadError("a:\n  b:\n    c:\n      d: 1\n  e: 2\n  b: 3\n"),
+            "cfg.yaml:6: duplicate key 'a.b' (first at line 2)");
+}
+
+TEST(LoadYamlFile, RejectsADuplicateKeyInAFlowMap) {
+  EXPECT_EQ(loadError("a: {x: 1, y: 2, x: 3}\n"), "cfg.yaml:1: duplicate key 'a.x' (first at line 1)");
+  EXPECT_EQ(loadError("a: {x: 1,\n    x: 2}\n"), "cfg.yaml:2: duplicate key 'a.x' (first at line 1)");
+  EXPECT_EQ(loadError("{a: 1, a: 2}\n"), "cfg.yaml:1: duplicate key 'a' (first at line 1)");
+}
+
+TEST(LoadYamlFile, RejectsADuplicateKeyInAMapInsideASequence) {
+  EXPECT_EQ(loadError("layers:\n  - name: a\n    dim: 1\n    name: b\n"),
+            "cfg.yaml:4: duplicate key 'layers[0].name' (first at line 2)");
+  EXPECT_EQ(loadError("layers:\n  - {name: a}\n  - [1, {name: b, name: c}]\n"),
+            "cfg.yaml:3: duplicate key 'layers[1][1].name' (first at line 3)");
+}
+
+TEST(LoadYamlFile, AcceptsTheSameKeyInDifferentMaps) {
+  EXPECT_EQ(loadError("a: {x: 1}\nb: {x: 2}\n"), "");
+  EXPECT_EQ(loadError("a:\n  x: 1\nb:\n  x: 2\n  a:\n    a: 3\n"), "");
+  EXPECT_EQ(loadError("layers:\n  - name: a\n    dim: 1\n  - name: b\n    dim: 2\n  - {name: c, dim: 3}\n"), "");
+  EXPECT_EQ(loadError("a: [x, x]\nb: {x: [x], y: x}\n"), "");
+}
+
+TEST(LoadYamlFile, ReportsSyntaxErrorsWithLineAndColumn) {
+  const std::string error = loadError("a: 1\nb: [1, 2\n");
+  EXPECT_EQ(error.rfind("cfg.yaml:", 0), 0u) << error;
+  EXPECT_NE(error.find(": YAML syntax error: "), std::string::npos) << error;
+}
+
+TEST(LoadYamlFile, LoadsEveryShippedConfig) {
+  int loaded = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(AUTOGLM_SOURCE_ROOT) + "/configs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    EXPECT_NO_THROW(loadYamlFile(entry.path().string())) << entry.path();
+    ++loaded;
+  }
+  EXPECT_GT(loaded, 0);
 }
 
 TEST(ApplyOverride, SetsNestedValuesAndRejectsBadPaths) {
