@@ -61,6 +61,13 @@ void checkStateTensor(const std::string& key, const at::Tensor& t, int64_t numel
   }
 }
 
+void loadStateEntry(const std::string& key, const at::Tensor& t, const at::Tensor& current, at::Tensor& slot,
+                    const std::string& compressor) {
+  checkStateTensor(key, t, current.defined() ? current.numel() : -1, compressor);
+  if (slot.defined()) throw CheckpointError(concat(compressor, " compressor state entry '", key, "' appears twice"));
+  slot = t.contiguous().clone();
+}
+
 void averageDense(at::Tensor& bucket, comm::Communicator& comm, CompressorStats& stats) {
   comm::AllreduceOptions opts;
   opts.op = comm::ReduceOp::kAvg;

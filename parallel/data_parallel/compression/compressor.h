@@ -20,6 +20,8 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -99,6 +101,49 @@ std::pair<std::string, int> parseStateKey(const std::string& key, const std::vec
 // Throws CheckpointError naming `key` unless `t` is a 1-D float32 CPU tensor,
 // of `numel` elements when numel >= 0.
 void checkStateTensor(const std::string& key, const at::Tensor& t, int64_t numel, const std::string& compressor);
+
+// Where a compressor's per-bucket state `B` keeps the tensor saved under one
+// key prefix: {"residual", &Buffers::residual}.
+template <typename B>
+struct StateSlot {
+  std::string prefix;
+  at::Tensor B::*tensor;
+};
+
+// Loads one state entry into `slot`: checks `t` (checkStateTensor, against the
+// size of `current` when that is defined), throws CheckpointError naming `key`
+// when `slot` is already filled (the entry appears twice), and stores a
+// contiguous copy.
+void loadStateEntry(const std::string& key, const at::Tensor& t, const at::Tensor& current, at::Tensor& slot,
+                    const std::string& compressor);
+
+// The common part of loadState() for a compressor holding a `B` per bucket, one
+// tensor per slot. For each entry of `state` in order: parses its key
+// (parseStateKey over the slots' prefixes), lets `accept(key, prefix)` reject
+// it by throwing, and loads it (loadStateEntry) against the same tensor of the
+// same bucket in `current`. Returns the copies by bucket id; the caller checks
+// how a bucket's tensors fit together.
+template <typename B>
+std::map<int, B> loadBucketState(const CompressorState& state, const std::map<int, B>& current,
+                                 const std::vector<StateSlot<B>>& slots, const std::string& compressor,
+                                 const std::function<void(const std::string& key, const std::string& prefix)>&
+                                     accept = nullptr) {
+  std::vector<std::string> prefixes;
+  for (const auto& s : slots) prefixes.push_back(s.prefix);
+  std::map<int, B> loaded;
+  for (const auto& [key, t] : state) {
+    const auto [prefix, id] = parseStateKey(key, prefixes, compressor);
+    if (accept) accept(key, prefix);
+    at::Tensor B::*member = nullptr;
+    for (const auto& s : slots) {
+      if (s.prefix == prefix) member = s.tensor;
+    }
+    const auto have = current.find(id);
+    loadStateEntry(key, t, have != current.end() ? have->second.*member : at::Tensor(), loaded[id].*member,
+                   compressor);
+  }
+  return loaded;
+}
 
 // Plain average (all-reduce kAvg) of `bucket`, counted in `stats` (warm-up steps).
 void averageDense(at::Tensor& bucket, comm::Communicator& comm, CompressorStats& stats);

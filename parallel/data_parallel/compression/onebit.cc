@@ -368,21 +368,8 @@ CompressorState OnebitCompressor::state() const {
 }
 
 void OnebitCompressor::loadState(const CompressorState& state) {
-  std::map<int, Residuals> loaded;
-  for (const auto& [key, t] : state) {
-    const auto [prefix, id] = parseStateKey(key, {"residual", "server_residual"}, "onebit");
-    const auto have = residuals_.find(id);
-    const bool worker = prefix == "residual";
-    int64_t expect = -1;
-    if (have != residuals_.end()) {
-      const at::Tensor& cur = worker ? have->second.worker : have->second.server;
-      if (cur.defined()) expect = cur.numel();
-    }
-    checkStateTensor(key, t, expect, "onebit");
-    at::Tensor& slot = worker ? loaded[id].worker : loaded[id].server;
-    if (slot.defined()) throw CheckpointError(concat("onebit compressor state entry '", key, "' appears twice"));
-    slot = t.contiguous().clone();
-  }
+  std::map<int, Residuals> loaded = loadBucketState<Residuals>(
+      state, residuals_, {{"residual", &Residuals::worker}, {"server_residual", &Residuals::server}}, "onebit");
   for (const auto& [id, res] : loaded) {
     const std::string server_key = stateKey("server_residual", id);
     if (!res.worker.defined()) {

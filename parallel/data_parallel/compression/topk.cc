@@ -149,25 +149,14 @@ CompressorState TopkCompressor::state() const {
 }
 
 void TopkCompressor::loadState(const CompressorState& state) {
-  std::map<int, Buffers> loaded;
-  for (const auto& [key, t] : state) {
-    const auto [prefix, id] = parseStateKey(key, {"residual", "momentum"}, "topk");
-    const bool residual = prefix == "residual";
-    if (!residual && momentum_ == 0.0) {
+  const auto accept = [this](const std::string& key, const std::string& prefix) {
+    if (prefix == "momentum" && momentum_ == 0.0) {
       throw CheckpointError(concat("topk compressor state entry '", key,
                                    "': saved with momentum correction, but parallel.compression.momentum is 0"));
     }
-    const auto have = buffers_.find(id);
-    int64_t expect = -1;
-    if (have != buffers_.end()) {
-      const at::Tensor& cur = residual ? have->second.residual : have->second.momentum;
-      if (cur.defined()) expect = cur.numel();
-    }
-    checkStateTensor(key, t, expect, "topk");
-    at::Tensor& slot = residual ? loaded[id].residual : loaded[id].momentum;
-    if (slot.defined()) throw CheckpointError(concat("topk compressor state entry '", key, "' appears twice"));
-    slot = t.contiguous().clone();
-  }
+  };
+  std::map<int, Buffers> loaded = loadBucketState<Buffers>(
+      state, buffers_, {{"residual", &Buffers::residual}, {"momentum", &Buffers::momentum}}, "topk", accept);
   for (const auto& [id, buf] : loaded) {
     const std::string key = stateKey("momentum", id);
     if (!buf.residual.defined()) {
