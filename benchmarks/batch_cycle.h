@@ -5,13 +5,13 @@
 #include <cstdint>
 #include <vector>
 
-#include "trainer/trainer.h"
+#include "trainer/tasks/graph_classification/classifier_trainer.h"
 
 namespace autoglm::bench {
 
 class BatchCycle {
  public:
-  explicit BatchCycle(trainer::Trainer& t) : trainer_(t), batches_(t.epochBatches(0, &global_)) {}
+  explicit BatchCycle(trainer::ClassifierTrainer& t) : trainer_(t), batches_(t.epochBatches(0, &global_)) {}
   // One step of the next batch; returns the graphs in the global batch.
   int64_t step() {
     const size_t b = next_++ % batches_.size();
@@ -20,7 +20,7 @@ class BatchCycle {
   }
 
  private:
-  trainer::Trainer& trainer_;
+  trainer::ClassifierTrainer& trainer_;
   std::vector<int64_t> global_;
   std::vector<std::vector<int64_t>> batches_;
   size_t next_ = 0;

@@ -4,7 +4,7 @@
 //   mpirun -np 2 dp_step_bench --config configs/r8_gat.yaml
 //       --compressors none,fp16,onebit,topk --modes overlap,after_backward,off
 //
-// For each (compressor, mode) every rank builds a fresh Trainer on the same data
+// For each (compressor, mode) every rank builds a fresh ClassifierTrainer on the same data
 // and runs warm-up then timed steps of its own share of the global batches; the
 // configurations are visited round-robin --rounds times so that noise on a shared
 // machine hits all alike. Rank 0 prints one JSON line per configuration:
@@ -31,9 +31,9 @@
 #include "core/error.h"
 #include "core/host_runtime.h"
 #include "core/log.h"
-#include "trainer/experiment_config.h"
+#include "trainer/config/experiment_config.h"
 #include "core/graph/prepared_data.h"
-#include "trainer/trainer.h"
+#include "trainer/tasks/graph_classification/classifier_trainer.h"
 #include "benchmarks/batch_cycle.h"
 #include "launch/process.h"
 #include "launch/supervisor.h"
@@ -187,7 +187,7 @@ int main(int argc, char** argv) {
         cfg.parallel.reducer_mode =
             parseChoice<autoglm::parallel::data_parallel::ReducerMode>(std::get<1>(key), "--modes");
         const bool watch = std::get<2>(key);
-        tr::Trainer trainer(cfg, data, watch ? watched->comm : world);
+        tr::ClassifierTrainer trainer(cfg, data, watch ? watched->comm : world);
         if (watch) trainer.setObserver(watched->client.get());
         params = 0;
         for (const auto& p : trainer.model()->parameters()) params += p.numel();

@@ -15,9 +15,9 @@
 #include "core/host_runtime.h"
 #include "core/log.h"
 #include "parallel/data_parallel/distributed_sampler.h"
-#include "trainer/experiment_config.h"
+#include "trainer/config/experiment_config.h"
 #include "core/graph/prepared_data.h"
-#include "trainer/trainer.h"
+#include "trainer/tasks/graph_classification/classifier_trainer.h"
 
 int main(int argc, char** argv) {
   namespace tr = autoglm::trainer;
@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
     autoglm::core::log::setLevel("warn");
     at::set_num_threads(threads);
     autoglm::core::graph::PreparedData data = tr::prepareData(cfg);
-    tr::Trainer trainer(cfg, data);
+    tr::ClassifierTrainer trainer(cfg, data);
     autoglm::parallel::data_parallel::SamplerOptions so;
     so.seed = static_cast<uint64_t>(cfg.run.seed);
     autoglm::parallel::data_parallel::DistributedSampler sampler(trainer.trainIndices(), so);

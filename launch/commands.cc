@@ -1,10 +1,9 @@
-#include "trainer/commands.h"
+#include "launch/commands.h"
 
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
-
-#include <mpi.h>
+#include <c10/util/Exception.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,36 +15,28 @@
 
 #include "comm/factory.h"
 #include "comm/mpi/environment.h"
-#include "parallel/process_grid.h"
 #include "core/error.h"
-#include "core/graph/graph_builder.h"
-#include "core/log.h"
-#include "core/text/tokenizer.h"
-#include "core/text/vocab.h"
-#include "trainer/checkpoint.h"
-#include "trainer/corpus_trainer.h"
-#include "trainer/sharded_checkpoint.h"
-#include "trainer/experiment_config.h"
 #include "core/graph/prepared_data.h"
-#include "trainer/evaluator.h"
-#include "trainer/feedback_data.h"
-#include "trainer/predictor.h"
-#include "trainer/pretrainer.h"
-#include "trainer/trace_recorder.h"
-#include "trainer/trainer.h"
+#include "core/log.h"
+#include "parallel/process_grid.h"
+#include "trainer/checkpoint/checkpoint.h"
+#include "trainer/checkpoint/sharded_checkpoint.h"
+#include "trainer/config/experiment_config.h"
+#include "trainer/config/validate.h"
+#include "trainer/inference/evaluator.h"
+#include "trainer/inference/predictor.h"
+#include "trainer/loop/trainer.h"
+#include "trainer/observe/trace_recorder.h"
+#include "trainer/tasks/graph_classification/feedback_data.h"
+#include "trainer/tasks/make_task.h"
+#include "trainer/tasks/pretrain/pretrainer.h"
 
-namespace autoglm::trainer {
+namespace autoglm::launch {
+using namespace trainer;  // NOLINT: the commands are the trainer's verbs
 namespace fs = std::filesystem;
 
 namespace {
 
-
-int launchedRanks() {
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
-    if (const char* v = std::getenv(var); v != nullptr && *v != '\0') return std::max(1, std::atoi(v));
-  }
-  return 1;
-}
 
 // Process-wide settings from the run section: log level and intra-op threads.
 // threads 0 is every core for a single process (LibTorch's own default can be
@@ -54,7 +45,7 @@ void applyRunSettings(const ExperimentConfig& cfg) {
   core::log::setLevel(core::enumName(cfg.run.log_level));
   if (cfg.run.threads > 0) {
     at::set_num_threads(static_cast<int>(cfg.run.threads));
-  } else if (std::getenv("OMP_NUM_THREADS") == nullptr && launchedRanks() == 1) {
+  } else if (std::getenv("OMP_NUM_THREADS") == nullptr && comm::mpi::Environment::launchedSize() == 1) {
     at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   }
 }
@@ -69,9 +60,9 @@ ExperimentConfig loadConfig(const ConfigArgs& args) {
 int reportResult(const FitResult& r) {
   if (r.interrupted) return 130;
   core::log::info0("best epoch {} (selection score {:.4f}); {} epochs, {} steps, {:.1f}s", r.best_epoch,
-             r.best_val_accuracy, r.epochs_run, r.steps, r.seconds);
+             r.best_score, r.epochs_run, r.steps, r.seconds);
   if (core::log::rank() == 0) {
-    std::cout << "test accuracy: " << fmt::format("{:.4f}", r.test_accuracy) << " (best epoch " << r.best_epoch
+    std::cout << "test " << r.metric << ": " << fmt::format("{:.4f}", r.test_metric) << " (best epoch " << r.best_epoch
               << ", " << fmt::format("{:.1f}", r.seconds) << "s)" << std::endl;
   }
   return 0;
@@ -115,12 +106,6 @@ core::graph::PreparedData runData(const ExperimentConfig& cfg, const TrainOption
   return data;
 }
 
-void initModel(Trainer& trainer, const std::optional<CheckpointInfo>& init) {
-  if (!init) return;
-  loadShardedModel(*init, *trainer.model(), nullptr);
-  core::log::info0("initialised the model from {}", init->dir);
-}
-
 // With pretrain.epochs > 0, a fresh run pre-trains first and starts from that
 // checkpoint; a run from --init-from or --resume does not.
 std::optional<CheckpointInfo> pretrainFirst(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
@@ -140,30 +125,40 @@ std::optional<CheckpointInfo> pretrainFirst(const ExperimentConfig& cfg, const c
   return openCheckpoint(pretrainer.run().checkpoint, /*prefer_best=*/false);
 }
 
-// One rank of `mpirun -np N autoglm train`: data parallel over the ranks that
-// parallel.tp x parallel.pp leave.
-int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptions& opts,
+// The run's watchers: the caller's (the supervisor client) and, with
+// run.trace, a trace.
+struct Watchers {
+  std::unique_ptr<TraceRecorder> trace;
+  std::shared_ptr<ObserverFanout> fanout = std::make_shared<ObserverFanout>();
+  Watchers(const ExperimentConfig& cfg, const TrainOptions& opts, int rank) {
+    if (cfg.run.trace) trace = std::make_unique<TraceRecorder>(rank);
+    fanout->add(opts.comm_observer.get(), opts.run_observer);
+    fanout->add(trace.get(), trace.get());
+  }
+};
+
+// The loop over the task, from its start (--init-from, a pre-training) to the
+// exit code; writes the trace.
+int fitTask(const ExperimentConfig& cfg, std::unique_ptr<Task> task, const TrainOptions& opts,
+            const std::optional<CheckpointInfo>& start, Watchers& w, comm::Communicator* world) {
+  Trainer trainer(cfg, std::move(task));
+  if (!opts.resume && start) trainer.task().initFrom(*start);
+  trainer.setObserver(w.fanout.get());
+  if (opts.stop != nullptr) trainer.setStopRequest([stop = opts.stop] { return stop->load(); });
+  const int rc = reportResult(trainer.fit(opts.resume, opts.overwrite));
+  if (w.trace) writeTrace(*w.trace, world, cfg);
+  return rc;
+}
+
+// One rank of `mpirun -np N autoglm train`, at the layout validateExperiment resolved.
+int runTrainRanks(const ExperimentConfig& cfg, const ConfigArgs& args, const TrainOptions& opts,
                   const std::optional<CheckpointInfo>& init) {
   comm::mpi::Environment env(nullptr, nullptr);
   const int rank = env.worldRank(), world_size = env.worldSize();
   core::log::setRank(rank, world_size);
   try {
-    if (cfg.pretrain.epochs > 0 && !init && !opts.resume) {
-      throw ConfigError(fmt::format("pretrain.epochs={} pre-trains on one process, and this is {} ranks: run "
-                                    "`autoglm pretrain CONFIG` first, then `mpirun ... autoglm train CONFIG "
-                                    "--init-from {}`", cfg.pretrain.epochs, world_size, Pretrainer::runDir(cfg)));
-    }
-    const int64_t model_ranks = cfg.parallel.tp * cfg.parallel.pp;
-    if (cfg.parallel.dp == 1 && model_ranks > 0 && world_size % model_ranks == 0) {
-      cfg.parallel.dp = world_size / model_ranks;  // the default: data parallel over the rest (Megatron's rule)
-    }
-    // Watchers: the caller's (the supervisor client) and, with run.trace, a trace.
-    std::unique_ptr<TraceRecorder> trace;
-    if (cfg.run.trace) trace = std::make_unique<TraceRecorder>(rank);
-    auto fanout = std::make_shared<ObserverFanout>();
-    fanout->add(opts.comm_observer.get(), opts.run_observer);
-    fanout->add(trace.get(), trace.get());
-    auto world = comm::makeCommunicator(cfg.comm, fanout);
+    Watchers w(cfg, opts, rank);
+    auto world = comm::makeCommunicator(cfg.comm, w.fanout);
     parallel::ParallelGrid grid(world, cfg.parallel);
     core::log::info0("run '{}': config {}, output {}, {} ranks (dp={} tp={} pp={})", cfg.run.name, args.config,
                      cfg.run.out_dir, world_size, cfg.parallel.dp, cfg.parallel.tp, cfg.parallel.pp);
@@ -173,13 +168,7 @@ int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptio
     if (rank != 0) world->barrier(long_wait)->wait();
     core::graph::PreparedData data = runData(cfg, opts, init);
     if (rank == 0) world->barrier(long_wait)->wait();
-    Trainer trainer(cfg, data, TrainGroups::of(grid));
-    if (!opts.resume) initModel(trainer, init);
-    trainer.setObserver(fanout.get());
-    if (opts.stop != nullptr) trainer.setStopRequest([stop = opts.stop] { return stop->load(); });
-    const int rc = reportResult(trainer.fit(opts.resume, opts.overwrite));
-    if (trace) writeTrace(*trace, world.get(), cfg);
-    return rc;
+    return fitTask(cfg, makeTask(cfg, {&data, TrainGroups::of(grid)}), opts, init, w, world.get());
   } catch (const std::exception& e) {
     // One failing rank would leave the others waiting in a collective: report
     // it with the rank and end the whole job.
@@ -189,8 +178,7 @@ int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptio
     std::cerr << "autoglm: " << (config ? "config error" : "error") << " (rank " << rank << " of " << world_size
               << "): " << what << std::endl;
     if (opts.on_error) opts.on_error(what);
-    MPI_Abort(MPI_COMM_WORLD, config ? 2 : 1);
-    return config ? 2 : 1;
+    comm::mpi::Environment::abortJob(config ? 2 : 1);
   }
 }
 
@@ -198,46 +186,25 @@ int runTrainRanks(ExperimentConfig cfg, const ConfigArgs& args, const TrainOptio
 
 int runTrain(const ConfigArgs& args, const TrainOptions& opts) {
   const std::optional<CheckpointInfo> init = initCheckpoint(opts);
-  const ExperimentConfig cfg = runConfig(args, init);
-  const int ranks = launchedRanks();
-  if (cfg.model.kind == core::model::ModelKind::kCorpusGcn) {
-    checkCorpusGcnConfig(cfg, ranks);
-    if (init || opts.resume) throw ConfigError("model.kind=corpus_gcn starts from scratch: drop --init-from and --resume");
-    core::log::info0("run '{}' (corpus_gcn, transductive): config {}, output {}", cfg.run.name, args.config,
-                     cfg.run.out_dir);
-    return reportResult(fitCorpusGcn(cfg));
-  }
-  const int64_t layout = cfg.parallel.dp * cfg.parallel.tp * cfg.parallel.pp;
-  if (ranks > 1) return runTrainRanks(cfg, args, opts, init);
-  if (layout > 1) {
-    throw ConfigError(fmt::format("parallel: dp*tp*pp = {}*{}*{} = {} ranks, but this is a single process; "
-                                  "launch with mpirun -np {} autoglm train ...",
-                                  cfg.parallel.dp, cfg.parallel.tp, cfg.parallel.pp, layout, layout));
-  }
+  ExperimentConfig cfg = runConfig(args, init);
+  // Every rule, before MPI starts work and before any data is prepared.
+  validateExperiment(&cfg, {comm::mpi::Environment::launchedSize(), opts.resume, init.has_value()});
+  if (comm::mpi::Environment::launchedSize() > 1) return runTrainRanks(cfg, args, opts, init);
   core::log::info0("run '{}': config {}, output {}", cfg.run.name,
                    args.config.empty() && init ? init->dir + "/config.yaml" : args.config, cfg.run.out_dir);
+  Watchers w(cfg, opts, 0);
+  if (!taskSpec(cfg.model.kind).graphs) return fitTask(cfg, makeTask(cfg, {}), opts, init, w, nullptr);
   core::graph::PreparedData data = runData(cfg, opts, init);
   if (!data.built_now) core::log::info0("using graph cache {}", data.cache_path);
   const std::optional<CheckpointInfo> pretrained = pretrainFirst(cfg, data, opts, init.has_value());
   ExperimentConfig train_cfg = cfg;
   if (pretrained) train_cfg.model.embed_init = core::model::EmbedInit::kRandom;  // the checkpoint's replace it
-  std::unique_ptr<TraceRecorder> trace;
-  if (cfg.run.trace) trace = std::make_unique<TraceRecorder>(0);
-  ObserverFanout fanout;
-  fanout.add(nullptr, opts.run_observer);
-  fanout.add(nullptr, trace.get());
-  Trainer trainer(train_cfg, data);
-  if (!opts.resume) initModel(trainer, pretrained ? pretrained : init);
-  trainer.setObserver(&fanout);
-  if (opts.stop != nullptr) trainer.setStopRequest([stop = opts.stop] { return stop->load(); });
-  const int rc = reportResult(trainer.fit(opts.resume, opts.overwrite));
-  if (trace) writeTrace(*trace, nullptr, cfg);
-  return rc;
+  return fitTask(train_cfg, makeTask(train_cfg, {&data, {}}), opts, pretrained ? pretrained : init, w, nullptr);
 }
 
 int runPretrain(const ConfigArgs& args, std::ostream& out) {
   const ExperimentConfig cfg = loadConfig(args);
-  if (launchedRanks() > 1) {
+  if (comm::mpi::Environment::launchedSize() > 1) {
     throw ConfigError("autoglm pretrain runs on one process (pretrain.*); start it without mpirun, then train in "
                       "parallel with --init-from " + Pretrainer::runDir(cfg));
   }
@@ -323,4 +290,4 @@ int runPredict(const std::string& checkpoint, const std::vector<std::string>& ov
   return failed > 0 ? 1 : 0;
 }
 
-}  // namespace autoglm::trainer
+}  // namespace autoglm::launch

@@ -1,6 +1,9 @@
 #pragma once
-// The autoglm subcommands as functions, so the CLI stays a thin parser and
-// tests can call them. Each returns the process exit code or throws an
+// The autoglm subcommands as functions, so the CLI (main.cc) stays a thin
+// parser and tests can call them. `train` validates the whole experiment
+// (trainer/config/validate.h) before MPI starts work and before any data is
+// prepared, then builds the model kind's task (trainer/tasks/make_task.h) and
+// runs the one training loop over it. Each returns the process exit code or throws an
 // autoglm::Error (the CLI prints it as one line: ConfigError -> 2, others -> 1).
 
 #include <atomic>
@@ -11,9 +14,9 @@
 #include <vector>
 
 #include "comm/observer.h"
-#include "trainer/run_observer.h"
+#include "parallel/run_observer.h"
 
-namespace autoglm::trainer {
+namespace autoglm::launch {
 
 struct ConfigArgs {
   std::string config;
@@ -25,7 +28,7 @@ struct TrainOptions {
   bool overwrite = false;  // a fresh run may replace checkpoints already in run.out_dir
   // Fine-tuning: start from this checkpoint's parameters (fresh optimizer), with
   // its config unless a config file is given, and, with data_file, train on
-  // that file of text<TAB>label lines (trainer/feedback_data.h).
+  // that file of text<TAB>label lines (trainer/tasks/graph_classification/feedback_data.h).
   std::string init_from;
   std::string data_file;
   // Set by a signal handler: training ends at the next step with a checkpoint,
@@ -34,7 +37,7 @@ struct TrainOptions {
   // Watchers of the run (the supervisor client): the world communicator and
   // its splits, and the trainer's phases. Either may be null.
   std::shared_ptr<comm::CollectiveObserver> comm_observer;
-  RunObserver* run_observer = nullptr;
+  parallel::RunObserver* run_observer = nullptr;
   // Told the one-line error a rank ends the job with, before it does.
   std::function<void(const std::string&)> on_error;
 };
@@ -43,7 +46,7 @@ struct TrainOptions {
 // pre-trains the encoder in this process (runPretrain's checkpoint), then
 // trains from those parameters with a fresh optimizer.
 int runTrain(const ConfigArgs& args, const TrainOptions& opts);
-// Contrastive pre-training (trainer/pretrainer.h) on one process; writes the
+// Contrastive pre-training (trainer/tasks/pretrain/pretrainer.h) on one process; writes the
 // checkpoint under <run.out_dir>/pretrain and prints its directory to `out`.
 int runPretrain(const ConfigArgs& args, std::ostream& out);
 int runPrepare(const ConfigArgs& args, bool force);
@@ -56,4 +59,4 @@ int runEval(const std::string& checkpoint, const std::vector<std::string>& overr
 int runPredict(const std::string& checkpoint, const std::vector<std::string>& overrides, std::istream& in,
                std::ostream& out);
 
-}  // namespace autoglm::trainer
+}  // namespace autoglm::launch

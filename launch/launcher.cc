@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "core/error.h"
-#include "trainer/checkpoint.h"
-#include "trainer/experiment_config.h"
+#include "trainer/checkpoint/checkpoint.h"
+#include "trainer/config/experiment_config.h"
 
 namespace autoglm::launch {
 namespace {

@@ -13,13 +13,14 @@
 #include <iostream>
 
 #include "autoglm/config.h"
+#include "comm/mpi/environment.h"
 #include "core/error.h"
 #include "core/host_runtime.h"
 #include "core/log.h"
 #include "launch/serve/model_engine.h"
 #include "launch/supervisor_client.h"
-#include "trainer/commands.h"
-#include "trainer/compare.h"
+#include "launch/commands.h"
+#include "trainer/inference/compare.h"
 
 namespace {
 
@@ -34,16 +35,7 @@ extern "C" void onStopSignal(int sig) {
   }
 }
 
-// This process's rank and the job's size, as mpirun tells its ranks (0 and 1
-// when started without it).
-int launchedValue(std::initializer_list<const char*> vars, int fallback) {
-  for (const char* var : vars) {
-    if (const char* v = std::getenv(var); v != nullptr && *v != '\0') return std::atoi(v);
-  }
-  return fallback;
-}
-
-void addConfigOptions(CLI::App* cmd, autoglm::trainer::ConfigArgs* args) {
+void addConfigOptions(CLI::App* cmd, autoglm::launch::ConfigArgs* args) {
   cmd->add_option("config", args->config, "Experiment YAML file");
   cmd->add_option("--config,-c", args->config, "Experiment YAML file");
   cmd->add_option("--set", args->overrides, "Override a config value: key.path=value (repeatable)");
@@ -64,8 +56,8 @@ CLI::App* addCheckpointCommand(CLI::App& app, const char* name, const char* what
 }
 
 struct TrainArgs {
-  autoglm::trainer::ConfigArgs config;
-  autoglm::trainer::TrainOptions opts;
+  autoglm::launch::ConfigArgs config;
+  autoglm::launch::TrainOptions opts;
   std::string supervisor;
   int attempt = 0;
 };
@@ -91,19 +83,20 @@ int runTrainCommand(TrainArgs& a) {
   std::shared_ptr<autoglm::launch::SupervisorClient> client;
   if (!a.supervisor.empty()) {
     client = std::make_shared<autoglm::launch::SupervisorClient>(
-        a.supervisor, launchedValue({"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}, 0),
-        launchedValue({"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE"}, 1), a.attempt);
+        a.supervisor, autoglm::comm::mpi::Environment::launchedRank(),
+        autoglm::comm::mpi::Environment::launchedSize(), a.attempt);
     a.opts.comm_observer = client;
     a.opts.run_observer = client.get();
     a.opts.on_error = [client](const std::string& m) { client->reportError(m); };
   }
-  return autoglm::trainer::runTrain(a.config, a.opts);
+  return autoglm::launch::runTrain(a.config, a.opts);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   namespace tr = autoglm::trainer;
+  namespace la = autoglm::launch;
   autoglm::core::configureHostRuntime();
   autoglm::core::log::init();
   CLI::App app{"Open-AutoGLM: graph attention networks over text, trained at scale"};
@@ -113,12 +106,12 @@ int main(int argc, char** argv) {
   TrainArgs train_args;
   auto* train = addTrainCommand(app, &train_args);
 
-  tr::ConfigArgs pre_args;
+  la::ConfigArgs pre_args;
   auto* pretrain = app.add_subcommand("pretrain", "Contrastive pre-training of the encoder (pretrain: section); "
                                                   "prints the checkpoint for train --init-from");
   addConfigOptions(pretrain, &pre_args);
 
-  tr::ConfigArgs prep_args;
+  la::ConfigArgs prep_args;
   bool force = false;
   auto* prepare = app.add_subcommand("prepare", "Build the binary graph cache for a config's data");
   addConfigOptions(prepare, &prep_args);
@@ -138,7 +131,7 @@ int main(int argc, char** argv) {
   compare->add_option("b", cmp_b, "Checkpoint or run directory B")->required();
   compare->add_option("--set", cmp_overrides, "Override a config value of both, e.g. data.dir=...");
 
-  tr::ConfigArgs show_args;
+  la::ConfigArgs show_args;
   auto* config = app.add_subcommand("config", "Config utilities");
   config->require_subcommand(1);
   auto* show = config->add_subcommand("show", "Print the resolved config");
@@ -147,13 +140,13 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (*train) return runTrainCommand(train_args);
-    if (*pretrain) return tr::runPretrain(pre_args, std::cout);
-    if (*prepare) return tr::runPrepare(prep_args, force);
-    if (*eval) return tr::runEval(eval_args.checkpoint, eval_args.overrides);
-    if (*predict) return tr::runPredict(pred_args.checkpoint, pred_args.overrides, std::cin, std::cout);
+    if (*pretrain) return la::runPretrain(pre_args, std::cout);
+    if (*prepare) return la::runPrepare(prep_args, force);
+    if (*eval) return la::runEval(eval_args.checkpoint, eval_args.overrides);
+    if (*predict) return la::runPredict(pred_args.checkpoint, pred_args.overrides, std::cin, std::cout);
     if (*serve) return autoglm::launch::serve::runServe(serve_args.checkpoint, serve_args.overrides);
     if (*compare) return tr::runCompare(cmp_a, cmp_b, cmp_overrides, std::cout);
-    if (*show) return tr::runConfigShow(show_args, std::cout);
+    if (*show) return la::runConfigShow(show_args, std::cout);
   } catch (const autoglm::ConfigError& e) {
     std::cerr << "autoglm: config error: " << e.what() << std::endl;
     return 2;

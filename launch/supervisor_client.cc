@@ -158,7 +158,7 @@ void SupervisorClient::onComplete(uint64_t group, const comm::WorkInfo& info, bo
   pending_.erase({group, info.seq});
 }
 
-void SupervisorClient::onPhase(trainer::Phase phase, int64_t step) {
+void SupervisorClient::onPhase(parallel::Phase phase, int64_t step) {
   std::lock_guard<std::mutex> lock(mu_);
   if (phase != phase_) phase_since_ = Clock::now();
   phase_ = phase;

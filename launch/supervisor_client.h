@@ -26,11 +26,11 @@
 
 #include "comm/observer.h"
 #include "launch/protocol.h"
-#include "trainer/run_observer.h"
+#include "parallel/run_observer.h"
 
 namespace autoglm::launch {
 
-class SupervisorClient final : public comm::CollectiveObserver, public trainer::RunObserver {
+class SupervisorClient final : public comm::CollectiveObserver, public parallel::RunObserver {
  public:
   // address: "host:port". Connects (retrying for up to 10 s) before returning.
   SupervisorClient(const std::string& address, int rank, int world, int attempt,
@@ -47,7 +47,7 @@ class SupervisorClient final : public comm::CollectiveObserver, public trainer::
   void onGroup(uint64_t group, const std::string& name, const std::vector<int>& world_ranks) override;
   void onIssue(uint64_t group, const comm::WorkInfo& op) override;
   void onComplete(uint64_t group, const comm::WorkInfo& op, bool ok) override;
-  void onPhase(trainer::Phase phase, int64_t step) override;
+  void onPhase(parallel::Phase phase, int64_t step) override;
   void onStepEnd(int64_t step, double seconds) override;
 
  private:
@@ -71,7 +71,7 @@ class SupervisorClient final : public comm::CollectiveObserver, public trainer::
   std::mutex mu_;  // everything below
   std::condition_variable cv_;
   bool stop_ = false;
-  trainer::Phase phase_ = trainer::Phase::kStartup;
+  parallel::Phase phase_ = parallel::Phase::kStartup;
   Clock::time_point phase_since_ = Clock::now();
   int64_t step_ = 0;
   std::vector<double> step_seconds_;

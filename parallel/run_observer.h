@@ -1,6 +1,6 @@
 #pragma once
 // Watching a training run from outside (the supervisor's heartbeats, traces):
-// the Trainer and StepRunner say which phase they are in and when a step ended.
+// the training loop, the tasks' steps and the pipeline executor say which phase they are in and when a step ended.
 // Calls come from the training thread; implementations are cheap.
 
 #include <array>
@@ -8,7 +8,7 @@
 
 #include "core/yaml_config.h"
 
-namespace autoglm::trainer {
+namespace autoglm::parallel {
 
 enum class Phase { kStartup, kForward, kBackward, kReduce, kOptimizer, kCheckpoint, kEval, kDone };
 constexpr std::array<core::EnumName<Phase>, 8> enumNames(Phase) {
@@ -30,4 +30,4 @@ class RunObserver {
   virtual void onStepEnd(int64_t step, double seconds) = 0;
 };
 
-}  // namespace autoglm::trainer
+}  // namespace autoglm::parallel

@@ -31,7 +31,7 @@
 #include "core/log.h"
 #include "core/model/graph_classifier.h"
 #include "parallel/data_parallel/bucket_assignment.h"
-#include "trainer/experiment_config.h"
+#include "trainer/config/experiment_config.h"
 
 namespace {
 

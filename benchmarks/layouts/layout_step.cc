@@ -3,7 +3,7 @@
 //
 //   mpirun -np 4 layout_step_bench --config configs/r8_gat.yaml --layout 2,2,1 --steps 10 [--set k=v ...]
 //
-// Every rank builds the Trainer of its place in the grid and runs warm-up then
+// Every rank builds the ClassifierTrainer of its place in the grid and runs warm-up then
 // timed steps of its share of the global batches. Rank 0 prints one JSON line:
 // the step time and graphs/s, per rank the bytes of parameters, gradients and
 // Adam moments it holds and its peak RSS, the bytes each rank handed to the
@@ -33,7 +33,7 @@
 #include "core/host_runtime.h"
 #include "core/log.h"
 #include "parallel/process_grid.h"
-#include "trainer/trainer.h"
+#include "trainer/tasks/graph_classification/classifier_trainer.h"
 #include "benchmarks/batch_cycle.h"
 
 namespace {
@@ -69,7 +69,7 @@ double median(std::vector<double> v) {
 }
 
 // Parameters, gradients and optimizer state this rank holds, in bytes.
-int64_t stateBytes(tr::Trainer& t) {
+int64_t stateBytes(tr::ClassifierTrainer& t) {
   int64_t b = 0;
   for (const auto& p : t.model()->parameters()) {
     b += p.nbytes();
@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
     if (world->rank() == 0) world->barrier(long_wait)->wait();
 
     autoglm::parallel::ParallelGrid grid(world, cfg.parallel);
-    tr::Trainer trainer(cfg, data, tr::TrainGroups::of(grid));
+    tr::ClassifierTrainer trainer(cfg, data, tr::TrainGroups::of(grid));
     autoglm::bench::BatchCycle cycle(trainer);
     auto step = [&] { return cycle.step(); };
     for (int i = 0; i < warmup; ++i) step();

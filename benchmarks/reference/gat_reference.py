@@ -65,7 +65,7 @@ MODEL_DEFAULTS = {  # core/graph_classifier.h ModelConfig
     "head_hidden": 128,
     "attention": "fused",  # C++ kernel choice; no effect here
 }
-TRAIN_DEFAULTS = {  # trainer/experiment_config.h TrainConfig (the keys used here)
+TRAIN_DEFAULTS = {  # trainer/config/experiment_config.h TrainConfig (the keys used here)
     "epochs": 20,
     "batch_graphs": 32,
     "batch_nodes": 0,         # node budget per batch; 0 = none
@@ -333,7 +333,7 @@ class Trainer:
         self.params = list(self.model.parameters())
         self.grad_clip = float(train_cfg["grad_clip"] or 0.0)
 
-        # trainer/lr_schedule.cc: linear warm-up from 0 to lr over warmup_steps,
+        # trainer/optim/lr_schedule.cc: linear warm-up from 0 to lr over warmup_steps,
         # then constant or cosine decay to min_lr_ratio * lr at total_steps.
         self.warmup = int(train_cfg["warmup_steps"] or 0)
         self.schedule = str(train_cfg["schedule"])

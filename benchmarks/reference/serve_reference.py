@@ -19,7 +19,7 @@ Prints `serving on http://HOST:PORT` on stdout once it listens (--port 0: any
 free port) and exits 0 on SIGTERM or SIGINT.
 
 What it reads from the checkpoint directory (or run directory: its best
-checkpoint, else the one LATEST names), as trainer/checkpoint.h writes it,
+checkpoint, else the one LATEST names), as trainer/checkpoint/checkpoint.h writes it,
 after checking each file's size and CRC-32 against MANIFEST.json:
   config.yaml   tokenizer:, graph: and model: sections (defaults: the C++ ones)
   vocab.txt     token of id i on line i; labels.txt: class names
@@ -156,7 +156,7 @@ class Checkpoint:
         return root
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        """Every parameter, whole: trainer/sharded_checkpoint.cc assemble()."""
+        """Every parameter, whole: trainer/checkpoint/sharded_checkpoint.cc assemble()."""
         where = f"{self.dir}/layout.json"
         try:
             layout = json.loads(self.read("layout.json"))

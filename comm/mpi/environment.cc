@@ -2,10 +2,33 @@
 
 #include <mpi.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <initializer_list>
+
 #include "comm/mpi/check.h"
 #include "core/error.h"
 
 namespace autoglm::comm::mpi {
+namespace {
+
+int launchedValue(std::initializer_list<const char*> vars, int fallback) {
+  for (const char* var : vars) {
+    if (const char* v = std::getenv(var); v != nullptr && *v != '\0') return std::atoi(v);
+  }
+  return fallback;
+}
+
+}  // namespace
+
+int Environment::launchedRank() { return std::max(0, launchedValue({"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}, 0)); }
+
+int Environment::launchedSize() { return std::max(1, launchedValue({"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE"}, 1)); }
+
+void Environment::abortJob(int code) {
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::abort();  // MPI_Abort does not return; if it did, end this process anyway
+}
 
 Environment::Environment(int* argc, char*** argv) {
   int inited = 0;

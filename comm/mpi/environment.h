@@ -18,6 +18,14 @@ class Environment {
   int worldRank() const { return rank_; }
   int worldSize() const { return size_; }
 
+  // This process's rank and the job's size as the launcher (mpirun, PMI, PMIx)
+  // tells its ranks through the environment, read before MPI is initialised:
+  // 0 and 1 when started without one. The one place that reads those variables.
+  static int launchedRank();
+  static int launchedSize();
+  // Ends every rank of the job with `code` (MPI_Abort on MPI_COMM_WORLD).
+  [[noreturn]] static void abortJob(int code);
+
  private:
   bool owns_ = false;
   int rank_ = 0;

@@ -45,7 +45,7 @@ struct CorpusGraphConfig {
   bool refit = false;
   // A trained graph-classifier run (model.kind gat) whose class probabilities
   // are mixed in: p = ensemble_weight * p_gcn + (1 - ensemble_weight) * p_run
-  // (trainer/corpus_trainer.h). Empty = the GCN alone.
+  // (trainer/tasks/corpus_gcn/corpus_gcn_task.h). Empty = the GCN alone.
   // ensemble_select: the weight is instead the one of 0, 0.1, ..., 1 whose
   // mixture has the lowest loss on the validation documents.
   std::string ensemble_checkpoint;

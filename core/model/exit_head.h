@@ -3,7 +3,7 @@
 // is set): a side branch that classifies the node states of block K with its
 // own readout and head. In the forward chain it passes the states on
 // unchanged; classify() gives its logits. Trained jointly with the final head
-// (trainer/step_runner.cc weighs the exits' losses); at inference a graph
+// (trainer/tasks/graph_classification/step_runner.cc weighs the exits' losses); at inference a graph
 // leaves at the first exit confident enough (GraphClassifierImpl::forwardEarlyExit).
 
 #include <cstdint>

@@ -18,11 +18,12 @@ GraphClassifierImpl::GraphClassifierImpl(const ModelConfig& cfg, int64_t vocab_s
     : cfg_(cfg) {
   // Parts are made in forward order: their initialisation draws from the
   // default generator in that order.
-  auto add = [this](std::string name, std::shared_ptr<ModelPart> p) {
+  auto add = [this](std::string name, std::shared_ptr<ModelPart> p, PartOutput out) {
     names_.push_back(name);
+    outputs_.push_back(out);
     parts_.push_back(register_module(std::move(name), std::move(p)));
   };
-  add("embed", std::make_shared<TokenEmbedding>(vocab_size, cfg.embed_dim, cfg.dropout));
+  add("embed", std::make_shared<TokenEmbedding>(vocab_size, cfg.embed_dim, cfg.dropout), {false, cfg.embed_dim});
   int64_t dim = cfg.embed_dim;
   for (int64_t l = 0; l < cfg.layers; ++l) {
     GATLayerOptions o;
@@ -35,17 +36,17 @@ GraphClassifierImpl::GraphClassifierImpl(const ModelConfig& cfg, int64_t vocab_s
     o.residual = cfg.residual;
     o.impl = cfg.attention;
     o.edge_types = cfg.relation_aware ? graph::kNumEdgeTypes : 0;
-    add("block" + std::to_string(l), std::make_shared<GATLayer>(o));
     dim = cfg.heads * cfg.head_dim;
+    add("block" + std::to_string(l), std::make_shared<GATLayer>(o), {false, dim});
     if (cfg.early_exit && l + 1 < cfg.layers) {
       add("exit" + std::to_string(l),
-          std::make_shared<ExitHead>(cfg.readout, dim, cfg.head_hidden, num_classes, cfg.dropout));
+          std::make_shared<ExitHead>(cfg.readout, dim, cfg.head_hidden, num_classes, cfg.dropout), {false, dim});
     }
   }
   auto readout = std::make_shared<Readout>(cfg.readout, dim);
   const int64_t pooled = readout->outDim();
-  add("readout", readout);
-  add("head", std::make_shared<ClassifierHead>(pooled, cfg.head_hidden, num_classes, cfg.dropout));
+  add("readout", readout, {true, pooled});
+  add("head", std::make_shared<ClassifierHead>(pooled, cfg.head_hidden, num_classes, cfg.dropout), {true, num_classes});
   if (cfg.learned_edges > 0) {
     if (cfg.learned_edges_after >= cfg.layers) {
       throw ConfigError(detail::concat("model.learned_edges_after=", cfg.learned_edges_after,

@@ -41,6 +41,9 @@ class GraphClassifierImpl : public torch::nn::Module {
 
   // All part names in forward order, present or not.
   const std::vector<std::string>& partNames() const { return names_; }
+  // What part `index` of partNames() outputs (also when it was removed here:
+  // the width is the whole model's, fixed at construction).
+  const PartOutput& partOutput(size_t index) const { return outputs_.at(index); }
   // The part, or null when it was removed; throws Error for an unknown name.
   std::shared_ptr<ModelPart> part(const std::string& name) const;
   template <typename T>
@@ -93,6 +96,7 @@ class GraphClassifierImpl : public torch::nn::Module {
   size_t learned_after_ = static_cast<size_t>(-1);  // part index of the learned-edges block, or -1 (off)
   at::Tensor learned_edge_scale_;                   // [1], only with learned edges
   std::vector<std::string> names_;
+  std::vector<PartOutput> outputs_;                // by part index
   std::vector<std::shared_ptr<ModelPart>> parts_;  // null: removed
 };
 TORCH_MODULE(GraphClassifier);

@@ -32,7 +32,7 @@ constexpr std::array<EnumName<EmbedInit>, 2> enumNames(EmbedInit) {
 
 // What is trained: the graph classifier over one graph per document (gat), or
 // a two-layer GCN over one graph of the whole corpus, transductively
-// (corpus_gcn: trainer/corpus_trainer.h; the corpus section configures it).
+// (corpus_gcn: trainer/tasks/corpus_gcn/corpus_gcn_task.h; the corpus section configures it).
 enum class ModelKind { kGat, kCorpusGcn };
 constexpr std::array<EnumName<ModelKind>, 2> enumNames(ModelKind) {
   return {{{ModelKind::kGat, "gat"}, {ModelKind::kCorpusGcn, "corpus_gcn"}}};

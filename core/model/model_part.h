@@ -30,6 +30,15 @@ struct ParamShard {
   int64_t full_size = 0;
 };
 
+// What a part outputs, for whoever passes its activations on (a pipeline
+// stage's link): rows are the batch's graphs (readout, head) or its nodes, and
+// `dim` columns.
+struct PartOutput {
+  bool per_graph = false;
+  int64_t dim = 0;
+  int64_t rows(const graph::GraphBatch& g) const { return per_graph ? g.num_graphs : g.num_nodes; }
+};
+
 class ModelPart : public torch::nn::Module {
  public:
   virtual at::Tensor forward(const at::Tensor& x, const graph::GraphBatch& g) = 0;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "launch/serve/engine.h"
-#include "trainer/predictor.h"
+#include "trainer/inference/predictor.h"
 
 namespace autoglm::launch::serve {
 

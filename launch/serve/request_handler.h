@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "launch/serve/reply.h"
-#include "trainer/serve_config.h"
+#include "trainer/config/serve_config.h"
 
 namespace autoglm::launch::serve {
 

@@ -37,7 +37,7 @@
 
 #include "launch/serve/engine.h"
 #include "launch/serve/metrics.h"
-#include "trainer/serve_config.h"
+#include "trainer/config/serve_config.h"
 
 namespace autoglm::launch::serve {
 

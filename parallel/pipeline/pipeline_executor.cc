@@ -1,4 +1,4 @@
-#include "trainer/pipeline_executor.h"
+#include "parallel/pipeline/pipeline_executor.h"
 
 #include <torch/csrc/autograd/autograd.h>
 
@@ -6,19 +6,19 @@
 
 #include "core/error.h"
 
-namespace autoglm::trainer {
+namespace autoglm::parallel::pipeline {
 
-namespace pl = parallel::pipeline;
+
 using Clock = std::chrono::steady_clock;
 
-PipelineExecutor::PipelineExecutor(core::model::GraphClassifier model, StageLink& link, pl::ScheduleKind kind)
+PipelineExecutor::PipelineExecutor(core::model::GraphClassifier model, StageLink& link, ScheduleKind kind)
     : model_(std::move(model)), link_(link), kind_(kind) {}
 
-const pl::Table& PipelineExecutor::tableFor(int micro) {
+const Table& PipelineExecutor::tableFor(int micro) {
   auto it = tables_.find(micro);
   if (it == tables_.end()) {
-    pl::Table t = pl::buildSchedule(kind_, link_.group().size(), micro);
-    pl::checkSchedule(t, pl::splitsBackward(kind_));
+    Table t = buildSchedule(kind_, link_.group().size(), micro);
+    checkSchedule(t, splitsBackward(kind_));
     it = tables_.emplace(micro, std::move(t)).first;
   }
   return it->second;
@@ -28,7 +28,7 @@ const pl::Table& PipelineExecutor::tableFor(int micro) {
 struct PipelineExecutor::StepState {
   const std::vector<core::graph::GraphBatch>& micro;
   const LossFn& loss_fn;
-  parallel::data_parallel::GradientReducer* reducer;
+  data_parallel::GradientReducer* reducer;
   int64_t step;
   RunObserver* observer;
   std::vector<at::Tensor> in, out, grad, in_grad, params;
@@ -37,13 +37,13 @@ struct PipelineExecutor::StepState {
 };
 
 double PipelineExecutor::run(const std::vector<core::graph::GraphBatch>& micro, const LossFn& loss_fn,
-                             parallel::data_parallel::GradientReducer* reducer, int64_t step, RunObserver* observer) {
+                             data_parallel::GradientReducer* reducer, int64_t step, RunObserver* observer) {
   const auto t_step = Clock::now();
   busy_s_ = 0.0;
-  const pl::Table& table = tableFor(static_cast<int>(micro.size()));
+  const Table& table = tableFor(static_cast<int>(micro.size()));
   const int stage = link_.group().rank();
   const auto& row = table[static_cast<size_t>(stage)];
-  const bool split = pl::splitsBackward(kind_);
+  const bool split = splitsBackward(kind_);
   StepState st{micro, loss_fn, reducer, step, observer, {}, {}, {}, {}, {}};
   const size_t n = micro.size();
   st.in.resize(n);
@@ -51,7 +51,7 @@ double PipelineExecutor::run(const std::vector<core::graph::GraphBatch>& micro, 
   st.grad.resize(n);
   st.in_grad.resize(n);
   for (size_t i = 0; i < row.size(); ++i) {
-    if (row[i].kind == (split ? pl::ActionKind::kWeight : pl::ActionKind::kBackward)) st.last_grad = i;
+    if (row[i].kind == (split ? ActionKind::kWeight : ActionKind::kBackward)) st.last_grad = i;
   }
   for (const auto& p : model_->parameters()) {
     if (p.requires_grad()) st.params.push_back(p);
@@ -66,11 +66,11 @@ double PipelineExecutor::run(const std::vector<core::graph::GraphBatch>& micro, 
 }
 
 // A failing action: its error, then the schedule with the action marked.
-bool PipelineExecutor::runActionOrExplain(const pl::Table& table, int stage, size_t index, StepState& st) {
+bool PipelineExecutor::runActionOrExplain(const Table& table, int stage, size_t index, StepState& st) {
   auto explain = [&](const char* what) {
     return std::string(what) + "\n  in pipeline step " + std::to_string(st.step) + ", stage " + std::to_string(stage) +
            ", action " + std::to_string(index) + " of the " + core::enumName(kind_) + " schedule:\n" +
-           pl::printSchedule(table, stage, index);
+           printSchedule(table, stage, index);
   };
   try {
     return runAction(table[static_cast<size_t>(stage)][index], index, st);
@@ -83,29 +83,29 @@ bool PipelineExecutor::runActionOrExplain(const pl::Table& table, int stage, siz
   }
 }
 
-bool PipelineExecutor::runAction(const pl::Action& a, size_t index, StepState& st) {
+bool PipelineExecutor::runAction(const Action& a, size_t index, StepState& st) {
   const auto k = static_cast<size_t>(a.micro);
-  const bool split = pl::splitsBackward(kind_);
+  const bool split = splitsBackward(kind_);
   auto phase = [&](Phase p) {
     if (st.observer != nullptr) st.observer->onPhase(p, st.step);
   };
   // On the last stage out[k] is the micro-batch's loss, elsewhere its activation.
   const at::Tensor grad_out = link_.last() ? at::Tensor() : st.grad[k];
   switch (a.kind) {
-    case pl::ActionKind::kRecvAct:
+    case ActionKind::kRecvAct:
       st.in[k] = link_.recvActivation(st.micro[k]).requires_grad_();
       return false;
-    case pl::ActionKind::kSendAct:
+    case ActionKind::kSendAct:
       link_.sendActivation(st.out[k]);
       return false;
-    case pl::ActionKind::kRecvGrad:
+    case ActionKind::kRecvGrad:
       st.grad[k] = link_.recvGrad(st.micro[k]);
       return false;
-    case pl::ActionKind::kSendGrad:
+    case ActionKind::kSendGrad:
       link_.sendGrad(st.in_grad[k]);
       st.in_grad[k] = at::Tensor();
       return false;
-    case pl::ActionKind::kForward:
+    case ActionKind::kForward:
       phase(Phase::kForward);
       st.out[k] = model_->forward(link_.first() ? at::Tensor() : st.in[k], st.micro[k]);
       if (link_.last()) {
@@ -113,7 +113,7 @@ bool PipelineExecutor::runAction(const pl::Action& a, size_t index, StepState& s
         st.loss_sum += st.out[k].item<double>();
       }
       return true;
-    case pl::ActionKind::kBackward:
+    case ActionKind::kBackward:
       phase(Phase::kBackward);
       if (!split) {
         if (st.reducer != nullptr) st.reducer->beginBackward(/*sync=*/index == st.last_grad, st.step);
@@ -125,7 +125,7 @@ bool PipelineExecutor::runAction(const pl::Action& a, size_t index, StepState& s
         st.in_grad[k] = torch::autograd::grad({st.out[k]}, {st.in[k]}, {grad_out}, /*retain_graph=*/true)[0];
       }
       return true;
-    case pl::ActionKind::kWeight:
+    case ActionKind::kWeight:
       phase(Phase::kBackward);
       if (st.reducer != nullptr) st.reducer->beginBackward(/*sync=*/index == st.last_grad, st.step);
       torch::autograd::backward({st.out[k]}, {grad_out}, /*retain_graph=*/false, /*create_graph=*/false, st.params);
@@ -135,4 +135,4 @@ bool PipelineExecutor::runAction(const pl::Action& a, size_t index, StepState& s
   return false;
 }
 
-}  // namespace autoglm::trainer
+}  // namespace autoglm::parallel::pipeline

@@ -15,20 +15,20 @@
 #include "core/model/graph_classifier.h"
 #include "parallel/data_parallel/gradient_reducer.h"
 #include "parallel/pipeline/schedule.h"
-#include "trainer/run_observer.h"
-#include "trainer/stage_link.h"
+#include "parallel/run_observer.h"
+#include "parallel/pipeline/stage_link.h"
 
-namespace autoglm::trainer {
+namespace autoglm::parallel::pipeline {
 
 class PipelineExecutor {
  public:
   using LossFn = std::function<at::Tensor(const at::Tensor& logits, const core::graph::GraphBatch& g)>;
 
-  PipelineExecutor(core::model::GraphClassifier model, StageLink& link, parallel::pipeline::ScheduleKind kind);
+  PipelineExecutor(core::model::GraphClassifier model, StageLink& link, ScheduleKind kind);
 
   // Returns the summed loss of the micro-batches on the last stage, 0 elsewhere.
   double run(const std::vector<core::graph::GraphBatch>& micro, const LossFn& loss,
-             parallel::data_parallel::GradientReducer* reducer, int64_t step, RunObserver* observer);
+             data_parallel::GradientReducer* reducer, int64_t step, RunObserver* observer);
 
   // Seconds this stage computed and the step took, in the last run().
   double busySeconds() const { return busy_s_; }
@@ -36,16 +36,16 @@ class PipelineExecutor {
 
  private:
   struct StepState;
-  const parallel::pipeline::Table& tableFor(int micro);
+  const Table& tableFor(int micro);
   // Runs one action; true when it computed (for the stage's busy time).
-  bool runAction(const parallel::pipeline::Action& a, size_t index, StepState& st);
-  bool runActionOrExplain(const parallel::pipeline::Table& table, int stage, size_t index, StepState& st);
+  bool runAction(const Action& a, size_t index, StepState& st);
+  bool runActionOrExplain(const Table& table, int stage, size_t index, StepState& st);
 
   core::model::GraphClassifier model_;
   StageLink& link_;
-  parallel::pipeline::ScheduleKind kind_;
-  std::map<int, parallel::pipeline::Table> tables_;  // by micro-batch count, checked once
+  ScheduleKind kind_;
+  std::map<int, Table> tables_;  // by micro-batch count, checked once
   double busy_s_ = 0.0, step_s_ = 0.0;
 };
 
-}  // namespace autoglm::trainer
+}  // namespace autoglm::parallel::pipeline

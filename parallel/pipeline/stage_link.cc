@@ -1,26 +1,13 @@
-#include "trainer/stage_link.h"
+#include "parallel/pipeline/stage_link.h"
 
 #include <ATen/Functions.h>
 
 #include "core/error.h"
 
-namespace autoglm::trainer {
+namespace autoglm::parallel::pipeline {
 
-ActivationShape partOutput(const core::model::ModelConfig& cfg, int64_t num_classes, size_t index) {
-  const auto layers = static_cast<size_t>(cfg.layers);
-  const int64_t block_dim = cfg.heads * cfg.head_dim;
-  if (index == 0) return {false, cfg.embed_dim};
-  if (index <= layers) return {false, block_dim};
-  const int64_t node_dim = cfg.layers > 0 ? block_dim : cfg.embed_dim;
-  if (index == layers + 1) return {true, cfg.readout == core::model::ReadoutKind::kMeanMax ? 2 * node_dim : node_dim};
-  return {true, num_classes};
-}
-
-StageLink::StageLink(std::shared_ptr<comm::Communicator> pp, const core::model::ModelConfig& cfg,
-                     int64_t num_classes, size_t first_part, size_t last_part)
-    : pp_(std::move(pp)), out_(partOutput(cfg, num_classes, last_part)) {
-  if (first_part > 0) in_ = partOutput(cfg, num_classes, first_part - 1);
-}
+StageLink::StageLink(std::shared_ptr<comm::Communicator> pp, core::model::PartOutput in, core::model::PartOutput out)
+    : pp_(std::move(pp)), in_(in), out_(out) {}
 
 StageLink::~StageLink() {
   try {
@@ -29,7 +16,7 @@ StageLink::~StageLink() {
   }
 }
 
-at::Tensor StageLink::recv(int peer, const ActivationShape& shape, const core::graph::GraphBatch& g) {
+at::Tensor StageLink::recv(int peer, const core::model::PartOutput& shape, const core::graph::GraphBatch& g) {
   at::Tensor t = at::empty({shape.rows(g), shape.dim}, at::TensorOptions().dtype(at::kFloat));
   pp_->batchP2P({{comm::P2POp::Kind::kRecv, t, peer}}, {})->wait();
   return t;
@@ -64,4 +51,4 @@ void StageLink::finish() {
   sends_.clear();
 }
 
-}  // namespace autoglm::trainer
+}  // namespace autoglm::parallel::pipeline

@@ -9,9 +9,9 @@
 #include <iostream>
 
 #include "core/model/graph_classifier.h"
-#include "trainer/checkpoint.h"
-#include "trainer/sharded_checkpoint.h"
-#include "trainer/experiment_config.h"
+#include "trainer/checkpoint/checkpoint.h"
+#include "trainer/checkpoint/sharded_checkpoint.h"
+#include "trainer/config/experiment_config.h"
 
 namespace {
 

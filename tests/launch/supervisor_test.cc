@@ -127,7 +127,7 @@ TEST(Supervisor, ARankThatStopsSendingIsNamedWithWhoWaitsForIt) {
   SupervisorClient a(job.address, 0, 2, 0, 50ms);
   SupervisorClient silent(job.address, 1, 2, 0, std::chrono::hours(1));  // hello only
   a.onGroup(7, "dp", {0, 1});
-  a.onPhase(trainer::Phase::kReduce, 12);
+  a.onPhase(parallel::Phase::kReduce, 12);
   // The silence (counted from the hello) and the wait share one limit: the
   // collective starts well after the hello has arrived, so the silence is
   // found first, as it would be in a job.
@@ -145,7 +145,7 @@ TEST(Supervisor, ACollectiveWaitingPastItsLimitNamesTheRankThatDidNotIssueIt) {
   for (auto* c : {&a, &b}) {
     c->onIssue(7, op(comm::OpType::kAllreduce, 1, 8));
     c->onComplete(7, op(comm::OpType::kAllreduce, 1, 8), true);
-    c->onPhase(trainer::Phase::kForward, 4);
+    c->onPhase(parallel::Phase::kForward, 4);
   }
   a.onIssue(7, op(comm::OpType::kAllreduce, 2, 8));  // rank 1 never gets there
   const Outcome o = job.wait();

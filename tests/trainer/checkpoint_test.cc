@@ -1,4 +1,4 @@
-#include "trainer/checkpoint.h"
+#include "trainer/checkpoint/checkpoint.h"
 
 #include <ATen/Functions.h>
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "test_util.h"
 #include "core/graph/prepared_data.h"
-#include "trainer/trainer.h"
+#include "trainer/tasks/graph_classification/classifier_trainer.h"
 
 namespace autoglm::trainer {
 namespace {
@@ -29,7 +29,7 @@ ExperimentConfig resumeConfig(const std::string& out) {
   return cfg;
 }
 
-std::vector<at::Tensor> paramsAfter(Trainer& t) {
+std::vector<at::Tensor> paramsAfter(ClassifierTrainer& t) {
   std::vector<at::Tensor> out;
   for (const auto& p : t.model()->parameters()) out.push_back(p.detach().clone());
   return out;
@@ -42,7 +42,7 @@ void expectResumeMatchesUninterrupted(const std::function<void(ExperimentConfig&
   adjust(ca);
   ca.train.max_steps = 12;
   core::graph::PreparedData data = prepareData(ca);
-  Trainer full(ca, data);
+  ClassifierTrainer full(ca, data);
   full.fit(false);
   ASSERT_EQ(full.globalStep(), 12);
   auto expected = paramsAfter(full);
@@ -51,7 +51,7 @@ void expectResumeMatchesUninterrupted(const std::function<void(ExperimentConfig&
   adjust(cb);
   cb.train.max_steps = 7;  // stops mid-epoch 2, after one end-of-epoch evaluation
   {
-    Trainer first(cb, data);
+    ClassifierTrainer first(cb, data);
     first.fit(false);
     ASSERT_EQ(first.globalStep(), 7);
     // Not yet equal: the test would be vacuous otherwise.
@@ -61,7 +61,7 @@ void expectResumeMatchesUninterrupted(const std::function<void(ExperimentConfig&
     EXPECT_FALSE(all_equal);
   }
   cb.train.max_steps = 12;
-  Trainer resumed(cb, data);
+  ClassifierTrainer resumed(cb, data);
   resumed.fit(true);
   ASSERT_EQ(resumed.globalStep(), 12);
   auto got = paramsAfter(resumed);
@@ -92,7 +92,7 @@ TEST(Checkpoint, CorruptionIsDetectedAndOldCheckpointsArePruned) {
   cfg.train.checkpoint_every = 1;
   cfg.train.keep_checkpoints = 2;
   core::graph::PreparedData data = prepareData(cfg);
-  Trainer t(cfg, data);
+  ClassifierTrainer t(cfg, data);
   t.fit(false);
   int steps = 0;
   for (const auto& e : fs::directory_iterator(d / "checkpoints")) {
@@ -142,7 +142,7 @@ TEST(Checkpoint, ResumeWithoutCheckpointIsAClearError) {
   TempDir d("noresume");
   ExperimentConfig cfg = resumeConfig(d.str());
   core::graph::PreparedData data = prepareData(cfg);
-  Trainer t(cfg, data);
+  ClassifierTrainer t(cfg, data);
   try {
     t.fit(true);
     FAIL() << "resume without checkpoint succeeded";
@@ -164,7 +164,7 @@ TEST(Checkpoint, StopFlagSavesACheckpointThatResumesExactly) {
   ExperimentConfig ca = resumeConfig(a.str());
   ca.train.max_steps = 9;
   core::graph::PreparedData data = prepareData(ca);
-  Trainer full(ca, data);
+  ClassifierTrainer full(ca, data);
   full.fit(false);
   auto expected = paramsAfter(full);
 
@@ -172,7 +172,7 @@ TEST(Checkpoint, StopFlagSavesACheckpointThatResumesExactly) {
   cb.train.max_steps = 9;
   std::atomic<bool> stop{false};
   {
-    Trainer first(cb, data);
+    ClassifierTrainer first(cb, data);
     // Asked before each step, as the CLI asks its signal flag: the request
     // arrives after step 4, so step 5 does not start.
     first.setStopRequest([&] {
@@ -185,7 +185,7 @@ TEST(Checkpoint, StopFlagSavesACheckpointThatResumesExactly) {
   }
   CheckpointInfo saved = openCheckpoint(b.str(), false);
   EXPECT_EQ(saved.state["step"].get<int64_t>(), 4);
-  Trainer resumed(cb, data);
+  ClassifierTrainer resumed(cb, data);
   FitResult r = resumed.fit(true);
   EXPECT_FALSE(r.interrupted);
   ASSERT_EQ(resumed.globalStep(), 9);
@@ -215,7 +215,7 @@ TEST(Checkpoint, ResumeFallsBackPastCorruptAndTruncatedNewest) {
   ExperimentConfig ca = resumeConfig(a.str());
   ca.train.max_steps = 7;
   const core::graph::PreparedData data = prepareData(ca);
-  Trainer full(ca, data);
+  ClassifierTrainer full(ca, data);
   full.fit(false);
   const auto expected = paramsAfter(full);
 
@@ -224,14 +224,14 @@ TEST(Checkpoint, ResumeFallsBackPastCorruptAndTruncatedNewest) {
   cb.train.checkpoint_every = 1;
   cb.train.keep_checkpoints = 3;
   {
-    Trainer first(cb, data);
+    ClassifierTrainer first(cb, data);
     first.fit(false);
   }
   const fs::path ck = fs::path(b.str()) / "checkpoints";
   damage(ck / "step-00000006" / "shard-tp00-pp00.pt", /*truncate=*/false);      // newest: corrupt
   damage(ck / "step-00000005" / "rank-00000.pt", /*truncate=*/true);   // next: truncated
   cb.train.max_steps = 7;
-  Trainer resumed(cb, data);
+  ClassifierTrainer resumed(cb, data);
   resumed.fit(true);  // from step 4, the newest that verifies
   EXPECT_EQ(resumed.globalStep(), 7);
   const auto got = paramsAfter(resumed);
@@ -241,7 +241,7 @@ TEST(Checkpoint, ResumeFallsBackPastCorruptAndTruncatedNewest) {
   for (const auto& e : fs::directory_iterator(ck)) {
     if (e.is_directory() && e.path().filename().string().rfind("step-", 0) == 0) damage(e.path() / "state.json", true);
   }
-  Trainer none(cb, data);
+  ClassifierTrainer none(cb, data);
   try {
     none.fit(true);
     FAIL() << "resumed from a damaged checkpoint";
@@ -256,10 +256,10 @@ TEST(Checkpoint, FreshRunIntoAUsedOutDirIsRefusedUnlessOverwrite) {
   cfg.train.max_steps = 2;
   const core::graph::PreparedData data = prepareData(cfg);
   {
-    Trainer first(cfg, data);
+    ClassifierTrainer first(cfg, data);
     first.fit(false);
   }
-  Trainer again(cfg, data);
+  ClassifierTrainer again(cfg, data);
   try {
     again.fit(false);
     FAIL() << "a fresh run replaced an earlier run's checkpoints";
@@ -270,7 +270,7 @@ TEST(Checkpoint, FreshRunIntoAUsedOutDirIsRefusedUnlessOverwrite) {
     EXPECT_NE(m.find("--resume"), std::string::npos) << m;
     EXPECT_NE(m.find("--overwrite"), std::string::npos) << m;
   }
-  Trainer over(cfg, data);
+  ClassifierTrainer over(cfg, data);
   EXPECT_EQ(over.fit(false, /*overwrite=*/true).steps, 2);
 }
 

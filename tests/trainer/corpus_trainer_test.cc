@@ -1,7 +1,9 @@
 // Transductive training (model.kind: corpus_gcn) on bundled R8: it learns,
 // writes one prediction per test document and refuses layouts it cannot run.
 
-#include "trainer/corpus_trainer.h"
+#include "trainer/tasks/corpus_gcn/corpus_gcn_task.h"
+#include "trainer/config/validate.h"
+#include "trainer/loop/trainer.h"
 
 #include <gtest/gtest.h>
 
@@ -29,12 +31,20 @@ ExperimentConfig corpusConfig(const std::string& out) {
   return cfg;
 }
 
+// The corpus GCN's task under the one training loop, as `autoglm train` runs it.
+FitResult fitCorpusGcn(const ExperimentConfig& cfg) {
+  Trainer trainer(cfg, std::make_unique<CorpusGcnTask>(cfg));
+  return trainer.fit(/*resume=*/false);
+}
+
+void checkCorpusGcnConfig(ExperimentConfig cfg, int ranks) { validateExperiment(&cfg, {ranks, false, false}); }
+
 TEST(CorpusTrainerTest, LearnsR8AndWritesTestPredictions) {
   TempDir dir("corpus_gcn");
   const ExperimentConfig cfg = corpusConfig((dir / "run").string());
   const FitResult r = fitCorpusGcn(cfg);
   // The majority class of R8's test split is 1083 of 2189 (49.5 %).
-  EXPECT_GT(r.test_accuracy, 0.85);
+  EXPECT_GT(r.test_metric, 0.85);
   EXPECT_GE(r.best_epoch, 1);
   EXPECT_LE(r.best_epoch, r.epochs_run);
   std::ifstream in(dir / "run" / "test_predictions.tsv");
@@ -48,7 +58,7 @@ TEST(CorpusTrainerTest, LearnsR8AndWritesTestPredictions) {
     right += line.substr(a + 1, b - a - 1) == line.substr(b + 1);
   }
   EXPECT_EQ(lines, 2189);
-  EXPECT_NEAR(static_cast<double>(right) / static_cast<double>(lines), r.test_accuracy, 1e-9);
+  EXPECT_NEAR(static_cast<double>(right) / static_cast<double>(lines), r.test_metric, 1e-9);
   EXPECT_TRUE(std::filesystem::exists(dir / "run" / "result.json"));
 }
 
@@ -71,7 +81,7 @@ TEST(CorpusTrainerTest, RefitRetrainsForTheChosenEpochsOnTrainingAndValidation) 
   // The selection pass is the plain run itself (same seed, same split).
   EXPECT_EQ(refit.best_epoch, plain.best_epoch);
   EXPECT_EQ(refit.epochs_run, plain.epochs_run + plain.best_epoch);
-  EXPECT_GT(refit.test_accuracy, 0.8);  // majority class: 0.495
+  EXPECT_GT(refit.test_metric, 0.8);  // majority class: 0.495
   EXPECT_NE(slurp(dir / "refit" / "test_predictions.tsv"), slurp(dir / "plain" / "test_predictions.tsv"));
   EXPECT_NE(slurp(dir / "refit" / "result.json").find("\"refit\": true"), std::string::npos);
 }
@@ -80,6 +90,13 @@ TEST(CorpusTrainerTest, RefusesParallelLayoutsAndPretraining) {
   ExperimentConfig cfg = corpusConfig("unused");
   EXPECT_NO_THROW(checkCorpusGcnConfig(cfg, 1));
   EXPECT_THROW(checkCorpusGcnConfig(cfg, 2), ConfigError);
+  try {
+    ExperimentConfig resumed = cfg;
+    validateExperiment(&resumed, {1, /*resume=*/true, false});
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("--resume"), std::string::npos) << e.what();
+  }
   cfg.parallel.dp = 2;
   EXPECT_THROW(checkCorpusGcnConfig(cfg, 1), ConfigError);
   cfg.parallel.dp = 1;

@@ -16,7 +16,7 @@
 #include "test_util.h"
 #include "tests/mpi_test_main.h"
 #include "core/graph/prepared_data.h"
-#include "trainer/trainer.h"
+#include "trainer/tasks/graph_classification/classifier_trainer.h"
 
 namespace autoglm::trainer {
 namespace {
@@ -59,7 +59,7 @@ ExperimentConfig tinyConfig(const std::string& out_dir) {
   return cfg;
 }
 
-double maxParamDiff(Trainer& a, Trainer& b) {
+double maxParamDiff(ClassifierTrainer& a, ClassifierTrainer& b) {
   auto pa = a.model()->parameters();
   auto pb = b.model()->parameters();
   EXPECT_EQ(pa.size(), pb.size());
@@ -71,7 +71,7 @@ double maxParamDiff(Trainer& a, Trainer& b) {
 }
 
 // Every rank must hold the same parameters: compare a checksum across ranks.
-void expectSameOnAllRanks(Trainer& t, comm::Communicator& comm) {
+void expectSameOnAllRanks(ClassifierTrainer& t, comm::Communicator& comm) {
   double sum = 0.0;
   for (const auto& p : t.model()->parameters()) sum += p.to(at::kDouble).abs().sum().item<double>();
   at::Tensor mine = at::full({1}, static_cast<float>(sum), at::TensorOptions().dtype(at::kFloat));
@@ -87,7 +87,7 @@ TEST(DataParallel, NoneEqualsOneProcessOnTheCombinedBatches) {
   SharedDir d(*world, "dp_equal");
   ExperimentConfig cfg = tinyConfig(d / "dp");
   core::graph::PreparedData data = prepareData(cfg);
-  Trainer dp(cfg, data, world);
+  ClassifierTrainer dp(cfg, data, world);
   ASSERT_GT(dp.steps().reducer()->numBuckets(), 1);
   const FitResult r = dp.fit(false);
   EXPECT_EQ(r.epochs_run, 2);
@@ -96,7 +96,7 @@ TEST(DataParallel, NoneEqualsOneProcessOnTheCombinedBatches) {
   ExperimentConfig ref_cfg = cfg;
   ref_cfg.run.out_dir = d / ("ref" + std::to_string(world->rank()));
   ref_cfg.train.batch_graphs = cfg.train.batch_graphs * n;
-  Trainer ref(ref_cfg, data);
+  ClassifierTrainer ref(ref_cfg, data);
   const FitResult rr = ref.fit(false);
   EXPECT_EQ(r.steps, rr.steps);
   // The epoch's last global batch is smaller (uneven); with fewer graphs than
@@ -107,7 +107,7 @@ TEST(DataParallel, NoneEqualsOneProcessOnTheCombinedBatches) {
   EXPECT_NE(rem, 0) << "want an uneven last batch";
   const double diff = maxParamDiff(dp, ref);
   EXPECT_LT(diff, 2e-5) << "dp=" << n << " vs one process";
-  EXPECT_DOUBLE_EQ(r.best_val_accuracy, rr.best_val_accuracy);
+  EXPECT_DOUBLE_EQ(r.best_score, rr.best_score);
   expectSameOnAllRanks(dp, *world);
   std::printf("[rank %d] dp=%d vs one process: max |param diff| %.3g after %lld steps\n", world->rank(), n, diff,
               static_cast<long long>(r.steps));
@@ -122,7 +122,7 @@ TEST(DataParallel, AccumulationEqualsOneProcessOnTheUnionOfMicroBatches) {
   cfg.train.max_steps = 4;
   cfg.parallel.reducer_mode = parallel::data_parallel::ReducerMode::kAfterBackward;
   core::graph::PreparedData data = prepareData(cfg);
-  Trainer dp(cfg, data, world);
+  ClassifierTrainer dp(cfg, data, world);
   dp.fit(false);
 
   ExperimentConfig ref_cfg = cfg;
@@ -130,7 +130,7 @@ TEST(DataParallel, AccumulationEqualsOneProcessOnTheUnionOfMicroBatches) {
   ref_cfg.train.grad_accumulation = 1;
   ref_cfg.train.batch_graphs = cfg.train.batch_graphs * n * 3;
   ref_cfg.train.warmup_steps = cfg.train.warmup_steps;
-  Trainer ref(ref_cfg, data);
+  ClassifierTrainer ref(ref_cfg, data);
   ref.fit(false);
   EXPECT_EQ(dp.globalStep(), 4);
   EXPECT_EQ(ref.globalStep(), 4);
@@ -161,19 +161,19 @@ TEST_P(ResumeWithCompression, GivesTheParametersOfAnUninterruptedRun) {
   cfg.parallel.compression.chunk_elems = 64;
   cfg.train.max_steps = 10;
   core::graph::PreparedData data = prepareData(cfg);
-  Trainer full(cfg, data, world);
+  ClassifierTrainer full(cfg, data, world);
   full.fit(false);
 
   ExperimentConfig part = cfg;
   part.run.out_dir = d / "part";
   part.train.max_steps = 5;
   {
-    Trainer first(part, data, world);
+    ClassifierTrainer first(part, data, world);
     first.fit(false);
     EXPECT_EQ(first.globalStep(), 5);
   }
   part.train.max_steps = 10;
-  Trainer second(part, data, world);
+  ClassifierTrainer second(part, data, world);
   second.fit(true);
   EXPECT_EQ(second.globalStep(), 10);
   EXPECT_LT(maxParamDiff(full, second), 1e-6) << GetParam();
@@ -189,7 +189,7 @@ TEST_P(ResumeWithCompression, GivesTheParametersOfAnUninterruptedRun) {
     uniform.run.out_dir = d / "uniform";
     uniform.parallel.compression.shape = comp::ShapeKind::kUniform;
     uniform.parallel.compression.freeze_variance = false;
-    Trainer plain(uniform, data, world);
+    ClassifierTrainer plain(uniform, data, world);
     plain.fit(false);
     EXPECT_GT(maxParamDiff(full, plain), 1e-6);
   }
@@ -217,7 +217,7 @@ TEST(DataParallel, ResumeStopsWhenRanksRestoredDifferentCheckpoints) {
   cfg.train.keep_checkpoints = 3;
   core::graph::PreparedData data = prepareData(cfg);
   {
-    Trainer first(cfg, data, world);
+    ClassifierTrainer first(cfg, data, world);
     first.fit(false);
   }
   world->barrier({})->wait();
@@ -230,7 +230,7 @@ TEST(DataParallel, ResumeStopsWhenRanksRestoredDifferentCheckpoints) {
     std::ofstream(fs::path(mine.run.out_dir) / "checkpoints" / "LATEST") << "step-00000002\n";
   }
   mine.train.max_steps = 6;
-  Trainer again(mine, data, world);
+  ClassifierTrainer again(mine, data, world);
   try {
     again.fit(true);
     FAIL() << "ranks resumed from different checkpoints";

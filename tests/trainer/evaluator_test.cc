@@ -1,4 +1,4 @@
-#include "trainer/evaluator.h"
+#include "trainer/inference/evaluator.h"
 
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
@@ -6,7 +6,7 @@
 
 #include "core/graph/graph_batch.h"
 #include "test_util.h"
-#include "trainer/experiment_config.h"
+#include "trainer/config/experiment_config.h"
 
 namespace autoglm::trainer {
 namespace {

@@ -1,4 +1,4 @@
-#include "trainer/experiment_config.h"
+#include "trainer/config/experiment_config.h"
 
 #include <gtest/gtest.h>
 

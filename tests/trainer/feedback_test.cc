@@ -4,7 +4,7 @@
 // (errors name the line), `train --init-from` starts from the checkpoint's
 // parameters, and `compare` scores two checkpoints side by side.
 
-#include "trainer/feedback_data.h"
+#include "trainer/tasks/graph_classification/feedback_data.h"
 
 #include <ATen/Functions.h>
 #include <fmt/format.h>
@@ -15,13 +15,14 @@
 
 #include "core/text/vocab.h"
 #include "test_util.h"
-#include "trainer/commands.h"
-#include "trainer/compare.h"
-#include "trainer/predictor.h"
-#include "trainer/trainer.h"
+#include "launch/commands.h"
+#include "trainer/inference/compare.h"
+#include "trainer/inference/predictor.h"
+#include "trainer/tasks/graph_classification/classifier_trainer.h"
 
 namespace autoglm::trainer {
 namespace {
+using namespace launch;  // the CLI commands (launch/commands.h)
 using testing::TempDir;
 
 ExperimentConfig exitConfig(const std::string& out) {
@@ -39,7 +40,7 @@ class Feedback : public ::testing::Test {
     dir_ = new TempDir("feedback");
     cfg_ = new ExperimentConfig(exitConfig((*dir_ / "run").string()));
     core::graph::PreparedData data = prepareData(*cfg_);
-    Trainer t(*cfg_, data);
+    ClassifierTrainer t(*cfg_, data);
     t.fit(false);
   }
   static void TearDownTestSuite() {

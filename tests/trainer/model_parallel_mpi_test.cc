@@ -18,7 +18,7 @@
 #include "parallel/tensor_parallel/plan.h"
 #include "test_util.h"
 #include "tests/mpi_test_main.h"
-#include "trainer/trainer.h"
+#include "trainer/tasks/graph_classification/classifier_trainer.h"
 
 namespace autoglm::trainer {
 namespace {
@@ -32,7 +32,7 @@ ExperimentConfig smallConfig() {
 }
 
 // The first `steps` global batches, this dp rank's share of each.
-std::vector<std::pair<std::vector<int64_t>, int64_t>> batches(Trainer& t, const ExperimentConfig& cfg, int dp_rank,
+std::vector<std::pair<std::vector<int64_t>, int64_t>> batches(ClassifierTrainer& t, const ExperimentConfig& cfg, int dp_rank,
                                                               int dp, const core::graph::PreparedData& data,
                                                               int steps) {
   parallel::data_parallel::SamplerOptions so;
@@ -66,12 +66,12 @@ void checkLayout(const Layout& layout, pl::ScheduleKind schedule, comm::Communic
   cfg.parallel.pipeline.micro_batches = 3;
   const core::graph::PreparedData data = prepareData(cfg);
   parallel::ParallelGrid grid(world, cfg.parallel);
-  Trainer mp(cfg, data, TrainGroups::of(grid));
+  ClassifierTrainer mp(cfg, data, TrainGroups::of(grid));
 
   ExperimentConfig one = smallConfig();
   one.model.relation_aware = relation_aware;
   one.train.batch_graphs = cfg.train.batch_graphs * dp;
-  Trainer ref(one, data);
+  ClassifierTrainer ref(one, data);
   const auto mine = batches(mp, cfg, grid.coord().dp, dp, data, 5);
   const auto all = batches(ref, one, 0, 1, data, 5);
   for (int s = 0; s < 5; ++s) {
@@ -145,8 +145,8 @@ TEST(ModelParallel, EmptyMicroBatchesDoNotHang) {
   cfg.parallel.pipeline.micro_batches = 4;
   const core::graph::PreparedData data = prepareData(cfg);
   parallel::ParallelGrid grid(world, cfg.parallel);
-  Trainer mp(cfg, data, TrainGroups::of(grid));
-  Trainer ref(smallConfig(), data);
+  ClassifierTrainer mp(cfg, data, TrainGroups::of(grid));
+  ClassifierTrainer ref(smallConfig(), data);
   // Two graphs of different sizes (so the two non-empty micro-batches differ in shape), then one.
   const std::vector<int64_t> two = {mp.trainIndices()[0], mp.trainIndices()[1]};
   ASSERT_NE(data.store.numNodes(two[0]), data.store.numNodes(two[1]));
@@ -162,11 +162,11 @@ TEST(ModelParallel, EmptyMicroBatchesDoNotHang) {
 // An action that fails names itself: the error, then the schedule with that
 // action marked. (Stage 0 fails at its second forward, after sending the first
 // activation; stage 1 at its first, after receiving it: nobody waits.)
-class FailingForward : public RunObserver {
+class FailingForward : public parallel::RunObserver {
  public:
   explicit FailingForward(int at) : at_(at) {}
-  void onPhase(Phase p, int64_t) override {
-    if (p == Phase::kForward && ++forwards_ == at_) throw Error("the observer refused forward " + std::to_string(at_));
+  void onPhase(parallel::Phase p, int64_t) override {
+    if (p == parallel::Phase::kForward && ++forwards_ == at_) throw Error("the observer refused forward " + std::to_string(at_));
   }
   void onStepEnd(int64_t, double) override {}
 
@@ -182,7 +182,7 @@ TEST(ModelParallel, AFailingActionIsPrintedMarkedInItsSchedule) {
   cfg.parallel.pipeline.micro_batches = 2;
   const core::graph::PreparedData data = prepareData(cfg);
   parallel::ParallelGrid grid(world, cfg.parallel);
-  Trainer mp(cfg, data, TrainGroups::of(grid));
+  ClassifierTrainer mp(cfg, data, TrainGroups::of(grid));
   FailingForward fail(grid.coord().pp == 0 ? 2 : 1);
   mp.setObserver(&fail);
   std::vector<int64_t> batch(mp.trainIndices().begin(), mp.trainIndices().begin() + 8);

@@ -4,7 +4,7 @@
 // --init-from` starts from its parameters), and `train` with pretrain.epochs
 // pre-trains first.
 
-#include "trainer/pretrainer.h"
+#include "trainer/tasks/pretrain/pretrainer.h"
 
 #include <ATen/Functions.h>
 #include <gtest/gtest.h>
@@ -15,14 +15,15 @@
 
 #include "core/model/token_embedding.h"
 #include "test_util.h"
-#include "trainer/checkpoint.h"
-#include "trainer/commands.h"
-#include "trainer/model_builder.h"
-#include "trainer/predictor.h"
-#include "trainer/sharded_checkpoint.h"
+#include "trainer/checkpoint/checkpoint.h"
+#include "launch/commands.h"
+#include "trainer/tasks/graph_classification/model_builder.h"
+#include "trainer/inference/predictor.h"
+#include "trainer/checkpoint/sharded_checkpoint.h"
 
 namespace autoglm::trainer {
 namespace {
+using namespace launch;  // the CLI commands (launch/commands.h)
 namespace fs = std::filesystem;
 using testing::TempDir;
 

@@ -17,7 +17,7 @@
 #include "parallel/process_grid.h"
 #include "test_util.h"
 #include "tests/mpi_test_main.h"
-#include "trainer/trainer.h"
+#include "trainer/tasks/graph_classification/classifier_trainer.h"
 
 namespace autoglm::trainer {
 namespace {
@@ -54,12 +54,12 @@ struct Trained {
   double val_loss_after = 0.0;  // after continuing to step 5
 };
 
-// Trainer at `l` on the first dp*tp*pp ranks of the world (the rest wait).
-std::unique_ptr<Trainer> trainerAt(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
+// ClassifierTrainer at `l` on the first dp*tp*pp ranks of the world (the rest wait).
+std::unique_ptr<ClassifierTrainer> trainerAt(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
                                    const std::shared_ptr<comm::Communicator>& world) {
-  if (cfg.parallel.dp * cfg.parallel.tp * cfg.parallel.pp == 1) return std::make_unique<Trainer>(cfg, data);
+  if (cfg.parallel.dp * cfg.parallel.tp * cfg.parallel.pp == 1) return std::make_unique<ClassifierTrainer>(cfg, data);
   parallel::ParallelGrid grid(world, cfg.parallel);
-  return std::make_unique<Trainer>(cfg, data, TrainGroups::of(grid));
+  return std::make_unique<ClassifierTrainer>(cfg, data, TrainGroups::of(grid));
 }
 
 TEST(Reshard, CheckpointAtOneLayoutLoadsAndContinuesAtAnother) {
@@ -118,7 +118,7 @@ TEST(Reshard, CheckpointAtOneLayoutLoadsAndContinuesAtAnother) {
     loadShardedModel(ckpt, *model, nullptr);
     model->eval();
     ExperimentConfig one = reshardConfig(root + "/unused", {1, 1, 1});
-    Trainer indices(one, data);
+    ClassifierTrainer indices(one, data);
     Evaluator evaluator(model, one.train.eval_batch_graphs);
     // The validation split is the trainer's (carved from the training documents).
     EXPECT_NEAR(evaluator.evaluate(data.store, indices.validationIndices()).loss, want.val_loss_at_save, 1e-6);

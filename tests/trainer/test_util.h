@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "trainer/experiment_config.h"
+#include "trainer/config/experiment_config.h"
 
 namespace autoglm::trainer::testing {
 

@@ -1,4 +1,4 @@
-#include "trainer/trace_recorder.h"
+#include "trainer/observe/trace_recorder.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -26,16 +26,16 @@ TEST(TraceRecorder, PhasesAndCollectivesBecomeSpansPerThread) {
   ObserverFanout fan;
   fan.add(&t, &t);
   fan.onGroup(9, "dp", {0, 1});
-  fan.onPhase(Phase::kForward, 0);
-  fan.onPhase(Phase::kBackward, 0);
+  fan.onPhase(parallel::Phase::kForward, 0);
+  fan.onPhase(parallel::Phase::kBackward, 0);
   std::thread reducer([&] {  // a bucket reduced on another thread
     fan.onIssue(9, op(comm::OpType::kAllreduce, 1, 4096));
     fan.onComplete(9, op(comm::OpType::kAllreduce, 1, 4096), true);
   });
   reducer.join();
-  fan.onPhase(Phase::kOptimizer, 0);
+  fan.onPhase(parallel::Phase::kOptimizer, 0);
   fan.onStepEnd(1, 0.01);
-  fan.onPhase(Phase::kDone, 1);
+  fan.onPhase(parallel::Phase::kDone, 1);
   const std::string path = (d / "trace.json").string();
   t.writeMerged(nullptr, path);
   const nlohmann::json j = nlohmann::json::parse(*core::readFileBytes(path));

@@ -9,15 +9,16 @@
 
 #include "core/text/text_dataset.h"
 #include "test_util.h"
-#include "trainer/commands.h"
+#include "launch/commands.h"
 #include "core/graph/prepared_data.h"
-#include "trainer/trainer.h"
+#include "trainer/tasks/graph_classification/classifier_trainer.h"
 #include "core/model/token_embedding.h"
 
 #include <limits>
 
 namespace autoglm::trainer {
 namespace {
+using namespace launch;  // the CLI commands (launch/commands.h)
 using testing::TempDir;
 
 TEST(EndToEnd, TrainsOnR8WellAboveMajorityRateAndPredictsFromCheckpoint) {
@@ -40,11 +41,11 @@ TEST(EndToEnd, TrainsOnR8WellAboveMajorityRateAndPredictsFromCheckpoint) {
                           static_cast<double>(test_idx.size());
   EXPECT_NEAR(majority, 1083.0 / 2189.0, 1e-9);
 
-  Trainer trainer(cfg, data);
+  ClassifierTrainer trainer(cfg, data);
   FitResult r = trainer.fit(false);
   EXPECT_EQ(r.epochs_run, 3);
-  EXPECT_GT(r.test_accuracy, majority + 0.3) << "test accuracy " << r.test_accuracy;
-  std::cout << "end-to-end: test accuracy " << r.test_accuracy << " (majority " << majority << ")\n";
+  EXPECT_GT(r.test_metric, majority + 0.3) << "test accuracy " << r.test_metric;
+  std::cout << "end-to-end: test accuracy " << r.test_metric << " (majority " << majority << ")\n";
 
   // metrics.jsonl has one line per epoch and a final line.
   std::ifstream metrics(d / "metrics.jsonl");
@@ -97,7 +98,7 @@ namespace autoglm::trainer {
 namespace {
 
 // A NaN in the embedding table makes every gradient non-finite.
-void poison(Trainer& t) {
+void poison(ClassifierTrainer& t) {
   at::NoGradGuard no_grad;
   t.model()->partAs<core::model::TokenEmbedding>("embed")->table().fill_(std::numeric_limits<float>::quiet_NaN());
 }
@@ -106,7 +107,7 @@ TEST(Nonfinite, ErrorNamesTheStepAndParameter) {
   testing::TempDir d("nan_error");
   ExperimentConfig cfg = testing::smallR8Config(d.str());
   const core::graph::PreparedData data = prepareData(cfg);
-  Trainer t(cfg, data);
+  ClassifierTrainer t(cfg, data);
   poison(t);
   const std::vector<int64_t> batch(t.trainIndices().begin(), t.trainIndices().begin() + 8);
   try {
@@ -123,7 +124,7 @@ TEST(Nonfinite, SkipStepLeavesTheParametersAsTheyWere) {
   ExperimentConfig cfg = testing::smallR8Config(d.str());
   cfg.train.nonfinite = NonfiniteMode::kSkipStep;
   const core::graph::PreparedData data = prepareData(cfg);
-  Trainer t(cfg, data);
+  ClassifierTrainer t(cfg, data);
   poison(t);
   std::vector<at::Tensor> before;
   for (const auto& p : t.model()->parameters()) before.push_back(p.detach().clone());

@@ -1,4 +1,4 @@
-#include "trainer/rank_state.h"
+#include "trainer/checkpoint/rank_state.h"
 
 #include <spdlog/fmt/fmt.h>
 #include <torch/serialize.h>
@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "trainer/checkpoint.h"
+#include "trainer/checkpoint/checkpoint.h"
 
 namespace autoglm::trainer {
 

@@ -1,4 +1,4 @@
-#include "trainer/sharded_checkpoint.h"
+#include "trainer/checkpoint/sharded_checkpoint.h"
 
 #include <ATen/Functions.h>
 #include <spdlog/fmt/fmt.h>
@@ -15,7 +15,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/hash.h"
-#include "trainer/rank_state.h"
+#include "trainer/checkpoint/rank_state.h"
 
 namespace autoglm::trainer {
 namespace fs = std::filesystem;
@@ -160,7 +160,7 @@ std::string commitOnRoot(CheckpointManager& m, const std::string& name, Checkpoi
     }
   }
   const nlohmann::json doc = {{"dp", layout.dp},   {"tp", layout.tp},           {"pp", layout.pp},
-                              {"compression", layout.compression}, {"tensors", tensors}};
+                              {"compression", core::enumName(layout.compression)}, {"tensors", tensors}};
   p.extra_files.emplace_back("layout.json", doc.dump(1));
   for (size_t r = 0; r < rank_states.size(); ++r) p.extra_files.emplace_back(rankFileName(static_cast<int>(r)), rank_states[r]);
   return m.commit(name, p, files);
@@ -236,7 +236,7 @@ at::Tensor localSlice(const at::Tensor& full, const std::optional<ParamShard>& s
 }  // namespace
 
 std::string CheckpointLayout::str() const {
-  return fmt::format("(dp,tp,pp)=({},{},{}) compression {}", dp, tp, pp, compression);
+  return fmt::format("(dp,tp,pp)=({},{},{}) compression {}", dp, tp, pp, core::enumName(compression));
 }
 
 std::string shardFileName(int tp_rank, int pp_rank) { return fmt::format("shard-tp{:02d}-pp{:02d}.pt", tp_rank, pp_rank); }
@@ -273,8 +273,11 @@ std::string saveShardedCheckpoint(CheckpointManager& manager, const std::string&
 namespace {
 
 CheckpointLayout layoutOf(const nlohmann::json& j) {
-  return {j.at("dp").get<int64_t>(), j.at("tp").get<int64_t>(), j.at("pp").get<int64_t>(),
-          j.at("compression").get<std::string>()};
+  using parallel::data_parallel::compression::CompressionType;
+  const std::string name = j.at("compression").get<std::string>();
+  const std::optional<CompressionType> type = core::parseEnum<CompressionType>(name);
+  if (!type) throw CheckpointError("layout.json: 'compression': unknown value '" + name + "'");
+  return {j.at("dp").get<int64_t>(), j.at("tp").get<int64_t>(), j.at("pp").get<int64_t>(), *type};
 }
 
 nlohmann::json readLayoutJson(const CheckpointInfo& ckpt) {

@@ -25,7 +25,8 @@
 #include <string>
 
 #include "core/model/graph_classifier.h"
-#include "trainer/checkpoint.h"
+#include "parallel/data_parallel/compression/compression_config.h"
+#include "trainer/checkpoint/checkpoint.h"
 #include "trainer/train_groups.h"
 
 namespace torch::optim {
@@ -36,7 +37,8 @@ namespace autoglm::trainer {
 
 struct CheckpointLayout {
   int64_t dp = 1, tp = 1, pp = 1;
-  std::string compression = "none";
+  parallel::data_parallel::compression::CompressionType compression =
+      parallel::data_parallel::compression::CompressionType::kNone;
   bool operator==(const CheckpointLayout& o) const {
     return dp == o.dp && tp == o.tp && pp == o.pp && compression == o.compression;
   }

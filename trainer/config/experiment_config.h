@@ -17,10 +17,10 @@
 #include "core/text/vocab.h"
 #include "core/yaml_config.h"
 #include "parallel/parallel_config.h"
-#include "trainer/lr_schedule.h"
-#include "trainer/pretrain_config.h"
-#include "trainer/progress.h"
-#include "trainer/serve_config.h"
+#include "trainer/optim/lr_schedule.h"
+#include "trainer/config/pretrain_config.h"
+#include "trainer/observe/progress.h"
+#include "trainer/config/serve_config.h"
 
 namespace autoglm::trainer {
 

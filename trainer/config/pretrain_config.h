@@ -1,6 +1,6 @@
 #pragma once
 // Settings of contrastive pre-training (YAML section `pretrain:`;
-// trainer/pretrainer.h says what each does). Header-only: it needs
+// trainer/tasks/pretrain/pretrainer.h says what each does). Header-only: it needs
 // core/yaml_config.h and nothing else.
 
 #include <array>

@@ -1,4 +1,4 @@
-#include "trainer/compare.h"
+#include "trainer/inference/compare.h"
 
 #include <ATen/Functions.h>
 #include <fmt/format.h>
@@ -6,8 +6,8 @@
 #include <ostream>
 
 #include "core/error.h"
-#include "trainer/evaluator.h"
-#include "trainer/predictor.h"
+#include "trainer/inference/evaluator.h"
+#include "trainer/inference/predictor.h"
 
 namespace autoglm::trainer {
 namespace {

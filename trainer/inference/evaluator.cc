@@ -1,4 +1,4 @@
-#include "trainer/evaluator.h"
+#include "trainer/inference/evaluator.h"
 
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
@@ -10,7 +10,7 @@
 namespace autoglm::trainer {
 
 Evaluator::Evaluator(core::model::GraphClassifier model, int64_t batch_graphs, comm::Communicator* group,
-                     StageLink* link)
+                     parallel::pipeline::StageLink* link)
     : model_(std::move(model)), batch_graphs_(batch_graphs), group_(group), link_(link) {}
 
 EvalResult Evaluator::evaluate(const core::graph::GraphStore& store, const std::vector<int64_t>& indices) {

@@ -11,7 +11,7 @@
 #include "comm/communicator.h"
 #include "core/graph/graph_store.h"
 #include "core/model/graph_classifier.h"
-#include "trainer/stage_link.h"
+#include "parallel/pipeline/stage_link.h"
 
 namespace autoglm::trainer {
 
@@ -39,7 +39,7 @@ class Evaluator {
   // link (a pipeline stage): batches flow through the stages, the last one
   // scores them and the result is broadcast to every stage.
   Evaluator(core::model::GraphClassifier model, int64_t batch_graphs, comm::Communicator* group = nullptr,
-            StageLink* link = nullptr);
+            parallel::pipeline::StageLink* link = nullptr);
 
   // Loss and accuracy over the graphs `indices` of `store`. Collective over the group.
   EvalResult evaluate(const core::graph::GraphStore& store, const std::vector<int64_t>& indices);
@@ -54,7 +54,7 @@ class Evaluator {
   core::model::GraphClassifier model_;
   int64_t batch_graphs_;
   comm::Communicator* group_;
-  StageLink* link_;
+  parallel::pipeline::StageLink* link_;
   double exit_threshold_ = 1.0;
 };
 

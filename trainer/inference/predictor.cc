@@ -1,11 +1,11 @@
-#include "trainer/predictor.h"
+#include "trainer/inference/predictor.h"
 
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 
 #include "core/error.h"
 #include "core/log.h"
-#include "trainer/sharded_checkpoint.h"
+#include "trainer/checkpoint/sharded_checkpoint.h"
 
 namespace autoglm::trainer {
 

@@ -16,9 +16,9 @@
 #include "core/graph/prepared_data.h"
 #include "core/text/tokenizer.h"
 #include "core/text/vocab.h"
-#include "trainer/checkpoint.h"
-#include "trainer/evaluator.h"
-#include "trainer/experiment_config.h"
+#include "trainer/checkpoint/checkpoint.h"
+#include "trainer/inference/evaluator.h"
+#include "trainer/config/experiment_config.h"
 
 namespace autoglm::trainer {
 

@@ -1,4 +1,4 @@
-#include "trainer/metrics.h"
+#include "trainer/observe/metrics.h"
 
 #include <chrono>
 #include <filesystem>

@@ -1,4 +1,4 @@
-#include "trainer/progress.h"
+#include "trainer/observe/progress.h"
 
 #include <unistd.h>
 

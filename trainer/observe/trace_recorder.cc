@@ -1,4 +1,4 @@
-#include "trainer/trace_recorder.h"
+#include "trainer/observe/trace_recorder.h"
 
 #include <ATen/Functions.h>
 
@@ -69,7 +69,7 @@ void TraceRecorder::onComplete(uint64_t group, const comm::WorkInfo& op, bool ok
   add({comm::toString(op.op), "collective", start, std::max<int64_t>(1, now - start), tid, args});
 }
 
-void TraceRecorder::onPhase(Phase phase, int64_t step) {
+void TraceRecorder::onPhase(parallel::Phase phase, int64_t step) {
   const int64_t now = nowUs();
   std::lock_guard<std::mutex> lock(mu_);
   if (phase == phase_) return;
@@ -117,7 +117,7 @@ void TraceRecorder::writeMerged(comm::Communicator* world, const std::string& pa
   core::writeFileDurable(path, out);
 }
 
-void ObserverFanout::add(comm::CollectiveObserver* comm, RunObserver* run) {
+void ObserverFanout::add(comm::CollectiveObserver* comm, parallel::RunObserver* run) {
   if (comm != nullptr) comm_.push_back(comm);
   if (run != nullptr) run_.push_back(run);
 }
@@ -131,7 +131,7 @@ void ObserverFanout::onIssue(uint64_t group, const comm::WorkInfo& op) {
 void ObserverFanout::onComplete(uint64_t group, const comm::WorkInfo& op, bool ok) {
   for (auto* o : comm_) o->onComplete(group, op, ok);
 }
-void ObserverFanout::onPhase(Phase phase, int64_t step) {
+void ObserverFanout::onPhase(parallel::Phase phase, int64_t step) {
   for (auto* o : run_) o->onPhase(phase, step);
 }
 void ObserverFanout::onStepEnd(int64_t step, double seconds) {

@@ -20,18 +20,18 @@
 
 #include "comm/communicator.h"
 #include "comm/observer.h"
-#include "trainer/run_observer.h"
+#include "parallel/run_observer.h"
 
 namespace autoglm::trainer {
 
-class TraceRecorder final : public comm::CollectiveObserver, public RunObserver {
+class TraceRecorder final : public comm::CollectiveObserver, public parallel::RunObserver {
  public:
   explicit TraceRecorder(int rank, size_t max_events = 2'000'000);
 
   void onGroup(uint64_t group, const std::string& name, const std::vector<int>& world_ranks) override;
   void onIssue(uint64_t group, const comm::WorkInfo& op) override;
   void onComplete(uint64_t group, const comm::WorkInfo& op, bool ok) override;
-  void onPhase(Phase phase, int64_t step) override;
+  void onPhase(parallel::Phase phase, int64_t step) override;
   void onStepEnd(int64_t step, double seconds) override;
 
   // This rank's events as a JSON array (no brackets: elements joined by ",").
@@ -60,26 +60,26 @@ class TraceRecorder final : public comm::CollectiveObserver, public RunObserver 
   std::map<uint64_t, std::string> group_names_;
   std::map<std::thread::id, uint64_t> threads_;
   std::map<std::pair<uint64_t, uint64_t>, std::pair<int64_t, uint64_t>> open_ops_;  // (group, seq) -> (ts, tid)
-  Phase phase_ = Phase::kStartup;
+  parallel::Phase phase_ = parallel::Phase::kStartup;
   int64_t phase_start_us_ = 0;
   int64_t step_ = 0;
 };
 
 // Passes every notification on to several observers (the supervisor client and
 // the trace recorder together). Null entries are skipped.
-class ObserverFanout final : public comm::CollectiveObserver, public RunObserver {
+class ObserverFanout final : public comm::CollectiveObserver, public parallel::RunObserver {
  public:
-  void add(comm::CollectiveObserver* comm, RunObserver* run);
+  void add(comm::CollectiveObserver* comm, parallel::RunObserver* run);
 
   void onGroup(uint64_t group, const std::string& name, const std::vector<int>& world_ranks) override;
   void onIssue(uint64_t group, const comm::WorkInfo& op) override;
   void onComplete(uint64_t group, const comm::WorkInfo& op, bool ok) override;
-  void onPhase(Phase phase, int64_t step) override;
+  void onPhase(parallel::Phase phase, int64_t step) override;
   void onStepEnd(int64_t step, double seconds) override;
 
  private:
   std::vector<comm::CollectiveObserver*> comm_;
-  std::vector<RunObserver*> run_;
+  std::vector<parallel::RunObserver*> run_;
 };
 
 }  // namespace autoglm::trainer

@@ -1,4 +1,4 @@
-#include "trainer/grad_norm.h"
+#include "trainer/optim/grad_norm.h"
 
 #include <ATen/Functions.h>
 

@@ -1,4 +1,4 @@
-#include "trainer/optimizer.h"
+#include "trainer/optim/optimizer.h"
 
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>

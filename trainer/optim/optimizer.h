@@ -23,7 +23,7 @@
 #include <memory>
 #include <vector>
 
-#include "trainer/experiment_config.h"
+#include "trainer/config/experiment_config.h"
 
 namespace autoglm::trainer {
 

@@ -46,7 +46,7 @@ struct CompressionConfig {
   ShapeKind shape = ShapeKind::kUniform;  // onebit: see ShapeKind
   // onebit, topk: Adam's second moment stops moving after the warm-up (the
   // variance freeze of 1-bit Adam), so that compression error does not inflate
-  // it; needs warmup_steps > 0 and train.fused_optimizer (trainer/optimizer.h).
+  // it; needs warmup_steps > 0 and train.fused_optimizer (trainer/optim/optimizer.h).
   bool freeze_variance = false;
   double ratio = 0.01;           // topk: fraction of each bucket sent
   double momentum = 0.0;         // topk: momentum correction factor (0 = error feedback only)

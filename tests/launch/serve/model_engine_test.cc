@@ -16,8 +16,8 @@
 #include "core/text/text_dataset.h"
 #include "launch/serve/server.h"
 #include "test_client.h"
-#include "trainer/commands.h"
-#include "trainer/trainer.h"
+#include "launch/commands.h"
+#include "trainer/tasks/graph_classification/classifier_trainer.h"
 
 namespace autoglm::launch::serve {
 namespace {
@@ -31,7 +31,7 @@ TEST(ModelEngine, ServerAnswersAsPredictDoes) {
   cfg.train.epochs = 1;
   {
     core::graph::PreparedData data = trainer::prepareData(cfg);
-    trainer::Trainer(cfg, data).fit(false);
+    trainer::ClassifierTrainer(cfg, data).fit(false);
   }
   // Test documents of R8, and the exit threshold that splits them between exits.
   const std::string root = std::string(AUTOGLM_SOURCE_ROOT) + "/data/r8/";
@@ -43,7 +43,7 @@ TEST(ModelEngine, ServerAnswersAsPredictDoes) {
   std::ostringstream input, predicted;
   for (const auto& t : texts) input << t << "\n";
   std::istringstream in(input.str());
-  ASSERT_EQ(trainer::runPredict(dir.str(), overrides, in, predicted), 0);
+  ASSERT_EQ(runPredict(dir.str(), overrides, in, predicted), 0);
   std::vector<std::string> want;
   std::istringstream lines(predicted.str());
   for (std::string line; std::getline(lines, line);) want.push_back(line);

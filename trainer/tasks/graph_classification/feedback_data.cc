@@ -1,4 +1,4 @@
-#include "trainer/feedback_data.h"
+#include "trainer/tasks/graph_classification/feedback_data.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -8,7 +8,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/text/text_dataset.h"
-#include "trainer/predictor.h"
+#include "trainer/inference/predictor.h"
 
 namespace autoglm::trainer {
 namespace fs = std::filesystem;

@@ -11,8 +11,8 @@
 #include <string>
 
 #include "core/graph/prepared_data.h"
-#include "trainer/checkpoint.h"
-#include "trainer/experiment_config.h"
+#include "trainer/checkpoint/checkpoint.h"
+#include "trainer/config/experiment_config.h"
 
 namespace autoglm::trainer {
 

@@ -1,4 +1,4 @@
-#include "trainer/model_builder.h"
+#include "trainer/tasks/graph_classification/model_builder.h"
 
 #include <ATen/Functions.h>
 
@@ -60,16 +60,7 @@ parallel::pipeline::StagePlan planStages(const ExperimentConfig& cfg, core::mode
 
 BuiltModel buildModel(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
                       const std::vector<int64_t>& train_indices, const TrainGroups& groups) {
-  if (cfg.model.early_exit && (groups.tpSize() > 1 || groups.ppSize() > 1)) {
-    throw ConfigError(fmt::format("model.early_exit needs parallel.tp=1 and parallel.pp=1 (here tp={}, pp={}): "
-                                  "exit heads are neither sharded nor given a pipeline stage's loss",
-                                  groups.tpSize(), groups.ppSize()));
-  }
-  if (cfg.model.learned_edges > 0 && (groups.tpSize() > 1 || groups.ppSize() > 1)) {
-    throw ConfigError(fmt::format("model.learned_edges={} needs parallel.tp=1 and parallel.pp=1 (here tp={}, pp={}): "
-                                  "the learned edges' bias is neither sharded nor passed between pipeline stages",
-                                  cfg.model.learned_edges, groups.tpSize(), groups.ppSize()));
-  }
+  // validateExperiment checked the model against the layout.
   at::manual_seed(static_cast<uint64_t>(cfg.run.seed));
   BuiltModel out;
   out.model = core::model::GraphClassifier(cfg.model, data.vocab.size(), static_cast<int64_t>(data.label_names.size()));

@@ -13,7 +13,7 @@
 #include "core/graph/prepared_data.h"
 #include "core/model/graph_classifier.h"
 #include "parallel/pipeline/stage_plan.h"
-#include "trainer/experiment_config.h"
+#include "trainer/config/experiment_config.h"
 #include "trainer/train_groups.h"
 
 namespace autoglm::trainer {

@@ -1,4 +1,4 @@
-#include "trainer/step_runner.h"
+#include "trainer/tasks/graph_classification/step_runner.h"
 
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
@@ -12,15 +12,15 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "parallel/pipeline/micro_batches.h"
-#include "trainer/grad_norm.h"
-#include "trainer/optimizer.h"
+#include "trainer/optim/grad_norm.h"
+#include "trainer/optim/optimizer.h"
 
 namespace autoglm::trainer {
 
 namespace dpar = parallel::data_parallel;
 
 StepRunner::StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStore& store,
-                       core::model::GraphClassifier model, TrainGroups groups, int64_t steps_per_epoch, StageLink* link)
+                       core::model::GraphClassifier model, TrainGroups groups, int64_t steps_per_epoch, parallel::pipeline::StageLink* link)
     : train_(cfg.train),
       pipeline_(cfg.parallel.pipeline),
       groups_(std::move(groups)),
@@ -37,7 +37,7 @@ StepRunner::StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStor
                      world_, reducer_->numBuckets(), cfg.parallel.bucket_mb,
                      core::enumName(cfg.parallel.compression.type), core::enumName(cfg.parallel.reducer_mode));
   }
-  if (link != nullptr) executor_ = std::make_unique<PipelineExecutor>(model_, *link, pipeline_.schedule);
+  if (link != nullptr) executor_ = std::make_unique<parallel::pipeline::PipelineExecutor>(model_, *link, pipeline_.schedule);
   optimizer_ = makeOptimizer(cfg.train, model_->parameters());
   if (cfg.parallel.compression.freeze_variance) freezeVariance(cfg.parallel.compression);
   if (reducer_ && reducer_->compressor().usesShape()) {
@@ -59,19 +59,10 @@ StepRunner::StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStor
 StepRunner::~StepRunner() = default;
 
 void StepRunner::freezeVariance(const dpar::compression::CompressionConfig& c) {
-  using dpar::compression::CompressionType;
-  if (c.type != CompressionType::kOnebit && c.type != CompressionType::kTopk) {
-    throw ConfigError(fmt::format("parallel.compression.freeze_variance applies to onebit and topk, not "
-                                  "parallel.compression.type={}",
-                                  core::enumName(c.type)));
-  }
-  if (c.warmup_steps <= 0) {
-    throw ConfigError("parallel.compression.freeze_variance freezes Adam's second moment after the uncompressed "
-                      "warm-up: set parallel.compression.warmup_steps > 0");
-  }
-  // Without data parallelism nothing is compressed, and nothing is frozen.
+  // validateExperiment checked the settings. Without data parallelism nothing
+  // is compressed, and nothing is frozen.
   if (!reducer_) return;
-  if (c.type == CompressionType::kOnebit && c.shape == dpar::compression::ShapeKind::kUniform) {
+  if (c.type == dpar::compression::CompressionType::kOnebit && c.shape == dpar::compression::ShapeKind::kUniform) {
     core::log::warn0("parallel.compression.freeze_variance with onebit's uniform shape diverged in the quality "
                      "benchmarks (benchmarks/quality/README.md); pair it with parallel.compression.shape: adam");
   }
@@ -136,11 +127,11 @@ double StepRunner::forwardBackward(const std::vector<std::vector<int64_t>>& micr
     const auto t0 = clock::now();
     const core::graph::GraphBatch batch = collate(micro_batches[m]);
     const auto t1 = clock::now();
-    phase(Phase::kForward, step);
+    phase(parallel::Phase::kForward, step);
     at::Tensor loss = batchLoss(*model_, batch, lossOf);
     const auto t2 = clock::now();
     if (reducer_) reducer_->beginBackward(/*sync=*/m + 1 == micro_batches.size(), step);
-    phase(Phase::kBackward, step);
+    phase(parallel::Phase::kBackward, step);
     loss.backward();
     loss_total += loss.item<double>();
     const auto t3 = clock::now();
@@ -167,7 +158,7 @@ double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, i
     loss_total = l.item<float>();
   }
   const auto t3 = clock::now();
-  phase(Phase::kReduce, step);
+  phase(parallel::Phase::kReduce, step);
   const parallel::data_parallel::StepStatus status = reducer_ ? reducer_->finishStep() : parallel::data_parallel::StepStatus{};
   std::optional<std::string> bad = nonfiniteGradient(status);
   double norm = 0.0;
@@ -189,7 +180,7 @@ double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, i
     times_.sync += secs(t3, t4);
     return loss_total;
   }
-  phase(Phase::kOptimizer, step);
+  phase(parallel::Phase::kOptimizer, step);
   if (train_.grad_clip > 0) {
     if (groups_.modelParallel()) {
       clipToNorm(*model_, norm, train_.grad_clip);

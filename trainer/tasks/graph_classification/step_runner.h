@@ -20,11 +20,11 @@
 #include "core/graph/graph_store.h"
 #include "core/model/graph_classifier.h"
 #include "parallel/data_parallel/gradient_reducer.h"
-#include "trainer/experiment_config.h"
-#include "trainer/lr_schedule.h"
-#include "trainer/pipeline_executor.h"
-#include "trainer/run_observer.h"
-#include "trainer/stage_link.h"
+#include "trainer/config/experiment_config.h"
+#include "trainer/optim/lr_schedule.h"
+#include "parallel/pipeline/pipeline_executor.h"
+#include "parallel/run_observer.h"
+#include "parallel/pipeline/stage_link.h"
 #include "trainer/train_groups.h"
 
 namespace autoglm::trainer {
@@ -40,7 +40,7 @@ class StepRunner {
   // groups the model is this rank's shard; link (pp > 1) connects its stage.
   // steps_per_epoch sizes the learning-rate schedule.
   StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStore& store, core::model::GraphClassifier model,
-             TrainGroups groups, int64_t steps_per_epoch, StageLink* link = nullptr);
+             TrainGroups groups, int64_t steps_per_epoch, parallel::pipeline::StageLink* link = nullptr);
   ~StepRunner();
 
   // Step `step` (0-based) over micro-batches of graph indices; global_graphs is
@@ -61,7 +61,7 @@ class StepRunner {
   const LrSchedule& schedule() const { return schedule_; }
   const PhaseTimes& phaseTimes() const { return times_; }
   // Told the phase of each step (null: nobody).
-  void setObserver(RunObserver* observer) { observer_ = observer; }
+  void setObserver(parallel::RunObserver* observer) { observer_ = observer; }
 
  private:
   // Forward and backward of every micro-batch; returns the loss (this stage's).
@@ -74,7 +74,7 @@ class StepRunner {
   const TrainConfig& train_;
   const parallel::pipeline::PipelineConfig& pipeline_;
   TrainGroups groups_;
-  std::unique_ptr<PipelineExecutor> executor_;
+  std::unique_ptr<parallel::pipeline::PipelineExecutor> executor_;
   const core::graph::GraphStore& store_;
   core::model::GraphClassifier model_;
   int world_;
@@ -84,8 +84,8 @@ class StepRunner {
   PhaseTimes times_;
   std::vector<std::string> param_names_;  // in model->parameters() order
   int64_t skipped_steps_ = 0;
-  RunObserver* observer_ = nullptr;
-  void phase(Phase p, int64_t step) const {
+  parallel::RunObserver* observer_ = nullptr;
+  void phase(parallel::Phase p, int64_t step) const {
     if (observer_ != nullptr) observer_->onPhase(p, step);
   }
 

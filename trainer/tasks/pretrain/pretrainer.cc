@@ -1,4 +1,4 @@
-#include "trainer/pretrainer.h"
+#include "trainer/tasks/pretrain/pretrainer.h"
 
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
@@ -14,13 +14,13 @@
 #include "core/error.h"
 #include "core/graph/augment.h"
 #include "core/log.h"
-#include "trainer/checkpoint.h"
-#include "trainer/model_builder.h"
-#include "trainer/optimizer.h"
-#include "trainer/progress.h"
-#include "trainer/rank_state.h"
-#include "trainer/sharded_checkpoint.h"
-#include "trainer/train_state.h"
+#include "trainer/checkpoint/checkpoint.h"
+#include "trainer/tasks/graph_classification/model_builder.h"
+#include "trainer/optim/optimizer.h"
+#include "trainer/observe/progress.h"
+#include "trainer/checkpoint/rank_state.h"
+#include "trainer/checkpoint/sharded_checkpoint.h"
+#include "trainer/loop/train_state.h"
 
 namespace autoglm::trainer {
 namespace fs = std::filesystem;
@@ -150,7 +150,7 @@ std::string Pretrainer::save() {
   state.epoch = cfg_.pretrain.epochs;
   state.num_classes = static_cast<int64_t>(data_.label_names.size());
   state.vocab_size = data_.vocab.size();
-  state.compression = core::enumName(cfg_.parallel.compression.type);
+  state.compression = cfg_.parallel.compression.type;
   CheckpointPayload p;
   p.state = state.toJson();
   p.vocab_tokens = data_.vocab.tokens();

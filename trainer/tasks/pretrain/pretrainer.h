@@ -1,6 +1,6 @@
 #pragma once
 // Contrastive self-supervised pre-training of the classifier's encoder
-// (pretrain: section, trainer/pretrain_config.h), on one process.
+// (pretrain: section, trainer/config/pretrain_config.h), on one process.
 //
 // The model is built as training builds it (buildModel: the same parameter
 // names, the same initialisation at run.seed, model.embed_init included). Each
@@ -30,7 +30,7 @@
 #include "core/graph/prepared_data.h"
 #include "core/model/contrastive.h"
 #include "core/model/graph_classifier.h"
-#include "trainer/experiment_config.h"
+#include "trainer/config/experiment_config.h"
 
 namespace torch::optim {
 class Optimizer;
