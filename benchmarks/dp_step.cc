@@ -159,6 +159,10 @@ int main(int argc, char** argv) {
     overrides.push_back("train.progress=off");
     tr::ExperimentConfig base = tr::ExperimentConfig::load(config, overrides);
     auto world = comm::makeCommunicator(base.comm);
+    if (world->size() < 2) {
+      throw autoglm::ConfigError("dp_step_bench measures the gradient reducer, which a group of one does not have: "
+                                 "start it under mpirun -np 2 or more");
+    }
     comm::BarrierOptions long_wait;
     long_wait.timeout = std::chrono::hours(2);
     if (world->rank() != 0) world->barrier(long_wait)->wait();

@@ -168,7 +168,7 @@ int runTrainRanks(const ExperimentConfig& cfg, const ConfigArgs& args, const Tra
     if (rank != 0) world->barrier(long_wait)->wait();
     core::graph::PreparedData data = runData(cfg, opts, init);
     if (rank == 0) world->barrier(long_wait)->wait();
-    return fitTask(cfg, makeTask(cfg, {&data, TrainGroups::of(grid)}), opts, init, w, world.get());
+    return fitTask(cfg, makeTask(cfg, {&data, grid}), opts, init, w, world.get());
   } catch (const std::exception& e) {
     // One failing rank would leave the others waiting in a collective: report
     // it with the rank and end the whole job.
@@ -188,7 +188,7 @@ int runTrain(const ConfigArgs& args, const TrainOptions& opts) {
   const std::optional<CheckpointInfo> init = initCheckpoint(opts);
   ExperimentConfig cfg = runConfig(args, init);
   // Every rule, before MPI starts work and before any data is prepared.
-  validateExperiment(&cfg, {comm::mpi::Environment::launchedSize(), opts.resume, init.has_value()});
+  validateRun(&cfg, {comm::mpi::Environment::launchedSize(), opts.resume, init.has_value()});
   if (comm::mpi::Environment::launchedSize() > 1) return runTrainRanks(cfg, args, opts, init);
   core::log::info0("run '{}': config {}, output {}", cfg.run.name,
                    args.config.empty() && init ? init->dir + "/config.yaml" : args.config, cfg.run.out_dir);
@@ -199,7 +199,8 @@ int runTrain(const ConfigArgs& args, const TrainOptions& opts) {
   const std::optional<CheckpointInfo> pretrained = pretrainFirst(cfg, data, opts, init.has_value());
   ExperimentConfig train_cfg = cfg;
   if (pretrained) train_cfg.model.embed_init = core::model::EmbedInit::kRandom;  // the checkpoint's replace it
-  return fitTask(train_cfg, makeTask(train_cfg, {&data, {}}), opts, pretrained ? pretrained : init, w, nullptr);
+  return fitTask(train_cfg, makeTask(train_cfg, {&data, parallel::ParallelGrid::alone()}), opts,
+                 pretrained ? pretrained : init, w, nullptr);
 }
 
 int runPretrain(const ConfigArgs& args, std::ostream& out) {

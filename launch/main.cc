@@ -148,7 +148,11 @@ int main(int argc, char** argv) {
     if (*compare) return tr::runCompare(cmp_a, cmp_b, cmp_overrides, std::cout);
     if (*show) return la::runConfigShow(show_args, std::cout);
   } catch (const autoglm::ConfigError& e) {
-    std::cerr << "autoglm: config error: " << e.what() << std::endl;
+    // Raised before MPI starts work (a rank's own errors are reported by the
+    // rank, commands.cc): every rank of the job finds the same one, rank 0 says it.
+    if (autoglm::comm::mpi::Environment::launchedRank() == 0) {
+      std::cerr << "autoglm: config error: " << e.what() << std::endl;
+    }
     return 2;
   } catch (const autoglm::Error& e) {
     std::cerr << "autoglm: error: " << e.what() << std::endl;

@@ -1,5 +1,6 @@
 #include "parallel/process_grid.h"
 
+#include "comm/self_communicator.h"
 #include "core/error.h"
 
 namespace autoglm::parallel {
@@ -80,6 +81,34 @@ ParallelGrid::ParallelGrid(std::shared_ptr<comm::Communicator> world, const Para
   tp_ = world_->split(coord_.dp + DP * coord_.pp, coord_.tp, "tp");
   dp_ = world_->split(coord_.tp + TP * coord_.pp, coord_.dp, "dp");
   pp_ = world_->split(coord_.tp + TP * coord_.dp, coord_.pp, "pp");
+}
+
+namespace {
+
+ParallelConfig dataParallelConfig(int size) {
+  ParallelConfig c;
+  c.dp = size;
+  return c;
+}
+
+}  // namespace
+
+ParallelGrid::ParallelGrid(std::shared_ptr<comm::Communicator> world, std::shared_ptr<comm::Communicator> dp)
+    : world_(std::move(world)),
+      layout_(dataParallelConfig(world_->size()), world_->size()),
+      coord_(layout_.coord(world_->rank())),
+      tp_(std::make_shared<comm::SelfCommunicator>("tp")),
+      dp_(std::move(dp)),
+      pp_(std::make_shared<comm::SelfCommunicator>("pp")) {}
+
+ParallelGrid ParallelGrid::alone() {
+  return ParallelGrid(std::make_shared<comm::SelfCommunicator>("world"), std::make_shared<comm::SelfCommunicator>("dp"));
+}
+
+ParallelGrid ParallelGrid::dataParallel(std::shared_ptr<comm::Communicator> world) {
+  if (!world) return alone();
+  auto dp = world;
+  return ParallelGrid(std::move(world), std::move(dp));
 }
 
 }  // namespace autoglm::parallel

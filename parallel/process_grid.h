@@ -4,7 +4,9 @@
 //   world rank = tp + TP * (dp + DP * pp)
 //
 // ParallelGrid is a value built once from the world communicator: it checks
-// dp*tp*pp == world size and owns one communicator per axis.
+// dp*tp*pp == world size and owns one communicator per axis. An axis of degree
+// 1 is a group of one (never null), so code asks sizes, not whether a group
+// exists; alone() is the grid of a single process started without MPI.
 
 #include <cstdint>
 #include <memory>
@@ -53,6 +55,14 @@ class ParallelGrid {
  public:
   // Collective over `world`: splits it into the tp, dp and pp communicators.
   ParallelGrid(std::shared_ptr<comm::Communicator> world, const ParallelConfig& cfg);
+  // This process alone (every axis a comm::SelfCommunicator): needs no MPI.
+  static ParallelGrid alone();
+  // Data parallel over all of `world` (its dp group is `world` itself; tp and
+  // pp are groups of one); null: alone().
+  static ParallelGrid dataParallel(std::shared_ptr<comm::Communicator> world);
+
+  // Tensor or pipeline parallel (the layouts beyond plain data parallel).
+  bool modelParallel() const { return layout_.tp() > 1 || layout_.pp() > 1; }
 
   const GridLayout& layout() const { return layout_; }
   const GridCoord& coord() const { return coord_; }
@@ -74,6 +84,8 @@ class ParallelGrid {
   bool isLastStage() const { return coord_.pp == layout_.pp() - 1; }
 
  private:
+  ParallelGrid(std::shared_ptr<comm::Communicator> world, std::shared_ptr<comm::Communicator> dp);
+
   std::shared_ptr<comm::Communicator> world_;
   GridLayout layout_;
   GridCoord coord_;

@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
     if (world->rank() == 0) world->barrier(long_wait)->wait();
 
     autoglm::parallel::ParallelGrid grid(world, cfg.parallel);
-    tr::ClassifierTrainer trainer(cfg, data, tr::TrainGroups::of(grid));
+    tr::ClassifierTrainer trainer(cfg, data, grid);
     autoglm::bench::BatchCycle cycle(trainer);
     auto step = [&] { return cycle.step(); };
     for (int i = 0; i < warmup; ++i) step();

@@ -21,9 +21,13 @@ int launchedValue(std::initializer_list<const char*> vars, int fallback) {
 
 }  // namespace
 
-int Environment::launchedRank() { return std::max(0, launchedValue({"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}, 0)); }
+int Environment::launchedRank() {
+  return std::max(0, launchedValue({"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}, 0));
+}
 
-int Environment::launchedSize() { return std::max(1, launchedValue({"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE"}, 1)); }
+int Environment::launchedSize() {
+  return std::max(1, launchedValue({"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE"}, 1));
+}
 
 void Environment::abortJob(int code) {
   MPI_Abort(MPI_COMM_WORLD, code);

@@ -2,7 +2,7 @@
 // writes one prediction per test document and refuses layouts it cannot run.
 
 #include "trainer/tasks/corpus_gcn/corpus_gcn_task.h"
-#include "trainer/config/validate.h"
+#include "trainer/tasks/make_task.h"
 #include "trainer/loop/trainer.h"
 
 #include <gtest/gtest.h>
@@ -37,7 +37,7 @@ FitResult fitCorpusGcn(const ExperimentConfig& cfg) {
   return trainer.fit(/*resume=*/false);
 }
 
-void checkCorpusGcnConfig(ExperimentConfig cfg, int ranks) { validateExperiment(&cfg, {ranks, false, false}); }
+void checkCorpusGcnConfig(ExperimentConfig cfg, int ranks) { validateRun(&cfg, {ranks, false, false}); }
 
 TEST(CorpusTrainerTest, LearnsR8AndWritesTestPredictions) {
   TempDir dir("corpus_gcn");
@@ -92,7 +92,7 @@ TEST(CorpusTrainerTest, RefusesParallelLayoutsAndPretraining) {
   EXPECT_THROW(checkCorpusGcnConfig(cfg, 2), ConfigError);
   try {
     ExperimentConfig resumed = cfg;
-    validateExperiment(&resumed, {1, /*resume=*/true, false});
+    validateRun(&resumed, {1, /*resume=*/true, false});
     FAIL() << "no error";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("--resume"), std::string::npos) << e.what();

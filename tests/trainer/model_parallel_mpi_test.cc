@@ -66,7 +66,7 @@ void checkLayout(const Layout& layout, pl::ScheduleKind schedule, comm::Communic
   cfg.parallel.pipeline.micro_batches = 3;
   const core::graph::PreparedData data = prepareData(cfg);
   parallel::ParallelGrid grid(world, cfg.parallel);
-  ClassifierTrainer mp(cfg, data, TrainGroups::of(grid));
+  ClassifierTrainer mp(cfg, data, grid);
 
   ExperimentConfig one = smallConfig();
   one.model.relation_aware = relation_aware;
@@ -145,7 +145,7 @@ TEST(ModelParallel, EmptyMicroBatchesDoNotHang) {
   cfg.parallel.pipeline.micro_batches = 4;
   const core::graph::PreparedData data = prepareData(cfg);
   parallel::ParallelGrid grid(world, cfg.parallel);
-  ClassifierTrainer mp(cfg, data, TrainGroups::of(grid));
+  ClassifierTrainer mp(cfg, data, grid);
   ClassifierTrainer ref(smallConfig(), data);
   // Two graphs of different sizes (so the two non-empty micro-batches differ in shape), then one.
   const std::vector<int64_t> two = {mp.trainIndices()[0], mp.trainIndices()[1]};
@@ -182,7 +182,7 @@ TEST(ModelParallel, AFailingActionIsPrintedMarkedInItsSchedule) {
   cfg.parallel.pipeline.micro_batches = 2;
   const core::graph::PreparedData data = prepareData(cfg);
   parallel::ParallelGrid grid(world, cfg.parallel);
-  ClassifierTrainer mp(cfg, data, TrainGroups::of(grid));
+  ClassifierTrainer mp(cfg, data, grid);
   FailingForward fail(grid.coord().pp == 0 ? 2 : 1);
   mp.setObserver(&fail);
   std::vector<int64_t> batch(mp.trainIndices().begin(), mp.trainIndices().begin() + 8);

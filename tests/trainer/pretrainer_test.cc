@@ -50,7 +50,7 @@ class Pretrain : public ::testing::Test {
     data_ = new core::graph::PreparedData(prepareData(*cfg_));
     Pretrainer p(*cfg_, *data_);
     fresh_ = new core::model::GraphClassifier(
-        buildModel(*cfg_, *data_, p.indices(), TrainGroups{}).model);  // as training would start
+        buildModel(*cfg_, *data_, p.indices(), parallel::ParallelGrid::alone()).model);  // as training would start
     result_ = new PretrainResult(p.run());
     pretrained_embed_ = new at::Tensor(embedTable(p.model()));
     pretrained_ = new core::model::GraphClassifier(p.model());

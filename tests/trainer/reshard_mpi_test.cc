@@ -59,7 +59,7 @@ std::unique_ptr<ClassifierTrainer> trainerAt(const ExperimentConfig& cfg, const 
                                    const std::shared_ptr<comm::Communicator>& world) {
   if (cfg.parallel.dp * cfg.parallel.tp * cfg.parallel.pp == 1) return std::make_unique<ClassifierTrainer>(cfg, data);
   parallel::ParallelGrid grid(world, cfg.parallel);
-  return std::make_unique<ClassifierTrainer>(cfg, data, TrainGroups::of(grid));
+  return std::make_unique<ClassifierTrainer>(cfg, data, grid);
 }
 
 TEST(Reshard, CheckpointAtOneLayoutLoadsAndContinuesAtAnother) {

@@ -1,7 +1,9 @@
-// validateExperiment (trainer/config/validate.h): every cross-field rule, on
-// the config alone, before any data or MPI.
+// validateRun (trainer/tasks/make_task.h) and validateExperiment
+// (trainer/config/validate.h): every cross-field rule, on the config alone,
+// before any data or MPI.
 
 #include "trainer/config/validate.h"
+#include "trainer/tasks/make_task.h"
 
 #include <gtest/gtest.h>
 
@@ -16,7 +18,7 @@ namespace {
 
 std::string errorOf(ExperimentConfig cfg, int world) {
   try {
-    validateExperiment(&cfg, {world, false, false});
+    validateRun(&cfg, {world, false, false});
   } catch (const ConfigError& e) {
     return e.what();
   }

@@ -114,23 +114,23 @@ std::vector<std::string> allgatherStrings(const std::shared_ptr<comm::Communicat
 }
 
 // World rank 0's message (empty: success), on every rank.
-void throwIfRootFailed(const TrainGroups& g, const std::string& root_error) {
-  const std::string error = allgatherStrings(g.world, g.worldRank() == 0 ? root_error : std::string())[0];
+void throwIfRootFailed(const parallel::ParallelGrid& g, const std::string& root_error) {
+  const std::string error = allgatherStrings(g.worldComm(), g.worldRank() == 0 ? root_error : std::string())[0];
   if (!error.empty()) throw CheckpointError(error);
 }
 
 // This rank's shard file (one data-parallel replica per shard writes it);
 // returns {"files": {...}, "tensors": {...}} or {"error": "..."}.
 nlohmann::json writeOwnShard(const std::string& staging, const ShardedSave& s) {
-  nlohmann::json mine = {{"rank", s.groups->worldRank()}};
-  if (s.groups->dpRank() != 0) return mine;
-  const std::string file = shardFileName(s.groups->tpRank(), s.groups->ppRank());
+  nlohmann::json mine = {{"rank", s.grid->worldRank()}};
+  if (s.grid->coord().dp != 0) return mine;
+  const std::string file = shardFileName(s.grid->coord().tp, s.grid->coord().pp);
   try {
-    const ShardContents c = shardContents(*s.model, s.optimizer, s.groups->tpRank() == 0, file);
+    const ShardContents c = shardContents(*s.model, s.optimizer, s.grid->coord().tp == 0, file);
     core::writeFileDurable((fs::path(staging) / file).string(), c.bytes);
     mine["files"][file] = {{"bytes", c.bytes.size()},
                            {"crc32", core::crc32(c.bytes.data(), c.bytes.size())},
-                           {"rank", s.groups->worldRank()}};
+                           {"rank", s.grid->worldRank()}};
     mine["tensors"] = c.tensors;
   } catch (const std::system_error& e) {
     mine["error"] = staging + "/" + file + ": write failed (" + e.code().message() + "; disk full?)";
@@ -243,7 +243,7 @@ std::string shardFileName(int tp_rank, int pp_rank) { return fmt::format("shard-
 
 std::string saveShardedCheckpoint(CheckpointManager& manager, const std::string& name, CheckpointPayload payload,
                                   const ShardedSave& s) {
-  const TrainGroups& g = *s.groups;
+  const parallel::ParallelGrid& g = *s.grid;
   const bool root = g.worldRank() == 0;
   std::string error;
   if (root) {
@@ -255,8 +255,8 @@ std::string saveShardedCheckpoint(CheckpointManager& manager, const std::string&
   }
   throwIfRootFailed(g, error);
   const nlohmann::json mine = writeOwnShard(manager.stagingDir(name), s);
-  const std::vector<std::string> metas = allgatherStrings(g.world, mine.dump());
-  const std::vector<std::string> rank_states = allgatherStrings(g.world, s.rank_state);
+  const std::vector<std::string> metas = allgatherStrings(g.worldComm(), mine.dump());
+  const std::vector<std::string> rank_states = allgatherStrings(g.worldComm(), s.rank_state);
   std::string dir;
   if (root) {
     try {

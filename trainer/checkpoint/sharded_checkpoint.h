@@ -27,7 +27,7 @@
 #include "core/model/graph_classifier.h"
 #include "parallel/data_parallel/compression/compression_config.h"
 #include "trainer/checkpoint/checkpoint.h"
-#include "trainer/train_groups.h"
+#include "parallel/process_grid.h"
 
 namespace torch::optim {
 class Optimizer;
@@ -49,14 +49,14 @@ struct CheckpointLayout {
 std::string shardFileName(int tp_rank, int pp_rank);
 
 struct ShardedSave {
-  const TrainGroups* groups = nullptr;
+  const parallel::ParallelGrid* grid = nullptr;
   core::model::GraphClassifierImpl* model = nullptr;
   torch::optim::Optimizer* optimizer = nullptr;  // may be null: parameters only
   CheckpointLayout layout;
   std::string rank_state;                         // this rank's saveRankState()
 };
 
-// Collective over groups->world. Returns the checkpoint's directory; throws
+// Collective over grid->world(). Returns the checkpoint's directory; throws
 // CheckpointError on every rank when any rank's part failed (the staging
 // directory is removed, earlier checkpoints stay).
 std::string saveShardedCheckpoint(CheckpointManager& manager, const std::string& name, CheckpointPayload payload,

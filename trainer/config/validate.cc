@@ -5,7 +5,6 @@
 #include "core/error.h"
 #include "parallel/pipeline/stage_plan.h"
 #include "parallel/tensor_parallel/plan.h"
-#include "trainer/tasks/make_task.h"
 
 namespace autoglm::trainer {
 namespace {
@@ -86,20 +85,9 @@ void checkCompression(const ExperimentConfig& cfg) {
 }  // namespace
 
 void validateExperiment(ExperimentConfig* cfg, const RunRequest& run) {
-  const TaskSpec& spec = taskSpec(cfg->model.kind);
-  const int64_t layout = cfg->parallel.dp * cfg->parallel.tp * cfg->parallel.pp;
-  if (!spec.parallel && (layout > 1 || run.world_size > 1)) {
-    throw ConfigError(fmt::format("model.kind={} trains on one process; parallel.dp*tp*pp = {} and {} launched "
-                                  "ranks: set parallel.dp, tp and pp to 1 and start it without mpirun",
-                                  spec.name, layout, run.world_size));
-  }
-  if (!spec.checkpoints && (run.init || run.resume)) {
-    throw ConfigError(fmt::format("model.kind={} starts from scratch: drop --init-from and --resume", spec.name));
-  }
   resolveLayout(cfg->parallel, run.world_size);
-  if (spec.graphs) checkModelAgainstLayout(*cfg);
+  checkModelAgainstLayout(*cfg);
   checkCompression(*cfg);
-  spec.validate(*cfg, run);
 }
 
 }  // namespace autoglm::trainer

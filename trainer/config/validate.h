@@ -19,7 +19,10 @@ struct RunRequest {
 };
 
 // Resolves parallel.dp left at 1 to the ranks that tp x pp leave (Megatron's
-// rule), then checks every cross-field rule. Throws ConfigError naming the keys.
+// rule), then checks every cross-field rule shared by the model kinds. Throws
+// ConfigError naming the keys. What a model kind supports and its own rules
+// are checked around it by validateRun (trainer/tasks/make_task.h), which is
+// what a run calls.
 void validateExperiment(ExperimentConfig* cfg, const RunRequest& run);
 
 }  // namespace autoglm::trainer

@@ -12,14 +12,14 @@
 #include "trainer/config/experiment_config.h"
 #include "trainer/config/validate.h"
 #include "trainer/loop/task.h"
-#include "trainer/train_groups.h"
+#include "parallel/process_grid.h"
 
 namespace autoglm::trainer {
 
 // What a task is built from.
 struct TaskInputs {
   const core::graph::PreparedData* data = nullptr;  // the prepared graphs, where the kind reads them
-  TrainGroups groups;                               // the run's grid (null groups: one process)
+  parallel::ParallelGrid grid = parallel::ParallelGrid::alone();  // the run's grid
 };
 
 struct TaskSpec {
@@ -33,6 +33,11 @@ struct TaskSpec {
 };
 
 const TaskSpec& taskSpec(core::model::ModelKind kind);
+
+// The whole validation of a run, before MPI starts work and before any data is
+// prepared: what the model kind supports (several ranks, --resume and
+// --init-from), validateExperiment's shared rules, then the kind's own.
+void validateRun(ExperimentConfig* cfg, const RunRequest& run);
 
 inline std::unique_ptr<Task> makeTask(const ExperimentConfig& cfg, const TaskInputs& in) {
   return taskSpec(cfg.model.kind).make(cfg, in);

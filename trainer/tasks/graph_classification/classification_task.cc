@@ -27,12 +27,10 @@ void validateClassification(const ExperimentConfig& cfg, const RunRequest& run) 
 }
 
 ClassificationTask::ClassificationTask(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
-                                       TrainGroups groups)
+                                       parallel::ParallelGrid grid)
     : cfg_(cfg),
       data_(data),
-      groups_(std::move(groups)),
-      rank_(groups_.dpRank()),
-      world_(groups_.dpSize()),
+      grid_(std::move(grid)),
       ckpt_((fs::path(cfg.run.out_dir) / "checkpoints").string(), cfg.train.keep_checkpoints) {
   const std::vector<int64_t> train_all = data.indicesOf(core::text::Split::kTrain);
   test_idx_ = data.indicesOf(core::text::Split::kTest);
@@ -40,26 +38,26 @@ ClassificationTask::ClassificationTask(const ExperimentConfig& cfg, const core::
                                &val_idx_);
   if (train_idx_.empty()) throw DataError(data.cache_path + ": no training graphs left after the validation split");
 
-  const BuiltModel built = buildModel(cfg_, data, train_idx_, groups_);
+  const BuiltModel built = buildModel(cfg_, data, train_idx_, grid_);
   model_ = built.model;
   // Every data-parallel replica starts from rank 0's parameters, then draws its
   // own dropout masks; the ranks of a tensor-parallel group draw alike.
-  const int pp_rank = groups_.ppRank();
-  if (groups_.worldSize() > 1 && (rank_ > 0 || pp_rank > 0)) {
-    at::manual_seed(static_cast<uint64_t>(cfg.run.seed) + 1000003ull * static_cast<uint64_t>(rank_) +
+  const int pp_rank = grid_.coord().pp;
+  if (grid_.world().size() > 1 && (grid_.coord().dp > 0 || pp_rank > 0)) {
+    at::manual_seed(static_cast<uint64_t>(cfg.run.seed) + 1000003ull * static_cast<uint64_t>(grid_.coord().dp) +
                     7919ull * static_cast<uint64_t>(pp_rank));
   }
-  if (groups_.ppSize() > 1) {
+  if (grid_.layout().pp() > 1) {
     // The model says what its parts output (the part before this stage's first,
     // and this stage's last): they size the activations that cross the link.
     const size_t first = built.stages.begin(pp_rank), last = built.stages.end(pp_rank) - 1;
     link_ = std::make_unique<parallel::pipeline::StageLink>(
-        groups_.pp, first > 0 ? model_->partOutput(first - 1) : core::model::PartOutput{}, model_->partOutput(last));
+        grid_.ppComm(), first > 0 ? model_->partOutput(first - 1) : core::model::PartOutput{}, model_->partOutput(last));
   }
   const int64_t accum = cfg.train.grad_accumulation;
   const int64_t steps_per_epoch = (static_cast<int64_t>(epochBatches(0).size()) + accum - 1) / accum;
-  steps_ = std::make_unique<StepRunner>(cfg_, data.store, model_, groups_, steps_per_epoch, link_.get());
-  evaluator_ = std::make_unique<Evaluator>(model_, cfg.train.eval_batch_graphs, groups_.dp.get(), link_.get());
+  steps_ = std::make_unique<StepRunner>(cfg_, data.store, model_, grid_, steps_per_epoch, link_.get());
+  evaluator_ = std::make_unique<Evaluator>(model_, cfg.train.eval_batch_graphs, &grid_.dp(), link_.get());
 }
 
 ClassificationTask::~ClassificationTask() = default;
@@ -74,7 +72,7 @@ std::string ClassificationTask::describe() const {
 void ClassificationTask::describeRun(TrainState* state) const {
   state->num_classes = static_cast<int64_t>(data_.label_names.size());
   state->vocab_size = data_.vocab.size();
-  state->dp_world = world_;
+  state->dp_world = grid_.layout().dp();
   state->compression = cfg_.parallel.compression.type;
 }
 
@@ -82,8 +80,8 @@ std::vector<std::vector<int64_t>> ClassificationTask::epochBatches(int64_t epoch
                                                                    std::vector<int64_t>* global_sizes) const {
   parallel::data_parallel::SamplerOptions so;
   so.seed = static_cast<uint64_t>(cfg_.run.seed);
-  so.rank = rank_;
-  so.world = world_;
+  so.rank = grid_.coord().dp;
+  so.world = grid_.layout().dp();
   parallel::data_parallel::DistributedSampler sampler(train_idx_, so);
   const core::graph::BatchLimits limits{cfg_.train.batch_graphs, cfg_.train.batch_nodes};
   return sampler.epochBatches(epoch, limits, [&](int64_t i) { return data_.store.numNodes(i); }, global_sizes);
@@ -103,17 +101,17 @@ double ClassificationTask::trainStep(int64_t first, int64_t last, int64_t items,
 }
 
 double ClassificationTask::meanOverRanks(double loss_sum) {
-  if (world_ == 1) return loss_sum;
+  if (grid_.layout().dp() == 1) return loss_sum;
   at::Tensor l = at::tensor({static_cast<float>(loss_sum)}, at::TensorOptions().dtype(at::kFloat));
-  groups_.dp->allreduce(l, {comm::ReduceOp::kAvg})->wait();
+  grid_.dp().allreduce(l, {comm::ReduceOp::kAvg})->wait();
   return l.item<double>();
 }
 
 bool ClassificationTask::anyRank(bool local) {
-  if (groups_.worldSize() == 1) return local;
+  if (grid_.world().size() == 1) return local;
   // A signal may reach the ranks at different steps: stop where any rank asked.
   at::Tensor t = at::full({1}, local ? 1 : 0, at::TensorOptions().dtype(at::kInt));
-  groups_.world->allreduce(t, {comm::ReduceOp::kMax})->wait();
+  grid_.world().allreduce(t, {comm::ReduceOp::kMax})->wait();
   return t.item<int32_t>() != 0;
 }
 
@@ -147,7 +145,7 @@ nlohmann::json ClassificationTask::epochMetrics(const EpochReport& r) const {
 }
 
 CheckpointLayout ClassificationTask::layout() const {
-  return {groups_.dpSize(), groups_.tpSize(), groups_.ppSize(), cfg_.parallel.compression.type};
+  return {grid_.layout().dp(), grid_.layout().tp(), grid_.layout().pp(), cfg_.parallel.compression.type};
 }
 
 void ClassificationTask::save(const std::string& name, const TrainState& state) {
@@ -157,7 +155,7 @@ void ClassificationTask::save(const std::string& name, const TrainState& state) 
   p.label_names = data_.label_names;
   p.config_yaml = cfg_.toYaml();
   ShardedSave s;
-  s.groups = &groups_;
+  s.grid = &grid_;
   s.model = model_.get();
   s.optimizer = &steps_->optimizer();
   s.layout = layout();
@@ -175,14 +173,14 @@ TrainState ClassificationTask::restore(const CheckpointInfo& ckpt) {
   const CheckpointLayout was = loadShardedModel(ckpt, *model_, &steps_->optimizer());
   if (was == layout()) {
     auto* reducer = steps_->reducer();
-    const std::string file = rankFileName(groups_.worldRank());
+    const std::string file = rankFileName(grid_.worldRank());
     loadRankState(readCheckpointFile(ckpt, file), ckpt.dir + "/" + file,
                   reducer != nullptr ? &reducer->compressor() : nullptr, cfg_.parallel.compression.type);
   } else {
     // Another layout: no rank here has the buckets (or the shard of the data)
     // a saved rank state belongs to. Fresh streams, the same on every run.
     at::manual_seed(static_cast<uint64_t>(cfg_.run.seed) + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(saved.step) +
-                    1000003ull * static_cast<uint64_t>(rank_) + 7919ull * static_cast<uint64_t>(groups_.ppRank()));
+                    1000003ull * static_cast<uint64_t>(grid_.coord().dp) + 7919ull * static_cast<uint64_t>(grid_.coord().pp));
     core::log::warn0("{} was written at {}, this run is {}: parameters and Adam moments resliced, RNG streams "
                      "derived again, compressor residuals {}", ckpt.dir, was.str(), layout().str(),
                      was.compression == CompressionType::kNone ? "none to carry"
@@ -197,28 +195,28 @@ void ClassificationTask::initFrom(const CheckpointInfo& ckpt) {
 }
 
 void ClassificationTask::barrier() {
-  if (groups_.world) groups_.world->barrier({})->wait();
+  grid_.world().barrier({})->wait();
 }
 
 void ClassificationTask::confirmSame(const CheckpointInfo& ckpt, const TrainState& state) {
-  if (groups_.worldSize() == 1) return;
+  if (grid_.world().size() == 1) return;
   // Ranks on hosts without a shared file system read their own copies: all must
   // have restored the same step from the same checkpoint.
   const std::string name = fs::path(ckpt.dir).filename().string();
   const std::string id = name + "\n" + ckpt.state.dump();
   const int64_t mine[2] = {state.step, static_cast<int64_t>(core::crc32(id.data(), id.size()))};
   at::Tensor t = at::tensor(std::vector<int64_t>{mine[0], mine[1]}, at::TensorOptions().dtype(at::kLong));
-  auto w = groups_.world->allgather(t, {});
+  auto w = grid_.world().allgather(t, {});
   w->wait();
   const at::Tensor all = w->result()[0];
   std::string differ;
-  for (int r = 0; r < groups_.worldSize(); ++r) {
+  for (int r = 0; r < grid_.world().size(); ++r) {
     if (all[r][0].item<int64_t>() != mine[0] || all[r][1].item<int64_t>() != mine[1]) {
       differ += detail::concat(differ.empty() ? "" : ", ", "rank ", r, " at step ", all[r][0].item<int64_t>());
     }
   }
   if (!differ.empty()) {
-    throw CheckpointError(detail::concat("rank ", groups_.worldRank(), " resumed from ", ckpt.dir, " at step ",
+    throw CheckpointError(detail::concat("rank ", grid_.worldRank(), " resumed from ", ckpt.dir, " at step ",
                                          state.step, " but ", differ, " resumed from another checkpoint; give every "
                                          "rank the same checkpoint (a shared file system or a copy of it)"));
   }

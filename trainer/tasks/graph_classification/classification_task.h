@@ -23,7 +23,7 @@
 #include "trainer/inference/evaluator.h"
 #include "trainer/loop/task.h"
 #include "trainer/tasks/graph_classification/step_runner.h"
-#include "trainer/train_groups.h"
+#include "parallel/process_grid.h"
 
 namespace autoglm::trainer {
 
@@ -34,13 +34,13 @@ void validateClassification(const ExperimentConfig& cfg, const RunRequest& run);
 
 class ClassificationTask final : public Task {
  public:
-  // Collective over the groups (null groups: this process alone).
-  ClassificationTask(const ExperimentConfig& cfg, const core::graph::PreparedData& data, TrainGroups groups);
+  // Collective over the grid (ParallelGrid::alone(): this process alone).
+  ClassificationTask(const ExperimentConfig& cfg, const core::graph::PreparedData& data, parallel::ParallelGrid grid);
   ~ClassificationTask() override;
 
   std::string itemName() const override { return "graphs"; }
   std::string metricName() const override { return "accuracy"; }
-  bool root() const override { return groups_.worldRank() == 0; }
+  bool root() const override { return grid_.worldRank() == 0; }
   double learningRate(int64_t step) const override { return steps_->schedule().at(step); }
   std::string describe() const override;
   void setObserver(parallel::RunObserver* observer) override { steps_->setObserver(observer); }
@@ -76,9 +76,7 @@ class ClassificationTask final : public Task {
 
   ExperimentConfig cfg_;
   const core::graph::PreparedData& data_;
-  TrainGroups groups_;
-  int rank_ = 0;   // in the data-parallel group (the sampler's rank)
-  int world_ = 1;  // of the data-parallel group
+  parallel::ParallelGrid grid_;
   std::unique_ptr<parallel::pipeline::StageLink> link_;  // pipeline stages only
   std::vector<int64_t> train_idx_, val_idx_, test_idx_;
   core::model::GraphClassifier model_{nullptr};

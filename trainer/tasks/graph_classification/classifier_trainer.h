@@ -13,14 +13,15 @@ namespace autoglm::trainer {
 
 class ClassifierTrainer final : public Trainer {
  public:
-  // Any layout dp x tp x pp (trainer/train_groups.h); no groups: one process.
-  ClassifierTrainer(const ExperimentConfig& cfg, const core::graph::PreparedData& data, TrainGroups groups = {})
-      : Trainer(cfg, std::make_unique<ClassificationTask>(cfg, data, std::move(groups))),
+  // Any layout dp x tp x pp; ParallelGrid::alone(): this process alone.
+  ClassifierTrainer(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
+                    parallel::ParallelGrid grid = parallel::ParallelGrid::alone())
+      : Trainer(cfg, std::make_unique<ClassificationTask>(cfg, data, std::move(grid))),
         task_(static_cast<ClassificationTask&>(task())) {}
   // Data parallel over `dp` (null or a group of one: this process alone).
   ClassifierTrainer(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
                     std::shared_ptr<comm::Communicator> dp)
-      : ClassifierTrainer(cfg, data, TrainGroups::dataParallel(std::move(dp))) {}
+      : ClassifierTrainer(cfg, data, parallel::ParallelGrid::dataParallel(std::move(dp))) {}
 
   ClassificationTask& classification() { return task_; }
   core::model::GraphClassifier& model() { return task_.model(); }

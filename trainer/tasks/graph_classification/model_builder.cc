@@ -39,19 +39,19 @@ std::vector<double> partCosts(core::model::GraphClassifier& model, const core::g
 
 parallel::pipeline::StagePlan planStages(const ExperimentConfig& cfg, core::model::GraphClassifier& model,
                                          const core::graph::PreparedData& data,
-                                         const std::vector<int64_t>& train_indices, const TrainGroups& groups) {
+                                         const std::vector<int64_t>& train_indices, const parallel::ParallelGrid& grid) {
   const size_t parts = model->partNames().size();
-  const int pp = groups.ppSize();
+  const int pp = grid.layout().pp();
   if (pp == 1) return parallel::pipeline::StagePlan{{0}, parts};
   if (!cfg.parallel.pipeline.boundaries.empty()) {
     return parallel::pipeline::stagesFromBoundaries(cfg.parallel.pipeline.boundaries, parts, pp);
   }
   // Rank 0 measures; every rank plans from the same figures.
-  std::vector<double> costs = groups.worldRank() == 0 ? partCosts(model, data, train_indices)
+  std::vector<double> costs = grid.worldRank() == 0 ? partCosts(model, data, train_indices)
                                                       : std::vector<double>(parts, 0.0);
   at::Tensor t = at::empty({static_cast<int64_t>(parts)}, at::TensorOptions().dtype(at::kFloat));
   for (size_t i = 0; i < parts; ++i) t[static_cast<int64_t>(i)] = static_cast<float>(costs[i]);
-  groups.world->broadcast(t, {0})->wait();
+  grid.world().broadcast(t, {0})->wait();
   for (size_t i = 0; i < parts; ++i) costs[i] = t[static_cast<int64_t>(i)].item<float>();
   return parallel::pipeline::balancedStages(costs, pp);
 }
@@ -59,7 +59,7 @@ parallel::pipeline::StagePlan planStages(const ExperimentConfig& cfg, core::mode
 }  // namespace
 
 BuiltModel buildModel(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
-                      const std::vector<int64_t>& train_indices, const TrainGroups& groups) {
+                      const std::vector<int64_t>& train_indices, const parallel::ParallelGrid& grid) {
   // validateExperiment checked the model against the layout.
   at::manual_seed(static_cast<uint64_t>(cfg.run.seed));
   BuiltModel out;
@@ -75,20 +75,20 @@ BuiltModel buildModel(const ExperimentConfig& cfg, const core::graph::PreparedDa
     core::log::info0("initialised embeddings from training co-occurrences (PPMI + SVD) in {:.1f}s",
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
-  out.stages = planStages(cfg, model, data, train_indices, groups);
-  if (groups.ppSize() > 1) {
-    const int s = groups.ppRank();
+  out.stages = planStages(cfg, model, data, train_indices, grid);
+  if (grid.layout().pp() > 1) {
+    const int s = grid.coord().pp;
     model->keepParts(out.stages.begin(s), out.stages.end(s) - 1);
-    core::log::info0("pipeline of {} stages: {}", groups.ppSize(), out.stages.describe(model->partNames()));
+    core::log::info0("pipeline of {} stages: {}", grid.layout().pp(), out.stages.describe(model->partNames()));
   }
-  if (groups.tpSize() > 1) parallel::tensor_parallel::applyTensorParallel(*model, groups.tp);
-  if (groups.dpSize() > 1) {
+  if (grid.layout().tp() > 1) parallel::tensor_parallel::applyTensorParallel(*model, grid.tpComm());
+  if (grid.layout().dp() > 1) {
     at::NoGradGuard no_grad;
     for (auto& p : model->parameters()) {
       at::Tensor t = p.detach();
-      groups.dp->broadcast(t, {0})->wait();
+      grid.dp().broadcast(t, {0})->wait();
     }
-    for (auto& b : model->buffers()) groups.dp->broadcast(b, {0})->wait();
+    for (auto& b : model->buffers()) grid.dp().broadcast(b, {0})->wait();
   }
   return out;
 }

@@ -14,7 +14,7 @@
 #include "core/model/graph_classifier.h"
 #include "parallel/pipeline/stage_plan.h"
 #include "trainer/config/experiment_config.h"
-#include "trainer/train_groups.h"
+#include "parallel/process_grid.h"
 
 namespace autoglm::trainer {
 
@@ -23,8 +23,8 @@ struct BuiltModel {
   parallel::pipeline::StagePlan stages;  // one stage holding every part without pp
 };
 
-// Seeds the default generator with run.seed first. Collective over the groups.
+// Seeds the default generator with run.seed first. Collective over the grid.
 BuiltModel buildModel(const ExperimentConfig& cfg, const core::graph::PreparedData& data,
-                      const std::vector<int64_t>& train_indices, const TrainGroups& groups);
+                      const std::vector<int64_t>& train_indices, const parallel::ParallelGrid& grid);
 
 }  // namespace autoglm::trainer

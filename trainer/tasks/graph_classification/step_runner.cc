@@ -20,21 +20,21 @@ namespace autoglm::trainer {
 namespace dpar = parallel::data_parallel;
 
 StepRunner::StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStore& store,
-                       core::model::GraphClassifier model, TrainGroups groups, int64_t steps_per_epoch, parallel::pipeline::StageLink* link)
+                       core::model::GraphClassifier model, parallel::ParallelGrid grid, int64_t steps_per_epoch,
+                       parallel::pipeline::StageLink* link)
     : train_(cfg.train),
       pipeline_(cfg.parallel.pipeline),
-      groups_(std::move(groups)),
+      grid_(std::move(grid)),
       store_(store),
-      model_(std::move(model)),
-      world_(groups_.dpSize()) {
-  if (groups_.dp) {
+      model_(std::move(model)) {
+  if (grid_.layout().dp() > 1) {
     dpar::ReducerOptions ro;
     ro.bucket_bytes = static_cast<int64_t>(cfg.parallel.bucket_mb * 1024.0 * 1024.0);
     ro.mode = cfg.parallel.reducer_mode;
     reducer_ = std::make_unique<dpar::GradientReducer>(
-        model_->parameters(), groups_.dp, dpar::compression::makeCompressor(cfg.parallel.compression), ro);
+        model_->parameters(), grid_.dpComm(), dpar::compression::makeCompressor(cfg.parallel.compression), ro);
     core::log::info0("data parallel over {} ranks: {} gradient buckets ({} MiB cap), compression {}, reducer {}",
-                     world_, reducer_->numBuckets(), cfg.parallel.bucket_mb,
+                     grid_.layout().dp(), reducer_->numBuckets(), cfg.parallel.bucket_mb,
                      core::enumName(cfg.parallel.compression.type), core::enumName(cfg.parallel.reducer_mode));
   }
   if (link != nullptr) executor_ = std::make_unique<parallel::pipeline::PipelineExecutor>(model_, *link, pipeline_.schedule);
@@ -150,11 +150,11 @@ double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, i
   optimizer_->zero_grad();
   // Summed loss over this rank's graphs, scaled so that the group average is the
   // mean over the step's global batch.
-  const double scale = static_cast<double>(world_) / static_cast<double>(global_graphs);
+  const double scale = static_cast<double>(grid_.layout().dp()) / static_cast<double>(global_graphs);
   double loss_total = forwardBackward(micro_batches, scale, step);
-  if (groups_.ppSize() > 1) {  // the loss lives on the last stage
+  if (grid_.layout().pp() > 1) {  // the loss lives on the last stage
     at::Tensor l = at::full({1}, static_cast<float>(loss_total), at::TensorOptions().dtype(at::kFloat));
-    groups_.pp->broadcast(l, {groups_.ppSize() - 1})->wait();
+    grid_.pp().broadcast(l, {grid_.layout().pp() - 1})->wait();
     loss_total = l.item<float>();
   }
   const auto t3 = clock::now();
@@ -162,9 +162,9 @@ double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, i
   const parallel::data_parallel::StepStatus status = reducer_ ? reducer_->finishStep() : parallel::data_parallel::StepStatus{};
   std::optional<std::string> bad = nonfiniteGradient(status);
   double norm = 0.0;
-  if (groups_.modelParallel()) {
+  if (grid_.modelParallel()) {
     // One norm over the whole layout: every rank clips, skips or stops alike.
-    norm = layoutGradNorm(*model_, groups_.tp.get(), groups_.pp.get(), bad.has_value());
+    norm = layoutGradNorm(*model_, &grid_.tp(), &grid_.pp(), bad.has_value());
     if (!std::isfinite(norm) && !bad) bad = std::string();
   }
   const auto t4 = clock::now();
@@ -182,7 +182,7 @@ double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, i
   }
   phase(parallel::Phase::kOptimizer, step);
   if (train_.grad_clip > 0) {
-    if (groups_.modelParallel()) {
+    if (grid_.modelParallel()) {
       clipToNorm(*model_, norm, train_.grad_clip);
     } else {
       torch::nn::utils::clip_grad_norm_(model_->parameters(), train_.grad_clip);

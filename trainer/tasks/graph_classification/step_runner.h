@@ -25,7 +25,7 @@
 #include "parallel/pipeline/pipeline_executor.h"
 #include "parallel/run_observer.h"
 #include "parallel/pipeline/stage_link.h"
-#include "trainer/train_groups.h"
+#include "parallel/process_grid.h"
 
 namespace autoglm::trainer {
 
@@ -36,11 +36,12 @@ struct PhaseTimes {
 
 class StepRunner {
  public:
-  // groups.dp: the data-parallel group (null: no reducer). With tp or pp
-  // groups the model is this rank's shard; link (pp > 1) connects its stage.
+  // grid.dp(): the data-parallel group (a reducer when it has more than one
+  // rank). With tp or pp above 1 the model is this rank's shard; link (pp > 1)
+  // connects its stage.
   // steps_per_epoch sizes the learning-rate schedule.
   StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStore& store, core::model::GraphClassifier model,
-             TrainGroups groups, int64_t steps_per_epoch, parallel::pipeline::StageLink* link = nullptr);
+             parallel::ParallelGrid grid, int64_t steps_per_epoch, parallel::pipeline::StageLink* link = nullptr);
   ~StepRunner();
 
   // Step `step` (0-based) over micro-batches of graph indices; global_graphs is
@@ -73,11 +74,10 @@ class StepRunner {
 
   const TrainConfig& train_;
   const parallel::pipeline::PipelineConfig& pipeline_;
-  TrainGroups groups_;
+  parallel::ParallelGrid grid_;
   std::unique_ptr<parallel::pipeline::PipelineExecutor> executor_;
   const core::graph::GraphStore& store_;
   core::model::GraphClassifier model_;
-  int world_;
   std::unique_ptr<parallel::data_parallel::GradientReducer> reducer_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   LrSchedule schedule_;

@@ -68,7 +68,7 @@ Pretrainer::Pretrainer(const ExperimentConfig& cfg, const core::graph::PreparedD
     throw DataError(fmt::format("{}: pre-training needs at least 2 graphs in pretrain.splits={} (found {})",
                                 data.cache_path, core::enumName(cfg.pretrain.splits), indices_.size()));
   }
-  model_ = buildModel(cfg_, data, train, TrainGroups{}).model;
+  model_ = buildModel(cfg_, data, train, parallel::ParallelGrid::alone()).model;
   model_->eval();  // the parts' own dropout off: pretrain.* sets the views' noise
   proj_ = core::model::ProjectionHead(core::model::encoderDim(*model_), cfg.pretrain.proj_dim);
   for (const auto& p : model_->named_parameters()) {
@@ -156,9 +156,9 @@ std::string Pretrainer::save() {
   p.vocab_tokens = data_.vocab.tokens();
   p.label_names = data_.label_names;
   p.config_yaml = cfg_.toYaml();
-  const TrainGroups single;
+  const parallel::ParallelGrid single = parallel::ParallelGrid::alone();
   ShardedSave s;
-  s.groups = &single;
+  s.grid = &single;
   s.model = model_.get();
   s.optimizer = nullptr;  // a run started from it gets a fresh optimizer
   s.layout = CheckpointLayout{1, 1, 1, state.compression};
