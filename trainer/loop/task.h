@@ -115,8 +115,9 @@ class Task {
   // or a copy in memory).
   virtual void keepBest(const TrainState& state) = 0;
 
-  // Checkpoints of the run's state (checkpoints: false for a task that starts
-  // from scratch every time; then save and restore are never called).
+  // Checkpoints of the run's state. false: a task that starts from scratch
+  // every time and writes its own outputs in finish(); the loop then never
+  // calls save or restore, refuses --resume, and writes no metrics.jsonl.
   virtual bool checkpoints() const = 0;
   // Writes checkpoint `name` ("step-NNNNNNNN", "best") holding `state`.
   virtual void save(const std::string& name, const TrainState& state) = 0;
