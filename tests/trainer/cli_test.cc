@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "test_util.h"
+#include "tests/trainer/test_util.h"
 
 namespace autoglm::trainer {
 namespace {

@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "../../trainer/test_util.h"
+#include "tests/trainer/test_util.h"
 #include "core/text/text_dataset.h"
 #include "launch/serve/server.h"
 #include "test_client.h"

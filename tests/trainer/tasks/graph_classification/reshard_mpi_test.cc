@@ -15,7 +15,7 @@
 
 #include "comm/communicator.h"
 #include "parallel/process_grid.h"
-#include "test_util.h"
+#include "tests/trainer/test_util.h"
 #include "tests/mpi_test_main.h"
 #include "trainer/tasks/graph_classification/classifier_trainer.h"
 

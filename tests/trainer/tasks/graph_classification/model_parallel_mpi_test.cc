@@ -16,7 +16,7 @@
 #include "parallel/data_parallel/distributed_sampler.h"
 #include "parallel/process_grid.h"
 #include "parallel/tensor_parallel/plan.h"
-#include "test_util.h"
+#include "tests/trainer/test_util.h"
 #include "tests/mpi_test_main.h"
 #include "trainer/tasks/graph_classification/classifier_trainer.h"
 

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "core/file_io.h"
-#include "test_util.h"
+#include "tests/trainer/test_util.h"
 
 namespace autoglm::trainer {
 namespace {

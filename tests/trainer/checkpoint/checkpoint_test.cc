@@ -8,7 +8,7 @@
 #include <functional>
 
 #include "core/error.h"
-#include "test_util.h"
+#include "tests/trainer/test_util.h"
 #include "core/graph/prepared_data.h"
 #include "trainer/tasks/graph_classification/classifier_trainer.h"
 

@@ -10,7 +10,7 @@
 #include <memory>
 #include <vector>
 
-#include "test_util.h"
+#include "tests/trainer/test_util.h"
 #include "trainer/loop/trainer.h"
 
 namespace autoglm::trainer {

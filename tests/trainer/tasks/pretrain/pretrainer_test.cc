@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "core/model/token_embedding.h"
-#include "test_util.h"
+#include "tests/trainer/test_util.h"
 #include "trainer/checkpoint/checkpoint.h"
 #include "launch/commands.h"
 #include "trainer/tasks/graph_classification/model_builder.h"

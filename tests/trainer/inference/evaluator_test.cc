@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/graph/graph_batch.h"
-#include "test_util.h"
+#include "tests/trainer/test_util.h"
 #include "trainer/config/experiment_config.h"
 
 namespace autoglm::trainer {

@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "core/text/vocab.h"
-#include "test_util.h"
+#include "tests/trainer/test_util.h"
 #include "launch/commands.h"
 #include "trainer/inference/compare.h"
 #include "trainer/inference/predictor.h"

@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "test_util.h"
+#include "tests/trainer/test_util.h"
 
 namespace autoglm::trainer {
 namespace {

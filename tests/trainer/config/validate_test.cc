@@ -11,7 +11,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "test_util.h"
+#include "tests/trainer/test_util.h"
 
 namespace autoglm::trainer {
 namespace {

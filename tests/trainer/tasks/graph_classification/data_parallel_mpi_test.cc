@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "test_util.h"
+#include "tests/trainer/test_util.h"
 #include "tests/mpi_test_main.h"
 #include "core/graph/prepared_data.h"
 #include "trainer/tasks/graph_classification/classifier_trainer.h"

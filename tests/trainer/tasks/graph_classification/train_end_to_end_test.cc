@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "core/text/text_dataset.h"
-#include "test_util.h"
+#include "tests/trainer/test_util.h"
 #include "launch/commands.h"
 #include "core/graph/prepared_data.h"
 #include "trainer/tasks/graph_classification/classifier_trainer.h"
