@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "trainer/checkpoint/checkpoint.h"
 #include "trainer/config/experiment_config.h"
+#include "trainer/tasks/make_task.h"
 
 namespace autoglm::launch {
 namespace {
@@ -46,7 +47,9 @@ std::string besideMe(const std::string& name) {
   return ec ? name : (self.parent_path() / name).string();
 }
 
-// The run's config, checked the way every rank will check it, and the layout.
+// The run's config, checked the way every rank will check it (validateRun:
+// the layout against the ranks and every other cross-field rule), before
+// mpirun starts anything.
 trainer::ExperimentConfig validate(const LaunchOptions& opts, int ranks) {
   trainer::ExperimentConfig cfg = trainer::ExperimentConfig::load(opts.config, opts.overrides);
   const int64_t layout = cfg.parallel.dp * cfg.parallel.tp * cfg.parallel.pp;
@@ -54,6 +57,7 @@ trainer::ExperimentConfig validate(const LaunchOptions& opts, int ranks) {
     throw ConfigError(concat("parallel: dp*tp*pp = ", cfg.parallel.dp, "*", cfg.parallel.tp, "*", cfg.parallel.pp,
                              " = ", layout, " does not equal the ", ranks, " ranks to launch (-n / --hostfile)"));
   }
+  trainer::validateRun(&cfg, {ranks, opts.resume, false});
   return cfg;
 }
 

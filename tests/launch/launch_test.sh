@@ -5,6 +5,8 @@
 #   restart   kill -9 of one rank under --max-restarts 1: the job resumes from its
 #             newest checkpoint and ends with the parameters of an uninterrupted run.
 #   mismatch  two ranks issue different collectives: reported, the job ends.
+#   config    a config that cannot run at this layout (tp above the heads) is an
+#             error naming the keys, exit 2, before mpirun starts any rank.
 #   launch_test.sh CASE BUILD_DIR SOURCE_DIR
 set -euo pipefail
 case_=$1
@@ -89,6 +91,14 @@ mismatch)
   grep -q "mismatched collectives on group 'world' at SeqNum=2" "$work/log" || fail "the mismatch was not reported"
   grep -q "issued ALLREDUCE" "$work/log" && grep -q "issued ALLGATHER" "$work/log" || fail "operations not named"
   grep "autoglm-launch:" "$work/log"
+  ;;
+config)
+  status=0
+  "$launch" -n 4 "${mpi[@]}" train "$work/x.yaml" --set parallel.tp=4 >"$work/log" 2>&1 || status=$?
+  [[ $status -eq 2 ]] || fail "exit $status, not 2"
+  grep -q "parallel.tp=4 exceeds model.heads=2" "$work/log" || fail "the keys were not named"
+  [[ ! -e "$work/cache" && ! -e "$work/run" ]] || fail "data was prepared or the run started"
+  ! grep -q "mpirun" "$work/log" || fail "mpirun was started"
   ;;
 *) echo "unknown case $case_" >&2; exit 2 ;;
 esac
