@@ -142,7 +142,11 @@ struct Watchers {
 int fitTask(const ExperimentConfig& cfg, std::unique_ptr<Task> task, const TrainOptions& opts,
             const std::optional<CheckpointInfo>& start, Watchers& w, comm::Communicator* world) {
   Trainer trainer(cfg, std::move(task));
-  if (!opts.resume && start) trainer.task().initFrom(*start);
+  if (!opts.resume && start) {
+    Checkpointing* ckpt = trainer.task().checkpointing();
+    if (ckpt == nullptr) throw ConfigError("this model kind starts from scratch: drop --init-from");
+    ckpt->initFrom(*start);
+  }
   trainer.setObserver(w.fanout.get());
   if (opts.stop != nullptr) trainer.setStopRequest([stop = opts.stop] { return stop->load(); });
   const int rc = reportResult(trainer.fit(opts.resume, opts.overwrite));

@@ -76,6 +76,22 @@ struct FitResult {
   bool interrupted = false;  // stopped on request; a checkpoint was saved
 };
 
+// What a task that keeps checkpoints provides: resume, --init-from, best/.
+class Checkpointing {
+ public:
+  virtual ~Checkpointing() = default;
+  // Writes checkpoint `name` ("step-NNNNNNNN", "best") holding `state`.
+  virtual void save(const std::string& name, const TrainState& state) = 0;
+  // Restores the model and optimizer of `ckpt` and returns its train state.
+  virtual TrainState restore(const CheckpointInfo& ckpt) = 0;
+  // Every rank confirms it restored the same checkpoint (no shared disk).
+  virtual void confirmSame(const CheckpointInfo& ckpt, const TrainState& state) = 0;
+  // Fine-tuning (--init-from): start from this checkpoint's parameters.
+  virtual void initFrom(const CheckpointInfo& ckpt) = 0;
+  // Every rank waits for the others (after rank 0 cleared an out_dir).
+  virtual void barrier() = 0;
+};
+
 class Task {
  public:
   virtual ~Task() = default;
@@ -115,23 +131,13 @@ class Task {
   // or a copy in memory).
   virtual void keepBest(const TrainState& state) = 0;
 
-  // Checkpoints of the run's state. false: a task that starts from scratch
-  // every time and writes its own outputs in finish(); the loop then never
-  // calls save or restore, refuses --resume, and writes no metrics.jsonl.
-  virtual bool checkpoints() const = 0;
-  // Writes checkpoint `name` ("step-NNNNNNNN", "best") holding `state`.
-  virtual void save(const std::string& name, const TrainState& state) = 0;
-  // Restores the model and optimizer of `ckpt` and returns its train state.
-  virtual TrainState restore(const CheckpointInfo& ckpt) = 0;
-  // Every rank confirms it restored the same checkpoint (no shared disk).
-  virtual void confirmSame(const CheckpointInfo& ckpt, const TrainState& state) = 0;
-  // Fine-tuning (--init-from): start from this checkpoint's parameters.
-  virtual void initFrom(const CheckpointInfo& ckpt) = 0;
-  // Every rank waits for the others (after rank 0 cleared an out_dir).
-  virtual void barrier() = 0;
+  // Its checkpoints (Checkpointing above), or null for a task that starts
+  // from scratch every time and writes its own outputs in finish(): the loop
+  // then saves nothing, refuses --resume and writes no metrics.jsonl.
+  virtual Checkpointing* checkpointing() { return nullptr; }
   // The fields of a fresh state that describe this run (classes, vocabulary,
   // layout), checked and kept on resume.
-  virtual void describeRun(TrainState* state) const = 0;
+  virtual void describeRun(TrainState* state) const { (void)state; }
 
   // After the last epoch (not after an interrupted one): the task's own end
   // (outputs, a refit). `state` holds the selection; `result` holds what the

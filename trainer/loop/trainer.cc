@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -25,7 +26,11 @@ double since(std::chrono::steady_clock::time_point t0) {
 Trainer::Trainer(const ExperimentConfig& cfg, std::unique_ptr<Task> task)
     : cfg_(cfg),
       task_(std::move(task)),
-      ckpt_((fs::path(cfg.run.out_dir) / "checkpoints").string(), cfg.train.keep_checkpoints) {
+      ckpt_(task_->checkpointing() != nullptr
+                ? std::optional<CheckpointManager>(std::in_place,
+                                                   (fs::path(cfg.run.out_dir) / "checkpoints").string(),
+                                                   cfg.train.keep_checkpoints)
+                : std::nullopt) {
   task_->describeRun(&state_);
 }
 
@@ -40,16 +45,17 @@ double Trainer::countedStep(const std::function<double(int64_t step)>& run) {
 }
 
 void Trainer::saveCheckpoint(const std::string& name) {
-  if (!task_->checkpoints()) return;
+  Checkpointing* ckpt = task_->checkpointing();
+  if (ckpt == nullptr) return;
   phase(parallel::Phase::kCheckpoint);
   TrainState saved = state_;
   saved.elapsed_seconds = elapsedSeconds();
-  task_->save(name, saved);
+  ckpt->save(name, saved);
   if (name != "best") last_saved_step_ = state_.step;
 }
 
 void Trainer::restore(const CheckpointInfo& ckpt) {
-  const TrainState saved = task_->restore(ckpt);
+  const TrainState saved = task_->checkpointing()->restore(ckpt);
   // Progress and selection from the checkpoint; the fields that describe the
   // run (classes, vocabulary, layout) stay this run's.
   TrainState restored = saved;
@@ -132,7 +138,7 @@ bool Trainer::finishEpoch(EpochSummary& s, FitResult* result) {
   state_.batch_in_epoch = 0;
   state_.items_in_epoch = 0;
   if (improved) {
-    if (task_->checkpoints()) phase(parallel::Phase::kCheckpoint);
+    if (task_->checkpointing() != nullptr) phase(parallel::Phase::kCheckpoint);
     TrainState best = state_;
     best.elapsed_seconds = elapsedSeconds();
     task_->keepBest(best);
@@ -149,31 +155,31 @@ bool Trainer::finishEpoch(EpochSummary& s, FitResult* result) {
 }
 
 void Trainer::refuseUsedOutDir(bool overwrite) {
-  if (!task_->checkpoints()) return;
-  const std::vector<std::string> found = ckpt_.existing();
+  if (task_->checkpointing() == nullptr) return;
+  const std::vector<std::string> found = ckpt_->existing();
   if (found.empty()) return;
   if (overwrite) {
     if (task_->root()) {
-      core::log::warn0("--overwrite: removing {} checkpoint(s) of an earlier run in {}", found.size(), ckpt_.dir());
-      ckpt_.clear();
+      core::log::warn0("--overwrite: removing {} checkpoint(s) of an earlier run in {}", found.size(), ckpt_->dir());
+      ckpt_->clear();
       fs::remove(fs::path(cfg_.run.out_dir) / "metrics.jsonl");
     }
-    task_->barrier();
+    task_->checkpointing()->barrier();
     return;
   }
   std::string names;
   for (size_t i = 0; i < found.size() && i < 3; ++i) names += (i ? ", " : "") + found[i];
   if (found.size() > 3) names += ", ...";
-  throw ConfigError("run.out_dir=" + cfg_.run.out_dir + " already holds checkpoints (" + ckpt_.dir() + ": " + names +
+  throw ConfigError("run.out_dir=" + cfg_.run.out_dir + " already holds checkpoints (" + ckpt_->dir() + ": " + names +
                     "); continue that run with --resume, choose another run.out_dir, or pass --overwrite to "
                     "replace them");
 }
 
 void Trainer::resumeFromNewest() {
-  if (!task_->checkpoints()) throw ConfigError("this model kind starts from scratch: drop --resume");
-  const std::vector<std::string> candidates = ckpt_.resumeCandidates();
+  if (task_->checkpointing() == nullptr) throw ConfigError("this model kind starts from scratch: drop --resume");
+  const std::vector<std::string> candidates = ckpt_->resumeCandidates();
   if (candidates.empty()) {
-    throw CheckpointError(ckpt_.dir() + ": --resume given but no checkpoint exists (LATEST missing)");
+    throw CheckpointError(ckpt_->dir() + ": --resume given but no checkpoint exists (LATEST missing)");
   }
   std::string skipped;
   for (const auto& dir : candidates) {
@@ -186,12 +192,12 @@ void Trainer::resumeFromNewest() {
       continue;
     }
     restore(info);
-    task_->confirmSame(info, state_);
+    task_->checkpointing()->confirmSame(info, state_);
     core::log::info0("resumed from {} at step {} (epoch {}, batch {})", info.dir, state_.step, state_.epoch + 1,
                      state_.batch_in_epoch);
     return;
   }
-  throw CheckpointError(ckpt_.dir() + ": --resume found no checkpoint that verifies (" + skipped + ")");
+  throw CheckpointError(ckpt_->dir() + ": --resume found no checkpoint that verifies (" + skipped + ")");
 }
 
 FitResult Trainer::fit(bool resume, bool overwrite) {
@@ -200,7 +206,7 @@ FitResult Trainer::fit(bool resume, bool overwrite) {
   } else {
     refuseUsedOutDir(overwrite);
   }
-  if (task_->root() && task_->checkpoints()) {
+  if (task_->root() && task_->checkpointing() != nullptr) {
     metrics_ = MetricsWriter((fs::path(cfg_.run.out_dir) / "metrics.jsonl").string(), resume);
   }
   if (const std::string what = task_->describe(); !what.empty()) core::log::info0("{}", what);

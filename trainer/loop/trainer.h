@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "trainer/checkpoint/checkpoint.h"
@@ -82,7 +83,7 @@ class Trainer {
 
   ExperimentConfig cfg_;
   std::unique_ptr<Task> task_;
-  CheckpointManager ckpt_;
+  std::optional<CheckpointManager> ckpt_;  // where the task keeps checkpoints
   MetricsWriter metrics_;
   std::function<bool()> stop_request_;
   parallel::RunObserver* observer_ = nullptr;

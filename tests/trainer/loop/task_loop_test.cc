@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -52,13 +53,6 @@ class ToyTask final : public Task {
   std::string epochLine(const EpochReport& r) const override { return fmt::format("toy epoch {}", r.epoch); }
   nlohmann::json epochMetrics(const EpochReport&) const override { return nlohmann::json::object(); }
   void keepBest(const TrainState& state) override { kept.push_back(state.best_epoch); }
-  bool checkpoints() const override { return false; }
-  void save(const std::string&, const TrainState&) override { ADD_FAILURE() << "no checkpoints"; }
-  TrainState restore(const CheckpointInfo&) override { return {}; }
-  void confirmSame(const CheckpointInfo&, const TrainState&) override {}
-  void initFrom(const CheckpointInfo&) override {}
-  void barrier() override {}
-  void describeRun(TrainState*) const override {}
   void finish(const TrainState& state, FitResult* r) override {
     finished_at_best = state.best_epoch;
     r->test_metric = 0.5;
@@ -109,6 +103,8 @@ TEST(TaskLoop, DrivesAToyTaskThroughStepsSelectionAndEarlyStopping) {
   }
   EXPECT_EQ(toy.planned, (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
   EXPECT_EQ(r.steps, 12);
+  // No checkpointing(): nothing written into run.out_dir.
+  EXPECT_FALSE(std::filesystem::exists(dir / "run"));
 }
 
 TEST(TaskLoop, MaxStepsEndsTheRunMidEpoch) {

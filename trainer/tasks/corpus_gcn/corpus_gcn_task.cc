@@ -105,10 +105,6 @@ void CorpusGcnTask::initModel() {
   opt_ = makeOptimizer(cfg_.train, {model_->w1, model_->w2});
 }
 
-void CorpusGcnTask::initFrom(const CheckpointInfo&) {
-  throw ConfigError("model.kind=corpus_gcn starts from scratch: drop --init-from");
-}
-
 double CorpusGcnTask::trainStep(int64_t, int64_t, int64_t, int64_t) {
   model_->train();
   opt_->zero_grad();

@@ -62,13 +62,6 @@ class CorpusGcnTask final : public Task {
   std::string epochLine(const EpochReport& r) const override;
   nlohmann::json epochMetrics(const EpochReport& r) const override;
   void keepBest(const TrainState& state) override;
-  bool checkpoints() const override { return false; }
-  void save(const std::string&, const TrainState&) override {}
-  TrainState restore(const CheckpointInfo&) override { return {}; }
-  void confirmSame(const CheckpointInfo&, const TrainState&) override {}
-  void initFrom(const CheckpointInfo&) override;
-  void barrier() override {}
-  void describeRun(TrainState*) const override {}
   void finish(const TrainState& state, FitResult* result) override;
 
  private:

@@ -32,7 +32,7 @@ enum class EvalSplit { kValidation, kTest };
 // Its config rules beyond validateExperiment's (pre-training runs on one process).
 void validateClassification(const ExperimentConfig& cfg, const RunRequest& run);
 
-class ClassificationTask final : public Task {
+class ClassificationTask final : public Task, public Checkpointing {
  public:
   // Collective over the grid (ParallelGrid::alone(): this process alone).
   ClassificationTask(const ExperimentConfig& cfg, const core::graph::PreparedData& data, parallel::ParallelGrid grid);
@@ -52,7 +52,7 @@ class ClassificationTask final : public Task {
   std::string epochLine(const EpochReport& r) const override;
   nlohmann::json epochMetrics(const EpochReport& r) const override;
   void keepBest(const TrainState& state) override { save("best", state); }
-  bool checkpoints() const override { return true; }
+  Checkpointing* checkpointing() override { return this; }
   void save(const std::string& name, const TrainState& state) override;
   TrainState restore(const CheckpointInfo& ckpt) override;
   void confirmSame(const CheckpointInfo& ckpt, const TrainState& state) override;

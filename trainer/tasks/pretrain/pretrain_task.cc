@@ -80,10 +80,6 @@ PretrainTask::PretrainTask(const ExperimentConfig& cfg, const core::graph::Prepa
 
 PretrainTask::~PretrainTask() = default;
 
-void PretrainTask::initFrom(const CheckpointInfo&) {
-  throw ConfigError("pre-training starts from the model as training initialises it: drop --init-from");
-}
-
 double PretrainTask::step(const std::vector<int64_t>& batch) {
   core::graph::AugmentOptions o;
   o.edge_drop = cfg_.pretrain.edge_drop;

@@ -70,13 +70,6 @@ class PretrainTask final : public Task {
   std::string epochLine(const EpochReport& r) const override;
   nlohmann::json epochMetrics(const EpochReport& r) const override;
   void keepBest(const TrainState&) override {}
-  bool checkpoints() const override { return false; }
-  void save(const std::string&, const TrainState&) override {}
-  TrainState restore(const CheckpointInfo&) override { return {}; }
-  void confirmSame(const CheckpointInfo&, const TrainState&) override {}
-  void initFrom(const CheckpointInfo&) override;
-  void barrier() override {}
-  void describeRun(TrainState*) const override {}
   // Writes the checkpoint (checkpoint() names it).
   void finish(const TrainState& state, FitResult* result) override;
 
