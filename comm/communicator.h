@@ -75,7 +75,7 @@ class Communicator {
 };
 
 // Every rank's bytes, in rank order (a variable all-gather of uint8; blocks
-// until done). Collective over `comm`.
+// until done). Collective over `comm`; a group of one returns {mine} without communicating.
 std::vector<std::string> allgatherStrings(Communicator& comm, const std::string& mine);
 
 namespace detail {

@@ -14,6 +14,11 @@
 
 namespace autoglm::core::model {
 
+size_t GraphClassifierImpl::partCount(const ModelConfig& cfg) {
+  const auto layers = static_cast<size_t>(cfg.layers);
+  return layers + 3 + (cfg.early_exit && layers > 0 ? layers - 1 : 0);
+}
+
 GraphClassifierImpl::GraphClassifierImpl(const ModelConfig& cfg, int64_t vocab_size, int64_t num_classes)
     : cfg_(cfg) {
   // Parts are made in forward order: their initialisation draws from the
@@ -47,6 +52,7 @@ GraphClassifierImpl::GraphClassifierImpl(const ModelConfig& cfg, int64_t vocab_s
   const int64_t pooled = readout->outDim();
   add("readout", readout, {true, pooled});
   add("head", std::make_shared<ClassifierHead>(pooled, cfg.head_hidden, num_classes, cfg.dropout), {true, num_classes});
+  AUTOGLM_CHECK(names_.size() == partCount(cfg), "partCount() disagrees with the parts built");
   if (cfg.learned_edges > 0) {
     if (cfg.learned_edges_after >= cfg.layers) {
       throw ConfigError(detail::concat("model.learned_edges_after=", cfg.learned_edges_after,

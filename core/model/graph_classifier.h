@@ -39,6 +39,9 @@ class GraphClassifierImpl : public torch::nn::Module {
  public:
   GraphClassifierImpl(const ModelConfig& cfg, int64_t vocab_size, int64_t num_classes);
 
+  // How many parts a classifier of `cfg` has (embed, the blocks with their
+  // exits, readout, head), without building it (config validation).
+  static size_t partCount(const ModelConfig& cfg);
   // All part names in forward order, present or not.
   const std::vector<std::string>& partNames() const { return names_; }
   // What part `index` of partNames() outputs (also when it was removed here:

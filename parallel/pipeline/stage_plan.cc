@@ -37,12 +37,16 @@ StagePlan stagesFromBoundaries(const std::vector<int64_t>& b, size_t parts, int 
   return plan;
 }
 
-StagePlan balancedStages(const std::vector<double>& c, int pp) {
-  const size_t n = c.size();
-  if (pp < 1 || static_cast<size_t>(pp) > n) {
-    throw ConfigError(concat("parallel.pp=", pp, " exceeds the model's ", n,
+void checkStageCount(size_t parts, int pp) {
+  if (pp < 1 || static_cast<size_t>(pp) > parts) {
+    throw ConfigError(concat("parallel.pp=", pp, " exceeds the model's ", parts,
                              " parts (embed, blocks, readout, head): every stage needs one"));
   }
+}
+
+StagePlan balancedStages(const std::vector<double>& c, int pp) {
+  const size_t n = c.size();
+  checkStageCount(n, pp);
   std::vector<double> prefix(n + 1, 0.0);
   for (size_t i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + c[i];
   const double inf = std::numeric_limits<double>::infinity();

@@ -28,4 +28,8 @@ StagePlan stagesFromBoundaries(const std::vector<int64_t>& boundaries, size_t pa
 // Throws ConfigError when there are fewer parts than stages.
 StagePlan balancedStages(const std::vector<double>& part_costs, int pp);
 
+// Throws ConfigError naming parallel.pp when `pp` stages cannot each hold one
+// of `parts` parts (or pp < 1).
+void checkStageCount(size_t parts, int pp);
+
 }  // namespace autoglm::parallel::pipeline

@@ -107,15 +107,9 @@ ShardContents shardContents(GraphClassifierImpl& model, torch::optim::Optimizer*
   return out;
 }
 
-// Every rank's string, in rank order (a group of one: just this one).
-std::vector<std::string> allgatherStrings(const std::shared_ptr<comm::Communicator>& c, const std::string& s) {
-  if (!c || c->size() == 1) return {s};
-  return comm::allgatherStrings(*c, s);
-}
-
 // World rank 0's message (empty: success), on every rank.
 void throwIfRootFailed(const parallel::ParallelGrid& g, const std::string& root_error) {
-  const std::string error = allgatherStrings(g.worldComm(), g.worldRank() == 0 ? root_error : std::string())[0];
+  const std::string error = comm::allgatherStrings(g.world(), g.worldRank() == 0 ? root_error : std::string())[0];
   if (!error.empty()) throw CheckpointError(error);
 }
 
@@ -255,8 +249,8 @@ std::string saveShardedCheckpoint(CheckpointManager& manager, const std::string&
   }
   throwIfRootFailed(g, error);
   const nlohmann::json mine = writeOwnShard(manager.stagingDir(name), s);
-  const std::vector<std::string> metas = allgatherStrings(g.worldComm(), mine.dump());
-  const std::vector<std::string> rank_states = allgatherStrings(g.worldComm(), s.rank_state);
+  const std::vector<std::string> metas = comm::allgatherStrings(g.world(), mine.dump());
+  const std::vector<std::string> rank_states = comm::allgatherStrings(g.world(), s.rank_state);
   std::string dir;
   if (root) {
     try {

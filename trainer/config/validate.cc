@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/model/graph_classifier.h"
+#include "parallel/data_parallel/compression/compressor.h"
 #include "parallel/pipeline/stage_plan.h"
 #include "parallel/tensor_parallel/plan.h"
 
@@ -10,7 +12,6 @@ namespace autoglm::trainer {
 namespace {
 
 using parallel::data_parallel::compression::CompressionType;
-using parallel::data_parallel::compression::ShapeKind;
 
 void resolveLayout(parallel::ParallelConfig& p, int world_size) {
   const int64_t model_ranks = p.tp * p.pp;
@@ -24,12 +25,6 @@ void resolveLayout(parallel::ParallelConfig& p, int world_size) {
                                   p.dp, p.tp, p.pp, layout, layout));
   }
   p.validate(world_size);
-}
-
-// Parts of the classifier: embed, the blocks (with their exits), readout, head.
-size_t modelParts(const core::model::ModelConfig& m) {
-  const auto layers = static_cast<size_t>(m.layers);
-  return layers + 3 + (m.early_exit && layers > 0 ? layers - 1 : 0);
 }
 
 void checkModelAgainstLayout(const ExperimentConfig& cfg) {
@@ -51,22 +46,18 @@ void checkModelAgainstLayout(const ExperimentConfig& cfg) {
   }
   if (p.tp > 1) parallel::tensor_parallel::checkTensorParallel(m, p.tp);
   if (p.pp > 1) {
-    const size_t parts = modelParts(m);
+    const size_t parts = core::model::GraphClassifierImpl::partCount(m);
     if (!p.pipeline.boundaries.empty()) {
       parallel::pipeline::stagesFromBoundaries(p.pipeline.boundaries, parts, static_cast<int>(p.pp));
-    } else if (static_cast<size_t>(p.pp) > parts) {
-      throw ConfigError(fmt::format("parallel.pp={} exceeds the model's {} parts (embed, blocks, readout, head): "
-                                    "every stage needs one", p.pp, parts));
+    } else {
+      parallel::pipeline::checkStageCount(parts, static_cast<int>(p.pp));
     }
   }
 }
 
 void checkCompression(const ExperimentConfig& cfg) {
   const auto& c = cfg.parallel.compression;
-  if (c.shape != ShapeKind::kUniform && c.type != CompressionType::kOnebit) {
-    throw ConfigError(fmt::format("parallel.compression.shape={}: only parallel.compression.type=onebit uses a shape "
-                                  "(type is {})", core::enumName(c.shape), core::enumName(c.type)));
-  }
+  parallel::data_parallel::compression::checkShapeAgainstType(c);
   if (!c.freeze_variance) return;
   if (c.type != CompressionType::kOnebit && c.type != CompressionType::kTopk) {
     throw ConfigError(fmt::format("parallel.compression.freeze_variance applies to onebit and topk, not "

@@ -236,7 +236,6 @@ FitResult Trainer::fit(bool resume, bool overwrite) {
   result.steps = state_.step;
   result.best_score = state_.best_score;
   result.best_epoch = state_.best_epoch;
-  result.seconds = elapsedSeconds();
   result.test_metric = state_.test_metric_at_best;
   if (!result.interrupted) task_->finish(state_, &result);
   result.seconds = elapsedSeconds();

@@ -139,13 +139,17 @@ class HalfCompressor final : public Compressor {
 
 }  // namespace
 
-std::unique_ptr<Compressor> makeCompressor(const CompressionConfig& cfg) {
-  core::checkConfig(cfg, "parallel.compression");
+void checkShapeAgainstType(const CompressionConfig& cfg) {
   if (cfg.shape != ShapeKind::kUniform && cfg.type != CompressionType::kOnebit) {
     throw ConfigError(concat("parallel.compression.shape=", core::enumName(cfg.shape),
                              ": only parallel.compression.type=onebit uses a shape (type is ",
                              core::enumName(cfg.type), ")"));
   }
+}
+
+std::unique_ptr<Compressor> makeCompressor(const CompressionConfig& cfg) {
+  core::checkConfig(cfg, "parallel.compression");
+  checkShapeAgainstType(cfg);
   switch (cfg.type) {
     case CompressionType::kNone: return std::make_unique<NoneCompressor>();
     case CompressionType::kFp16: return std::make_unique<HalfCompressor>("fp16", at::kHalf);

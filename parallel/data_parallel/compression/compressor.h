@@ -81,6 +81,10 @@ class Compressor {
   CompressorStats stats_;
 };
 
+// parallel.compression.shape other than uniform needs type onebit; throws
+// ConfigError naming both keys (makeCompressor and experiment validation).
+void checkShapeAgainstType(const CompressionConfig& cfg);
+
 // Throws ConfigError naming the key ("parallel.compression.ratio=2: must be in
 // (0, 1]") for settings outside the bounds CompressionConfig declares.
 std::unique_ptr<Compressor> makeCompressor(const CompressionConfig& cfg);

@@ -105,16 +105,18 @@ void CorpusGcnTask::initModel() {
   opt_ = makeOptimizer(cfg_.train, {model_->w1, model_->w2});
 }
 
-double CorpusGcnTask::trainStep(int64_t, int64_t, int64_t, int64_t) {
+double CorpusGcnTask::fitStep(const at::Tensor& fit_idx) {
   model_->train();
   opt_->zero_grad();
   const at::Tensor logits = model_->forward(adj_);
-  const at::Tensor loss = at::cross_entropy_loss(logits.index_select(0, sp_.train), sp_.labels.index_select(0, sp_.train),
+  const at::Tensor loss = at::cross_entropy_loss(logits.index_select(0, fit_idx), sp_.labels.index_select(0, fit_idx),
                                                  {}, at::Reduction::Mean, -100, cfg_.train.label_smoothing);
   loss.backward();
   opt_->step();
   return loss.item<double>();
 }
+
+double CorpusGcnTask::trainStep(int64_t, int64_t, int64_t, int64_t) { return fitStep(sp_.train); }
 
 Scores CorpusGcnTask::evaluate() {
   model_->eval();
@@ -154,15 +156,9 @@ at::Tensor CorpusGcnTask::probabilities() {
 void CorpusGcnTask::refit(const at::Tensor& fit_idx, int64_t epochs) {
   initModel();
   for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
-    model_->train();
-    opt_->zero_grad();
-    const at::Tensor logits = model_->forward(adj_);
-    const at::Tensor loss = at::cross_entropy_loss(logits.index_select(0, fit_idx), sp_.labels.index_select(0, fit_idx),
-                                                   {}, at::Reduction::Mean, -100, cfg_.train.label_smoothing);
-    loss.backward();
-    opt_->step();
+    const double loss = fitStep(fit_idx);
     if (epoch % cfg_.train.log_every == 0 || epoch == epochs) {
-      core::log::info0("refit epoch {}/{}: train loss {:.4f} ({:.1f}s)", epoch, epochs, loss.item<double>(), since(t0_));
+      core::log::info0("refit epoch {}/{}: train loss {:.4f} ({:.1f}s)", epoch, epochs, loss, since(t0_));
     }
   }
 }

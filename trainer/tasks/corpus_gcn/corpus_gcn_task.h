@@ -71,6 +71,8 @@ class CorpusGcnTask final : public Task {
   };
   // A fresh model and optimizer from the initialisation of run.seed.
   void initModel();
+  // One full-batch optimizer step on the labels of the documents fit_idx; returns the loss.
+  double fitStep(const at::Tensor& fit_idx);
   // Trains `epochs` full-batch epochs on the documents fit_idx, kept at the last.
   void refit(const at::Tensor& fit_idx, int64_t epochs);
   // Class probabilities [documents, classes] of the model as it is.
