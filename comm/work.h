@@ -46,6 +46,7 @@ struct WorkInfo {
   int64_t bytes = 0;         // of the tensor named by numel and dtype
   const char* dtype = "";    // c10::toString of the dtype; "" when there is no tensor
   std::chrono::milliseconds timeout{0};
+  int peer = -1;             // send, recv: the other end (rank in `group`); -1 otherwise
 };
 
 class Work {

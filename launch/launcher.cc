@@ -5,7 +5,11 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -69,6 +73,9 @@ std::vector<std::string> commandLine(const LaunchOptions& opts, int ranks, const
     argv.push_back(opts.hostfile);
   }
   if (::geteuid() == 0) argv.push_back("--allow-run-as-root");
+  // The job's secret travels in the environment (not on a command line that
+  // ps shows), to the ranks on every host.
+  argv.insert(argv.end(), {"-x", kSecretVariable});
   for (const auto& a : opts.mpirun_args) argv.push_back(a);
   if (opts.exec) {
     for (const auto& a : opts.command) argv.push_back(a);
@@ -79,6 +86,12 @@ std::vector<std::string> commandLine(const LaunchOptions& opts, int ranks, const
   }
   argv.insert(argv.end(), {"--supervisor", address, "--attempt", std::to_string(attempt)});
   return argv;
+}
+
+std::string joinFailures(const std::vector<std::string>& failures) {
+  std::string all;
+  for (size_t i = 0; i < failures.size(); ++i) all += (i ? "; " : "") + failures[i];
+  return all;
 }
 
 }  // namespace
@@ -119,27 +132,30 @@ int runLaunch(const LaunchOptions& opts) {
   const std::string address =
       opts.supervisor_address.empty() ? (opts.hostfile.empty() ? "127.0.0.1" : hostAddress()) : opts.supervisor_address;
   std::vector<std::string> failures;
+  PhaseHistory phases;  // carried from one attempt to the next
   for (int attempt = 0;; ++attempt) {
     // A restart continues from the newest checkpoint, if the run wrote one.
     bool resume = opts.resume;
     if (attempt > 0 && !opts.exec) {
       resume = !trainer::CheckpointManager((fs::path(out_dir) / "checkpoints").string(), 1).existing().empty();
     }
-    Supervisor supervisor(ranks, opts.supervisor, bind);
+    Supervisor supervisor(ranks, opts.supervisor, bind, phases);
+    ::setenv(kSecretVariable, supervisor.secret().c_str(), 1);
     const auto argv = commandLine(opts, ranks, address + ":" + std::to_string(supervisor.port()), attempt, resume);
     std::cerr << "autoglm-launch: attempt " << attempt + 1 << " of " << opts.max_restarts + 1 << ": " << shellJoin(argv)
               << std::endl;
     ChildProcess child(argv);
-    const Outcome outcome = supervisor.supervise(child);
+    const Outcome outcome = supervisor.supervise(child, /*handle_signals=*/true);
+    phases = outcome.phases;
     if (outcome.success) {
       std::cerr << "autoglm-launch: done after " << attempt << " restart(s)"
-                << (failures.empty() ? std::string() : " (" + [&] {
-                      std::string all;
-                      for (size_t i = 0; i < failures.size(); ++i) all += (i ? "; " : "") + failures[i];
-                      return all;
-                    }() + ")")
-                << std::endl;
+                << (failures.empty() ? std::string() : " (" + joinFailures(failures) + ")") << std::endl;
       return 0;
+    }
+    if (outcome.interrupted != 0) {
+      std::cerr << "autoglm-launch: stopped by " << ::strsignal(outcome.interrupted) << " (mpirun "
+                << describeStatus(outcome.wait_status) << "); no restart" << std::endl;
+      return 128 + outcome.interrupted;
     }
     failures.push_back(concat("attempt ", attempt + 1, ": ", outcome.reason));
     if (outcome.config_error) {
@@ -148,9 +164,7 @@ int runLaunch(const LaunchOptions& opts) {
       return 2;
     }
     if (attempt >= opts.max_restarts) {
-      std::string all;
-      for (size_t i = 0; i < failures.size(); ++i) all += (i ? "; " : "") + failures[i];
-      std::cerr << "autoglm-launch: failed after " << attempt << " restart(s): " << all << std::endl;
+      std::cerr << "autoglm-launch: failed after " << attempt << " restart(s): " << joinFailures(failures) << std::endl;
       return 1;
     }
     const int backoff = std::min(30, 1 << std::min(attempt, 4));

@@ -34,7 +34,8 @@ struct LaunchOptions {
 };
 
 // Runs the job; returns the exit status for the process (0 done, 2 config
-// error, 1 failed after the restarts). Prints progress and the report of each
+// error, 1 failed after the restarts, 128 + the signal when SIGINT or SIGTERM
+// stopped it: the ranks saved a checkpoint, nothing is restarted). Prints progress and the report of each
 // failure on stderr; its last line says how it ended and after how many restarts.
 int runLaunch(const LaunchOptions& opts);
 

@@ -20,6 +20,17 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-timeout", o.supervisor.floor_s,
                  "Seconds of silence that mark a rank hung; also the least a collective may wait (default 10)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--checkpoint-timeout", o.supervisor.checkpoint_s,
+                 "Least seconds a collective may wait in the checkpoint phase (default 120; grows with observed "
+                 "checkpoint times)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--eval-timeout", o.supervisor.eval_s,
+                 "Least seconds a collective may wait in the evaluation phase (default 120; grows with observed "
+                 "evaluation times)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--startup-timeout", o.supervisor.startup_s,
+                 "Seconds a collective may wait before the first step, data preparation included (default 1800)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--mpirun-arg", o.mpirun_args, "Passed to mpirun (repeatable), e.g. --mpirun-arg=--oversubscribe");
   app.add_option("--mpirun", o.mpirun, "mpirun to use");
   app.add_option("--autoglm", o.autoglm, "autoglm executable (default: the one beside autoglm-launch)");

@@ -82,9 +82,11 @@ int runTrainCommand(TrainArgs& a) {
   a.opts.stop = &g_stop;
   std::shared_ptr<autoglm::launch::SupervisorClient> client;
   if (!a.supervisor.empty()) {
+    const char* secret = std::getenv(autoglm::launch::kSecretVariable);
     client = std::make_shared<autoglm::launch::SupervisorClient>(
-        a.supervisor, autoglm::comm::mpi::Environment::launchedRank(),
-        autoglm::comm::mpi::Environment::launchedSize(), a.attempt);
+        a.supervisor, secret != nullptr ? secret : "", autoglm::comm::mpi::Environment::launchedRank(),
+        autoglm::comm::mpi::Environment::launchedSize(), a.attempt,
+        autoglm::launch::ClientOptions{std::chrono::milliseconds(200), [] { g_stop.store(true); }, {}});
     a.opts.comm_observer = client;
     a.opts.run_observer = client.get();
     a.opts.on_error = [client](const std::string& m) { client->reportError(m); };

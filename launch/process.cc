@@ -1,6 +1,7 @@
 #include "launch/process.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,8 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv) {
   if (pid_ < 0) throw Error(std::string("fork: ") + std::strerror(errno));
   if (pid_ == 0) {
     ::setpgid(0, 0);
+    // Should the launcher itself die (SIGKILL), the job ends with it.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     ::execvp(args[0], args.data());
     const std::string msg = "autoglm-launch: cannot run " + argv[0] + ": " + std::strerror(errno) + "\n";
     (void)!::write(STDERR_FILENO, msg.data(), msg.size());

@@ -9,8 +9,10 @@ std::string hex(uint64_t v) { return core::hex64(v); }
 uint64_t fromHex(const std::string& s) { return std::stoull(s, nullptr, 16); }
 
 nlohmann::json toJson(const OpRecord& op) {
-  return {{"g", hex(op.group)}, {"seq", op.seq},     {"op", op.op},         {"dtype", op.dtype},
+  nlohmann::json j{{"g", hex(op.group)}, {"seq", op.seq},     {"op", op.op},         {"dtype", op.dtype},
           {"numel", op.numel},  {"bytes", op.bytes}, {"hash", hex(op.hash)}, {"ms", op.ms}};
+  if (op.peer >= 0) j["peer"] = op.peer;
+  return j;
 }
 
 OpRecord opFromJson(const nlohmann::json& j) {
@@ -23,6 +25,7 @@ OpRecord opFromJson(const nlohmann::json& j) {
   op.bytes = j.value("bytes", int64_t{0});
   op.hash = j.contains("hash") ? fromHex(j.at("hash").get<std::string>()) : 0;
   op.ms = j.value("ms", 0.0);
+  op.peer = j.value("peer", -1);
   return op;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // What ranks tell the supervisor: one JSON object per line over TCP.
 //
-//   {"t":"hello","rank":1,"world":4,"host":"node2","pid":4242,"attempt":0}
+//   {"t":"hello","rank":1,"world":4,"secret":"<the job's>","host":"node2","pid":4242,
+//    "boot_id":"<of the host>","pid_ns":"pid:[4026531836]","start":"<ticks since boot>","attempt":0}
 //   {"t":"hb","rank":1,"step":57,"phase":"reduce","phase_ms":812,
 //    "steps":[0.21,0.22],                          step durations since the last heartbeat (s)
 //    "groups":[{"g":"<id>","name":"dp","ranks":[0,1]}],   communicators new since the last one
@@ -10,6 +11,12 @@
 //    "ops":[{"g":"<id>","seq":345,"op":"ALLREDUCE","dtype":"Float","numel":1024,"hash":"<h>"}]}
 //   {"t":"error","rank":1,"message":"..."}         the rank is about to end the job
 //   {"t":"bye","rank":1}                           the rank is done
+// A heartbeat may also carry "phases_done":[{"phase":"checkpoint","s":4.2}]:
+// checkpoint and evaluation phases that ended since the last one.
+//
+// What the supervisor sends back, on the same connection:
+//   {"t":"stop"}    stop as on SIGTERM (save a checkpoint, exit 130)
+//   {"t":"kill"}    end this process now (the job is being ended)
 //
 // "ops" lists every operation issued since the last heartbeat (at most a few
 // thousand; "hash" is the rolling hash of the group's operations up to that
@@ -24,6 +31,9 @@
 
 namespace autoglm::launch {
 
+// The environment variable that carries the job's supervisor secret to the ranks.
+inline constexpr const char* kSecretVariable = "AUTOGLM_SUPERVISOR_SECRET";
+
 struct OpRecord {
   uint64_t group = 0;
   uint64_t seq = 0;
@@ -33,6 +43,7 @@ struct OpRecord {
   int64_t bytes = 0;
   uint64_t hash = 0;  // rolling hash of the group's operations 1..seq
   double ms = 0.0;    // pending: how long it has been waiting (at the heartbeat)
+  int peer = -1;      // send/recv: the other end (group rank); -1 otherwise
 };
 
 nlohmann::json toJson(const OpRecord& op);

@@ -1,14 +1,23 @@
 #include "launch/supervisor.h"
 
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
 #include <iostream>
+#include <sstream>
 
 #include "core/error.h"
 
@@ -31,10 +40,12 @@ std::string fmtSeconds(double s) {
 }  // namespace
 
 struct Supervisor::Session {
-  explicit Session(asio::io_context& io) : socket(io) {}
+  explicit Session(asio::io_context& io) : socket(io), buffer(kMaxLine), hello_timer(io) {}
   tcp::socket socket;
   asio::streambuf buffer;
-  int rank = -1;
+  asio::steady_timer hello_timer;
+  std::string peer;  // "address:port", for the log
+  int rank = -1;     // set by an accepted hello
   bool open = true;
 };
 
@@ -42,6 +53,8 @@ struct Supervisor::RankView {
   bool hello = false, bye = false, closed = false;
   std::string host, error;
   int pid = 0;
+  std::string boot_id, pid_ns, start;  // what tells a process of this host (see killLocalRanks)
+  Session* session = nullptr;          // its connection while open
   Clock::time_point last_seen;
   int64_t step = 0;
   std::string phase = "startup";
@@ -51,8 +64,72 @@ struct Supervisor::RankView {
   std::map<uint64_t, uint64_t> last_seq;  // group -> last sequence number issued
 };
 
-Supervisor::Supervisor(int world, SupervisorOptions opts, const std::string& bind_address)
-    : world_(world), opts_(opts), acceptor_(io_), ranks_(static_cast<size_t>(world)) {
+namespace {
+
+std::string readFirstLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+std::string randomSecret() {
+  unsigned char bytes[32];
+  size_t got = 0;
+  while (got < sizeof(bytes)) {
+    const ssize_t n = ::getrandom(bytes + got, sizeof(bytes) - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(std::string("getrandom: ") + std::strerror(errno));
+    }
+    got += static_cast<size_t>(n);
+  }
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+// Equal strings, in time that does not depend on where they differ.
+bool sameSecret(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// Field 22 of /proc/PID/stat (start time), as the client reports its own.
+std::string startTimeOf(int pid) {
+  const std::string stat = readFirstLine("/proc/" + std::to_string(pid) + "/stat");
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 > stat.size()) return "";
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  for (int k = 3; k <= 22 && (rest >> field); ++k) {
+  }
+  return field;
+}
+
+std::string ownPidNamespace() {
+  char buf[64] = {0};
+  const ssize_t n = ::readlink("/proc/self/ns/pid", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+}  // namespace
+
+Supervisor::Supervisor(int world, SupervisorOptions opts, const std::string& bind_address, PhaseHistory seen)
+    : world_(world),
+      opts_(opts),
+      seen_(seen),
+      secret_(randomSecret()),
+      acceptor_(io_),
+      ranks_(static_cast<size_t>(world)),
+      own_boot_id_(readFirstLine("/proc/sys/kernel/random/boot_id")),
+      own_pid_ns_(ownPidNamespace()) {
   const tcp::endpoint ep(asio::ip::make_address(bind_address), 0);
   acceptor_.open(ep.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
@@ -66,54 +143,159 @@ Supervisor::~Supervisor() = default;
 uint16_t Supervisor::port() const { return acceptor_.local_endpoint().port(); }
 
 void Supervisor::accept() {
-  auto session = std::make_unique<Session>(io_);
-  Session* s = session.get();
-  sessions_.push_back(std::move(session));
-  acceptor_.async_accept(s->socket, [this, s](const boost::system::error_code& ec) {
-    if (ec) return;
-    auto reader = std::make_shared<std::function<void()>>();
-    *reader = [this, s, reader] {
-      asio::async_read_until(s->socket, s->buffer, '\n', [this, s, reader](const boost::system::error_code& e, size_t) {
-        if (e) {
-          onClosed(*s);
-          return;
+  auto session = std::make_shared<Session>(io_);
+  acceptor_.async_accept(session->socket, [this, session](const boost::system::error_code& ec) {
+    if (ec == asio::error::operation_aborted) return;
+    if (ec) {  // out of descriptors, say: try again shortly, without a line per attempt
+      auto retry = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+      retry->async_wait([this, retry](const boost::system::error_code&) { accept(); });
+      return;
+    }
+    boost::system::error_code e;
+    const auto remote = session->socket.remote_endpoint(e);
+    session->peer = e ? std::string("?") : concat(remote.address().to_string(), ":", remote.port());
+    // Closed ones leave the list here.
+    sessions_.erase(std::remove_if(sessions_.begin(), sessions_.end(), [](const auto& s) { return !s->open; }),
+                    sessions_.end());
+    sessions_.push_back(session);
+    // At most kSpareSessions connections wait for their hello: past that the
+    // oldest waiting one goes, so that a peer holding idle connections open
+    // cannot keep a rank out.
+    int waiting = 0;
+    for (const auto& other : sessions_) waiting += other->rank < 0 ? 1 : 0;
+    if (waiting > kSpareSessions) {
+      for (const auto& other : sessions_) {
+        if (other->rank < 0) {
+          close(*other, concat("more than ", kSpareSessions, " connections without a hello"));
+          break;
         }
-        std::istream in(&s->buffer);
-        std::string line;
-        std::getline(in, line);
-        onLine(*s, line);
-        (*reader)();
+      }
+    }
+    if (session->open) {
+      session->hello_timer.expires_after(std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(opts_.hello_s)));
+      session->hello_timer.async_wait([this, session](const boost::system::error_code& te) {
+        if (!te && session->open && session->rank < 0) close(*session, concat("no hello within ", fmtSeconds(opts_.hello_s)));
       });
-    };
-    (*reader)();
+      read(session);
+    }
     accept();
   });
 }
 
+void Supervisor::read(const std::shared_ptr<Session>& s) {
+  asio::async_read_until(s->socket, s->buffer, '\n', [this, s](const boost::system::error_code& e, size_t) {
+    if (!s->open) return;
+    if (e == asio::error::not_found) {
+      close(*s, concat("a line longer than ", kMaxLine, " bytes"));
+      return;
+    }
+    if (e) {
+      onClosed(*s);
+      return;
+    }
+    std::istream in(&s->buffer);
+    std::string line;
+    std::getline(in, line);
+    try {
+      onLine(*s, line);
+    } catch (const std::exception& ex) {  // a field of the wrong type, a bad hex string: that client's problem
+      close(*s, concat("malformed message (", ex.what(), ")"));
+    }
+    if (s->open) read(s);
+  });
+}
+
+// Closes a connection for what it sent (or did not send): logged, never the
+// end of the job. A rank whose connection is closed here is treated as one
+// whose connection dropped.
+void Supervisor::close(Session& s, const std::string& reason) {
+  if (!s.open) return;
+  ++rejected_;
+  if (rejected_ <= 20 || rejected_ % 1000 == 0) {
+    std::cerr << "autoglm-launch: supervisor: closed the connection from " << s.peer
+              << (s.rank >= 0 ? concat(" (rank ", s.rank, ")") : std::string()) << ": " << reason
+              << (rejected_ == 20 ? " (further such lines: one per 1000)" : "") << std::endl;
+  }
+  boost::system::error_code ignored;
+  s.socket.shutdown(tcp::socket::shutdown_both, ignored);
+  s.socket.close(ignored);
+  s.hello_timer.cancel();
+  onClosed(s);
+}
+
 void Supervisor::onLine(Session& s, const std::string& line) {
-  nlohmann::json msg;
-  try {
-    msg = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::exception&) {
-    return;  // not ours; ignore
+  const nlohmann::json msg = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!msg.is_object()) {
+    close(s, msg.is_discarded() ? "not JSON" : "not a JSON object");
+    return;
   }
-  const int rank = msg.value("rank", -1);
-  if (rank < 0 || rank >= world_) return;
-  s.rank = rank;
-  RankView& r = ranks_[static_cast<size_t>(rank)];
+  const auto t = msg.find("t");
+  if (t == msg.end() || !t->is_string()) {
+    close(s, "no message type \"t\"");
+    return;
+  }
+  if (s.rank < 0) {
+    if (*t != "hello") {
+      close(s, concat("'", t->get<std::string>(), "' before hello"));
+      return;
+    }
+    onHello(s, msg);
+    return;
+  }
+  // An accepted connection speaks for its own rank only.
+  const auto r_it = msg.find("rank");
+  if (r_it != msg.end() && !(r_it->is_number_integer() && r_it->get<int>() == s.rank)) {
+    close(s, concat("a message for rank ", r_it->dump(), " on rank ", s.rank, "'s connection"));
+    return;
+  }
+  RankView& r = ranks_[static_cast<size_t>(s.rank)];
   r.last_seen = Clock::now();
-  const std::string t = msg.value("t", "");
-  if (t == "hello") {
-    r.hello = true;
-    r.host = msg.value("host", "?");
-    r.pid = msg.value("pid", 0);
-  } else if (t == "hb") {
-    onHeartbeat(rank, msg);
-  } else if (t == "error") {
+  if (*t == "hb") {
+    onHeartbeat(s.rank, msg);
+  } else if (*t == "error") {
     r.error = msg.value("message", "");
-  } else if (t == "bye") {
+  } else if (*t == "bye") {
     r.bye = true;
+  } else if (*t == "hello") {
+    close(s, "a second hello");
+  } else {
+    close(s, concat("unknown message type '", t->get<std::string>(), "'"));
   }
+}
+
+void Supervisor::onHello(Session& s, const nlohmann::json& msg) {
+  const auto secret = msg.find("secret");
+  if (secret == msg.end() || !secret->is_string() || !sameSecret(secret->get<std::string>(), secret_)) {
+    close(s, "hello without the job's secret");
+    return;
+  }
+  const auto rank_it = msg.find("rank");
+  if (rank_it == msg.end() || !rank_it->is_number_integer()) {
+    close(s, "hello without an integer rank");
+    return;
+  }
+  const int64_t rank = rank_it->get<int64_t>();
+  if (rank < 0 || rank >= world_) {
+    close(s, concat("hello from rank ", rank, " in a job of ", world_));
+    return;
+  }
+  RankView& r = ranks_[static_cast<size_t>(rank)];
+  if (r.session != nullptr) {
+    close(s, concat("rank ", rank, " is already connected"));
+    return;
+  }
+  s.rank = static_cast<int>(rank);
+  s.hello_timer.cancel();
+  r.session = &s;
+  r.hello = true;
+  r.closed = false;
+  r.last_seen = Clock::now();
+  r.host = msg.value("host", "?");
+  r.pid = msg.value("pid", 0);
+  r.boot_id = msg.value("boot_id", "");
+  r.pid_ns = msg.value("pid_ns", "");
+  r.start = msg.value("start", "");
 }
 
 void Supervisor::onHeartbeat(int rank, const nlohmann::json& hb) {
@@ -132,6 +314,12 @@ void Supervisor::onHeartbeat(int rank, const nlohmann::json& hb) {
   r.pending.clear();
   for (const auto& p : hb.value("pending", nlohmann::json::array())) r.pending.push_back(opFromJson(p));
   if (hb.contains("last")) r.last = opFromJson(hb.at("last"));
+  for (const auto& done : hb.value("phases_done", nlohmann::json::array())) {
+    const std::string phase = done.at("phase").get<std::string>();
+    const double seconds = done.at("s").get<double>();
+    if (phase == "checkpoint") seen_.checkpoint_s = std::max(seen_.checkpoint_s, seconds);
+    if (phase == "eval") seen_.eval_s = std::max(seen_.eval_s, seconds);
+  }
   onOps(rank, hb.value("ops", nlohmann::json::array()));
 }
 
@@ -168,11 +356,13 @@ void Supervisor::onClosed(Session& s) {
   if (s.rank < 0) return;
   RankView& r = ranks_[static_cast<size_t>(s.rank)];
   r.closed = true;
+  if (r.session == &s) r.session = nullptr;
 }
 
 double Supervisor::collectiveLimit(const std::string& phase) const {
   if (phase == "startup") return std::max(opts_.startup_s, opts_.floor_s);
-  if (phase == "checkpoint" || phase == "eval" || phase == "done") return std::max(opts_.long_phase_s, 4 * opts_.floor_s);
+  if (phase == "checkpoint") return std::max({opts_.checkpoint_s, 4 * opts_.floor_s, 4 * seen_.checkpoint_s});
+  if (phase == "eval" || phase == "done") return std::max({opts_.eval_s, 4 * opts_.floor_s, 4 * seen_.eval_s});
   double p99 = 0.0;
   if (step_times_.size() >= 5) {
     std::vector<double> v(step_times_.begin(), step_times_.end());
@@ -211,7 +401,8 @@ std::string Supervisor::waitersFor(int culprit) const {
 }
 
 // The rank waiting longest in a collective past its limit, named with the
-// members of that group that have not issued it.
+// members of that group that have not issued it. A point-to-point transfer is
+// named with its peer and what the peer does.
 std::optional<std::string> Supervisor::findStuck(int rank, double age_s) {
   const RankView& r = ranks_[static_cast<size_t>(rank)];
   for (const OpRecord& p : r.pending) {
@@ -220,7 +411,24 @@ std::optional<std::string> Supervisor::findStuck(int rank, double age_s) {
     if (waited <= limit) continue;
     std::string missing;
     auto g = groups_.find(p.group);
-    if (g != groups_.end()) {
+    auto state = [&](int m) {
+      const RankView& other = ranks_[static_cast<size_t>(m)];
+      return concat("at step ", other.step, " in phase ", other.phase,
+                    other.pending.empty() ? std::string(", waiting in nothing")
+                                          : ", waiting in " + describeOp(other.pending.front()));
+    };
+    if (p.seq == 0) {  // point-to-point
+      if (g != groups_.end() && p.peer >= 0 && p.peer < static_cast<int>(g->second.ranks.size())) {
+        const int m = g->second.ranks[static_cast<size_t>(p.peer)];
+        if (m >= 0 && m < world_) missing = concat("\n  its peer: ", describeRank(m), ", ", state(m));
+      } else if (g != groups_.end()) {
+        for (int m : g->second.ranks) {
+          if (m == rank || m < 0 || m >= world_) continue;
+          missing += concat("\n  a peer in '", g->second.name, "': ", describeRank(m), ", ", state(m));
+        }
+      }
+      if (missing.empty()) missing = "\n  its peer is not known";
+    } else if (g != groups_.end()) {
       for (int m : g->second.ranks) {
         if (m == rank || m < 0 || m >= world_) continue;
         const RankView& other = ranks_[static_cast<size_t>(m)];
@@ -231,41 +439,80 @@ std::optional<std::string> Supervisor::findStuck(int rank, double age_s) {
                           ", at step ", other.step, " in phase ", other.phase);
       }
     }
+    if (missing.empty()) missing = "\n  every member issued it: the collective itself is stuck";
     outcome_.reason = concat(describeRank(rank), " waited ", fmtSeconds(waited), " in ", describeOp(p));
     return concat("autoglm-launch: ", describeRank(rank), " has waited ", fmtSeconds(waited), " in ", describeOp(p),
-                  " (limit ", fmtSeconds(limit), " in phase ", r.phase, ")",
-                  missing.empty() ? std::string("\n  every member issued it: the collective itself is stuck") : missing,
-                  waitersFor(rank));
+                  " (limit ", fmtSeconds(limit), " in phase ", r.phase,
+                  r.phase == "checkpoint" ? "; --checkpoint-timeout sets it"
+                  : r.phase == "eval"     ? "; --eval-timeout sets it"
+                  : r.phase == "startup"  ? "; --startup-timeout sets it"
+                                          : "",
+                  ")", missing, waitersFor(rank));
   }
   return std::nullopt;
 }
 
 std::optional<std::string> Supervisor::findFailure() {
-  // Dead or silent ranks first: they are the cause of what the others wait for.
+  auto state = [&](const RankView& r) {
+    return concat("\n  at its last heartbeat: step ", r.step, ", phase ", r.phase, " (for ",
+                  fmtSeconds(r.phase_ms / 1000.0), ")",
+                  r.last ? "; last collective " + describeOp(*r.last) +
+                               (r.pending.empty() ? std::string(", completed") : std::string(", not completed"))
+                         : std::string());
+  };
+  // A rank that reported an error is the cause as soon as any rank is gone:
+  // named before the ranks that ended after it (their connections may close
+  // before its own).
+  bool any_closed = false;
+  for (const auto& r : ranks_) any_closed = any_closed || (r.hello && !r.bye && r.closed);
+  for (int k = 0; k < world_ && any_closed; ++k) {
+    const RankView& r = ranks_[static_cast<size_t>(k)];
+    if (!r.hello || r.bye || r.error.empty()) continue;
+    outcome_.reason = concat(describeRank(k), " died at step ", r.step, ": ", r.error);
+    return concat("autoglm-launch: ", describeRank(k), " ended the job with an error: ", r.error,
+                  r.closed ? " (connection lost)" : "", state(r), waitersFor(k));
+  }
+  // Dead or silent ranks next: they are the cause of what the others wait for.
   for (int k = 0; k < world_; ++k) {
     const RankView& r = ranks_[static_cast<size_t>(k)];
     if (!r.hello || r.bye) continue;
-    const std::string state =
-        concat("\n  at its last heartbeat: step ", r.step, ", phase ", r.phase, " (for ", fmtSeconds(r.phase_ms / 1000.0), ")",
-               r.last ? "; last collective " + describeOp(*r.last) +
-                            (r.pending.empty() ? std::string(", completed") : std::string(", not completed"))
-                      : std::string());
     if (r.closed) {
-      outcome_.reason = concat(describeRank(k), " died at step ", r.step, r.error.empty() ? "" : ": " + r.error);
-      return concat("autoglm-launch: ", describeRank(k), " ended without finishing (connection lost)",
-                    r.error.empty() ? std::string() : "; it reported: " + r.error, state, waitersFor(k));
-    }
-    const double silent = secondsSince(r.last_seen);
-    if (silent > opts_.floor_s) {
-      outcome_.reason = concat(describeRank(k), " stopped responding at step ", r.step);
-      return concat("autoglm-launch: ", describeRank(k), " stopped responding: no heartbeat for ", fmtSeconds(silent),
-                    " (timeout ", fmtSeconds(opts_.floor_s), ")", state, waitersFor(k));
+      outcome_.reason = concat(describeRank(k), " died at step ", r.step);
+      return concat("autoglm-launch: ", describeRank(k), " ended without finishing (connection lost)", state(r),
+                    waitersFor(k));
     }
   }
+  // A rank silent for a few heartbeats while another waits past its limit is
+  // the cause, even before its silence reaches the timeout: with equal limits
+  // the wait (which began before the silence) would otherwise be found first.
+  double longest_silence = 0.0;
+  int silent_rank = -1;
   for (int k = 0; k < world_; ++k) {
     const RankView& r = ranks_[static_cast<size_t>(k)];
     if (!r.hello || r.bye || r.closed) continue;
-    if (auto stuck = findStuck(k, secondsSince(r.last_seen))) return stuck;
+    const double silent = secondsSince(r.last_seen);
+    if (silent > longest_silence) {
+      longest_silence = silent;
+      silent_rank = k;
+    }
+  }
+  const double kSilentEnough = std::min(2.0, opts_.floor_s / 2);
+  auto silentReport = [&](int k, double silent) {
+    const RankView& r = ranks_[static_cast<size_t>(k)];
+    outcome_.reason = concat(describeRank(k), " stopped responding at step ", r.step);
+    return concat("autoglm-launch: ", describeRank(k), " stopped responding: no heartbeat for ", fmtSeconds(silent),
+                  " (timeout ", fmtSeconds(opts_.floor_s), ")", state(r), waitersFor(k));
+  };
+  if (silent_rank >= 0 && longest_silence > opts_.floor_s) return silentReport(silent_rank, longest_silence);
+  for (int k = 0; k < world_; ++k) {
+    const RankView& r = ranks_[static_cast<size_t>(k)];
+    if (!r.hello || r.bye || r.closed) continue;
+    if (auto stuck = findStuck(k, secondsSince(r.last_seen))) {
+      if (silent_rank >= 0 && silent_rank != k && longest_silence > kSilentEnough) {
+        return silentReport(silent_rank, longest_silence);
+      }
+      return stuck;
+    }
   }
   if (secondsSince(start_) > opts_.connect_s) {
     std::string never;
@@ -290,6 +537,55 @@ void Supervisor::fail(const std::string& report) {
   term_sent_ = Clock::now();
 }
 
+// Every line to every rank still connected (best effort: a rank that cannot
+// take it is ended by mpirun).
+void Supervisor::sendToRanks(const std::string& line) {
+  auto text = std::make_shared<std::string>(line + "\n");
+  for (auto& r : ranks_) {
+    if (r.session == nullptr || !r.session->open) continue;
+    asio::async_write(r.session->socket, asio::buffer(*text), [text](const boost::system::error_code&, size_t) {});
+  }
+}
+
+// A rank's own pid is signalled only when it is a process of this host: the
+// same boot id and PID namespace as this process, and /proc/PID started when
+// the rank said it did (so not another process that took the number since).
+void Supervisor::killLocalRanks() {
+  for (const auto& r : ranks_) {
+    if (r.pid <= 0 || r.bye || r.boot_id.empty() || r.boot_id != own_boot_id_ || r.pid_ns != own_pid_ns_) continue;
+    if (r.start.empty() || startTimeOf(r.pid) != r.start || r.pid == ::getpid()) continue;
+    ::kill(r.pid, SIGKILL);
+  }
+}
+
+// The end of a job that would not end: mpirun's group, every rank through its
+// own connection, and this host's ranks that left the group.
+void Supervisor::endJob() {
+  killed_ = true;
+  sendToRanks(R"({"t":"kill"})");
+  child_->signalGroup(SIGKILL);
+  killLocalRanks();
+}
+
+void Supervisor::onSignal(int sig) {
+  if (outcome_.interrupted == 0) {
+    outcome_.interrupted = sig;
+    std::cerr << "autoglm-launch: " << ::strsignal(sig)
+              << ": asking every rank to save a checkpoint and stop (again to end the job at once)" << std::endl;
+    sendToRanks(R"({"t":"stop"})");
+    // Ranks that are not connected (or never will be) get the signal the way
+    // plain mpirun would give it to them.
+    bool all_connected = true;
+    for (const auto& r : ranks_) all_connected = all_connected && r.session != nullptr;
+    if (!all_connected) child_->signalGroup(sig);
+    return;
+  }
+  std::cerr << "autoglm-launch: " << ::strsignal(sig) << " again: ending the job now" << std::endl;
+  failed_ = true;  // nothing more to report
+  term_sent_ = Clock::now();
+  endJob();
+}
+
 void Supervisor::tick() {
   if (auto status = child_->poll()) {
     outcome_.wait_status = *status;
@@ -297,7 +593,7 @@ void Supervisor::tick() {
     for (const auto& r : ranks_) all_bye = all_bye && r.bye;
     const bool exited_ok = WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
     outcome_.config_error = WIFEXITED(*status) && WEXITSTATUS(*status) == 2;
-    if (!failed_) {
+    if (!failed_ && outcome_.interrupted == 0) {
       if (exited_ok && all_bye) {
         outcome_.success = true;
       } else if (auto f = findFailure()) {
@@ -307,17 +603,16 @@ void Supervisor::tick() {
         fail("autoglm-launch: mpirun ended (" + describeStatus(*status) + ") before every rank finished");
       }
     }
+    killLocalRanks();  // none should be left; any that are must not outlive the launcher
     io_.stop();
     return;
   }
-  if (!failed_) {
+  if (outcome_.interrupted != 0 && !failed_) {
+    // Stopping on the user's signal: not a failure to report, unless a rank dies.
+  } else if (!failed_) {
     if (auto f = findFailure()) fail(*f);
   } else if (!killed_ && secondsSince(term_sent_) > opts_.grace_s) {
-    killed_ = true;
-    child_->signalGroup(SIGKILL);
-    for (const auto& r : ranks_) {
-      if (r.pid > 0) ::kill(r.pid, SIGKILL);  // ranks on this host, should they have left the group
-    }
+    endJob();
   }
   timer_->expires_after(std::chrono::milliseconds(100));
   timer_->async_wait([this](const boost::system::error_code& ec) {
@@ -325,14 +620,31 @@ void Supervisor::tick() {
   });
 }
 
-Outcome Supervisor::supervise(ChildProcess& child) {
+Outcome Supervisor::supervise(ChildProcess& child, bool handle_signals) {
   child_ = &child;
   start_ = Clock::now();
   for (auto& r : ranks_) r.last_seen = start_;
+  std::unique_ptr<asio::signal_set> signals;
+  std::function<void()> waitSignal;
+  if (handle_signals) {
+    signals = std::make_unique<asio::signal_set>(io_, SIGINT, SIGTERM);
+    waitSignal = [&] {
+      signals->async_wait([&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        onSignal(sig);
+        waitSignal();
+      });
+    };
+    waitSignal();
+  }
   accept();
   tick();
   io_.run();
-  if (!outcome_.success && outcome_.reason.empty()) outcome_.reason = "mpirun ended (" + describeStatus(outcome_.wait_status) + ")";
+  if (!outcome_.success && outcome_.reason.empty()) {
+    outcome_.reason = outcome_.interrupted != 0 ? concat("stopped by ", ::strsignal(outcome_.interrupted))
+                                                : "mpirun ended (" + describeStatus(outcome_.wait_status) + ")";
+  }
+  outcome_.phases = seen_;
   return outcome_;
 }
 

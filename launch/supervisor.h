@@ -11,11 +11,24 @@
 //   - ranks that never connected, and mpirun exiting before every rank said bye.
 // The first failure is reported as it is found (rank, host, pid, last step and
 // phase, last collective, and which ranks wait in which collective for it),
-// then the job gets SIGTERM and, after a grace period, SIGKILL.
+// then the job gets SIGTERM and, after a grace period, SIGKILL: mpirun's
+// process group is killed, every connected rank is told to end itself, and a
+// reported pid is signalled only when it is a process of this host (same boot
+// id and PID namespace, same start time): a pid from another host is never
+// signalled here.
 //
-// Timeouts follow observed step times: a collective may stay pending in a step
-// phase for max(floor, step_factor x p99 step time); checkpoint and evaluation
-// phases get max(long_phase, 4 x floor), start-up (data preparation) startup.
+// Timeouts follow observed times: a collective may stay pending in a step phase
+// for max(floor, step_factor x p99 step time); in the checkpoint and evaluation
+// phases for max(their option, 4 x floor, 4 x the longest such phase seen in
+// this job, restarts included); before the first step (data preparation) for
+// startup.
+//
+// The port is open to whoever reaches it: every connection must say hello with
+// the job's secret (secret(), passed to the ranks by the launcher) within
+// hello_s, a connection speaks for its own rank only, a line is at most
+// kMaxLine bytes, and at most kSpareSessions connections wait for their hello
+// at once (past that the oldest waiting one is closed). Anything else closes that connection, with a logged reason; nothing a
+// client sends ends the job.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -35,12 +48,21 @@
 namespace autoglm::launch {
 
 struct SupervisorOptions {
-  double floor_s = 10.0;        // silence timeout, and the least any collective may wait
-  double step_factor = 10.0;    // collectives in step phases: max(floor, factor x p99 step time)
-  double long_phase_s = 120.0;  // checkpoint and eval phases: max(this, 4 x floor)
-  double startup_s = 1800.0;    // before the first step (data preparation)
-  double connect_s = 120.0;     // every rank says hello within this
-  double grace_s = 10.0;        // SIGTERM, then SIGKILL after this
+  double floor_s = 10.0;         // silence timeout, and the least any collective may wait
+  double step_factor = 10.0;     // collectives in step phases: max(floor, factor x p99 step time)
+  double checkpoint_s = 120.0;   // collectives in the checkpoint phase: at least this
+  double eval_s = 120.0;         // collectives in the evaluation phase: at least this
+  double startup_s = 1800.0;     // before the first step (data preparation)
+  double connect_s = 120.0;      // every rank says hello within this
+  double grace_s = 10.0;         // SIGTERM, then SIGKILL after this
+  double hello_s = 10.0;         // a connection says hello within this
+};
+
+// Longest checkpoint and evaluation phases seen so far (seconds): the launcher
+// carries them from one attempt to the next.
+struct PhaseHistory {
+  double checkpoint_s = 0.0;
+  double eval_s = 0.0;
 };
 
 struct Outcome {
@@ -49,18 +71,28 @@ struct Outcome {
   std::string reason;          // one line, for the launcher's last line
   int64_t last_step = 0;       // highest step any rank reported
   bool config_error = false;   // a rank ended the job with a configuration error (exit 2)
+  int interrupted = 0;         // the signal (SIGINT, SIGTERM) that stopped the job, 0 if none
+  PhaseHistory phases;         // with what this attempt saw
 };
 
 class Supervisor {
  public:
-  // Listens on bind_address (an IPv4 address; port chosen by the system).
-  Supervisor(int world, SupervisorOptions opts, const std::string& bind_address);
+  static constexpr size_t kMaxLine = 8 << 20;
+  static constexpr int kSpareSessions = 8;
+
+  // Listens on bind_address (an IPv4 address; port chosen by the system), with
+  // a fresh random secret.
+  Supervisor(int world, SupervisorOptions opts, const std::string& bind_address, PhaseHistory seen = {});
   ~Supervisor();
   uint16_t port() const;
+  const std::string& secret() const { return secret_; }
 
   // Watches the job until it ends or fails (then ends it). Prints the report
-  // of a failure on stderr as it is found.
-  Outcome supervise(ChildProcess& child);
+  // of a failure on stderr as it is found. With handle_signals, SIGINT and
+  // SIGTERM to this process are the user's: the first asks every rank to stop
+  // (they save a checkpoint and exit 130, as under plain mpirun), a second ends
+  // the job at once; the outcome says which signal came.
+  Outcome supervise(ChildProcess& child, bool handle_signals = false);
 
  private:
   struct Session;
@@ -75,7 +107,13 @@ class Supervisor {
   };
 
   void accept();
+  void read(const std::shared_ptr<Session>& s);
   void onLine(Session& s, const std::string& line);
+  void onHello(Session& s, const nlohmann::json& msg);
+  void close(Session& s, const std::string& reason);
+  void sendToRanks(const std::string& line);
+  void killLocalRanks();
+  void onSignal(int sig);
   void onHeartbeat(int rank, const nlohmann::json& hb);
   void onOps(int rank, const nlohmann::json& ops);
   void onClosed(Session& s);
@@ -87,13 +125,17 @@ class Supervisor {
   std::string describeOp(const OpRecord& op, bool with_group = true) const;
   std::string waitersFor(int culprit) const;
   void fail(const std::string& report);
+  void endJob();
 
   int world_;
   SupervisorOptions opts_;
+  PhaseHistory seen_;
+  std::string secret_;
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::unique_ptr<boost::asio::steady_timer> timer_;
-  std::vector<std::unique_ptr<Session>> sessions_;
+  std::vector<std::shared_ptr<Session>> sessions_;  // open ones
+  int64_t rejected_ = 0;                            // connections closed for what they sent or lacked
   std::vector<RankView> ranks_;
   std::map<uint64_t, GroupView> groups_;
   std::map<uint64_t, std::map<uint64_t, SeqEntry>> history_;  // group -> seq -> first report
@@ -104,6 +146,7 @@ class Supervisor {
   bool failed_ = false;
   std::chrono::steady_clock::time_point term_sent_;
   bool killed_ = false;
+  std::string own_boot_id_, own_pid_ns_;
 };
 
 }  // namespace autoglm::launch

@@ -2,7 +2,12 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
+#include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <fstream>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -21,11 +26,41 @@ std::string hostName() {
   return buf;
 }
 
+std::string firstLine(const char* path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// Field 22 of /proc/self/stat: start time in clock ticks since boot. The
+// command name (field 2) may hold spaces: count from its closing parenthesis.
+std::string startTime() {
+  const std::string stat = firstLine("/proc/self/stat");
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return "";
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  for (int k = 3; k <= 22 && (rest >> field); ++k) {
+  }
+  return field;
+}
+
+std::string pidNamespace() {
+  char buf[64] = {0};
+  const ssize_t n = ::readlink("/proc/self/ns/pid", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
 }  // namespace
 
-SupervisorClient::SupervisorClient(const std::string& address, int rank, int world, int attempt,
-                                   std::chrono::milliseconds interval)
-    : rank_(rank), world_(world), interval_(interval) {
+SupervisorClient::SupervisorClient(const std::string& address, const std::string& secret, int rank, int world,
+                                   int attempt, ClientOptions opts)
+    : rank_(rank),
+      world_(world),
+      interval_(opts.interval),
+      on_stop_(std::move(opts.on_stop)),
+      on_kill_(std::move(opts.on_kill)) {
   const auto colon = address.rfind(':');
   if (colon == std::string::npos) throw ConfigError("--supervisor " + address + ": expected HOST:PORT");
   const std::string host = address.substr(0, colon), port = address.substr(colon + 1);
@@ -46,9 +81,18 @@ SupervisorClient::SupervisorClient(const std::string& address, int rank, int wor
     core::log::warn("supervisor at {} unreachable ({}); training without it", address, last_error);
     return;
   }
-  send({{"t", "hello"}, {"rank", rank_}, {"world", world_}, {"host", hostName()}, {"pid", ::getpid()},
+  send({{"t", "hello"},
+        {"rank", rank_},
+        {"world", world_},
+        {"secret", secret},
+        {"host", hostName()},
+        {"pid", ::getpid()},
+        {"boot_id", firstLine("/proc/sys/kernel/random/boot_id")},
+        {"pid_ns", pidNamespace()},
+        {"start", startTime()},
         {"attempt", attempt}});
   thread_ = std::thread([this] { loop(); });
+  reader_ = std::thread([this] { readLoop(); });
 }
 
 SupervisorClient::~SupervisorClient() {
@@ -63,6 +107,39 @@ SupervisorClient::~SupervisorClient() {
       send(heartbeat());
       send({{"t", "bye"}, {"rank", rank_}});
     } catch (...) {  // destructors never throw
+    }
+  }
+  if (reader_.joinable()) {
+    ::shutdown(socket_.native_handle(), SHUT_RDWR);  // ends the reader's recv
+    reader_.join();
+  }
+}
+
+// Lines from the supervisor; plain recv on the socket's descriptor, so that
+// shutdown() in the destructor ends it whatever the sending thread does.
+void SupervisorClient::readLoop() {
+  const int fd = socket_.native_handle();
+  std::string buffer;
+  char chunk[512];
+  for (;;) {
+    const ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
+    if (n <= 0) return;
+    buffer.append(chunk, static_cast<size_t>(n));
+    if (buffer.size() > 4096) return;  // the supervisor sends short lines only
+    for (auto nl = buffer.find('\n'); nl != std::string::npos; nl = buffer.find('\n')) {
+      const std::string line = buffer.substr(0, nl);
+      buffer.erase(0, nl + 1);
+      if (line == R"({"t":"kill"})") {
+        core::log::error("the supervisor ended this rank (the job is being ended)");
+        if (on_kill_) {
+          on_kill_();
+        } else {
+          ::kill(::getpid(), SIGKILL);
+        }
+      } else if (line == R"({"t":"stop"})") {
+        core::log::warn("the supervisor asked this rank to stop (autoglm-launch was interrupted)");
+        if (on_stop_) on_stop_();
+      }
     }
   }
 }
@@ -115,6 +192,12 @@ nlohmann::json SupervisorClient::heartbeat() {
                     {"groups", new_groups_}, {"pending", pending},
                     {"ops", ops}};
   if (has_last_) hb["last"] = toJson(last_);
+  if (!phases_done_.empty()) {
+    nlohmann::json done = nlohmann::json::array();
+    for (const auto& [name, seconds] : phases_done_) done.push_back({{"phase", name}, {"s", seconds}});
+    hb["phases_done"] = done;
+    phases_done_.clear();
+  }
   step_seconds_.clear();
   new_groups_.clear();
   return hb;
@@ -132,6 +215,7 @@ void SupervisorClient::onIssue(uint64_t group, const comm::WorkInfo& info) {
   op.dtype = info.dtype != nullptr ? info.dtype : "";
   op.numel = info.numel;
   op.bytes = info.bytes;
+  op.peer = info.peer;
   // Point-to-point transfers differ between the ranks of a group by design (a
   // pipeline stage sends what the next receives, in its own order): they are
   // not compared and get SeqNum 0 here; collectives are numbered among
@@ -160,7 +244,13 @@ void SupervisorClient::onComplete(uint64_t group, const comm::WorkInfo& info, bo
 
 void SupervisorClient::onPhase(parallel::Phase phase, int64_t step) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (phase != phase_) phase_since_ = Clock::now();
+  if (phase != phase_) {
+    const auto now = Clock::now();
+    if (phase_ == parallel::Phase::kCheckpoint || phase_ == parallel::Phase::kEval) {
+      phases_done_.emplace_back(core::enumName(phase_), std::chrono::duration<double>(now - phase_since_).count());
+    }
+    phase_since_ = now;
+  }
   phase_ = phase;
   step_ = step;
 }

@@ -9,6 +9,14 @@
 // waits for a peer.
 //
 // If the supervisor cannot be reached the rank trains on, with one warning.
+//
+// The hello carries the job's secret (the launcher passes it in the
+// environment, AUTOGLM_SUPERVISOR_SECRET), and what lets the supervisor tell a
+// process of its own host from one elsewhere: the boot id, the PID namespace
+// and the process's start time beside its pid. The supervisor may ask, on the
+// same connection, that the rank stop as on SIGTERM ("stop": save a checkpoint
+// and exit 130) or end at once ("kill"): a rank on another host is ended
+// through its own process, never by a pid sent over the network.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -17,6 +25,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -30,11 +39,18 @@
 
 namespace autoglm::launch {
 
+struct ClientOptions {
+  std::chrono::milliseconds interval{200};  // between heartbeats
+  std::function<void()> on_stop;            // the supervisor asks the rank to stop (reader thread)
+  std::function<void()> on_kill;            // ... to end now; default: SIGKILL to this process
+};
+
 class SupervisorClient final : public comm::CollectiveObserver, public parallel::RunObserver {
  public:
-  // address: "host:port". Connects (retrying for up to 10 s) before returning.
-  SupervisorClient(const std::string& address, int rank, int world, int attempt,
-                   std::chrono::milliseconds interval = std::chrono::milliseconds(200));
+  // address: "host:port"; secret: the job's (AUTOGLM_SUPERVISOR_SECRET).
+  // Connects (retrying for up to 10 s) before returning.
+  SupervisorClient(const std::string& address, const std::string& secret, int rank, int world, int attempt,
+                   ClientOptions opts = {});
   // Sends "bye" (a rank that ends normally) and stops the thread.
   ~SupervisorClient() override;
   SupervisorClient(const SupervisorClient&) = delete;
@@ -58,6 +74,7 @@ class SupervisorClient final : public comm::CollectiveObserver, public parallel:
   };
 
   void loop();
+  void readLoop();  // what the supervisor sends: "stop", "kill"
   nlohmann::json heartbeat();
   void send(const nlohmann::json& message);  // under send_mu_
 
@@ -82,7 +99,10 @@ class SupervisorClient final : public comm::CollectiveObserver, public parallel:
   OpRecord last_;
   bool has_last_ = false;
   std::deque<OpRecord> outbox_;  // issued since the last heartbeat
+  std::vector<std::pair<std::string, double>> phases_done_;  // checkpoint/eval phases ended since the last heartbeat
   std::thread thread_;
+  std::function<void()> on_stop_, on_kill_;
+  std::thread reader_;
 };
 
 }  // namespace autoglm::launch

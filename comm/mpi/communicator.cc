@@ -107,10 +107,12 @@ WorkInfo MpiCommunicator::info(OpType op, const at::Tensor* t, Millis timeout) {
   return info(op, t, timeout, nextSeq());
 }
 
-WorkInfo MpiCommunicator::info(OpType op, const at::Tensor* t, Millis timeout, uint64_t seq, int64_t bytes) const {
+WorkInfo MpiCommunicator::info(OpType op, const at::Tensor* t, Millis timeout, uint64_t seq, int64_t bytes,
+                               int peer) const {
   WorkInfo wi =
       comm::detail::workInfo(*this, "mpi", op, seq, t, timeout.count() > 0 ? timeout : Millis(cfg_.timeout_ms));
   if (bytes >= 0) wi.bytes = bytes;
+  wi.peer = peer;
   if (observer_) observer_->onIssue(group_id_, wi);
   return wi;
 }

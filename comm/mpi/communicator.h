@@ -103,7 +103,7 @@ class MpiCommunicator final : public Communicator {
   WorkInfo info(OpType op, const at::Tensor* t, Millis timeout);
   // bytes >= 0: what this rank sends, for an operation over several tensors
   // (t null); otherwise the bytes of t.
-  WorkInfo info(OpType op, const at::Tensor* t, Millis timeout, uint64_t seq, int64_t bytes = -1) const;
+  WorkInfo info(OpType op, const at::Tensor* t, Millis timeout, uint64_t seq, int64_t bytes = -1, int peer = -1) const;
   uint64_t nextSeq();
   // Queues `run` for the communication thread.
   std::shared_ptr<Work> enqueue(WorkInfo info, std::function<std::vector<at::Tensor>()> run);

@@ -52,7 +52,7 @@ std::shared_ptr<Work> MpiCommunicator::send(const at::Tensor& tensor, int dst, c
   comm::detail::checkPeer(dst, *this, "send");
   comm::detail::checkTag(opts.tag, kMaxTag, *this, "send");
   PendingSend s;
-  s.work = std::make_shared<Work>(info(OpType::kSend, &tensor, opts.timeout));
+  s.work = std::make_shared<Work>(info(OpType::kSend, &tensor, opts.timeout, nextSeq(), -1, dst));
   s.keep_alive = {tensor};
   s.reqs.assign(2, MPI_REQUEST_NULL);
   s.header.reset(new int64_t[kHeaderLen]);
@@ -71,7 +71,7 @@ std::shared_ptr<Work> MpiCommunicator::recv(int src, const RecvOptions& opts) {
   comm::detail::checkPeer(src, *this, "recv");
   comm::detail::checkTag(opts.tag, kMaxTag, *this, "recv");
   const int tag = opts.tag;
-  WorkInfo wi = info(OpType::kRecv, nullptr, opts.timeout);
+  WorkInfo wi = info(OpType::kRecv, nullptr, opts.timeout, nextSeq(), -1, src);
   const uint64_t seq = wi.seq;
   return enqueue(std::move(wi), [this, src, tag, seq]() {
     int64_t h[kHeaderLen];

@@ -23,7 +23,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--supervisor") address = argv[i + 1];
   }
-  auto client = std::make_shared<autoglm::launch::SupervisorClient>(address, env.worldRank(), env.worldSize(), 0);
+  const char* secret = std::getenv(autoglm::launch::kSecretVariable);
+  auto client = std::make_shared<autoglm::launch::SupervisorClient>(address, secret != nullptr ? secret : "",
+                                                                    env.worldRank(), env.worldSize(), 0);
   auto world = autoglm::comm::makeCommunicator(autoglm::comm::CommConfig{}, client);
   at::Tensor t = at::ones({4});
   world->allreduce(t, {})->wait();  // SeqNum 1: the same everywhere

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <atomic>
+#include <functional>
 #include <future>
 #include <memory>
 #include <thread>
@@ -39,14 +41,26 @@ struct Job {
   std::future<Outcome> outcome;
   std::string address;
 
-  explicit Job(int world, double floor_s = 1.0) {
+  int world;
+  std::atomic<int> kills{0};  // "kill" requests the clients received
+
+  explicit Job(int world_size, double floor_s = 1.0, PhaseHistory seen = {},
+               const std::function<void(SupervisorOptions&)>& tune = {},
+               const std::vector<std::string>& mpirun = {"sleep", "60"})
+      : world(world_size) {
     opts.floor_s = floor_s;
     opts.grace_s = 1.0;
     opts.connect_s = 30.0;
-    sup = std::make_unique<Supervisor>(world, opts, "127.0.0.1");
+    if (tune) tune(opts);
+    sup = std::make_unique<Supervisor>(world, opts, "127.0.0.1", seen);
     address = "127.0.0.1:" + std::to_string(sup->port());
-    child = std::make_unique<ChildProcess>(std::vector<std::string>{"sleep", "60"});
+    child = std::make_unique<ChildProcess>(mpirun);
     outcome = std::async(std::launch::async, [this] { return sup->supervise(*child); });
+  }
+  // A rank's client with the job's secret; a "kill" from the supervisor is
+  // counted, not carried out (this test process would be its target).
+  SupervisorClient rank(int r, std::chrono::milliseconds interval = 50ms) {
+    return SupervisorClient(address, sup->secret(), r, world, 0, ClientOptions{interval, {}, [this] { ++kills; }});
   }
   Outcome wait() {
     EXPECT_EQ(outcome.wait_for(30s), std::future_status::ready) << "the supervisor did not end the job";
@@ -56,7 +70,7 @@ struct Job {
 
 TEST(Supervisor, MismatchedCollectivesAreReported) {
   Job job(2);
-  SupervisorClient a(job.address, 0, 2, 0, 50ms), b(job.address, 1, 2, 0, 50ms);
+  SupervisorClient a = job.rank(0), b = job.rank(1);
   for (auto* c : {&a, &b}) c->onGroup(7, "world", {0, 1});
   a.onIssue(7, op(comm::OpType::kAllreduce, 1, 4));
   b.onIssue(7, op(comm::OpType::kAllgather, 1, 4));
@@ -70,7 +84,7 @@ TEST(Supervisor, MismatchedCollectivesAreReported) {
 TEST(Supervisor, EqualCollectivesAreNotAMismatch) {
   Job job(2, /*floor_s=*/0.5);
   {
-    SupervisorClient a(job.address, 0, 2, 0, 50ms), b(job.address, 1, 2, 0, 50ms);
+    SupervisorClient a = job.rank(0), b = job.rank(1);
     for (auto* c : {&a, &b}) {
       c->onGroup(7, "world", {0, 1});
       for (uint64_t s = 1; s <= 50; ++s) {
@@ -91,7 +105,7 @@ TEST(Supervisor, EqualCollectivesAreNotAMismatch) {
 TEST(Supervisor, PointToPointAndVaryingAllgathersAreNotAMismatch) {
   Job job(2, /*floor_s=*/0.5);
   {
-    SupervisorClient a(job.address, 0, 2, 0, 50ms), b(job.address, 1, 2, 0, 50ms);
+    SupervisorClient a = job.rank(0), b = job.rank(1);
     for (auto* c : {&a, &b}) c->onGroup(7, "pp", {0, 1});
     uint64_t seq_a = 0, seq_b = 0;
     for (int k = 0; k < 3; ++k) {  // stage 0 sends twice, stage 1 receives once, then both all-reduce
@@ -113,7 +127,7 @@ TEST(Supervisor, PointToPointAndVaryingAllgathersAreNotAMismatch) {
 // Point-to-point transfers do not hide a real mismatch of the collectives after them.
 TEST(Supervisor, CollectivesAfterPointToPointAreStillCompared) {
   Job job(2);
-  SupervisorClient a(job.address, 0, 2, 0, 50ms), b(job.address, 1, 2, 0, 50ms);
+  SupervisorClient a = job.rank(0), b = job.rank(1);
   for (auto* c : {&a, &b}) c->onGroup(7, "pp", {0, 1});
   a.onIssue(7, op(comm::OpType::kSend, 1, 100));
   a.onIssue(7, op(comm::OpType::kAllreduce, 2, 4));
@@ -124,8 +138,8 @@ TEST(Supervisor, CollectivesAfterPointToPointAreStillCompared) {
 
 TEST(Supervisor, ARankThatStopsSendingIsNamedWithWhoWaitsForIt) {
   Job job(2, /*floor_s=*/0.5);
-  SupervisorClient a(job.address, 0, 2, 0, 50ms);
-  SupervisorClient silent(job.address, 1, 2, 0, std::chrono::hours(1));  // hello only
+  SupervisorClient a = job.rank(0);
+  SupervisorClient silent = job.rank(1, std::chrono::hours(1));  // hello only
   a.onGroup(7, "dp", {0, 1});
   a.onPhase(parallel::Phase::kReduce, 12);
   // The silence (counted from the hello) and the wait share one limit: the
@@ -140,7 +154,7 @@ TEST(Supervisor, ARankThatStopsSendingIsNamedWithWhoWaitsForIt) {
 
 TEST(Supervisor, ACollectiveWaitingPastItsLimitNamesTheRankThatDidNotIssueIt) {
   Job job(2, /*floor_s=*/0.5);
-  SupervisorClient a(job.address, 0, 2, 0, 50ms), b(job.address, 1, 2, 0, 50ms);
+  SupervisorClient a = job.rank(0), b = job.rank(1);
   for (auto* c : {&a, &b}) c->onGroup(7, "dp", {0, 1});
   for (auto* c : {&a, &b}) {
     c->onIssue(7, op(comm::OpType::kAllreduce, 1, 8));
@@ -153,28 +167,169 @@ TEST(Supervisor, ACollectiveWaitingPastItsLimitNamesTheRankThatDidNotIssueIt) {
   EXPECT_NE(o.reason.find("in ALLREDUCE on group 'dp' (SeqNum=2"), std::string::npos) << o.reason;
 }
 
-// A rank that crashes: hello, an error line, then the connection drops without bye.
-void crashingRank(const std::string& address, int rank, const std::string& error) {
+// A raw connection to the supervisor: sends `text`, stays open while it lives.
+struct RawClient {
   boost::asio::io_context io;
-  boost::asio::ip::tcp::socket socket(io);
-  const auto colon = address.rfind(':');
-  boost::asio::ip::tcp::resolver resolver(io);
-  boost::asio::connect(socket, resolver.resolve(address.substr(0, colon), address.substr(colon + 1)));
-  const std::string lines = "{\"t\":\"hello\",\"rank\":" + std::to_string(rank) +
-                            ",\"world\":2,\"host\":\"nodeB\",\"pid\":4242}\n{\"t\":\"error\",\"rank\":" +
-                            std::to_string(rank) + ",\"message\":\"" + error + "\"}\n";
-  boost::asio::write(socket, boost::asio::buffer(lines));
+  boost::asio::ip::tcp::socket socket{io};
+  explicit RawClient(const std::string& address, const std::string& text = "") {
+    const auto colon = address.rfind(':');
+    boost::asio::ip::tcp::resolver resolver(io);
+    boost::asio::connect(socket, resolver.resolve(address.substr(0, colon), address.substr(colon + 1)));
+    if (!text.empty()) send(text);
+  }
+  void send(const std::string& text) {
+    boost::system::error_code ec;
+    boost::asio::write(socket, boost::asio::buffer(text), ec);
+  }
+  // True once the supervisor closed the connection (waits up to 2 s).
+  bool closedByPeer() {
+    socket.non_blocking(true);
+    char c;
+    for (int i = 0; i < 200; ++i) {
+      boost::system::error_code ec;
+      socket.read_some(boost::asio::buffer(&c, 1), ec);
+      if (ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+};
+
+std::string helloLine(int rank, const std::string& secret, int pid = 4242) {
+  return "{\"t\":\"hello\",\"rank\":" + std::to_string(rank) + ",\"world\":2,\"secret\":\"" + secret +
+         "\",\"host\":\"nodeB\",\"pid\":" + std::to_string(pid) + "}\n";
+}
+
+// A rank that crashes: hello, an error line, then the connection drops without bye.
+void crashingRank(const std::string& address, const std::string& secret, int rank, const std::string& error) {
+  RawClient c(address, helloLine(rank, secret) + "{\"t\":\"error\",\"rank\":" + std::to_string(rank) +
+                           ",\"message\":\"" + error + "\"}\n");
   std::this_thread::sleep_for(100ms);
 }
 
 TEST(Supervisor, ARankWhoseConnectionDropsDiedAndItsErrorIsKept) {
   Job job(2);
-  SupervisorClient a(job.address, 0, 2, 0, 50ms);
-  crashingRank(job.address, 1, "step 3: the gradient is not finite");
+  SupervisorClient a = job.rank(0);
+  crashingRank(job.address, job.sup->secret(), 1, "step 3: the gradient is not finite");
   const Outcome o = job.wait();
   EXPECT_NE(o.reason.find("rank 1 (host nodeB, pid 4242) died at step 0: step 3: the gradient is not finite"),
             std::string::npos)
       << o.reason;
+}
+
+// Whatever a client sends, the job goes on: malformed or unauthenticated lines,
+// a fake bye, a line past the limit, more idle connections than allowed. Each
+// of those connections is closed; the two real ranks finish and nothing is
+// reported against them.
+TEST(Supervisor, MalformedOrUnauthenticatedInputClosesThatConnectionOnly) {
+  Job job(2, /*floor_s=*/1.0);
+  std::vector<std::unique_ptr<RawClient>> bad;
+  {
+    SupervisorClient a = job.rank(0), b = job.rank(1);
+    for (const std::string& text : std::vector<std::string>{"5\n", "[1,2]\n", "not json\n", "{\"t\":\"hello\",\"rank\":\"x\"}\n", helloLine(1, "wrong-secret"),
+          "{\"t\":\"bye\",\"rank\":1}\n", "{\"t\":\"hb\",\"rank\":0,\"step\":\"x\"}\n", helloLine(1, job.sup->secret()),
+          helloLine(7, job.sup->secret())}) {
+      bad.push_back(std::make_unique<RawClient>(job.address, text));
+      EXPECT_TRUE(bad.back()->closedByPeer()) << "not closed after: " << text;
+    }
+    RawClient huge(job.address);
+    huge.send(std::string(Supervisor::kMaxLine + 1024, 'x'));
+    EXPECT_TRUE(huge.closedByPeer()) << "a line past the limit was kept";
+    std::vector<std::unique_ptr<RawClient>> idle;
+    for (int i = 0; i < Supervisor::kSpareSessions + 4; ++i) idle.push_back(std::make_unique<RawClient>(job.address));
+    EXPECT_TRUE(idle.front()->closedByPeer()) << "the oldest idle connection was kept past the limit";
+    EXPECT_EQ(job.outcome.wait_for(1500ms), std::future_status::timeout)
+        << "the job ended: " << job.outcome.get().reason;
+  }  // both real ranks say bye
+  job.child->signalGroup(SIGTERM);  // "mpirun" ends
+  const Outcome o = job.wait();
+  EXPECT_EQ(o.reason.rfind("mpirun ended", 0), 0u) << "a rank was blamed: " << o.reason;
+}
+
+// A bye on an unauthenticated connection does not hide a rank that hangs.
+TEST(Supervisor, AFakeByeDoesNotHideAHang) {
+  Job job(2, /*floor_s=*/0.5);
+  SupervisorClient a = job.rank(0);
+  SupervisorClient silent = job.rank(1, std::chrono::hours(1));
+  RawClient fake(job.address, "{\"t\":\"bye\",\"rank\":1}\n");
+  const Outcome o = job.wait();
+  EXPECT_NE(o.reason.find("rank 1 (host"), std::string::npos) << o.reason;
+  EXPECT_NE(o.reason.find("stopped responding"), std::string::npos) << o.reason;
+}
+
+// The rank that reported an error is named, not the lowest-numbered one whose
+// connection closed first.
+TEST(Supervisor, TheRankThatReportedAnErrorIsNamed) {
+  Job job(2);
+  SupervisorClient b = job.rank(1);
+  b.reportError("step 9: out of memory");
+  crashingRank(job.address, job.sup->secret(), 0, "");  // rank 0 goes first, saying nothing
+  const Outcome o = job.wait();
+  EXPECT_NE(o.reason.find("rank 1 (host"), std::string::npos) << o.reason;
+  EXPECT_NE(o.reason.find("step 9: out of memory"), std::string::npos) << o.reason;
+}
+
+// A pid that a hello reports is signalled only when it is this host's process
+// that said hello: here a local process with that number, but not the
+// reporter (no boot id, namespace or start time match), survives the end of the
+// job, and the connected rank is asked to end itself instead.
+TEST(Supervisor, AReportedPidOfAnotherProcessIsNeverKilled) {
+  ChildProcess bystander({"sleep", "60"});
+  Job job(2, 1.0, {}, {}, {"sh", "-c", "trap '' TERM; sleep 60"});  // an "mpirun" that outlives SIGTERM
+  SupervisorClient a = job.rank(0);
+  RawClient liar(job.address, helloLine(1, job.sup->secret(), bystander.pid()));
+  std::this_thread::sleep_for(200ms);
+  liar.socket.close();  // "rank 1 died"
+  const Outcome o = job.wait();
+  EXPECT_NE(o.reason.find("rank 1"), std::string::npos) << o.reason;
+  std::this_thread::sleep_for(1500ms);  // past the grace period
+  EXPECT_FALSE(bystander.poll().has_value()) << "the supervisor killed a process it did not start";
+  EXPECT_GE(job.kills.load(), 1) << "the connected rank was not asked to end";
+}
+
+// Checkpoint phases: a collective may wait at least --checkpoint-timeout, and
+// four times the longest checkpoint seen, earlier attempts included.
+TEST(Supervisor, CheckpointLimitsFollowTheOptionAndObservedTimes) {
+  auto run = [](PhaseHistory seen) {
+    Job job(2, /*floor_s=*/0.2, seen, [](SupervisorOptions& o) { o.checkpoint_s = 0.5; });
+    SupervisorClient a = job.rank(0), b = job.rank(1);
+    for (auto* c : {&a, &b}) c->onGroup(7, "world", {0, 1});
+    a.onPhase(parallel::Phase::kCheckpoint, 10);
+    b.onPhase(parallel::Phase::kCheckpoint, 10);
+    b.onIssue(7, op(comm::OpType::kBarrier, 1, 0));  // rank 0 writes; rank 1 waits
+    const bool ended = job.outcome.wait_for(1500ms) == std::future_status::ready;
+    std::string reason = ended ? job.outcome.get().reason : "";
+    if (!ended) {
+      a.onIssue(7, op(comm::OpType::kBarrier, 1, 0));
+      a.onComplete(7, op(comm::OpType::kBarrier, 1, 0), true);
+      b.onComplete(7, op(comm::OpType::kBarrier, 1, 0), true);
+      a.onPhase(parallel::Phase::kForward, 11);  // the checkpoint took about 1.5 s
+      std::this_thread::sleep_for(200ms);
+      job.child->signalGroup(SIGTERM);  // "mpirun" ends
+    }
+    return std::make_pair(ended, reason);
+  };
+  const auto [ended, reason] = run(PhaseHistory{});
+  EXPECT_TRUE(ended) << "a 1.5 s wait passed a 0.5 s checkpoint limit";
+  EXPECT_NE(reason.find("BARRIER"), std::string::npos) << reason;
+  EXPECT_FALSE(run(PhaseHistory{/*checkpoint_s=*/1.0, 0.0}).first)
+      << "a checkpoint of 1 s seen before should allow 4 s";
+}
+
+// A pending receive is named with its peer and what the peer does, not as a
+// collective every member issued.
+TEST(Supervisor, APendingReceiveNamesItsPeer) {
+  Job job(2, /*floor_s=*/0.3);
+  SupervisorClient a = job.rank(0), b = job.rank(1);
+  for (auto* c : {&a, &b}) c->onGroup(9, "pp", {0, 1});
+  b.onPhase(parallel::Phase::kForward, 3);
+  a.onPhase(parallel::Phase::kBackward, 3);
+  comm::WorkInfo recv = op(comm::OpType::kRecv, 1, 0);
+  recv.peer = 0;
+  b.onIssue(9, recv);
+  const Outcome o = job.wait();
+  EXPECT_NE(o.reason.find("rank 1"), std::string::npos) << o.reason;
+  EXPECT_NE(o.reason.find("RECV"), std::string::npos) << o.reason;
 }
 
 }  // namespace
