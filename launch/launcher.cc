@@ -155,7 +155,7 @@ int runLaunch(const LaunchOptions& opts) {
     if (outcome.interrupted != 0) {
       std::cerr << "autoglm-launch: stopped by " << ::strsignal(outcome.interrupted) << " (mpirun "
                 << describeStatus(outcome.wait_status) << "); no restart" << std::endl;
-      return 128 + outcome.interrupted;
+      return 130;
     }
     failures.push_back(concat("attempt ", attempt + 1, ": ", outcome.reason));
     if (outcome.config_error) {

@@ -34,8 +34,9 @@ struct LaunchOptions {
 };
 
 // Runs the job; returns the exit status for the process (0 done, 2 config
-// error, 1 failed after the restarts, 128 + the signal when SIGINT or SIGTERM
-// stopped it: the ranks saved a checkpoint, nothing is restarted). Prints progress and the report of each
+// error, 1 failed after the restarts, 130 when SIGINT or SIGTERM stopped it:
+// the ranks saved a checkpoint, as they do under plain mpirun, and nothing is
+// restarted). Prints progress and the report of each
 // failure on stderr; its last line says how it ended and after how many restarts.
 int runLaunch(const LaunchOptions& opts);
 

@@ -7,6 +7,10 @@
 #   mismatch  two ranks issue different collectives: reported, the job ends.
 #   config    a config that cannot run at this layout (tp above the heads) is an
 #             error naming the keys, exit 2, before mpirun starts any rank.
+#   sigterm, sigint  the signal to autoglm-launch reaches the ranks: they save a
+#             checkpoint, the launcher exits 130 without restarting (under
+#             --max-restarts 2), no process is left, and --resume continues.
+#   twice     a second signal ends the job at once: exit 130, no process left.
 #   launch_test.sh CASE BUILD_DIR SOURCE_DIR
 set -euo pipefail
 case_=$1
@@ -99,6 +103,41 @@ config)
   grep -q "parallel.tp=4 exceeds model.heads=2" "$work/log" || fail "the keys were not named"
   [[ ! -e "$work/cache" && ! -e "$work/run" ]] || fail "data was prepared or the run started"
   ! grep -q "mpirun" "$work/log" || fail "mpirun was started"
+  ;;
+sigterm|sigint)
+  sig=${case_#sig}; sig=${sig^^}
+  "$launch" -n 2 --max-restarts 2 "${mpi[@]}" train "$work/x.yaml" --set train.epochs=500 >"$work/log" 2>&1 &
+  launcher=$!
+  wait_for_step 20
+  kill -"$sig" "$launcher"
+  status=0; wait "$launcher" || status=$?
+  [[ $status -eq 130 ]] || fail "exit $status, not 130"
+  grep -q "interrupted at step [0-9]*.*checkpoint saved" "$work/log" || fail "the ranks saved no checkpoint"
+  grep -q "no restart" "$work/log" || fail "not reported as stopped"
+  ! grep -q "attempt 2 of" "$work/log" || fail "the job was restarted"
+  sleep 0.5
+  ! pgrep -f "$work/x.yaml" >/dev/null || fail "processes were left behind"
+  saved=$(sed 's/step-0*//' "$work/run/checkpoints/LATEST")
+  "$launch" -n 2 "${mpi[@]}" train "$work/x.yaml" --set train.epochs=2 --resume >"$work/resume.log" 2>&1 ||
+    { cat "$work/resume.log" >&2; fail "--resume after the signal failed"; }
+  grep -q "resumed from .*step-0*$saved" "$work/resume.log" || { cat "$work/resume.log" >&2; fail "did not resume from step $saved"; }
+  grep "autoglm-launch:" "$work/log"
+  echo "launch_test $case_: saved at step $saved, exit 130, resumed"
+  ;;
+twice)
+  "$launch" -n 2 "${mpi[@]}" train "$work/x.yaml" --set train.epochs=500 >"$work/log" 2>&1 &
+  launcher=$!
+  wait_for_step 10
+  kill -STOP $(rank_pids | tail -1)  # a rank that cannot save: only the second signal ends the job
+  kill -TERM "$launcher"
+  sleep 1
+  kill -TERM "$launcher"
+  status=0; wait "$launcher" || status=$?
+  [[ $status -eq 130 ]] || fail "exit $status, not 130"
+  grep -q "again: ending the job now" "$work/log" || fail "the second signal was not reported"
+  sleep 0.5
+  ! pgrep -f "$work/x.yaml" >/dev/null || fail "processes were left behind"
+  grep "autoglm-launch:" "$work/log"
   ;;
 *) echo "unknown case $case_" >&2; exit 2 ;;
 esac
