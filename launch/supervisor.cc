@@ -508,7 +508,9 @@ std::optional<std::string> Supervisor::findFailure() {
     const RankView& r = ranks_[static_cast<size_t>(k)];
     if (!r.hello || r.bye || r.closed) continue;
     if (auto stuck = findStuck(k, secondsSince(r.last_seen))) {
-      if (silent_rank >= 0 && silent_rank != k && longest_silence > kSilentEnough) {
+      // The silent rank itself included: what it waits in is as old as its
+      // last heartbeat, and its silence is the news.
+      if (silent_rank >= 0 && longest_silence > kSilentEnough) {
         return silentReport(silent_rank, longest_silence);
       }
       return stuck;
@@ -537,12 +539,12 @@ void Supervisor::fail(const std::string& report) {
   term_sent_ = Clock::now();
 }
 
-// Every line to every rank still connected (best effort: a rank that cannot
-// take it is ended by mpirun).
+// Every line to every rank still connected and not done (best effort: a rank
+// that cannot take it is ended by mpirun).
 void Supervisor::sendToRanks(const std::string& line) {
   auto text = std::make_shared<std::string>(line + "\n");
   for (auto& r : ranks_) {
-    if (r.session == nullptr || !r.session->open) continue;
+    if (r.session == nullptr || !r.session->open || r.bye) continue;
     asio::async_write(r.session->socket, asio::buffer(*text), [text](const boost::system::error_code&, size_t) {});
   }
 }
@@ -587,28 +589,23 @@ void Supervisor::onSignal(int sig) {
 }
 
 void Supervisor::tick() {
-  if (auto status = child_->poll()) {
-    outcome_.wait_status = *status;
-    bool all_bye = true;
-    for (const auto& r : ranks_) all_bye = all_bye && r.bye;
-    const bool exited_ok = WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
-    outcome_.config_error = WIFEXITED(*status) && WEXITSTATUS(*status) == 2;
-    if (!failed_ && outcome_.interrupted == 0) {
-      if (exited_ok && all_bye) {
-        outcome_.success = true;
-      } else if (auto f = findFailure()) {
-        fail(*f);
-      } else {
-        outcome_.reason = "mpirun ended (" + describeStatus(*status) + ")";
-        fail("autoglm-launch: mpirun ended (" + describeStatus(*status) + ") before every rank finished");
-      }
-    }
-    killLocalRanks();  // none should be left; any that are must not outlive the launcher
-    io_.stop();
-    return;
+  if (!draining_) {
+    if (auto status = child_->poll()) onJobExited(*status);
   }
-  if (outcome_.interrupted != 0 && !failed_) {
-    // Stopping on the user's signal: not a failure to report, unless a rank dies.
+  if (draining_) {
+    // mpirun is gone; ranks still connected are still running (on another
+    // host, say, whose daemon lost mpirun): they were told to end, wait for
+    // their connections to close.
+    bool connected = false;
+    for (const auto& r : ranks_) connected = connected || (r.session != nullptr && r.session->open && !r.bye);
+    if (!connected || secondsSince(drain_since_) > opts_.grace_s) {
+      if (connected) std::cerr << "autoglm-launch: ranks still connected " << fmtSeconds(opts_.grace_s)
+                               << " after mpirun ended (stopped?): their hosts must end them" << std::endl;
+      io_.stop();
+      return;
+    }
+  } else if (outcome_.interrupted != 0 && !failed_) {
+    // Stopping on the user's signal: not a failure to report.
   } else if (!failed_) {
     if (auto f = findFailure()) fail(*f);
   } else if (!killed_ && secondsSince(term_sent_) > opts_.grace_s) {
@@ -618,6 +615,29 @@ void Supervisor::tick() {
   timer_->async_wait([this](const boost::system::error_code& ec) {
     if (!ec) tick();
   });
+}
+
+// mpirun exited: the outcome, then no rank may outlive it.
+void Supervisor::onJobExited(int status) {
+  outcome_.wait_status = status;
+  bool all_bye = true;
+  for (const auto& r : ranks_) all_bye = all_bye && r.bye;
+  const bool exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  outcome_.config_error = WIFEXITED(status) && WEXITSTATUS(status) == 2;
+  if (!failed_ && outcome_.interrupted == 0) {
+    if (exited_ok && all_bye) {
+      outcome_.success = true;
+    } else if (auto f = findFailure()) {
+      fail(*f);
+    } else {
+      outcome_.reason = "mpirun ended (" + describeStatus(status) + ")";
+      fail("autoglm-launch: mpirun ended (" + describeStatus(status) + ") before every rank finished");
+    }
+  }
+  sendToRanks(R"({"t":"kill"})");
+  killLocalRanks();
+  draining_ = true;
+  drain_since_ = Clock::now();
 }
 
 Outcome Supervisor::supervise(ChildProcess& child, bool handle_signals) {

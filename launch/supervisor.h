@@ -126,6 +126,7 @@ class Supervisor {
   std::string waitersFor(int culprit) const;
   void fail(const std::string& report);
   void endJob();
+  void onJobExited(int status);
 
   int world_;
   SupervisorOptions opts_;
@@ -146,6 +147,8 @@ class Supervisor {
   bool failed_ = false;
   std::chrono::steady_clock::time_point term_sent_;
   bool killed_ = false;
+  bool draining_ = false;  // mpirun exited; waiting for connected ranks to end
+  std::chrono::steady_clock::time_point drain_since_;
   std::string own_boot_id_, own_pid_ns_;
 };
 

@@ -15,6 +15,7 @@ packages=(
   universal-ctags                    # scripts/check-limits.sh (the `limits` test)
   liblink-grammar-dev link-grammar-dictionaries-en   # syntax edges (graph.builder: semantic)
   wordnet-dev wordnet-base           # concept nodes (graph.builder: semantic)
+  iproute2 socat                     # emulated hosts (scripts/emulate-hosts.sh: namespaces, the rsh stand-in)
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy python3-yaml python3-matplotlib iproute2)

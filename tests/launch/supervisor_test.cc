@@ -297,20 +297,20 @@ TEST(Supervisor, CheckpointLimitsFollowTheOptionAndObservedTimes) {
     a.onPhase(parallel::Phase::kCheckpoint, 10);
     b.onPhase(parallel::Phase::kCheckpoint, 10);
     b.onIssue(7, op(comm::OpType::kBarrier, 1, 0));  // rank 0 writes; rank 1 waits
-    const bool ended = job.outcome.wait_for(1500ms) == std::future_status::ready;
+    const bool ended = job.outcome.wait_for(2500ms) == std::future_status::ready;
     std::string reason = ended ? job.outcome.get().reason : "";
     if (!ended) {
       a.onIssue(7, op(comm::OpType::kBarrier, 1, 0));
       a.onComplete(7, op(comm::OpType::kBarrier, 1, 0), true);
       b.onComplete(7, op(comm::OpType::kBarrier, 1, 0), true);
-      a.onPhase(parallel::Phase::kForward, 11);  // the checkpoint took about 1.5 s
+      a.onPhase(parallel::Phase::kForward, 11);  // the checkpoint took about 2.5 s
       std::this_thread::sleep_for(200ms);
       job.child->signalGroup(SIGTERM);  // "mpirun" ends
     }
     return std::make_pair(ended, reason);
   };
   const auto [ended, reason] = run(PhaseHistory{});
-  EXPECT_TRUE(ended) << "a 1.5 s wait passed a 0.5 s checkpoint limit";
+  EXPECT_TRUE(ended) << "a 2.5 s wait passed a 0.5 s checkpoint limit";
   EXPECT_NE(reason.find("BARRIER"), std::string::npos) << reason;
   EXPECT_FALSE(run(PhaseHistory{/*checkpoint_s=*/1.0, 0.0}).first)
       << "a checkpoint of 1 s seen before should allow 4 s";
