@@ -138,7 +138,11 @@ void SupervisorClient::readLoop() {
         }
       } else if (line == R"({"t":"stop"})") {
         core::log::warn("the supervisor asked this rank to stop (autoglm-launch was interrupted)");
-        if (on_stop_) on_stop_();
+        if (on_stop_) {
+          on_stop_();
+        } else {
+          ::kill(::getpid(), SIGTERM);  // as the signal would have come under plain mpirun
+        }
       }
     }
   }

@@ -41,7 +41,7 @@ namespace autoglm::launch {
 
 struct ClientOptions {
   std::chrono::milliseconds interval{200};  // between heartbeats
-  std::function<void()> on_stop;            // the supervisor asks the rank to stop (reader thread)
+  std::function<void()> on_stop;            // the supervisor asks the rank to stop (reader thread); default: SIGTERM to this process
   std::function<void()> on_kill;            // ... to end now; default: SIGKILL to this process
 };
 
