@@ -134,10 +134,13 @@ int runLaunch(const LaunchOptions& opts) {
   std::vector<std::string> failures;
   PhaseHistory phases;  // carried from one attempt to the next
   for (int attempt = 0;; ++attempt) {
-    // A restart continues from the newest checkpoint, if the run wrote one.
+    // A restart continues from the newest checkpoint, if the run wrote one:
+    // seen here, or reported done by rank 0 (whose host need not be this one
+    // when the hosts share no storage).
     bool resume = opts.resume;
     if (attempt > 0 && !opts.exec) {
-      resume = !trainer::CheckpointManager((fs::path(out_dir) / "checkpoints").string(), 1).existing().empty();
+      resume = opts.resume || phases.checkpoints > 0 ||
+               !trainer::CheckpointManager((fs::path(out_dir) / "checkpoints").string(), 1).existing().empty();
     }
     Supervisor supervisor(ranks, opts.supervisor, bind, phases);
     ::setenv(kSecretVariable, supervisor.secret().c_str(), 1);

@@ -317,6 +317,7 @@ void Supervisor::onHeartbeat(int rank, const nlohmann::json& hb) {
   for (const auto& done : hb.value("phases_done", nlohmann::json::array())) {
     const std::string phase = done.at("phase").get<std::string>();
     const double seconds = done.at("s").get<double>();
+    if (phase == "checkpoint" && rank == 0) ++seen_.checkpoints;
     if (phase == "checkpoint") seen_.checkpoint_s = std::max(seen_.checkpoint_s, seconds);
     if (phase == "eval") seen_.eval_s = std::max(seen_.eval_s, seconds);
   }

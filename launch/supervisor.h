@@ -63,6 +63,7 @@ struct SupervisorOptions {
 struct PhaseHistory {
   double checkpoint_s = 0.0;
   double eval_s = 0.0;
+  int64_t checkpoints = 0;  // checkpoint phases that ended (rank 0's host holds a checkpoint)
 };
 
 struct Outcome {
