@@ -40,6 +40,7 @@ ClassificationTask::ClassificationTask(const ExperimentConfig& cfg, const core::
 
   const BuiltModel built = buildModel(cfg_, data, train_idx_, grid_);
   model_ = built.model;
+  for (size_t f : built.stages.first) stage_first_.push_back(static_cast<int64_t>(f));
   // Every data-parallel replica starts from rank 0's parameters, then draws its
   // own dropout masks; the ranks of a tensor-parallel group draw alike.
   const int pp_rank = grid_.coord().pp;
@@ -145,7 +146,7 @@ nlohmann::json ClassificationTask::epochMetrics(const EpochReport& r) const {
 }
 
 CheckpointLayout ClassificationTask::layout() const {
-  return {grid_.layout().dp(), grid_.layout().tp(), grid_.layout().pp(), cfg_.parallel.compression.type};
+  return {grid_.layout().dp(), grid_.layout().tp(), grid_.layout().pp(), cfg_.parallel.compression.type, stage_first_};
 }
 
 void ClassificationTask::save(const std::string& name, const TrainState& state) {
@@ -177,8 +178,9 @@ TrainState ClassificationTask::restore(const CheckpointInfo& ckpt) {
     loadRankState(readCheckpointFile(ckpt, file), ckpt.dir + "/" + file,
                   reducer != nullptr ? &reducer->compressor() : nullptr, cfg_.parallel.compression.type);
   } else {
-    // Another layout: no rank here has the buckets (or the shard of the data)
-    // a saved rank state belongs to. Fresh streams, the same on every run.
+    // Another layout (or stage cut): no rank here has the buckets, the parts
+    // or the shard of the data a saved rank state belongs to. Fresh streams,
+    // the same on every run.
     at::manual_seed(static_cast<uint64_t>(cfg_.run.seed) + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(saved.step) +
                     1000003ull * static_cast<uint64_t>(grid_.coord().dp) + 7919ull * static_cast<uint64_t>(grid_.coord().pp));
     core::log::warn0("{} was written at {}, this run is {}: parameters and Adam moments resliced, RNG streams "

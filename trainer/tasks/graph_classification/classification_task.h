@@ -78,6 +78,7 @@ class ClassificationTask final : public Task, public Checkpointing {
   const core::graph::PreparedData& data_;
   parallel::ParallelGrid grid_;
   std::unique_ptr<parallel::pipeline::StageLink> link_;  // pipeline stages only
+  std::vector<int64_t> stage_first_;                     // the first part of each stage
   std::vector<int64_t> train_idx_, val_idx_, test_idx_;
   core::model::GraphClassifier model_{nullptr};
   std::unique_ptr<StepRunner> steps_;
