@@ -4,6 +4,8 @@
 #include <ATen/core/Generator.h>
 #include <unistd.h>
 
+#include <boost/crc.hpp>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -39,7 +41,48 @@ void writeFile(const fs::path& p, const std::string& data) {
 }
 
 bool isStepName(const std::string& n) {
-  return n.rfind("step-", 0) == 0 && n.find(".tmp.") == std::string::npos && n.find(".old.") == std::string::npos;
+  return n.rfind("step-", 0) == 0 && n.find(".tmp.") == std::string::npos && n.find(".old") == std::string::npos;
+}
+
+// Where a replaced name's old folder waits until the new one is in place.
+constexpr const char* kOldSuffix = ".old";
+
+// Size and CRC-32 of a file, read in blocks.
+std::pair<uint64_t, uint32_t> sizeAndCrc(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw CheckpointError(p.string() + ": cannot read");
+  boost::crc_32_type crc;
+  std::vector<char> block(1 << 20);
+  uint64_t bytes = 0;
+  while (in) {
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    const auto n = static_cast<size_t>(in.gcount());
+    crc.process_bytes(block.data(), n);
+    bytes += n;
+  }
+  if (in.bad()) throw CheckpointError(p.string() + ": read failed");
+  return {bytes, crc.checksum()};
+}
+
+// The manifest's entry for `name`, or an error naming the file.
+const nlohmann::json& listed(const CheckpointInfo& ckpt, const std::string& name) {
+  const fs::path p = fs::path(ckpt.dir) / name;
+  if (!isPlainFileName(name)) throw CheckpointError(p.string() + ": not a file name inside the checkpoint folder");
+  if (!ckpt.files.contains(name)) {
+    throw CheckpointError(p.string() + ": not listed in MANIFEST.json, so it cannot be verified; refusing to read it");
+  }
+  if (!fs::exists(p)) throw CheckpointError(p.string() + ": missing (listed in MANIFEST.json)");
+  return ckpt.files.at(name);
+}
+
+void checkAgainst(const fs::path& p, const nlohmann::json& meta, uint64_t bytes, uint32_t crc) {
+  if (bytes != meta.at("bytes").get<uint64_t>() || crc != meta.at("crc32").get<uint32_t>()) {
+    const uint64_t listed_bytes = meta.at("bytes").get<uint64_t>();
+    throw CheckpointError(p.string() + ": checksum mismatch, checkpoint is corrupt (" +
+                          (bytes != listed_bytes ? std::to_string(bytes) + " bytes, MANIFEST.json lists " +
+                                                       std::to_string(listed_bytes)
+                                                 : std::string("CRC-32 differs from MANIFEST.json's")) + ")");
+  }
 }
 
 std::string trimmed(std::string s) {
@@ -49,8 +92,35 @@ std::string trimmed(std::string s) {
 
 }  // namespace
 
-CheckpointManager::CheckpointManager(std::string dir, int64_t keep) : dir_(std::move(dir)), keep_(keep) {
+bool isPlainFileName(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find_first_of(std::string("/\\\0", 3)) == std::string::npos;
+}
+
+CheckpointManager::CheckpointManager(std::string dir, int64_t keep, CheckpointFaults faults)
+    : dir_(std::move(dir)), keep_(keep), faults_(std::move(faults)) {
   fs::create_directories(dir_);
+  recover();
+}
+
+void CheckpointManager::recover() {
+  // Several ranks may do this at once on a shared folder: errors are ignored,
+  // what one did the others find done.
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+    const std::string n = e.path().filename().string();
+    const size_t cut = n.size() - std::string(kOldSuffix).size();
+    if (n.size() <= std::string(kOldSuffix).size() || n.compare(cut, std::string::npos, kOldSuffix) != 0) continue;
+    const fs::path target = fs::path(dir_) / n.substr(0, cut);
+    std::error_code ignored;
+    if (fs::exists(target / "MANIFEST.json", ignored)) {
+      fs::remove_all(e.path(), ignored);  // the new one made it into place
+    } else {
+      core::log::warn("{}: a crash interrupted replacing it; restoring the previous one from {}", target.string(),
+                      e.path().string());
+      fs::remove_all(target, ignored);
+      fs::rename(e.path(), target, ignored);
+    }
+  }
 }
 
 std::string CheckpointManager::stagingDir(const std::string& name) const {
@@ -124,17 +194,7 @@ std::string CheckpointManager::commit(const std::string& name, const CheckpointP
     core::fsyncPath(tmp.string());
     // Into place in one step. An existing checkpoint of that name is exchanged
     // with the new one (then removed), so one of the two is always complete.
-    if (!fs::exists(final_dir)) {
-      fs::rename(tmp, final_dir);
-    } else if (core::exchangePaths(tmp.string(), final_dir.string())) {
-      fs::remove_all(tmp);
-    } else {
-      const fs::path old = fs::path(dir_) / (name + ".old." + std::to_string(::getpid()));
-      fs::rename(final_dir, old);
-      fs::rename(tmp, final_dir);
-      fs::remove_all(old);
-    }
-    core::fsyncPath(dir_);
+    replace(tmp.string(), final_dir.string(), name);
   } catch (const CheckpointError&) {
     discard(name);
     throw;
@@ -153,10 +213,33 @@ std::string CheckpointManager::commit(const std::string& name, const CheckpointP
   return final_dir.string();
 }
 
+void CheckpointManager::replace(const std::string& tmp, const std::string& final_dir, const std::string& name) {
+  if (!fs::exists(final_dir)) {
+    fs::rename(tmp, final_dir);
+  } else if (!faults_.no_exchange && core::exchangePaths(tmp, final_dir)) {
+    fs::remove_all(tmp);
+  } else {
+    // Two renames: the old folder stays complete under <name>.old (readers and
+    // recover() take it while <name> is missing) until the new one is in place.
+    const fs::path old = fs::path(dir_) / (name + kOldSuffix);
+    fs::remove_all(old);  // <name> exists, so this is a leftover
+    fs::rename(final_dir, old);
+    core::fsyncPath(dir_);
+    if (faults_.at) faults_.at("old-aside");
+    fs::rename(tmp, final_dir);
+    core::fsyncPath(dir_);
+    if (faults_.at) faults_.at("new-in-place");
+    fs::remove_all(old);
+  }
+  core::fsyncPath(dir_);
+}
+
 std::optional<std::string> CheckpointManager::latest() const {
   const fs::path p = fs::path(dir_) / "LATEST";
   if (!fs::exists(p)) return std::nullopt;
-  return (fs::path(dir_) / trimmed(readFile(p))).string();
+  const std::string name = trimmed(readFile(p));
+  if (!isPlainFileName(name)) throw CheckpointError(p.string() + ": '" + name + "' is not a checkpoint name in " + dir_);
+  return (fs::path(dir_) / name).string();
 }
 
 std::vector<std::string> CheckpointManager::existing() const {
@@ -177,12 +260,7 @@ std::vector<std::string> CheckpointManager::resumeCandidates() const {
   }
   std::sort(steps.rbegin(), steps.rend());  // zero-padded: lexicographic == numeric
   std::vector<std::string> out;
-  const auto named = latest();
-  if (named) out.push_back(*named);
-  for (const auto& n : steps) {
-    const std::string path = (fs::path(dir_) / n).string();
-    if (!named || path != *named) out.push_back(path);
-  }
+  for (const auto& n : steps) out.push_back((fs::path(dir_) / n).string());
   return out;
 }
 
@@ -192,7 +270,11 @@ void CheckpointManager::clear() {
 }
 
 void CheckpointManager::prune(const std::string& just_written) {
-  const auto named = latest();
+  std::optional<std::string> named;
+  try {
+    named = latest();
+  } catch (const CheckpointError&) {  // a LATEST that names nothing protects nothing
+  }
   const std::string latest_name = named ? fs::path(*named).filename().string() : "";
   std::vector<std::string> removable;
   size_t steps = 0;
@@ -208,56 +290,97 @@ void CheckpointManager::prune(const std::string& just_written) {
   }
 }
 
-CheckpointInfo openCheckpoint(const std::string& path, bool prefer_best) {
-  fs::path dir(path);
+namespace {
+
+// The best checkpoint of a checkpoints folder: best/, or best.old/ while a
+// crash left best/ replaced halfway (see CheckpointManager::replace).
+std::optional<fs::path> bestIn(const fs::path& ck) {
+  for (const char* name : {"best", "best.old"}) {
+    if (fs::exists(ck / name / "MANIFEST.json")) return ck / name;
+  }
+  return std::nullopt;
+}
+
+// The checkpoint folder `path` names: itself, or the best or latest of a run.
+fs::path checkpointDir(const std::string& path, bool prefer_best) {
+  const fs::path dir(path);
   if (!fs::exists(dir)) throw CheckpointError(path + ": checkpoint not found");
-  if (!fs::exists(dir / "MANIFEST.json")) {
-    fs::path ck = fs::exists(dir / "checkpoints") ? dir / "checkpoints" : dir;
-    std::string latest_name;
-    if (fs::exists(ck / "LATEST")) {
-      latest_name = readFile(ck / "LATEST");
-      while (!latest_name.empty() && (latest_name.back() == '\n' || latest_name.back() == '\r')) latest_name.pop_back();
+  if (fs::exists(dir / "MANIFEST.json")) return dir;
+  const fs::path ck = fs::exists(dir / "checkpoints") ? dir / "checkpoints" : dir;
+  const std::optional<fs::path> best = bestIn(ck);
+  if (prefer_best && best) return *best;
+  if (fs::exists(ck / "LATEST")) {
+    const std::string name = trimmed(readFile(ck / "LATEST"));
+    if (!isPlainFileName(name)) {
+      throw CheckpointError((ck / "LATEST").string() + ": '" + name + "' is not a checkpoint name in " + ck.string());
     }
-    if (prefer_best && fs::exists(ck / "best" / "MANIFEST.json")) dir = ck / "best";
-    else if (!latest_name.empty()) dir = ck / latest_name;
-    else if (fs::exists(ck / "best" / "MANIFEST.json")) dir = ck / "best";
-    else throw CheckpointError(path + ": no checkpoint here (no MANIFEST.json, LATEST or best/)");
+    return ck / name;
   }
-  nlohmann::json manifest;
-  try {
-    manifest = nlohmann::json::parse(readFile(dir / "MANIFEST.json"));
-  } catch (const nlohmann::json::exception& e) {
-    throw CheckpointError((dir / "MANIFEST.json").string() + ": unreadable manifest: " + e.what());
-  }
-  const std::string format = manifest.value("format", "");
+  if (best) return *best;
+  throw CheckpointError(path + ": no checkpoint here (no MANIFEST.json, LATEST or best/)");
+}
+
+void checkFormat(const fs::path& where, const std::string& format) {
   if (format == "autoglm-checkpoint-1") {
-    throw CheckpointError((dir / "MANIFEST.json").string() +
-                          ": written by an older autoglm (format autoglm-checkpoint-1, before the model's "
-                          "parameters were named by part); train again or evaluate it with that version");
+    throw CheckpointError(where.string() + ": written by an older autoglm (format autoglm-checkpoint-1, before the "
+                          "model's parameters were named by part); train again or evaluate it with that version");
   }
   if (format == "autoglm-checkpoint-2") {
-    throw CheckpointError((dir / "MANIFEST.json").string() +
-                          ": written by an older autoglm (format autoglm-checkpoint-2, before checkpoints were "
-                          "sharded by layout); train again or evaluate it with that version");
+    throw CheckpointError(where.string() + ": written by an older autoglm (format autoglm-checkpoint-2, before "
+                          "checkpoints were sharded by layout); train again or evaluate it with that version");
   }
-  if (format != kFormat) {
-    throw CheckpointError((dir / "MANIFEST.json").string() + ": unknown checkpoint format '" + format + "'");
-  }
-  for (const auto& [file, meta] : manifest["files"].items()) {
-    const fs::path f = dir / file;
-    if (!fs::exists(f)) throw CheckpointError(f.string() + ": missing (listed in MANIFEST.json)");
-    const std::string data = readFile(f);
-    if (data.size() != meta["bytes"].get<size_t>() ||
-        core::crc32(data.data(), data.size()) != meta["crc32"].get<uint32_t>()) {
-      throw CheckpointError(f.string() + ": checksum mismatch, checkpoint is corrupt");
-    }
-  }
+  if (format != kFormat) throw CheckpointError(where.string() + ": unknown checkpoint format '" + format + "'");
+}
+
+}  // namespace
+
+CheckpointInfo openCheckpoint(const std::string& path, bool prefer_best) {
+  const fs::path dir = checkpointDir(path, prefer_best);
+  const fs::path where = dir / "MANIFEST.json";
   CheckpointInfo info;
   info.dir = dir.string();
-  info.state = nlohmann::json::parse(readFile(dir / "state.json"));
-  info.vocab_tokens = core::splitLines(readFile(dir / "vocab.txt"));
-  info.label_names = core::splitLines(readFile(dir / "labels.txt"));
-  info.config_yaml = readFile(dir / "config.yaml");
+  try {
+    const nlohmann::json manifest = nlohmann::json::parse(readFile(where));
+    checkFormat(where, manifest.value("format", ""));
+    info.files = manifest.at("files");
+    if (!info.files.is_object()) throw CheckpointError(where.string() + ": 'files' is not an object");
+    for (const auto& [file, meta] : info.files.items()) {
+      if (!isPlainFileName(file)) {
+        throw CheckpointError(where.string() + ": file name '" + file +
+                              "' is not a plain name inside the checkpoint folder; refusing the checkpoint");
+      }
+      const fs::path f = dir / file;
+      if (!fs::exists(f)) throw CheckpointError(f.string() + ": missing (listed in MANIFEST.json)");
+      const auto [bytes, crc] = sizeAndCrc(f);
+      checkAgainst(f, meta, bytes, crc);
+    }
+    info.state = nlohmann::json::parse(readCheckpointFile(info, "state.json"));
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError(where.string() + ": unreadable manifest or state: " + e.what());
+  }
+  info.vocab_tokens = core::splitLines(readCheckpointFile(info, "vocab.txt"));
+  info.label_names = core::splitLines(readCheckpointFile(info, "labels.txt"));
+  info.config_yaml = readCheckpointFile(info, "config.yaml");
+  return info;
+}
+
+nlohmann::json checkpointInfoJson(const CheckpointInfo& info) {
+  return {{"dir", info.dir},       {"state", info.state},        {"vocab", info.vocab_tokens},
+          {"labels", info.label_names}, {"config", info.config_yaml}, {"files", info.files}};
+}
+
+CheckpointInfo checkpointInfoFromJson(const nlohmann::json& j) {
+  CheckpointInfo info;
+  try {
+    info.dir = j.at("dir");
+    info.state = j.at("state");
+    info.vocab_tokens = j.at("vocab").get<std::vector<std::string>>();
+    info.label_names = j.at("labels").get<std::vector<std::string>>();
+    info.config_yaml = j.at("config");
+    info.files = j.at("files");
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError(std::string("checkpoint description from world rank 0: ") + e.what());
+  }
   return info;
 }
 
@@ -278,9 +401,27 @@ void setCpuRngState(const at::Tensor& state) {
 namespace autoglm::trainer {
 
 std::string readCheckpointFile(const CheckpointInfo& ckpt, const std::string& name) {
+  const nlohmann::json& meta = listed(ckpt, name);
   const fs::path p = fs::path(ckpt.dir) / name;
-  if (!fs::exists(p)) throw CheckpointError(p.string() + ": missing from the checkpoint");
-  return readFile(p);
+  std::string data = readFile(p);
+  try {
+    checkAgainst(p, meta, data.size(), core::crc32(data.data(), data.size()));
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError(p.string() + ": MANIFEST.json entry unreadable: " + e.what());
+  }
+  return data;
+}
+
+std::string verifiedCheckpointPath(const CheckpointInfo& ckpt, const std::string& name) {
+  const nlohmann::json& meta = listed(ckpt, name);
+  const fs::path p = fs::path(ckpt.dir) / name;
+  const auto [bytes, crc] = sizeAndCrc(p);
+  try {
+    checkAgainst(p, meta, bytes, crc);
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError(p.string() + ": MANIFEST.json entry unreadable: " + e.what());
+  }
+  return p.string();
 }
 
 }  // namespace autoglm::trainer

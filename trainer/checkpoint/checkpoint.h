@@ -13,13 +13,20 @@
 // in one step (a new name: rename; an existing name: an atomic exchange with
 // the old one, which is then removed), and replaces the LATEST pointer
 // atomically, so a crash never leaves a partial checkpoint that looks complete
-// nor loses the previous one. Pruning never removes the checkpoint just
-// written, the one LATEST names, or best/. Loading verifies the manifest
-// first; resuming takes the newest checkpoint that verifies.
+// nor loses the previous one. Where the file system cannot exchange (NFS,
+// Lustre) the old folder is first renamed to <name>.old, which readers take
+// while <name> is missing and which start-up (CheckpointManager's constructor)
+// moves back, so a crash between the two renames never loses best/. Pruning
+// never removes the checkpoint just written, the one LATEST names, or best/.
+// Loading verifies the manifest first: its file names must be plain names
+// inside the folder, and every file read must be listed and match its size and
+// CRC-32. Resuming takes the newest step checkpoint that verifies (LATEST is
+// only a pointer for people and tools; a newer complete one wins).
 
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -38,10 +45,21 @@ struct CheckpointPayload {
   std::vector<std::pair<std::string, std::string>> extra_files;
 };
 
+// Test seams of CheckpointManager: what a file system without RENAME_EXCHANGE
+// does, and a crash between the steps of replacing a name.
+struct CheckpointFaults {
+  bool no_exchange = false;
+  // Called with "old-aside" (the old folder renamed to <name>.old) and
+  // "new-in-place" (the new one renamed to <name>, the old not yet removed);
+  // a hook that throws stands for a crash there (nothing is cleaned up).
+  std::function<void(const std::string& step)> at;
+};
+
 class CheckpointManager {
  public:
   // dir: <run.out_dir>/checkpoints; keep: how many step-* checkpoints to keep.
-  CheckpointManager(std::string dir, int64_t keep);
+  // Recovers a name a crash left half replaced (<name>.old without <name>).
+  CheckpointManager(std::string dir, int64_t keep, CheckpointFaults faults = {});
 
   // Saves as <dir>/<name> ("step-00000120" or "best"); step-* names update
   // LATEST. save() is prepare() then commit(); with several writers, prepare()
@@ -58,8 +76,8 @@ class CheckpointManager {
   void discard(const std::string& name);
   // Directory LATEST names, if any.
   std::optional<std::string> latest() const;
-  // Step checkpoint folders to resume from, best first: the one LATEST names,
-  // then the others by decreasing step.
+  // Step checkpoint folders to resume from, newest step first (the caller
+  // takes the first that verifies).
   std::vector<std::string> resumeCandidates() const;
   // Names of what a run left here (step-* folders and best), sorted.
   std::vector<std::string> existing() const;
@@ -69,8 +87,11 @@ class CheckpointManager {
 
  private:
   void prune(const std::string& just_written);
+  void replace(const std::string& tmp, const std::string& final_dir, const std::string& name);
+  void recover();
   std::string dir_;
   int64_t keep_;
+  CheckpointFaults faults_;
 };
 
 struct CheckpointInfo {
@@ -79,7 +100,18 @@ struct CheckpointInfo {
   std::vector<std::string> vocab_tokens;
   std::vector<std::string> label_names;
   std::string config_yaml;
+  // MANIFEST.json's "files": {name: {"bytes": n, "crc32": c}}; what may be read.
+  nlohmann::json files = nlohmann::json::object();
 };
+
+// What a rank that cannot see the folder needs of an opened checkpoint (all of
+// CheckpointInfo), as JSON to send, and back.
+nlohmann::json checkpointInfoJson(const CheckpointInfo& info);
+CheckpointInfo checkpointInfoFromJson(const nlohmann::json& j);
+
+// A manifest's (or LATEST's) file name is one plain component: not empty, no
+// '/' or '\\', not "." or "..", no NUL; anything else could leave the folder.
+bool isPlainFileName(const std::string& name);
 
 // Accepts a checkpoint directory, or a run directory (then its best checkpoint
 // when prefer_best, else the latest). Verifies the manifest. Throws CheckpointError.
@@ -88,8 +120,12 @@ CheckpointInfo openCheckpoint(const std::string& path, bool prefer_best);
 // set under its lock.
 at::Tensor cpuRngState();
 void setCpuRngState(const at::Tensor& state);
-// Bytes of one file of the checkpoint (checked by the manifest when opened).
-// Throws CheckpointError naming the file when it is missing.
+// Bytes of one file of the checkpoint, checked against the manifest as read.
+// Throws CheckpointError naming the file when the manifest does not list it, it
+// is missing, or its size or CRC-32 differ.
 std::string readCheckpointFile(const CheckpointInfo& ckpt, const std::string& name);
+// The path of a file of the checkpoint after checking it as readCheckpointFile
+// does, in blocks (for files read by another reader, the shard archives).
+std::string verifiedCheckpointPath(const CheckpointInfo& ckpt, const std::string& name);
 
 }  // namespace autoglm::trainer

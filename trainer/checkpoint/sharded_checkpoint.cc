@@ -1,20 +1,17 @@
 #include "trainer/checkpoint/sharded_checkpoint.h"
 
-#include <ATen/Functions.h>
 #include <spdlog/fmt/fmt.h>
-#include <torch/optim/adam.h>
-#include <torch/optim/adamw.h>
 #include <torch/serialize.h>
 
 #include <filesystem>
-#include <map>
-#include <memory>
 #include <optional>
 #include <sstream>
 
+#include "comm/chunked_bytes.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/hash.h"
+#include "trainer/checkpoint/param_state.h"
 #include "trainer/checkpoint/rank_state.h"
 
 namespace autoglm::trainer {
@@ -24,50 +21,6 @@ namespace {
 
 using core::model::GraphClassifierImpl;
 using core::model::ParamShard;
-
-// "block0.proj.weight" -> the part's slice of it, or nothing (the whole tensor).
-// A parameter of the model itself, outside every part ("learned_edge_scale"),
-// is never sharded.
-std::optional<ParamShard> shardOfParam(const GraphClassifierImpl& model, const std::string& name) {
-  const auto dot = name.find('.');
-  if (dot == std::string::npos) return std::nullopt;
-  return model.part(name.substr(0, dot))->shardOf(name.substr(dot + 1));
-}
-
-std::string stateKey(const at::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
-
-// Adam and AdamW keep the same per-parameter state in different types.
-struct Moments {
-  int64_t step = 0;
-  std::vector<std::pair<std::string, at::Tensor>> tensors;
-};
-
-template <class S>
-Moments momentsFrom(const S& s) {
-  Moments m{s.step(), {{"exp_avg", s.exp_avg()}, {"exp_avg_sq", s.exp_avg_sq()}}};
-  if (s.max_exp_avg_sq().defined()) m.tensors.emplace_back("max_exp_avg_sq", s.max_exp_avg_sq());
-  return m;
-}
-
-std::optional<Moments> momentsOf(torch::optim::Optimizer& opt, const at::Tensor& p) {
-  auto it = opt.state().find(stateKey(p));
-  if (it == opt.state().end()) return std::nullopt;  // not stepped yet
-  if (const auto* s = dynamic_cast<const torch::optim::AdamWParamState*>(it->second.get())) return momentsFrom(*s);
-  if (const auto* s = dynamic_cast<const torch::optim::AdamParamState*>(it->second.get())) return momentsFrom(*s);
-  throw CheckpointError("checkpoint: the optimizer's state is neither Adam's nor AdamW's");
-}
-
-template <class S>
-std::unique_ptr<torch::optim::OptimizerParamState> stateFrom(const Moments& m) {
-  auto s = std::make_unique<S>();
-  s->step(m.step);
-  for (const auto& [name, t] : m.tensors) {
-    if (name == "exp_avg") s->exp_avg(t);
-    if (name == "exp_avg_sq") s->exp_avg_sq(t);
-    if (name == "max_exp_avg_sq") s->max_exp_avg_sq(t);
-  }
-  return s;
-}
 
 struct ShardContents {
   std::string bytes;
@@ -86,8 +39,8 @@ ShardContents shardContents(GraphClassifierImpl& model, torch::optim::Optimizer*
     std::vector<int64_t> shape = p.sizes().vec();
     if (shard) shape[static_cast<size_t>(shard->dim)] = shard->full_size;
     const std::string key = "p" + std::to_string(i);
-    nlohmann::json piece = {{"file", file}, {"key", key}, {"shape", shape},
-                            {"dim", shard ? shard->dim : -1}, {"offset", shard ? shard->offset : 0}};
+    nlohmann::json piece = {{"file", file}, {"key", key}, {"shape", shape}, {"dim", shard ? shard->dim : -1},
+                            {"offset", shard ? shard->offset : 0}, {"length", shard ? p.size(shard->dim) : 0}};
     a.write(key, p.detach());
     if (opt != nullptr) {
       if (const auto m = momentsOf(*opt, p)) {
@@ -109,7 +62,7 @@ ShardContents shardContents(GraphClassifierImpl& model, torch::optim::Optimizer*
 
 // World rank 0's message (empty: success), on every rank.
 void throwIfRootFailed(const parallel::ParallelGrid& g, const std::string& root_error) {
-  const std::string error = comm::allgatherStrings(g.world(), g.worldRank() == 0 ? root_error : std::string())[0];
+  const std::string error = comm::broadcastBytes(g.world(), g.worldRank() == 0 ? root_error : std::string(), 0);
   if (!error.empty()) throw CheckpointError(error);
 }
 
@@ -153,84 +106,24 @@ std::string commitOnRoot(CheckpointManager& m, const std::string& name, Checkpoi
       for (const auto& piece : pieces) tensors[tensor].push_back(piece);
     }
   }
-  const nlohmann::json doc = {{"dp", layout.dp},   {"tp", layout.tp},           {"pp", layout.pp},
-                              {"compression", core::enumName(layout.compression)}, {"tensors", tensors}};
+  nlohmann::json doc = layoutJson(layout);
+  doc["tensors"] = tensors;
   p.extra_files.emplace_back("layout.json", doc.dump(1));
   for (size_t r = 0; r < rank_states.size(); ++r) p.extra_files.emplace_back(rankFileName(static_cast<int>(r)), rank_states[r]);
   return m.commit(name, p, files);
 }
 
-class ShardReader {
- public:
-  explicit ShardReader(std::string dir) : dir_(std::move(dir)) {}
-  at::Tensor read(const std::string& file, const std::string& key) {
-    const std::string path = (fs::path(dir_) / file).string();
-    auto& a = archives_[file];
-    try {
-      if (!a) {
-        a = std::make_unique<torch::serialize::InputArchive>();
-        a->load_from(path);
-      }
-      at::Tensor t;
-      if (!a->try_read(key, t)) throw CheckpointError(path + ": no tensor '" + key + "' (layout.json names it)");
-      return t;
-    } catch (const c10::Error& e) {
-      throw CheckpointError(path + ": unreadable shard: " + e.what_without_backtrace());
-    }
-  }
-
- private:
-  std::string dir_;
-  std::map<std::string, std::unique_ptr<torch::serialize::InputArchive>> archives_;
-};
-
-std::string shapeString(at::IntArrayRef s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
-
-// The whole tensor `name` (or one of its Adam moments) from its pieces; undefined
-// when the pieces hold no such moment.
-at::Tensor assemble(const nlohmann::json& pieces, const std::string& moment, ShardReader& reader,
-                    const std::string& where, const std::string& name) {
-  const auto shape = pieces.at(0).at("shape").get<std::vector<int64_t>>();
-  at::Tensor full;
-  int64_t covered = 0, dim = -1;
-  for (const auto& piece : pieces) {
-    const std::string key = moment.empty() ? piece.at("key").get<std::string>()
-                                           : piece.value("moments", nlohmann::json::object()).value(moment, "");
-    if (key.empty()) return {};
-    at::Tensor t = reader.read(piece.at("file").get<std::string>(), key);
-    dim = piece.at("dim").get<int64_t>();
-    if (dim < 0) return t;
-    if (!full.defined()) full = at::empty(shape, t.options());
-    full.narrow(dim, piece.at("offset").get<int64_t>(), t.size(dim)).copy_(t);
-    covered += t.size(dim);
-  }
-  if (covered != shape[static_cast<size_t>(dim)]) {
-    throw CheckpointError(fmt::format("{}: the slices of {} cover {} of its {} entries along dimension {}", where,
-                                      name, covered, shape[static_cast<size_t>(dim)], dim));
-  }
-  return full;
-}
-
-// The slice of `full` this process's parameter holds.
-at::Tensor localSlice(const at::Tensor& full, const std::optional<ParamShard>& shard, const at::Tensor& param,
-                      const std::string& where, const std::string& name) {
-  at::Tensor t = full;
-  if (shard && full.dim() > shard->dim && full.size(shard->dim) == shard->full_size) {
-    t = full.narrow(shard->dim, shard->offset, param.size(shard->dim));
-  }
-  if (t.sizes() != param.sizes()) {
-    throw CheckpointError(fmt::format("{}: {} has shape {} in the checkpoint, this model's is {}{}; model settings "
-                                      "must match the checkpoint's",
-                                      where, name, shapeString(full.sizes()),
-                                      shard ? "a slice of " : "", shapeString(param.sizes())));
-  }
-  return t;
-}
-
 }  // namespace
 
 std::string CheckpointLayout::str() const {
-  return fmt::format("(dp,tp,pp)=({},{},{}) compression {}", dp, tp, pp, core::enumName(compression));
+  std::string cut;
+  if (pp > 1) cut = stage_first.empty() ? " stages unknown" : fmt::format(" stages from parts {}", fmt::join(stage_first, ","));
+  return fmt::format("(dp,tp,pp)=({},{},{}){} compression {}", dp, tp, pp, cut, core::enumName(compression));
+}
+
+nlohmann::json layoutJson(const CheckpointLayout& l) {
+  return {{"dp", l.dp}, {"tp", l.tp}, {"pp", l.pp}, {"compression", core::enumName(l.compression)},
+          {"stage_first", l.stage_first}};
 }
 
 std::string shardFileName(int tp_rank, int pp_rank) { return fmt::format("shard-tp{:02d}-pp{:02d}.pt", tp_rank, pp_rank); }
@@ -249,8 +142,9 @@ std::string saveShardedCheckpoint(CheckpointManager& manager, const std::string&
   }
   throwIfRootFailed(g, error);
   const nlohmann::json mine = writeOwnShard(manager.stagingDir(name), s);
-  const std::vector<std::string> metas = comm::allgatherStrings(g.world(), mine.dump());
-  const std::vector<std::string> rank_states = comm::allgatherStrings(g.world(), s.rank_state);
+  // Only the writer needs what the others hold: gathered to it alone, in chunks.
+  const std::vector<std::string> metas = comm::gatherBytes(g.world(), mine.dump(), 0, s.chunks);
+  const std::vector<std::string> rank_states = comm::gatherBytes(g.world(), s.rank_state, 0, s.chunks);
   std::string dir;
   if (root) {
     try {
@@ -271,7 +165,11 @@ CheckpointLayout layoutOf(const nlohmann::json& j) {
   const std::string name = j.at("compression").get<std::string>();
   const std::optional<CompressionType> type = core::parseEnum<CompressionType>(name);
   if (!type) throw CheckpointError("layout.json: 'compression': unknown value '" + name + "'");
-  return {j.at("dp").get<int64_t>(), j.at("tp").get<int64_t>(), j.at("pp").get<int64_t>(), *type};
+  CheckpointLayout l{j.at("dp").get<int64_t>(), j.at("tp").get<int64_t>(), j.at("pp").get<int64_t>(), *type, {}};
+  // Written before the stage cut was part of the layout: known only without pp.
+  if (j.contains("stage_first")) l.stage_first = j.at("stage_first").get<std::vector<int64_t>>();
+  else if (l.pp == 1) l.stage_first = {0};
+  return l;
 }
 
 nlohmann::json readLayoutJson(const CheckpointInfo& ckpt) {
@@ -293,45 +191,24 @@ CheckpointLayout checkpointLayout(const CheckpointInfo& ckpt) {
   }
 }
 
+CheckpointLayout layoutFromJson(const nlohmann::json& j) {
+  try {
+    return layoutOf(j);
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError(std::string("layout: ") + e.what());
+  }
+}
+
 CheckpointLayout loadShardedModel(const CheckpointInfo& ckpt, GraphClassifierImpl& model,
                                   torch::optim::Optimizer* optimizer) {
   const std::string where = ckpt.dir + "/layout.json";
   const nlohmann::json doc = readLayoutJson(ckpt);
-  nlohmann::json tensors;
   CheckpointLayout written;
   try {
-    tensors = doc.at("tensors");
     written = layoutOf(doc);
+    loadModelSlices(ckpt, doc.at("tensors"), model, optimizer);
   } catch (const nlohmann::json::exception& e) {
     throw CheckpointError(where + ": " + e.what());
-  }
-  const bool adamw = dynamic_cast<torch::optim::AdamW*>(optimizer) != nullptr;
-  if (optimizer != nullptr && !adamw && dynamic_cast<torch::optim::Adam*>(optimizer) == nullptr) {
-    throw CheckpointError(ckpt.dir + ": only Adam and AdamW state can be restored");
-  }
-  ShardReader reader(ckpt.dir);
-  torch::NoGradGuard no_grad;
-  for (auto& item : model.named_parameters()) {
-    const std::string& name = item.key();
-    if (!tensors.contains(name)) {
-      throw CheckpointError(where + ": no tensor " + name + "; model settings must match the checkpoint's");
-    }
-    const nlohmann::json& pieces = tensors[name];
-    try {
-      const std::optional<ParamShard> shard = shardOfParam(model, name);
-      at::Tensor& p = item.value();
-      p.copy_(localSlice(assemble(pieces, "", reader, where, name), shard, p, where, name));
-      if (optimizer == nullptr || !pieces.at(0).contains("step")) continue;
-      Moments m{pieces.at(0).at("step").get<int64_t>(), {}};
-      for (const char* moment : {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}) {
-        const at::Tensor full = assemble(pieces, moment, reader, where, name + " (" + moment + ")");
-        if (full.defined()) m.tensors.emplace_back(moment, localSlice(full, shard, p, where, name).contiguous().clone());
-      }
-      optimizer->state()[stateKey(p)] = adamw ? stateFrom<torch::optim::AdamWParamState>(m)
-                                             : stateFrom<torch::optim::AdamParamState>(m);
-    } catch (const nlohmann::json::exception& e) {
-      throw CheckpointError(where + ": " + name + ": " + e.what());
-    }
   }
   return written;
 }

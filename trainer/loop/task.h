@@ -30,11 +30,10 @@
 #include <vector>
 
 #include "parallel/run_observer.h"
+#include "trainer/checkpoint/checkpoint.h"
 #include "trainer/loop/train_state.h"
 
 namespace autoglm::trainer {
-
-struct CheckpointInfo;
 
 // One epoch's batches, as the loop sees them.
 struct EpochPlan {
@@ -84,8 +83,11 @@ class Checkpointing {
   virtual void save(const std::string& name, const TrainState& state) = 0;
   // Restores the model and optimizer of `ckpt` and returns its train state.
   virtual TrainState restore(const CheckpointInfo& ckpt) = 0;
-  // Every rank confirms it restored the same checkpoint (no shared disk).
-  virtual void confirmSame(const CheckpointInfo& ckpt, const TrainState& state) = 0;
+  // The checkpoint the root chose to resume from, on every rank (the others
+  // may not see the root's disk: data parallel needs no shared file system).
+  // on_root: the root's choice; error: why it has none. Throws CheckpointError
+  // with the root's error on every rank when it has none.
+  virtual CheckpointInfo fromRoot(const std::optional<CheckpointInfo>& on_root, const std::string& error) = 0;
   // Fine-tuning (--init-from): start from this checkpoint's parameters.
   virtual void initFrom(const CheckpointInfo& ckpt) = 0;
   // Every rank waits for the others (after rank 0 cleared an out_dir).

@@ -175,29 +175,35 @@ void Trainer::refuseUsedOutDir(bool overwrite) {
                     "replace them");
 }
 
+// The root takes the newest step checkpoint that verifies (LATEST is not
+// trusted over a newer complete one); every rank gets its choice.
 void Trainer::resumeFromNewest() {
-  if (task_->checkpointing() == nullptr) throw ConfigError("this model kind starts from scratch: drop --resume");
-  const std::vector<std::string> candidates = ckpt_->resumeCandidates();
-  if (candidates.empty()) {
-    throw CheckpointError(ckpt_->dir() + ": --resume given but no checkpoint exists (LATEST missing)");
-  }
-  std::string skipped;
-  for (const auto& dir : candidates) {
-    CheckpointInfo info;
-    try {
-      info = openCheckpoint(dir, /*prefer_best=*/false);
-    } catch (const CheckpointError& e) {
-      core::log::warn("skipping checkpoint {}: {}", dir, e.what());
-      skipped += std::string(skipped.empty() ? "" : "; ") + e.what();
-      continue;
+  Checkpointing* cp = task_->checkpointing();
+  if (cp == nullptr) throw ConfigError("this model kind starts from scratch: drop --resume");
+  std::optional<CheckpointInfo> chosen;
+  std::string error;
+  if (task_->root()) {
+    const std::vector<std::string> candidates = ckpt_->resumeCandidates();
+    std::string skipped;
+    for (const auto& dir : candidates) {
+      try {
+        chosen = openCheckpoint(dir, /*prefer_best=*/false);
+        break;
+      } catch (const CheckpointError& e) {
+        core::log::warn("skipping checkpoint {}: {}", dir, e.what());
+        skipped += std::string(skipped.empty() ? "" : "; ") + e.what();
+      }
     }
-    restore(info);
-    task_->checkpointing()->confirmSame(info, state_);
-    core::log::info0("resumed from {} at step {} (epoch {}, batch {})", info.dir, state_.step, state_.epoch + 1,
-                     state_.batch_in_epoch);
-    return;
+    if (candidates.empty()) {
+      error = ckpt_->dir() + ": --resume given but no checkpoint exists (no step-* folder)";
+    } else if (!chosen) {
+      error = ckpt_->dir() + ": --resume found no checkpoint that verifies (" + skipped + ")";
+    }
   }
-  throw CheckpointError(ckpt_->dir() + ": --resume found no checkpoint that verifies (" + skipped + ")");
+  const CheckpointInfo info = cp->fromRoot(chosen, error);
+  restore(info);
+  core::log::info0("resumed from {} at step {} (epoch {}, batch {})", info.dir, state_.step, state_.epoch + 1,
+                   state_.batch_in_epoch);
 }
 
 FitResult Trainer::fit(bool resume, bool overwrite) {

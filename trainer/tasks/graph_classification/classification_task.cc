@@ -10,7 +10,9 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "parallel/data_parallel/distributed_sampler.h"
+#include "comm/chunked_bytes.h"
 #include "trainer/checkpoint/rank_state.h"
+#include "trainer/checkpoint/shared_dir.h"
 #include "trainer/tasks/pretrain/pretrainer.h"
 #include "trainer/tasks/graph_classification/model_builder.h"
 
@@ -38,8 +40,14 @@ ClassificationTask::ClassificationTask(const ExperimentConfig& cfg, const core::
                                &val_idx_);
   if (train_idx_.empty()) throw DataError(data.cache_path + ": no training graphs left after the validation split");
 
+  if (grid_.modelParallel() && grid_.world().size() > 1) {
+    // Each shard's rank writes into the checkpoint folder: fail now, not at the first checkpoint.
+    checkSharedDir(grid_.world(), ckpt_.dir(), cfg.run.out_dir,
+                   fmt::format("parallel.tp={} parallel.pp={}", grid_.layout().tp(), grid_.layout().pp()));
+  }
   const BuiltModel built = buildModel(cfg_, data, train_idx_, grid_);
   model_ = built.model;
+  for (size_t f : built.stages.first) stage_first_.push_back(static_cast<int64_t>(f));
   // Every data-parallel replica starts from rank 0's parameters, then draws its
   // own dropout masks; the ranks of a tensor-parallel group draw alike.
   const int pp_rank = grid_.coord().pp;
@@ -145,7 +153,7 @@ nlohmann::json ClassificationTask::epochMetrics(const EpochReport& r) const {
 }
 
 CheckpointLayout ClassificationTask::layout() const {
-  return {grid_.layout().dp(), grid_.layout().tp(), grid_.layout().pp(), cfg_.parallel.compression.type};
+  return {grid_.layout().dp(), grid_.layout().tp(), grid_.layout().pp(), cfg_.parallel.compression.type, stage_first_};
 }
 
 void ClassificationTask::save(const std::string& name, const TrainState& state) {
@@ -170,15 +178,21 @@ TrainState ClassificationTask::restore(const CheckpointInfo& ckpt) {
                           "resume with the same data and vocab settings");
   }
   const TrainState saved = TrainState::fromJson(ckpt.state, ckpt.dir + "/state.json");
-  const CheckpointLayout was = loadShardedModel(ckpt, *model_, &steps_->optimizer());
-  if (was == layout()) {
-    auto* reducer = steps_->reducer();
-    const std::string file = rankFileName(grid_.worldRank());
-    loadRankState(readCheckpointFile(ckpt, file), ckpt.dir + "/" + file,
-                  reducer != nullptr ? &reducer->compressor() : nullptr, cfg_.parallel.compression.type);
+  CheckpointLayout was;
+  if (rootReadsAlone()) {
+    std::string written;
+    if (root()) written = layoutJson(loadShardedModel(ckpt, *model_, &steps_->optimizer())).dump();
+    was = layoutFromJson(nlohmann::json::parse(comm::broadcastBytes(grid_.world(), written, 0)));
+    broadcastModelState(grid_.world(), *model_, &steps_->optimizer(), 0);
   } else {
-    // Another layout: no rank here has the buckets (or the shard of the data)
-    // a saved rank state belongs to. Fresh streams, the same on every run.
+    was = loadShardedModel(ckpt, *model_, &steps_->optimizer());
+  }
+  if (was == layout()) {
+    restoreRankState(ckpt);
+  } else {
+    // Another layout (or stage cut): no rank here has the buckets, the parts
+    // or the shard of the data a saved rank state belongs to. Fresh streams,
+    // the same on every run.
     at::manual_seed(static_cast<uint64_t>(cfg_.run.seed) + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(saved.step) +
                     1000003ull * static_cast<uint64_t>(grid_.coord().dp) + 7919ull * static_cast<uint64_t>(grid_.coord().pp));
     core::log::warn0("{} was written at {}, this run is {}: parameters and Adam moments resliced, RNG streams "
@@ -189,8 +203,30 @@ TrainState ClassificationTask::restore(const CheckpointInfo& ckpt) {
   return saved;
 }
 
+void ClassificationTask::restoreRankState(const CheckpointInfo& ckpt) {
+  const std::string file = rankFileName(grid_.worldRank());
+  std::string bytes;
+  if (rootReadsAlone()) {
+    std::vector<std::string> all;
+    if (root()) {
+      for (int r = 0; r < grid_.world().size(); ++r) all.push_back(readCheckpointFile(ckpt, rankFileName(r)));
+    }
+    bytes = comm::scatterBytes(grid_.world(), all, 0);
+  } else {
+    bytes = readCheckpointFile(ckpt, file);
+  }
+  auto* reducer = steps_->reducer();
+  loadRankState(bytes, ckpt.dir + "/" + file, reducer != nullptr ? &reducer->compressor() : nullptr,
+                cfg_.parallel.compression.type);
+}
+
 void ClassificationTask::initFrom(const CheckpointInfo& ckpt) {
-  loadShardedModel(ckpt, *model_, nullptr);
+  if (rootReadsAlone()) {
+    if (root()) loadShardedModel(ckpt, *model_, nullptr);
+    broadcastModelState(grid_.world(), *model_, nullptr, 0);
+  } else {
+    loadShardedModel(ckpt, *model_, nullptr);
+  }
   core::log::info0("initialised the model from {}", ckpt.dir);
 }
 
@@ -198,28 +234,16 @@ void ClassificationTask::barrier() {
   grid_.world().barrier({})->wait();
 }
 
-void ClassificationTask::confirmSame(const CheckpointInfo& ckpt, const TrainState& state) {
-  if (grid_.world().size() == 1) return;
-  // Ranks on hosts without a shared file system read their own copies: all must
-  // have restored the same step from the same checkpoint.
-  const std::string name = fs::path(ckpt.dir).filename().string();
-  const std::string id = name + "\n" + ckpt.state.dump();
-  const int64_t mine[2] = {state.step, static_cast<int64_t>(core::crc32(id.data(), id.size()))};
-  at::Tensor t = at::tensor(std::vector<int64_t>{mine[0], mine[1]}, at::TensorOptions().dtype(at::kLong));
-  auto w = grid_.world().allgather(t, {});
-  w->wait();
-  const at::Tensor all = w->result()[0];
-  std::string differ;
-  for (int r = 0; r < grid_.world().size(); ++r) {
-    if (all[r][0].item<int64_t>() != mine[0] || all[r][1].item<int64_t>() != mine[1]) {
-      differ += detail::concat(differ.empty() ? "" : ", ", "rank ", r, " at step ", all[r][0].item<int64_t>());
-    }
+CheckpointInfo ClassificationTask::fromRoot(const std::optional<CheckpointInfo>& on_root, const std::string& error) {
+  if (grid_.world().size() == 1) {
+    if (!on_root) throw CheckpointError(error);
+    return *on_root;
   }
-  if (!differ.empty()) {
-    throw CheckpointError(detail::concat("rank ", grid_.worldRank(), " resumed from ", ckpt.dir, " at step ",
-                                         state.step, " but ", differ, " resumed from another checkpoint; give every "
-                                         "rank the same checkpoint (a shared file system or a copy of it)"));
-  }
+  const nlohmann::json mine = root() ? (on_root ? checkpointInfoJson(*on_root) : nlohmann::json{{"error", error}})
+                                     : nlohmann::json();
+  const nlohmann::json got = nlohmann::json::parse(comm::broadcastBytes(grid_.world(), root() ? mine.dump() : "", 0));
+  if (got.contains("error")) throw CheckpointError("world rank 0: " + got["error"].get<std::string>());
+  return checkpointInfoFromJson(got);
 }
 
 }  // namespace autoglm::trainer

@@ -11,6 +11,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/graph/prepared_data.h"
@@ -55,7 +57,7 @@ class ClassificationTask final : public Task, public Checkpointing {
   Checkpointing* checkpointing() override { return this; }
   void save(const std::string& name, const TrainState& state) override;
   TrainState restore(const CheckpointInfo& ckpt) override;
-  void confirmSame(const CheckpointInfo& ckpt, const TrainState& state) override;
+  CheckpointInfo fromRoot(const std::optional<CheckpointInfo>& on_root, const std::string& error) override;
   void initFrom(const CheckpointInfo& ckpt) override;
   void barrier() override;
   void describeRun(TrainState* state) const override;
@@ -73,11 +75,18 @@ class ClassificationTask final : public Task, public Checkpointing {
 
  private:
   CheckpointLayout layout() const;
+  // Plain data parallel on several ranks: only world rank 0 reads checkpoints
+  // (run.out_dir need not be shared) and sends the others what they need.
+  bool rootReadsAlone() const { return grid_.world().size() > 1 && !grid_.modelParallel(); }
+  // This rank's RNG and compressor state from `ckpt` (read by the root alone
+  // when rootReadsAlone()).
+  void restoreRankState(const CheckpointInfo& ckpt);
 
   ExperimentConfig cfg_;
   const core::graph::PreparedData& data_;
   parallel::ParallelGrid grid_;
   std::unique_ptr<parallel::pipeline::StageLink> link_;  // pipeline stages only
+  std::vector<int64_t> stage_first_;                     // the first part of each stage
   std::vector<int64_t> train_idx_, val_idx_, test_idx_;
   core::model::GraphClassifier model_{nullptr};
   std::unique_ptr<StepRunner> steps_;

@@ -1,0 +1,123 @@
+// The sharded checkpoint at several ranks (run at 1-4 ranks):
+//  - every rank's state reaches the writer (world rank 0) alone, in chunks:
+//    with 333-byte chunks each rank's 10-20 kB rank state crosses many chunk
+//    boundaries and arrives intact in its rank-NNNNN.pt;
+//  - the pipeline's stage cut is part of the layout (4 ranks): a run resumed
+//    at the same (dp,tp,pp) but another cut does not restore rank states that
+//    belong to other parts (with topk compression their residuals do not fit
+//    the buckets of the new cut), and continues like the saved run.
+
+#include <ATen/Functions.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "comm/communicator.h"
+#include "parallel/process_grid.h"
+#include "tests/mpi_test_main.h"
+#include "tests/trainer/test_util.h"
+#include "trainer/checkpoint/rank_state.h"
+#include "trainer/checkpoint/sharded_checkpoint.h"
+#include "trainer/tasks/graph_classification/classifier_trainer.h"
+
+namespace autoglm::trainer {
+namespace {
+namespace fs = std::filesystem;
+
+// A folder every rank names the same (world rank 0's choice), removed at the end.
+class SharedDir {
+ public:
+  SharedDir(comm::Communicator& comm, const std::string& tag) : comm_(comm) {
+    at::Tensor pid = at::full({1}, static_cast<int64_t>(::getpid()), at::TensorOptions().dtype(at::kLong));
+    comm.broadcast(pid, {0})->wait();
+    path_ = fs::temp_directory_path() / ("autoglm_" + tag + "_" + std::to_string(pid.item<int64_t>()));
+    if (comm.rank() == 0) {
+      fs::remove_all(path_);
+      fs::create_directories(path_);
+    }
+    comm.barrier({})->wait();
+  }
+  ~SharedDir() {
+    comm_.barrier({})->wait();
+    if (comm_.rank() == 0) fs::remove_all(path_);
+  }
+  std::string operator/(const std::string& s) const { return (path_ / s).string(); }
+
+ private:
+  comm::Communicator& comm_;
+  fs::path path_;
+};
+
+std::string rankBytes(int rank) {
+  std::string s(static_cast<size_t>(10000 + 3331 * rank), '\0');
+  for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>((i * 13 + static_cast<size_t>(rank) * 101) & 0xff);
+  return s;
+}
+
+TEST(ShardedCheckpoint, RankStatesReachTheWriterInChunks) {
+  auto world = test::worldComm();
+  SharedDir d(*world, "ckpt_chunks");
+  ExperimentConfig cfg = testing::smallR8Config(d / "run");
+  cfg.data.val_fraction = 0.9;
+  const core::graph::PreparedData data = prepareData(cfg);
+  ClassifierTrainer t(cfg, data, world);
+  const parallel::ParallelGrid grid = parallel::ParallelGrid::dataParallel(test::worldComm());
+  CheckpointManager manager(d / "run/checkpoints", 3);
+  CheckpointPayload payload;
+  payload.state = {{"step", 0}};
+  payload.vocab_tokens = data.vocab.tokens();
+  payload.label_names = data.label_names;
+  ShardedSave s;
+  s.grid = &grid;
+  s.model = t.model().get();
+  s.optimizer = &t.steps().optimizer();
+  s.layout = {world->size(), 1, 1, parallel::data_parallel::compression::CompressionType::kNone, {0}};
+  s.rank_state = rankBytes(world->rank());
+  s.chunks.chunk_bytes = 333;
+  saveShardedCheckpoint(manager, "step-00000001", payload, s);
+  if (world->rank() == 0) {
+    const CheckpointInfo ckpt = openCheckpoint(d / "run/checkpoints/step-00000001", false);
+    for (int r = 0; r < world->size(); ++r) {
+      EXPECT_EQ(readCheckpointFile(ckpt, rankFileName(r)), rankBytes(r)) << "rank " << r;
+    }
+    EXPECT_EQ(checkpointLayout(ckpt), s.layout);
+  }
+}
+
+TEST(ShardedCheckpoint, StageCutIsPartOfTheLayout) {
+  auto world = test::worldComm();
+  if (world->size() != 4) GTEST_SKIP() << "runs at 4 ranks: (dp,tp,pp)=(2,1,2)";
+  SharedDir d(*world, "ckpt_cut");
+  ExperimentConfig cfg = testing::smallShardableConfig(d / "run");
+  cfg.train.patience = 0;
+  cfg.train.batch_graphs = 24;
+  cfg.parallel.dp = 2;
+  cfg.parallel.pp = 2;
+  cfg.parallel.pipeline.micro_batches = 2;
+  cfg.parallel.compression.type = parallel::data_parallel::compression::CompressionType::kTopk;
+  cfg.parallel.pipeline.boundaries = {1};  // embed | block0 block1 readout head
+  const core::graph::PreparedData data = prepareData(cfg);
+  cfg.train.max_steps = 3;
+  {
+    ClassifierTrainer t(cfg, data, parallel::ParallelGrid(world, cfg.parallel));
+    t.fit(false);
+  }
+  if (world->rank() == 0) {
+    const CheckpointInfo ckpt = openCheckpoint(cfg.run.out_dir, false);
+    EXPECT_EQ(checkpointLayout(ckpt).stage_first, (std::vector<int64_t>{0, 1}));
+    EXPECT_EQ(checkpointLayout(ckpt).str(), "(dp,tp,pp)=(2,1,2) stages from parts 0,1 compression topk");
+  }
+  // Same (dp,tp,pp), another cut: resumes and trains on (residuals dropped).
+  ExperimentConfig other = cfg;
+  other.parallel.pipeline.boundaries = {3};  // embed block0 block1 | readout head
+  other.train.max_steps = 5;
+  ClassifierTrainer t(other, data, parallel::ParallelGrid(world, other.parallel));
+  FitResult r;
+  EXPECT_NO_THROW(r = t.fit(true));
+  EXPECT_EQ(r.steps, 5);
+}
+
+}  // namespace
+}  // namespace autoglm::trainer
