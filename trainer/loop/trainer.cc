@@ -154,10 +154,11 @@ bool Trainer::finishEpoch(EpochSummary& s, FitResult* result) {
   return false;
 }
 
+// Rank 0's folder decides (the others may have disks of their own, unread).
 void Trainer::refuseUsedOutDir(bool overwrite) {
   if (task_->checkpointing() == nullptr) return;
-  const std::vector<std::string> found = ckpt_->existing();
-  if (found.empty()) return;
+  const std::vector<std::string> found = task_->root() ? ckpt_->existing() : std::vector<std::string>{};
+  if (!task_->anyRank(!found.empty())) return;
   if (overwrite) {
     if (task_->root()) {
       core::log::warn0("--overwrite: removing {} checkpoint(s) of an earlier run in {}", found.size(), ckpt_->dir());
@@ -170,6 +171,7 @@ void Trainer::refuseUsedOutDir(bool overwrite) {
   std::string names;
   for (size_t i = 0; i < found.size() && i < 3; ++i) names += (i ? ", " : "") + found[i];
   if (found.size() > 3) names += ", ...";
+  if (!task_->root()) names = "see world rank 0's message";
   throw ConfigError("run.out_dir=" + cfg_.run.out_dir + " already holds checkpoints (" + ckpt_->dir() + ": " + names +
                     "); continue that run with --resume, choose another run.out_dir, or pass --overwrite to "
                     "replace them");

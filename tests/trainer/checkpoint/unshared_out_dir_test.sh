@@ -4,7 +4,7 @@
 #   dp   data parallel at 2 ranks trains, stops (train.max_steps), resumes with
 #        --resume (rank 1 has no checkpoint on its disk: world rank 0 reads and
 #        sends it what it needs), and ends with the parameters of an
-#        uninterrupted run.
+#        uninterrupted run; a fresh run is refused or not by rank 0's folder alone.
 #   tp   tensor parallel at 2 ranks is refused at start-up, before training,
 #        with an error naming run.out_dir and the rank and host that do not see
 #        it (exit 2), instead of failing at the first checkpoint.
@@ -47,6 +47,8 @@ dp)
   [[ $status -eq 0 ]] || fail "the resumed run failed (exit $status)"
   grep -q "resumed from $work/A/checkpoints/step-00000025 at step 25" "$work/log" || fail "did not resume at step 25"
   "$build/tests/launch/checkpoint_diff" "$work/ref/checkpoints" "$work/A/checkpoints" 1e-6 || fail "parameters differ"
+  # A fresh run: only rank 0's folder decides whether out_dir is used (rank 1's holds another run).
+  two_hosts "$work/E" "$work/A" --set train.max_steps=2 >"$work/log" 2>&1 || fail "rank 1's own folder refused a fresh run"
   echo "unshared_out_dir_test dp: resumed on rank 0's checkpoint alone, parameters equal to the uninterrupted run"
   ;;
 tp)
