@@ -232,7 +232,9 @@ TEST(Server, AnExceptionInAConnectionIsCountedAndTheServerKeepsServing) {
   FakeEngine engine;
   RunningServer s(testConfig(), engine);
   TestClient bad(s.port);
-  EXPECT_THROW(bad.classify({{"texts", {"throw-int"}}}), beast::system_error);  // closed without an answer
+  const Response res = bad.classify({{"texts", {"throw-int"}}});  // thrown on the prepare pool
+  EXPECT_EQ(res.result_int(), 500);
+  EXPECT_NE(jsonOf(res)["error"].get<std::string>().find("non-standard exception"), std::string::npos) << res.body();
   EXPECT_EQ(s.server.metrics().sessionErrors(), 1u);
   EXPECT_EQ(TestClient(s.port).classify({{"texts", {"fine"}}}).result_int(), 200);
 }
