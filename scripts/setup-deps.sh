@@ -15,6 +15,8 @@ packages=(
   universal-ctags                    # scripts/check-limits.sh (the `limits` test)
   liblink-grammar-dev link-grammar-dictionaries-en   # syntax edges (graph.builder: semantic)
   wordnet-dev wordnet-base           # concept nodes (graph.builder: semantic)
+  prometheus                         # promtool: the serve_metrics_promtool test lints GET /metrics
+  wrk                                # benchmarks/serve/wrk.sh: HTTP load at 64 and 1,024 connections
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy python3-yaml python3-matplotlib iproute2)
