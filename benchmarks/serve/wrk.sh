@@ -10,18 +10,22 @@
 #      (curl), against the server's default serve.max_connections;
 #   3. the same with serve.max_connections=--idle/2, so that half of the idle
 #      connections are over the limit: /healthz must still answer, and the
-#      server's log must hold no line per refused connection.
+#      server's log must hold no line per refused connection;
+#   4. the same with the server's open-file limit at --server-fd-limit (1024,
+#      a common default; serve.max_connections follows it), the case in which
+#      the idle connections used to exhaust the server's descriptors.
 # Prints one "== result:" line per figure.
 #
 #   benchmarks/serve/wrk.sh [options]
 #     --checkpoint DIR   checkpoint (default: train one, 2 epochs of configs/r8_gat.yaml, into a temp dir)
 #     --build DIR        build tree with launch/autoglm (default: build)
 #     --duration-s S     10 (per wrk run); --connections LIST: "64 1024"; --threads N: 2 (wrk threads)
-#     --idle N           2000; --probes N: 20; --num-texts N: 100
+#     --idle N           2000; --probes N: 20; --num-texts N: 100; --server-fd-limit N: 1024
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 checkpoint="" build="$root/build" duration=10 connections="64 1024" wrk_threads=2 idle=2000 probes=20 num_texts=100
+server_fd_limit=1024
 die() { echo "wrk.sh: $*" >&2; exit 1; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -33,6 +37,7 @@ while [[ $# -gt 0 ]]; do
     --idle) idle="$2"; shift 2 ;;
     --probes) probes="$2"; shift 2 ;;
     --num-texts) num_texts="$2"; shift 2 ;;
+    --server-fd-limit) server_fd_limit="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (--help lists them)" ;;
   esac
@@ -87,9 +92,11 @@ end
 LUA
 
 url=""
+fd_limit=""  # the server's open-file limit, when set
 start_server() {  # extra --set arguments
   : > "$tmp/server.out"  # before the child opens it: no stale "serving on" line
-  "$autoglm" serve --checkpoint "$checkpoint" --host 127.0.0.1 --port 0 --set serve.cache_entries=0 "$@" \
+  (if [[ -n "$fd_limit" ]]; then ulimit -n "$fd_limit"; fi
+   exec "$autoglm" serve --checkpoint "$checkpoint" --host 127.0.0.1 --port 0 --set serve.cache_entries=0 "$@") \
     > "$tmp/server.out" 2> "$tmp/server.err" &
   server_pid=$!
   local i
@@ -137,6 +144,7 @@ idle_phase() {  # label, then extra --set arguments
   echo "   $(head -1 "$tmp/holder.out")"
   local open over
   open="$(curl -s -m 5 "$url/metrics" | awk '$1 == "autoglm_connections_open" { print $2 }')"
+  echo "   $(grep -o 'serving up to .*' "$tmp/server.err" | head -1)"
   echo "== result: $label: /healthz with $idle idle connections held ($open open at the server): $(probe_healthz)"
   over="$(grep -c 'over serve.max_connections' "$tmp/server.err" || true)"
   echo "   server log: $(wc -l < "$tmp/server.err") lines, $over of them about connections over serve.max_connections, $(grep -c 'accept failed' "$tmp/server.err" || true) about failed accepts"
@@ -167,3 +175,5 @@ stop_server
 
 idle_phase "default serve.max_connections"
 idle_phase "serve.max_connections=$((idle / 2))" --set serve.max_connections=$((idle / 2))
+fd_limit="$server_fd_limit"
+idle_phase "server at ulimit -n $server_fd_limit, default serve.max_connections"

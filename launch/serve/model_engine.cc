@@ -54,6 +54,10 @@ int runServe(const std::string& checkpoint, const std::vector<std::string>& over
                       ? fmt::format(", early exit at {:.2f}", predictor.config().infer.exit_threshold)
                       : std::string(),
                   cfg.max_batch, cfg.max_wait_ms);
+  const ConnectionLimits& limits = server.connectionLimits();
+  core::log::info("serving up to {} connections (serve.max_connections{}; open-file limit {}), {} I/O and {} "
+                  "prepare threads", limits.served, cfg.max_connections == 0 ? ", from the open-file limit" : "",
+                  limits.open_files, cfg.threads, cfg.prepare_threads);
   std::cout << "serving on http://" << cfg.host << ":" << port << std::endl;
   server.run();
   core::log::info("drained; stopped");
