@@ -179,7 +179,7 @@ void Server::State::acceptFailed(const boost::system::error_code& ec) {
     core::log::warn("serve: accept failed {} time(s) since the last such line: {}; retrying in {} ms "
                     "(backing off to 1 s; {} connection(s) open, serve.max_connections={}, open-file limit {})",
                     *n, ec.message(), retry_after.count(), served.load() + overflow.load(), limits.served,
-                    limits.open_files);
+                    openFileLimit());
   }
   retry_timer.expires_after(retry_after);
   retry_timer.async_wait([this](const boost::system::error_code& e) {

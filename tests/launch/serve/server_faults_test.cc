@@ -4,6 +4,8 @@
 //     /healthz and /metrics still answer, the connections within the limit
 //     keep working, and the log gets no line per refused connection (it got
 //     one per failed accept every 50 ms, and /healthz timed out);
+//   - out of file descriptors, accept backs off and logs one line, not one
+//     every 50 ms, and the server accepts again once descriptors are free;
 //   - idle connections are closed after serve.idle_timeout_s;
 //   - a text whose preparation never ends does not hold up /healthz and
 //     /metrics on a server with one I/O thread (preparation ran on it);
@@ -11,10 +13,17 @@
 
 #include "launch/serve/server.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <sstream>
@@ -110,6 +119,63 @@ TEST(ServerFaults, ConnectionsOverTheLimitGet503WhileHealthzAnswers) {
   // One line for the first connection over the limit; the next is due 10 s later.
   EXPECT_EQ(log.lines("over serve.max_connections"), 1u);
   EXPECT_EQ(log.lines("accept failed"), 0u);
+}
+
+// Lowers this process's soft open-file limit for its lifetime.
+class FileLimit {
+ public:
+  explicit FileLimit(rlim_t soft) {
+    getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit lowered = saved_;
+    lowered.rlim_cur = soft;
+    setrlimit(RLIMIT_NOFILE, &lowered);
+  }
+  ~FileLimit() { setrlimit(RLIMIT_NOFILE, &saved_); }
+  FileLimit(const FileLimit&) = delete;
+  FileLimit& operator=(const FileLimit&) = delete;
+
+ private:
+  rlimit saved_{};
+};
+
+rlim_t highestOpenFd() {
+  rlim_t highest = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    highest = std::max<rlim_t>(highest, std::stoul(e.path().filename().string()));
+  }
+  return highest;
+}
+
+TEST(ServerFaults, OutOfDescriptorsAcceptBacksOffAndLogsOnce) {
+  FakeEngine engine;
+  LogCapture log;
+  auto config = testConfig();
+  config.threads = 1;
+  RunningServer s(config, engine);
+  std::vector<int> held;
+  int client = -1;
+  {
+    FileLimit limit(highestOpenFd() + 8);
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY)) >= 0;) held.push_back(fd);  // every descriptor taken
+    ASSERT_FALSE(held.empty());
+    ::close(held.back());  // one left, for the client: the server cannot accept it
+    held.pop_back();
+    client = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(client, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(s.port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);  // in the listen backlog
+    // Retried after 10, 20, 40, 80 ms: four failures are 150 ms of backing off.
+    ASSERT_TRUE(eventually([&] { return s.server.metrics().acceptErrors() >= 5; }));
+    for (const int fd : held) ::close(fd);
+  }
+  ASSERT_TRUE(eventually([&] { return s.server.metrics().connections() == 1; })) << "the waiting client was never accepted";
+  ::close(client);
+  EXPECT_EQ(TestClient(s.port).request(http::verb::get, "/healthz").result_int(), 200);
+  EXPECT_EQ(log.lines("accept failed"), 1u) << "one line for the first failure; the next is due 10 s later";
+  EXPECT_EQ(log.lines("Too many open files"), 1u);
 }
 
 TEST(ServerFaults, IdleConnectionsAreClosedAfterTheIdleTimeout) {
