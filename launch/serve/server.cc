@@ -217,7 +217,14 @@ void Server::State::admit(tcp::socket socket) {
     (over ? overflow : served).fetch_add(1);
     metrics.setConnections(static_cast<int64_t>(served.load() + overflow.load()));
     registry.add(session);
-    if (over) overflow_sessions.push_back(session);
+    if (over) {
+      if (overflow_sessions.size() >= 4 * limits.overflow) {  // forget those that closed by themselves
+        overflow_sessions.erase(std::remove_if(overflow_sessions.begin(), overflow_sessions.end(),
+                                               [](const std::weak_ptr<Session>& w) { return w.expired(); }),
+                                overflow_sessions.end());
+      }
+      overflow_sessions.push_back(session);
+    }
     session->start();
   } catch (const std::exception& e) {
     metrics.countSessionError();
