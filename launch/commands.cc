@@ -295,4 +295,15 @@ int runPredict(const std::string& checkpoint, const std::vector<std::string>& ov
   return failed > 0 ? 1 : 0;
 }
 
+void addServeAddress(const std::optional<std::string>& host, const std::optional<int>& port,
+                     std::vector<std::string>& overrides) {
+  if (host) {
+    // Single-quoted YAML, so that "::1" or "0.0.0.0" stays a string.
+    std::string quoted = "'";
+    for (const char c : *host) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+    overrides.push_back("serve.host=" + quoted + "'");
+  }
+  if (port) overrides.push_back("serve.port=" + std::to_string(*port));
+}
+
 }  // namespace autoglm::launch

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,5 +59,11 @@ int runEval(const std::string& checkpoint, const std::vector<std::string>& overr
 // "infer.exit_threshold=0.9" and the like.
 int runPredict(const std::string& checkpoint, const std::vector<std::string>& overrides, std::istream& in,
                std::ostream& out);
+
+// `autoglm serve --host H --port P`: appends "serve.host=H" and
+// "serve.port=P" (those given) to `overrides`, after the --set ones, so that
+// the flags win over --set and over the config's serve: section.
+void addServeAddress(const std::optional<std::string>& host, const std::optional<int>& port,
+                     std::vector<std::string>& overrides);
 
 }  // namespace autoglm::launch

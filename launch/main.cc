@@ -11,6 +11,8 @@
 #include <initializer_list>
 #include <memory>
 #include <iostream>
+#include <optional>
+#include <string>
 
 #include "autoglm/config.h"
 #include "comm/mpi/environment.h"
@@ -124,7 +126,12 @@ int main(int argc, char** argv) {
   auto* predict = addCheckpointCommand(app, "predict", "Classify text lines from stdin", "infer.exit_threshold=0.9",
                                        &pred_args);
   auto* serve = addCheckpointCommand(app, "serve", "Serve a checkpoint over HTTP (POST /v1/classify, /healthz, /metrics)",
-                                     "serve.port=0, infer.exit_threshold=0.8", &serve_args);
+                                     "serve.max_batch=32, infer.exit_threshold=0.8", &serve_args);
+  std::optional<int> serve_port;
+  std::optional<std::string> serve_host;
+  serve->add_option("--port,-p", serve_port, "Port to listen on, 0 for any free one (serve.port; wins over --set)")
+      ->check(CLI::Range(0, 65535));
+  serve->add_option("--host", serve_host, "Address to listen on, e.g. 0.0.0.0 (serve.host; wins over --set)");
 
   std::string cmp_a, cmp_b;
   std::vector<std::string> cmp_overrides;
@@ -146,7 +153,10 @@ int main(int argc, char** argv) {
     if (*prepare) return la::runPrepare(prep_args, force);
     if (*eval) return la::runEval(eval_args.checkpoint, eval_args.overrides);
     if (*predict) return la::runPredict(pred_args.checkpoint, pred_args.overrides, std::cin, std::cout);
-    if (*serve) return autoglm::launch::serve::runServe(serve_args.checkpoint, serve_args.overrides);
+    if (*serve) {
+      la::addServeAddress(serve_host, serve_port, serve_args.overrides);
+      return autoglm::launch::serve::runServe(serve_args.checkpoint, serve_args.overrides);
+    }
     if (*compare) return tr::runCompare(cmp_a, cmp_b, cmp_overrides, std::cout);
     if (*show) return la::runConfigShow(show_args, std::cout);
   } catch (const autoglm::ConfigError& e) {

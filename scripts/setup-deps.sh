@@ -16,6 +16,8 @@ packages=(
   liblink-grammar-dev link-grammar-dictionaries-en   # syntax edges (graph.builder: semantic)
   wordnet-dev wordnet-base           # concept nodes (graph.builder: semantic)
   iproute2 socat                     # emulated hosts (scripts/emulate-hosts.sh: namespaces, the rsh stand-in)
+  prometheus                         # promtool: the serve_metrics_promtool test lints GET /metrics
+  wrk                                # benchmarks/serve/wrk.sh: HTTP load at 64 and 1,024 connections
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy python3-yaml python3-matplotlib iproute2)

@@ -133,6 +133,7 @@ echo "round,server,case,clients,texts_per_request,requests,errors,seconds,reques
 url=""
 start_server() {  # $1: server name; sets server_pid and url
   local name="$1" log="$tmp/$1.out"
+  : > "$log"  # before the server's shell opens it: awk below must find it, and no earlier line
   case "$name" in
     autoglm-batched) "$autoglm" serve --checkpoint "$checkpoint" --set serve.port=0 --set serve.cache_entries=0 \
                        "${autoglm_sets[@]}" > "$log" 2> "$tmp/$name.err" & ;;

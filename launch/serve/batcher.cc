@@ -109,7 +109,13 @@ void Batcher::loop() {
   while (true) {
     cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (stopping_) break;
-    if (options_.max_wait.count() > 0 && queue_.size() < options_.max_batch) {
+    // A lone request goes at once: waiting for company that is not there only
+    // adds max_wait to its latency. Texts of several requests in the queue
+    // (they came while the engine was busy, or together) mean clients are
+    // sending concurrently, so the batch waits for more, up to max_wait after
+    // its oldest text came. A request's texts sit together in the queue.
+    const bool company = queue_.front().job != queue_.back().job;
+    if (company && options_.max_wait.count() > 0 && queue_.size() < options_.max_batch) {
       const auto deadline = queue_.front().job->arrived + options_.max_wait;
       cv_.wait_until(lock, deadline, [&] { return stopping_ || queue_.size() >= options_.max_batch; });
       if (stopping_) break;

@@ -5,9 +5,12 @@
 // completes each request once all of its texts are classified. A request's
 // texts may be split over several forward passes.
 //
-// The first queued text waits at most max_wait for others (0: a batch is
-// whatever is queued when the thread comes for it); a batch of max_batch
-// goes at once.
+// The thread looks at the queue only when no forward pass runs. When the
+// queue holds the texts of one request only, they go at once (a lone client
+// never waits for company). When it holds texts of several requests (they
+// came while the engine was busy, or together), the batch waits for more, up
+// to max_wait after its oldest text came (0: a batch is whatever is queued
+// when the thread comes for it); a batch of max_batch goes at once.
 //
 // Admission is separate from submission so that a full queue is refused
 // before the texts are prepared: reserve(n) takes n of the capacity slots or
@@ -35,7 +38,7 @@ class Batcher {
  public:
   struct Options {
     size_t max_batch = 64;                  // inputs per Engine::classify call, >= 1
-    std::chrono::microseconds max_wait{0};  // how long the oldest queued input waits for others
+    std::chrono::microseconds max_wait{0};  // how long the oldest queued input waits for others (several requests queued)
     size_t capacity = 1024;                 // texts reserved or queued, at most
   };
 

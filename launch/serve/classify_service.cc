@@ -16,8 +16,9 @@ struct ClassifyService::Pending {
   Done done;
 };
 
-ClassifyService::ClassifyService(Engine& engine, Batcher& batcher, LruCache& cache, Metrics& metrics)
-    : engine_(engine), batcher_(batcher), cache_(cache), metrics_(metrics) {}
+ClassifyService::ClassifyService(Engine& engine, Batcher& batcher, LruCache& cache, Metrics& metrics,
+                                 boost::asio::any_io_executor prepare)
+    : engine_(engine), batcher_(batcher), cache_(cache), metrics_(metrics), prepare_(std::move(prepare)) {}
 
 void ClassifyService::classify(std::vector<std::string> texts, const boost::asio::any_io_executor& executor,
                                Done done) {
@@ -46,6 +47,17 @@ void ClassifyService::classify(std::vector<std::string> texts, const boost::asio
                                        " (serve.queue_capacity), this request needs " +
                                        std::to_string(p->misses.size()) + "; retry later"));
   }
+  boost::asio::post(prepare_, [this, p, r = std::move(*reservation), executor]() mutable {
+    prepareAndSubmit(p, std::move(r), executor);
+  });
+}
+
+// On the prepare executor. Answers through `executor` in every case.
+void ClassifyService::prepareAndSubmit(const std::shared_ptr<Pending>& p, Batcher::Reservation reservation,
+                                       const boost::asio::any_io_executor& executor) {
+  auto answer = [&](Reply reply) {
+    boost::asio::post(executor, [p, reply = std::move(reply)]() mutable { p->done(std::move(reply)); });
+  };
   std::vector<std::shared_ptr<const PreparedInput>> inputs;
   inputs.reserve(p->misses.size());
   for (const size_t i : p->misses) {
@@ -53,13 +65,16 @@ void ClassifyService::classify(std::vector<std::string> texts, const boost::asio
     try {
       inputs.push_back(engine_.prepare(p->texts[i]));
     } catch (const InputError& e) {
-      return p->done(errorReply(400, where + e.what()));
+      return answer(errorReply(400, where + e.what()));
     } catch (const std::exception& e) {
-      return p->done(errorReply(500, where + "preparing the text failed: " + e.what()));
+      return answer(errorReply(500, where + "preparing the text failed: " + e.what()));
+    } catch (...) {
+      metrics_.countSessionError();
+      return answer(errorReply(500, where + "preparing the text failed with a non-standard exception"));
     }
-    if (!inputs.back()) return p->done(errorReply(500, where + "Engine::prepare returned no input"));
+    if (!inputs.back()) return answer(errorReply(500, where + "Engine::prepare returned no input"));
   }
-  batcher_.submit(std::move(*reservation), std::move(inputs),
+  batcher_.submit(std::move(reservation), std::move(inputs),
                   [this, p, executor](std::vector<Prediction> predictions, std::exception_ptr error) {
                     boost::asio::post(executor, [this, p, predictions = std::move(predictions), error]() mutable {
                       p->done(finish(*p, std::move(predictions), error));

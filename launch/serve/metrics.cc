@@ -42,6 +42,12 @@ void Metrics::countTexts(uint64_t texts) { texts_.fetch_add(texts, std::memory_o
 
 void Metrics::countSessionError() { session_errors_.fetch_add(1, std::memory_order_relaxed); }
 
+void Metrics::setConnections(int64_t open) { connections_.store(open, std::memory_order_relaxed); }
+
+void Metrics::countOverLimit() { over_limit_.fetch_add(1, std::memory_order_relaxed); }
+
+void Metrics::countAcceptError() { accept_errors_.fetch_add(1, std::memory_order_relaxed); }
+
 uint64_t Metrics::requests(unsigned status) const {
   std::lock_guard<std::mutex> lock(mu_);
   const auto it = requests_.find(status);
@@ -66,6 +72,12 @@ std::string Metrics::render() const {
   scalar(os, "autoglm_cache_misses_total", "counter", "Texts not in the result cache.", cacheMisses());
   scalar(os, "autoglm_texts_total", "counter", "Texts in valid classify requests.", texts());
   scalar(os, "autoglm_session_errors_total", "counter", "Exceptions caught inside connections.", sessionErrors());
+  scalar(os, "autoglm_connections_open", "gauge", "Connections open, those over serve.max_connections included.",
+         connections());
+  scalar(os, "autoglm_connections_over_limit_total", "counter",
+         "Connections accepted over serve.max_connections (answered 503 or closed).", overLimit());
+  scalar(os, "autoglm_accept_errors_total", "counter", "Failed accepts (out of file descriptors and the like).",
+         acceptErrors());
   return os.str();
 }
 

@@ -8,6 +8,9 @@
 //   autoglm_cache_hits_total, autoglm_cache_misses_total
 //   autoglm_texts_total                    texts in valid classify requests
 //   autoglm_session_errors_total           exceptions caught inside connections
+//   autoglm_connections_open               gauge: connections open, over the limit included
+//   autoglm_connections_over_limit_total   connections accepted over serve.max_connections
+//   autoglm_accept_errors_total            failed accepts (out of file descriptors, ...)
 // Every method is thread-safe.
 
 #include <atomic>
@@ -32,6 +35,9 @@ class Metrics {
   void countCache(uint64_t hits, uint64_t misses);
   void countTexts(uint64_t texts);
   void countSessionError();
+  void setConnections(int64_t open);
+  void countOverLimit();
+  void countAcceptError();
 
   uint64_t requests(unsigned status) const;
   int64_t queueDepth() const { return queue_depth_.load(std::memory_order_relaxed); }
@@ -39,6 +45,9 @@ class Metrics {
   uint64_t cacheMisses() const { return cache_misses_.load(std::memory_order_relaxed); }
   uint64_t texts() const { return texts_.load(std::memory_order_relaxed); }
   uint64_t sessionErrors() const { return session_errors_.load(std::memory_order_relaxed); }
+  int64_t connections() const { return connections_.load(std::memory_order_relaxed); }
+  uint64_t overLimit() const { return over_limit_.load(std::memory_order_relaxed); }
+  uint64_t acceptErrors() const { return accept_errors_.load(std::memory_order_relaxed); }
   const Histogram& batchSizes() const { return batch_size_; }
 
   // Everything above as text format 0.0.4, with HELP and TYPE lines.
@@ -54,6 +63,9 @@ class Metrics {
   std::atomic<uint64_t> cache_misses_{0};
   std::atomic<uint64_t> texts_{0};
   std::atomic<uint64_t> session_errors_{0};
+  std::atomic<int64_t> connections_{0};
+  std::atomic<uint64_t> over_limit_{0};
+  std::atomic<uint64_t> accept_errors_{0};
 };
 
 // The content type of render()'s text.

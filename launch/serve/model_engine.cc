@@ -54,7 +54,12 @@ int runServe(const std::string& checkpoint, const std::vector<std::string>& over
                       ? fmt::format(", early exit at {:.2f}", predictor.config().infer.exit_threshold)
                       : std::string(),
                   cfg.max_batch, cfg.max_wait_ms);
-  std::cout << "serving on http://" << cfg.host << ":" << port << std::endl;
+  const ConnectionLimits& limits = server.connectionLimits();
+  core::log::info("serving up to {} connections (serve.max_connections{}; open-file limit {}), {} I/O and {} "
+                  "prepare threads", limits.served, cfg.max_connections == 0 ? ", from the open-file limit" : "",
+                  limits.open_files, cfg.threads, cfg.prepare_threads);
+  const bool ipv6 = cfg.host.find(':') != std::string::npos;  // a URL brackets an IPv6 address
+  std::cout << "serving on http://" << (ipv6 ? "[" + cfg.host + "]" : cfg.host) << ":" << port << std::endl;
   server.run();
   core::log::info("drained; stopped");
   return 0;

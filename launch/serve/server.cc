@@ -6,9 +6,13 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <deque>
 #include <thread>
 #include <vector>
 
@@ -16,6 +20,7 @@
 #include "core/log.h"
 #include "launch/serve/batcher.h"
 #include "launch/serve/classify_service.h"
+#include "launch/serve/log_throttle.h"
 #include "launch/serve/lru_cache.h"
 #include "launch/serve/session.h"
 #include "launch/serve/session_registry.h"
@@ -35,7 +40,62 @@ Batcher::Options batcherOptions(const trainer::ServeConfig& c) {
   return o;
 }
 
+std::chrono::milliseconds millis(double seconds) {
+  return std::chrono::milliseconds(std::max<int64_t>(1, static_cast<int64_t>(seconds * 1000.0)));
+}
+
+Session::Context sessionContext(const trainer::ServeConfig& c, Session::Context base, size_t max_connections) {
+  base.read_timeout = millis(c.read_timeout_s);
+  base.write_timeout = millis(c.write_timeout_s);
+  base.idle_timeout = millis(c.idle_timeout_s);
+  base.overflow_idle_timeout = std::min(base.idle_timeout, std::chrono::milliseconds(1000));
+  base.max_connections = static_cast<int64_t>(max_connections);
+  return base;
+}
+
+constexpr auto kLogPeriod = std::chrono::seconds(10);
+constexpr auto kFirstRetry = std::chrono::milliseconds(10);
+constexpr auto kLongestRetry = std::chrono::milliseconds(1000);
+
 }  // namespace
+
+ConnectionLimits connectionLimits(int64_t max_connections, uint64_t open_files) {
+  constexpr uint64_t kReserved = 64;  // the process's own: logs, the model's files, LibTorch
+  auto overflowOf = [](uint64_t served) { return std::clamp<uint64_t>(served / 16, 8, 256); };
+  auto fits = [&](uint64_t served, uint64_t usable) { return served + 2 * overflowOf(served) <= usable; };
+  if (open_files < kReserved + 2 * 8 + 1) {
+    throw ConfigError(detail::concat("serve: the open-file limit (ulimit -n) is ", open_files,
+                                     ", too low to serve connections; raise it (1024 or more)"));
+  }
+  const uint64_t usable = open_files - kReserved;
+  ConnectionLimits l;
+  l.open_files = open_files;
+  if (max_connections == 0) {
+    l.served = std::min<uint64_t>(16384, usable * 3 / 4);
+  } else {
+    l.served = static_cast<uint64_t>(max_connections);
+    if (!fits(l.served, usable)) {
+      uint64_t most = 1, too_many = l.served;  // fits(most), !fits(too_many): n + 2 * overflow grows with n
+      while (too_many - most > 1) {
+        const uint64_t mid = most + (too_many - most) / 2;
+        (fits(mid, usable) ? most : too_many) = mid;
+      }
+      throw ConfigError(detail::concat(
+          "serve.max_connections=", max_connections, " needs ", l.served + 2 * overflowOf(l.served) + kReserved,
+          " file descriptors (with up to ", 2 * overflowOf(l.served), " connections over the limit and ", kReserved,
+          " for the process), more than the open-file limit (ulimit -n) of ", open_files,
+          ": set serve.max_connections to at most ", most, " (or 0 for the default), or raise the limit"));
+    }
+  }
+  l.overflow = overflowOf(l.served);
+  return l;
+}
+
+uint64_t openFileLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return uint64_t{1} << 20;
+  return static_cast<uint64_t>(rl.rlim_cur);
+}
 
 // Declaration order is destruction order reversed: the io_context goes
 // before what the sessions it still holds refer to (registry, context).
@@ -43,16 +103,22 @@ struct Server::State {
   State(const trainer::ServeConfig& c, Engine& e)
       : config(c),
         engine(e),
+        limits(serve::connectionLimits(c.max_connections, openFileLimit())),
         cache(static_cast<size_t>(std::max<int64_t>(0, c.cache_entries))),
         batcher(std::make_unique<Batcher>(e, batcherOptions(c), metrics)),
-        classify(e, *batcher, cache, metrics),
-        context{RequestLimits::from(c), metrics, classify, draining, [this](const Session* s) { onClosed(s); }},
+        prepare_pool(std::make_unique<asio::thread_pool>(static_cast<size_t>(std::max<int64_t>(1, c.prepare_threads)))),
+        classify(e, *batcher, cache, metrics, prepare_pool->get_executor()),
+        context(sessionContext(c, {RequestLimits::from(c), metrics, classify, draining,
+                                   [this](const Session* s) { onClosed(s); }}, limits.served)),
         acceptor(asio::make_strand(io)),
         drain_timer(io),
         retry_timer(acceptor.get_executor()) {}
 
   void accept();
   void onAccept(const boost::system::error_code& ec, tcp::socket socket);
+  void acceptFailed(const boost::system::error_code& ec);
+  void admit(tcp::socket socket);
+  void overLimit();
   void requestStop();
   void beginDrain();
   void waitForSignal();
@@ -61,9 +127,11 @@ struct Server::State {
 
   const trainer::ServeConfig config;
   Engine& engine;
+  const ConnectionLimits limits;
   Metrics metrics;
   LruCache cache;
   std::unique_ptr<Batcher> batcher;
+  std::unique_ptr<asio::thread_pool> prepare_pool;  // Engine::prepare, off the I/O threads
   ClassifyService classify;
   SessionRegistry registry;
   std::atomic<bool> draining{false};
@@ -76,6 +144,16 @@ struct Server::State {
   asio::steady_timer drain_timer;
   asio::steady_timer retry_timer;
   std::unique_ptr<asio::signal_set> signals;
+  // Connections open, within serve.max_connections and over it (from the
+  // acceptor's strand up, from the sessions' destructors down).
+  std::atomic<size_t> served{0};
+  std::atomic<size_t> overflow{0};
+  // On the acceptor's strand: the overflow connections oldest first, the
+  // wait before the next accept after a failed one, and the log throttles.
+  std::deque<std::weak_ptr<Session>> overflow_sessions;
+  std::chrono::milliseconds retry_after{0};
+  LogThrottle over_limit_log{kLogPeriod};
+  LogThrottle accept_error_log{kLogPeriod};
 };
 
 void Server::State::accept() {
@@ -86,24 +164,83 @@ void Server::State::accept() {
 
 void Server::State::onAccept(const boost::system::error_code& ec, tcp::socket socket) {
   if (ec == asio::error::operation_aborted || draining.load()) return;
-  if (ec) {
-    // Out of file descriptors and the like: try again shortly instead of spinning.
-    core::log::warn("serve: accept failed: {}; retrying in 50 ms", ec.message());
-    retry_timer.expires_after(std::chrono::milliseconds(50));
-    retry_timer.async_wait([this](const boost::system::error_code& e) {
-      if (!e && !draining.load()) accept();
-    });
-    return;
+  if (ec) return acceptFailed(ec);
+  retry_after = std::chrono::milliseconds(0);
+  admit(std::move(socket));
+  accept();
+}
+
+// Out of file descriptors (EMFILE, ENFILE) and the like: back off (10 ms,
+// doubling up to 1 s) instead of spinning, and log at most a line per 10 s.
+void Server::State::acceptFailed(const boost::system::error_code& ec) {
+  metrics.countAcceptError();
+  retry_after = std::clamp(retry_after * 2, kFirstRetry, kLongestRetry);
+  if (auto n = accept_error_log.note(std::chrono::steady_clock::now())) {
+    core::log::warn("serve: accept failed {} time(s) since the last such line: {}; retrying in {} ms "
+                    "(backing off to 1 s; {} connection(s) open, serve.max_connections={}, open-file limit {})",
+                    *n, ec.message(), retry_after.count(), served.load() + overflow.load(), limits.served,
+                    openFileLimit());
+  }
+  retry_timer.expires_after(retry_after);
+  retry_timer.async_wait([this](const boost::system::error_code& e) {
+    if (!e && !draining.load()) accept();
+  });
+}
+
+// On the acceptor's strand. Within serve.max_connections a connection is
+// served; over it, up to `limits.overflow` more answer /healthz and /metrics
+// and 503 (the oldest still waiting for a request is closed to make room
+// for a new one); beyond twice that, a connection is closed at once.
+void Server::State::admit(tcp::socket socket) {
+  bool over = false;
+  if (served.load() >= limits.served) {
+    over = true;
+    overLimit();
+    if (overflow.load() >= limits.overflow) {
+      while (!overflow_sessions.empty()) {
+        auto oldest = overflow_sessions.front().lock();
+        overflow_sessions.pop_front();
+        if (oldest) {
+          oldest->closeIfIdle();
+          break;
+        }
+      }
+    }
+    if (overflow.load() >= 2 * limits.overflow) {
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      return;
+    }
   }
   try {
-    auto session = std::make_shared<Session>(std::move(socket), context);
+    auto session = std::make_shared<Session>(std::move(socket), context, over);
+    (over ? overflow : served).fetch_add(1);
+    metrics.setConnections(static_cast<int64_t>(served.load() + overflow.load()));
     registry.add(session);
+    if (over) {
+      if (overflow_sessions.size() >= 4 * limits.overflow) {  // forget those that closed by themselves
+        overflow_sessions.erase(std::remove_if(overflow_sessions.begin(), overflow_sessions.end(),
+                                               [](const std::weak_ptr<Session>& w) { return w.expired(); }),
+                                overflow_sessions.end());
+      }
+      overflow_sessions.push_back(session);
+    }
     session->start();
   } catch (const std::exception& e) {
     metrics.countSessionError();
     core::log::warn("serve: could not start a connection: {}", e.what());
   }
-  accept();
+}
+
+// A connection over serve.max_connections: counted, and logged at most once per 10 s.
+void Server::State::overLimit() {
+  metrics.countOverLimit();
+  if (auto n = over_limit_log.note(std::chrono::steady_clock::now())) {
+    core::log::warn("serve: {} connection(s) over serve.max_connections={} since the last such line: they get "
+                    "/healthz and /metrics, 503 for anything else, and are closed at once beyond {} of them "
+                    "(at most one line per 10 s)",
+                    *n, limits.served, 2 * limits.overflow);
+  }
 }
 
 void Server::State::requestStop() {
@@ -148,6 +285,8 @@ void Server::State::beginDrain() {
 
 // From a session's destructor, on any thread.
 void Server::State::onClosed(const Session* session) {
+  (session->overflow() ? overflow : served).fetch_sub(1);
+  metrics.setConnections(static_cast<int64_t>(served.load() + overflow.load()));
   const size_t left = registry.remove(session);
   if (left == 0 && draining.load() && !destroying.load()) {
     core::log::info("serve: drained: every connection closed");
@@ -175,7 +314,8 @@ Server::Server(const trainer::ServeConfig& config, Engine& engine)
 
 Server::~Server() {
   state_->destroying.store(true);
-  state_->batcher.reset();  // its last completions post into the io_context, which is still there
+  state_->prepare_pool->join();  // what it still prepares goes to the batcher
+  state_->batcher.reset();       // its last completions post into the io_context, which is still there
 }
 
 uint16_t Server::listen() {
@@ -231,5 +371,7 @@ void Server::stop() { state_->requestStop(); }
 bool Server::draining() const { return state_->draining.load(); }
 
 const Metrics& Server::metrics() const { return state_->metrics; }
+
+const ConnectionLimits& Server::connectionLimits() const { return state_->limits; }
 
 }  // namespace autoglm::launch::serve

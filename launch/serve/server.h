@@ -15,7 +15,20 @@
 //
 // How ServeConfig is used:
 //   host, port         where listen() binds; port 0 picks a free port
-//   threads            threads running the io_context: HTTP and Engine::prepare
+//   threads            threads running the io_context: HTTP, /healthz, /metrics
+//   prepare_threads    threads running Engine::prepare (tokenising, parsing), so
+//                      that large texts never hold up /healthz and /metrics
+//   max_connections    connections served at once (0: 3/4 of the open-file
+//                      limit less 64, at most 16384; see connectionLimits()).
+//                      Over it, up to `overflow` more connections are
+//                      accepted: they answer /healthz and /metrics as usual,
+//                      503 to anything else, and close after one response or
+//                      1 s without a request (when they are all taken, the
+//                      oldest still waiting is closed for a new one); beyond
+//                      twice `overflow` a connection is closed at once. None of
+//                      this logs a line per connection: one line per 10 s
+//                      with a count, and autoglm_connections_over_limit_total.
+//   idle_timeout_s, read_timeout_s, write_timeout_s   per connection (session.h)
 //   max_batch          texts per Engine::classify (1: no batching)
 //   max_wait_ms        how long the first queued text waits for a batch to fill
 //   queue_capacity     texts being prepared or queued; beyond it 503
@@ -24,7 +37,9 @@
 //   drain_timeout_s    how long stop() lets the requests in flight finish
 //
 // Connections are HTTP/1.1 keep-alive, each served by its own strand, with
-// read and write timeouts (session.h).
+// idle, read and write timeouts (session.h). A failing accept (out of file
+// descriptors, say) is retried after 10 ms, doubling up to 1 s, and logged at
+// most once per 10 s with a count.
 //
 // stop() drains: the server stops accepting (new connections are refused),
 // closes the keep-alive connections that wait for a request, answers every
@@ -41,9 +56,28 @@
 
 namespace autoglm::launch::serve {
 
+// How many connections the server takes. Each holds a file descriptor, and
+// the process needs some of its own (64 are kept for it).
+struct ConnectionLimits {
+  uint64_t served = 0;      // serve.max_connections, or its default
+  uint64_t overflow = 0;    // over `served`: served/16, within [8, 256]; hard limit twice that
+  uint64_t open_files = 0;  // the open-file limit it was derived from
+};
+
+// `max_connections` 0 gives the default for `open_files`. Throws ConfigError
+// naming serve.max_connections, the descriptors it needs and the largest
+// value that fits when `served` plus twice `overflow` plus 64 exceeds
+// `open_files`.
+ConnectionLimits connectionLimits(int64_t max_connections, uint64_t open_files);
+
+// The soft RLIMIT_NOFILE of this process (2^20 when unlimited).
+uint64_t openFileLimit();
+
 class Server {
  public:
-  // `engine` must outlive the Server. Starts the batching thread.
+  // `engine` must outlive the Server. Starts the batching thread and the
+  // prepare pool. Throws ConfigError when serve.max_connections does not fit
+  // the open-file limit (connectionLimits()).
   Server(const trainer::ServeConfig& config, Engine& engine);
   // run() must have returned. Waits for a forward pass in progress.
   ~Server();
@@ -69,6 +103,7 @@ class Server {
 
   bool draining() const;
   const Metrics& metrics() const;
+  const ConnectionLimits& connectionLimits() const;
 
  private:
   struct State;

@@ -15,8 +15,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-Session::Session(asio::ip::tcp::socket socket, const Context& context)
-    : stream_(std::move(socket)), ctx_(context) {
+Session::Session(asio::ip::tcp::socket socket, const Context& context, bool overflow)
+    : stream_(std::move(socket)), ctx_(context), overflow_(overflow) {
   beast::error_code ec;
   const auto ep = stream_.socket().remote_endpoint(ec);
   peer_ = ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -61,6 +61,23 @@ void Session::doRead() {
   parser_.emplace();
   configureParser(*parser_, ctx_.limits);
   reading_ = true;
+  if (buffer_.size() > 0) return readHeader();  // pipelined: the next request is here already
+  // Idle until the request's first byte: idle_timeout, then read_timeout for the rest.
+  stream_.expires_after(overflow_ ? ctx_.overflow_idle_timeout : ctx_.idle_timeout);
+  stream_.async_read_some(buffer_.prepare(16 * 1024), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    self->guarded("read", [&] { self->onFirstBytes(ec, n); });
+  });
+}
+
+// A connection that stays idle, or closes, before a request is closed without an answer.
+void Session::onFirstBytes(const beast::error_code& ec, size_t bytes) {
+  if (ec || closed_) return close();
+  buffer_.commit(bytes);
+  readHeader();
+}
+
+void Session::readHeader() {
+  if (closed_) return;
   stream_.expires_after(ctx_.read_timeout);  // for the header and the body together
   http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
     self->guarded("read", [&] { self->onHeader(ec); });
@@ -101,12 +118,16 @@ void Session::onRead(const beast::error_code& ec) {
     return send(std::move(*reply));
   }
   const Request request = parser_->release();
-  keep_alive_ = request.keep_alive();
+  keep_alive_ = request.keep_alive() && !overflow_;
   handle(request);
 }
 
 void Session::handle(const Request& request) {
   Handled h = handleRequest(request, ctx_.limits);
+  if (overflow_ && h.route != Route::kHealth && h.route != Route::kMetrics) {
+    return send(errorReply(503, "too many connections: serve.max_connections=" +
+                                    std::to_string(ctx_.max_connections) + " are open; retry later"));
+  }
   switch (h.route) {
     case Route::kReply:
       return send(std::move(h.reply));

@@ -8,6 +8,14 @@
 // A request with "Expect: 100-continue" gets "100 Continue" once its header
 // passed the parser's limits.
 //
+// A connection may wait idle_timeout for the first byte of a request (the
+// first one, and each next one on a keep-alive connection); from that byte,
+// the request (header and body) must arrive within read_timeout, and the
+// response must be taken within write_timeout. A connection over
+// serve.max_connections (an overflow one, server.h) waits only
+// overflow_idle_timeout, and answers /healthz and /metrics as usual and
+// everything else with 503, then closes.
+//
 // A client that stalls half-way through a request is closed after
 // read_timeout without holding anything else up; one that closes early gets
 // no answer; one that sends garbage gets 400 and the connection closed.
@@ -50,9 +58,13 @@ class Session : public std::enable_shared_from_this<Session> {
     std::chrono::milliseconds read_timeout{30000};
     std::chrono::milliseconds write_timeout{30000};
     std::chrono::milliseconds linger{1000};
+    std::chrono::milliseconds idle_timeout{30000};
+    std::chrono::milliseconds overflow_idle_timeout{1000};
+    int64_t max_connections = 0;  // for the 503 of an overflow connection
   };
 
-  Session(boost::asio::ip::tcp::socket socket, const Context& context);
+  // `overflow`: accepted over serve.max_connections (see above).
+  Session(boost::asio::ip::tcp::socket socket, const Context& context, bool overflow = false);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -62,12 +74,15 @@ class Session : public std::enable_shared_from_this<Session> {
   // Closes the connection if it is waiting for a request, and makes it close
   // after the response in progress otherwise (the drain). Thread-safe.
   void closeIfIdle();
+  bool overflow() const { return overflow_; }
 
  private:
   template <typename F>
   void guarded(const char* where, F&& f) noexcept;
 
   void doRead();
+  void onFirstBytes(const boost::system::error_code& ec, size_t bytes);
+  void readHeader();
   void onHeader(const boost::system::error_code& ec);
   void readBody();
   void onRead(const boost::system::error_code& ec);
@@ -89,6 +104,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool reading_ = false;                           // waiting for a request; on the strand
   bool keep_alive_ = false;                        // the request in progress asked for it
   bool closed_ = false;
+  const bool overflow_;
 };
 
 }  // namespace autoglm::launch::serve

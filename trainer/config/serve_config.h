@@ -15,7 +15,12 @@ namespace autoglm::trainer {
 struct ServeConfig {
   std::string host = "127.0.0.1";
   int64_t port = 8080;               // 0: any free port (printed when listening)
-  int64_t threads = 4;               // HTTP and graph-building threads
+  int64_t threads = 4;               // I/O threads: HTTP, /healthz, /metrics
+  int64_t prepare_threads = 4;       // threads that tokenise and build graphs (Engine::prepare)
+  int64_t max_connections = 0;       // served at once; 0: from the open-file limit (launch/serve/server.h)
+  double idle_timeout_s = 30.0;      // a connection's wait for the first byte of a request
+  double read_timeout_s = 30.0;      // a request (header and body) from its first byte
+  double write_timeout_s = 30.0;     // a response
   int64_t max_batch = 64;            // graphs per forward pass; 1 turns dynamic batching off
   double max_wait_ms = 2.0;          // how long the first text of a batch waits for others
   int64_t queue_capacity = 1024;     // texts waiting for the model; beyond it requests get 503
@@ -29,7 +34,12 @@ struct ServeConfig {
   void visit(V& v) {
     v.field("host", host, core::check::nonEmpty());
     v.field("port", port, core::check::between<int64_t>(0, 65535));
-    v.field("threads", threads, core::check::atLeast<int64_t>(1));
+    v.field("threads", threads, core::check::between<int64_t>(1, 256));
+    v.field("prepare_threads", prepare_threads, core::check::between<int64_t>(1, 256));
+    v.field("max_connections", max_connections, core::check::between<int64_t>(0, 1 << 20));
+    v.field("idle_timeout_s", idle_timeout_s, timeout());
+    v.field("read_timeout_s", read_timeout_s, timeout());
+    v.field("write_timeout_s", write_timeout_s, timeout());
     v.field("max_batch", max_batch, core::check::atLeast<int64_t>(1));
     v.field("max_wait_ms", max_wait_ms, core::check::atLeast(0.0));
     v.field("queue_capacity", queue_capacity, core::check::atLeast<int64_t>(1));
@@ -39,6 +49,9 @@ struct ServeConfig {
     v.field("max_text_bytes", max_text_bytes, core::check::atLeast<int64_t>(1));
     v.field("drain_timeout_s", drain_timeout_s, core::check::greaterThan(0.0));
   }
+
+  // A timeout from 1 ms to a day.
+  static core::Check<double> timeout() { return core::check::between(0.001, 86400.0); }
 };
 
 struct InferConfig {

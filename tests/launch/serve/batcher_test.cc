@@ -10,70 +10,33 @@
 #include <future>
 #include <numeric>
 
-#include "tests/launch/serve/fake_engine.h"
+#include "tests/launch/serve/batcher_helpers.h"
 
 namespace autoglm::launch::serve {
 namespace {
 
-using testing::FakeEngine;
-using testing::FakeInput;
+using namespace testing;  // NOLINT: the serve test helpers
 using namespace std::chrono_literals;
-
-struct Outcome {
-  std::vector<Prediction> predictions;
-  std::string error;  // empty when it succeeded
-};
-
-// Submits `texts` as one request; the future is set from the batching thread.
-std::future<Outcome> submit(Batcher& b, const std::vector<std::string>& texts) {
-  auto reservation = b.reserve(texts.size());
-  EXPECT_TRUE(reservation) << "no room for " << texts.size() << " texts";
-  std::vector<std::shared_ptr<const PreparedInput>> inputs;
-  for (const auto& t : texts) inputs.push_back(std::make_shared<FakeInput>(t));
-  auto promise = std::make_shared<std::promise<Outcome>>();
-  auto future = promise->get_future();
-  b.submit(std::move(*reservation), std::move(inputs), [promise](std::vector<Prediction> p, std::exception_ptr e) {
-    Outcome o;
-    o.predictions = std::move(p);
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        o.error = ex.what();
-      }
-    }
-    promise->set_value(std::move(o));
-  });
-  return future;
-}
-
-Outcome get(std::future<Outcome>& f) {
-  EXPECT_EQ(f.wait_for(20s), std::future_status::ready) << "the request was never completed";
-  return f.get();
-}
-
-Batcher::Options options(size_t max_batch, std::chrono::microseconds max_wait, size_t capacity = 64) {
-  Batcher::Options o;
-  o.max_batch = max_batch;
-  o.max_wait = max_wait;
-  o.capacity = capacity;
-  return o;
-}
 
 TEST(Batcher, RequestsQueuedTogetherShareAForwardPass) {
   FakeEngine engine;
   Metrics metrics;
+  engine.hold();
   Batcher batcher(engine, options(8, 10s), metrics);
+  auto first = submit(batcher, {"first"});  // alone: goes at once and occupies the engine
+  ASSERT_TRUE(engine.waitForCalls(1));
   std::vector<std::future<Outcome>> futures;
   for (int i = 0; i < 8; ++i) futures.push_back(submit(batcher, {"text " + std::to_string(i)}));
+  engine.release();
+  EXPECT_TRUE(get(first).error.empty());
   for (int i = 0; i < 8; ++i) {
     const Outcome o = get(futures[i]);
     ASSERT_EQ(o.predictions.size(), 1u);
     EXPECT_EQ(o.predictions[0].label, engine.expected("text " + std::to_string(i)).label);
   }
   // Eight inputs reach max_batch, so the pass does not wait out max_wait.
-  EXPECT_EQ(engine.batchSizes(), std::vector<size_t>{8});
-  EXPECT_EQ(metrics.batchSizes().count(), 1u);
+  EXPECT_EQ(engine.batchSizes(), (std::vector<size_t>{1, 8}));
+  EXPECT_EQ(metrics.batchSizes().count(), 2u);
   EXPECT_EQ(metrics.queueDepth(), 0);
 }
 

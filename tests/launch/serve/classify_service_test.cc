@@ -1,5 +1,6 @@
 // The classify route without sockets: the reply's shape, the cache in front
-// of the batcher, and which failures answer at once.
+// of the batcher, and which failures answer at once (503) and which after
+// preparation (400).
 
 #include "launch/serve/classify_service.h"
 
@@ -52,7 +53,9 @@ TEST(ClassifyService, PredictionsThatDoNotFitTheLabelsAreNamed) {
 
 struct Harness {
   explicit Harness(size_t cache_entries, size_t capacity = 8)
-      : cache(cache_entries), batcher(engine, options(capacity), metrics), service(engine, batcher, cache, metrics) {}
+      : cache(cache_entries),
+        batcher(engine, options(capacity), metrics),
+        service(engine, batcher, cache, metrics, io.get_executor()) {}
   static Batcher::Options options(size_t capacity) {
     Batcher::Options o;
     o.max_batch = 4;
@@ -99,7 +102,7 @@ TEST(ClassifyService, PrepareErrorsNameTheTextAndFreeTheirSlots) {
   Harness h(0, 2);
   bool at_once = false;
   const Reply r = h.ask({"fine", "!!!"}, &at_once);
-  EXPECT_TRUE(at_once);
+  EXPECT_FALSE(at_once);  // prepared on the prepare executor, answered through the connection's
   EXPECT_EQ(r.status, 400u);
   EXPECT_EQ(json::parse(r.body)["error"], "texts[1]: no tokens in the text");
   EXPECT_EQ(h.batcher.depth(), 0u);

@@ -5,8 +5,8 @@
 //   probabilities: 0.7 for the label, the rest shared evenly
 // prepare("!!!") throws InputError, prepare("throw-int") throws an int (not a
 // std::exception); classify() throws Error for a batch holding "boom".
-// hold() makes classify() wait until release(); every call's batch size is
-// recorded.
+// hold() makes classify() wait until release(), holdPrepare() makes
+// prepare("slow") wait until release(); every call's batch size is recorded.
 
 #include <chrono>
 #include <condition_variable>
@@ -49,6 +49,12 @@ class FakeEngine : public Engine {
       std::lock_guard<std::mutex> lock(mu_);
       ++prepares_;
     }
+    cv_.notify_all();
+    if (text == "slow") {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return !prepare_held_; });
+    }
     if (text == "!!!") throw InputError("no tokens in the text");
     if (text == "throw-int") throw 42;
     return std::make_shared<FakeInput>(std::string(text));
@@ -82,12 +88,23 @@ class FakeEngine : public Engine {
     std::lock_guard<std::mutex> lock(mu_);
     held_ = true;
   }
+  // prepare("slow") waits until release() (a long text to tokenise and parse).
+  void holdPrepare() {
+    std::lock_guard<std::mutex> lock(mu_);
+    prepare_held_ = true;
+  }
   void release() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       held_ = false;
+      prepare_held_ = false;
     }
     cv_.notify_all();
+  }
+  // Waits (up to `limit`) until prepare() has been entered `calls` times.
+  bool waitForPrepares(size_t calls, std::chrono::milliseconds limit = std::chrono::milliseconds(20000)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, limit, [&] { return prepares_ >= calls; });
   }
   // Waits (up to `limit`, so that a broken server fails the test instead of
   // hanging it) until classify() has been entered `calls` times.
@@ -109,8 +126,9 @@ class FakeEngine : public Engine {
  private:
   std::vector<std::string> labels_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable std::condition_variable cv_;
   bool held_ = false;
+  bool prepare_held_ = false;
   std::vector<size_t> batch_sizes_;
   mutable size_t prepares_ = 0;
 };

@@ -227,7 +227,7 @@ TEST(Session, AStalledRequestIsClosedAfterTheReadTimeout) {
   asio::io_context io;
   LruCache cache(0);
   Batcher batcher(engine, Batcher::Options{}, metrics);
-  ClassifyService service(engine, batcher, cache, metrics);
+  ClassifyService service(engine, batcher, cache, metrics, io.get_executor());
   std::atomic<bool> draining{false};
   bool closed = false;
   Session::Context context{RequestLimits{}, metrics, service, draining,
