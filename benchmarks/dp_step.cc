@@ -35,6 +35,7 @@
 #include "core/graph/prepared_data.h"
 #include "trainer/tasks/graph_classification/classifier_trainer.h"
 #include "benchmarks/batch_cycle.h"
+#include "comm/chunked_bytes.h"
 #include "launch/process.h"
 #include "launch/supervisor.h"
 #include "launch/supervisor_client.h"
@@ -101,8 +102,10 @@ struct SupervisedWorld {
       port[0] = static_cast<int>(supervisor->port());
     }
     world.broadcast(port, {0})->wait();
+    const std::string secret =
+        autoglm::comm::broadcastBytes(world, world.rank() == 0 ? supervisor->secret() : std::string(), 0);
     client = std::make_shared<autoglm::launch::SupervisorClient>("127.0.0.1:" + std::to_string(port[0].item<int>()),
-                                                                 world.rank(), world.size(), 0);
+                                                                 secret, world.rank(), world.size(), 0);
     comm = autoglm::comm::makeCommunicator(cfg, client);
     world.barrier({})->wait();
   }

@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   std::thread watch([&] { sup.supervise(child); });
   std::vector<double> ns;
   {
-    launch::SupervisorClient client("127.0.0.1:" + std::to_string(sup.port()), 0, 1, 0);
+    launch::SupervisorClient client("127.0.0.1:" + std::to_string(sup.port()), sup.secret(), 0, 1, 0);
     client.onGroup(1, "dp", {0});
     autoglm::comm::WorkInfo w;
     w.op = autoglm::comm::OpType::kAllreduce;
