@@ -181,7 +181,7 @@ int runTrainRanks(const ExperimentConfig& cfg, const ConfigArgs& args, const Tra
     const std::string what = c10 != nullptr ? c10->what_without_backtrace() : e.what();
     std::cerr << "autoglm: " << (config ? "config error" : "error") << " (rank " << rank << " of " << world_size
               << "): " << what << std::endl;
-    if (opts.on_error) opts.on_error(what);
+    if (opts.on_error) opts.on_error(what, config);
     comm::mpi::Environment::abortJob(config ? 2 : 1);
   }
 }

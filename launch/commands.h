@@ -40,7 +40,7 @@ struct TrainOptions {
   std::shared_ptr<comm::CollectiveObserver> comm_observer;
   parallel::RunObserver* run_observer = nullptr;
   // Told the one-line error a rank ends the job with, before it does.
-  std::function<void(const std::string&)> on_error;
+  std::function<void(const std::string& message, bool config_error)> on_error;
 };
 
 // With pretrain.epochs > 0 a fresh run (no --init-from, no --resume) first

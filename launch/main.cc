@@ -91,7 +91,7 @@ int runTrainCommand(TrainArgs& a) {
         autoglm::launch::ClientOptions{std::chrono::milliseconds(200), [] { g_stop.store(true); }, {}});
     a.opts.comm_observer = client;
     a.opts.run_observer = client.get();
-    a.opts.on_error = [client](const std::string& m) { client->reportError(m); };
+    a.opts.on_error = [client](const std::string& m, bool config) { client->reportError(m, config); };
   }
   return autoglm::launch::runTrain(a.config, a.opts);
 }

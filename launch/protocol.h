@@ -9,7 +9,8 @@
 //    "pending":[{"g":"<id>","op":"ALLREDUCE","seq":345,"bytes":4096,"ms":10300}],
 //    "last":{...the same fields, the last operation issued...},
 //    "ops":[{"g":"<id>","seq":345,"op":"ALLREDUCE","dtype":"Float","numel":1024,"hash":"<h>"}]}
-//   {"t":"error","rank":1,"message":"..."}         the rank is about to end the job
+//   {"t":"error","rank":1,"message":"...","config":false}   the rank is about to end the job
+//                                                  (config: a configuration error, not restarted)
 //   {"t":"bye","rank":1}                           the rank is done
 // A heartbeat may also carry "phases_done":[{"phase":"checkpoint","s":4.2}]:
 // checkpoint and evaluation phases that ended since the last one.

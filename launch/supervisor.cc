@@ -51,6 +51,7 @@ struct Supervisor::Session {
 
 struct Supervisor::RankView {
   bool hello = false, bye = false, closed = false;
+  bool config_error = false;  // its error is a configuration error
   std::string host, error;
   int pid = 0;
   std::string boot_id, pid_ns, start;  // what tells a process of this host (see killLocalRanks)
@@ -255,6 +256,7 @@ void Supervisor::onLine(Session& s, const std::string& line) {
     onHeartbeat(s.rank, msg);
   } else if (*t == "error") {
     r.error = msg.value("message", "");
+    r.config_error = msg.value("config", false);
   } else if (*t == "bye") {
     r.bye = true;
   } else if (*t == "hello") {
@@ -470,6 +472,7 @@ std::optional<std::string> Supervisor::findFailure() {
     const RankView& r = ranks_[static_cast<size_t>(k)];
     if (!r.hello || r.bye || r.error.empty()) continue;
     outcome_.reason = concat(describeRank(k), " died at step ", r.step, ": ", r.error);
+    outcome_.config_error = outcome_.config_error || r.config_error;
     return concat("autoglm-launch: ", describeRank(k), " ended the job with an error: ", r.error,
                   r.closed ? " (connection lost)" : "", state(r), waitersFor(k));
   }
@@ -624,7 +627,7 @@ void Supervisor::onJobExited(int status) {
   bool all_bye = true;
   for (const auto& r : ranks_) all_bye = all_bye && r.bye;
   const bool exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  outcome_.config_error = WIFEXITED(status) && WEXITSTATUS(status) == 2;
+  outcome_.config_error = outcome_.config_error || (WIFEXITED(status) && WEXITSTATUS(status) == 2);
   if (!failed_ && outcome_.interrupted == 0) {
     if (exited_ok && all_bye) {
       outcome_.success = true;

@@ -160,8 +160,8 @@ void SupervisorClient::send(const nlohmann::json& message) {
   }
 }
 
-void SupervisorClient::reportError(const std::string& message) {
-  send({{"t", "error"}, {"rank", rank_}, {"message", message}});
+void SupervisorClient::reportError(const std::string& message, bool config_error) {
+  send({{"t", "error"}, {"rank", rank_}, {"message", message}, {"config", config_error}});
 }
 
 void SupervisorClient::loop() {

@@ -57,8 +57,9 @@ class SupervisorClient final : public comm::CollectiveObserver, public parallel:
   SupervisorClient& operator=(const SupervisorClient&) = delete;
 
   bool connected() const { return connected_; }
-  // The rank is about to end the job with this error: sent at once.
-  void reportError(const std::string& message);
+  // The rank is about to end the job with this error (a configuration error:
+  // the launcher does not restart it): sent at once.
+  void reportError(const std::string& message, bool config_error = false);
 
   void onGroup(uint64_t group, const std::string& name, const std::vector<int>& world_ranks) override;
   void onIssue(uint64_t group, const comm::WorkInfo& op) override;

@@ -269,6 +269,17 @@ TEST(Supervisor, TheRankThatReportedAnErrorIsNamed) {
   EXPECT_NE(o.reason.find("step 9: out of memory"), std::string::npos) << o.reason;
 }
 
+// A configuration error reported by a rank ends the job as one (no restart),
+// whatever status mpirun ends with.
+TEST(Supervisor, AReportedConfigErrorIsNotRestarted) {
+  Job job(2);
+  SupervisorClient b = job.rank(1);
+  b.reportError("run.out_dir=/x is not one folder shared by all ranks", /*config_error=*/true);
+  crashingRank(job.address, job.sup->secret(), 0, "");
+  const Outcome o = job.wait();
+  EXPECT_TRUE(o.config_error) << o.reason;
+}
+
 // A pid that a hello reports is signalled only when it is this host's process
 // that said hello: here a local process with that number, but not the
 // reporter (no boot id, namespace or start time match), survives the end of the
