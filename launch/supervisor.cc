@@ -39,23 +39,12 @@ std::string fmtSeconds(double s) {
 
 }  // namespace
 
-struct Supervisor::Session {
-  explicit Session(asio::io_context& io) : socket(io), buffer(kMaxLine), hello_timer(io) {}
-  tcp::socket socket;
-  asio::streambuf buffer;
-  asio::steady_timer hello_timer;
-  std::string peer;  // "address:port", for the log
-  int rank = -1;     // set by an accepted hello
-  bool open = true;
-};
-
 struct Supervisor::RankView {
   bool hello = false, bye = false, closed = false;
   bool config_error = false;  // its error is a configuration error
   std::string host, error;
   int pid = 0;
   std::string boot_id, pid_ns, start;  // what tells a process of this host (see killLocalRanks)
-  Session* session = nullptr;          // its connection while open
   Clock::time_point last_seen;
   int64_t step = 0;
   std::string phase = "startup";
@@ -72,34 +61,6 @@ std::string readFirstLine(const std::string& path) {
   std::string line;
   std::getline(in, line);
   return line;
-}
-
-std::string randomSecret() {
-  unsigned char bytes[32];
-  size_t got = 0;
-  while (got < sizeof(bytes)) {
-    const ssize_t n = ::getrandom(bytes + got, sizeof(bytes) - got, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw Error(std::string("getrandom: ") + std::strerror(errno));
-    }
-    got += static_cast<size_t>(n);
-  }
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
-}
-
-// Equal strings, in time that does not depend on where they differ.
-bool sameSecret(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
 }
 
 // Field 22 of /proc/PID/stat (start time), as the client reports its own.
@@ -126,170 +87,27 @@ Supervisor::Supervisor(int world, SupervisorOptions opts, const std::string& bin
     : world_(world),
       opts_(opts),
       seen_(seen),
-      secret_(randomSecret()),
-      acceptor_(io_),
       ranks_(static_cast<size_t>(world)),
       own_boot_id_(readFirstLine("/proc/sys/kernel/random/boot_id")),
       own_pid_ns_(ownPidNamespace()) {
-  const tcp::endpoint ep(asio::ip::make_address(bind_address), 0);
-  acceptor_.open(ep.protocol());
-  acceptor_.set_option(tcp::acceptor::reuse_address(true));
-  acceptor_.bind(ep);
-  acceptor_.listen();
+  channel_ = std::make_unique<RankChannel>(
+      io_, world, bind_address, opts.hello_s,
+      RankChannel::Handlers{[this](int rank, const nlohmann::json& hello) { onHello(rank, hello); },
+                            [this](int rank, const std::string& type, const nlohmann::json& msg) {
+                              onMessage(rank, type, msg);
+                            },
+                            [this](int rank) { ranks_[static_cast<size_t>(rank)].closed = true; }});
   timer_ = std::make_unique<asio::steady_timer>(io_);
 }
 
 Supervisor::~Supervisor() = default;
 
-uint16_t Supervisor::port() const { return acceptor_.local_endpoint().port(); }
+uint16_t Supervisor::port() const { return channel_->port(); }
 
-void Supervisor::accept() {
-  auto session = std::make_shared<Session>(io_);
-  acceptor_.async_accept(session->socket, [this, session](const boost::system::error_code& ec) {
-    if (ec == asio::error::operation_aborted) return;
-    if (ec) {  // out of descriptors, say: try again shortly, without a line per attempt
-      auto retry = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
-      retry->async_wait([this, retry](const boost::system::error_code&) { accept(); });
-      return;
-    }
-    boost::system::error_code e;
-    const auto remote = session->socket.remote_endpoint(e);
-    session->peer = e ? std::string("?") : concat(remote.address().to_string(), ":", remote.port());
-    // Closed ones leave the list here.
-    sessions_.erase(std::remove_if(sessions_.begin(), sessions_.end(), [](const auto& s) { return !s->open; }),
-                    sessions_.end());
-    sessions_.push_back(session);
-    // At most kSpareSessions connections wait for their hello: past that the
-    // oldest waiting one goes, so that a peer holding idle connections open
-    // cannot keep a rank out.
-    int waiting = 0;
-    for (const auto& other : sessions_) waiting += other->rank < 0 ? 1 : 0;
-    if (waiting > kSpareSessions) {
-      for (const auto& other : sessions_) {
-        if (other->rank < 0) {
-          close(*other, concat("more than ", kSpareSessions, " connections without a hello"));
-          break;
-        }
-      }
-    }
-    if (session->open) {
-      session->hello_timer.expires_after(std::chrono::duration_cast<Clock::duration>(
-          std::chrono::duration<double>(opts_.hello_s)));
-      session->hello_timer.async_wait([this, session](const boost::system::error_code& te) {
-        if (!te && session->open && session->rank < 0) close(*session, concat("no hello within ", fmtSeconds(opts_.hello_s)));
-      });
-      read(session);
-    }
-    accept();
-  });
-}
+const std::string& Supervisor::secret() const { return channel_->secret(); }
 
-void Supervisor::read(const std::shared_ptr<Session>& s) {
-  asio::async_read_until(s->socket, s->buffer, '\n', [this, s](const boost::system::error_code& e, size_t) {
-    if (!s->open) return;
-    if (e == asio::error::not_found) {
-      close(*s, concat("a line longer than ", kMaxLine, " bytes"));
-      return;
-    }
-    if (e) {
-      onClosed(*s);
-      return;
-    }
-    std::istream in(&s->buffer);
-    std::string line;
-    std::getline(in, line);
-    try {
-      onLine(*s, line);
-    } catch (const std::exception& ex) {  // a field of the wrong type, a bad hex string: that client's problem
-      close(*s, concat("malformed message (", ex.what(), ")"));
-    }
-    if (s->open) read(s);
-  });
-}
-
-// Closes a connection for what it sent (or did not send): logged, never the
-// end of the job. A rank whose connection is closed here is treated as one
-// whose connection dropped.
-void Supervisor::close(Session& s, const std::string& reason) {
-  if (!s.open) return;
-  ++rejected_;
-  if (rejected_ <= 20 || rejected_ % 1000 == 0) {
-    std::cerr << "autoglm-launch: supervisor: closed the connection from " << s.peer
-              << (s.rank >= 0 ? concat(" (rank ", s.rank, ")") : std::string()) << ": " << reason
-              << (rejected_ == 20 ? " (further such lines: one per 1000)" : "") << std::endl;
-  }
-  boost::system::error_code ignored;
-  s.socket.shutdown(tcp::socket::shutdown_both, ignored);
-  s.socket.close(ignored);
-  s.hello_timer.cancel();
-  onClosed(s);
-}
-
-void Supervisor::onLine(Session& s, const std::string& line) {
-  const nlohmann::json msg = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (!msg.is_object()) {
-    close(s, msg.is_discarded() ? "not JSON" : "not a JSON object");
-    return;
-  }
-  const auto t = msg.find("t");
-  if (t == msg.end() || !t->is_string()) {
-    close(s, "no message type \"t\"");
-    return;
-  }
-  if (s.rank < 0) {
-    if (*t != "hello") {
-      close(s, concat("'", t->get<std::string>(), "' before hello"));
-      return;
-    }
-    onHello(s, msg);
-    return;
-  }
-  // An accepted connection speaks for its own rank only.
-  const auto r_it = msg.find("rank");
-  if (r_it != msg.end() && !(r_it->is_number_integer() && r_it->get<int>() == s.rank)) {
-    close(s, concat("a message for rank ", r_it->dump(), " on rank ", s.rank, "'s connection"));
-    return;
-  }
-  RankView& r = ranks_[static_cast<size_t>(s.rank)];
-  r.last_seen = Clock::now();
-  if (*t == "hb") {
-    onHeartbeat(s.rank, msg);
-  } else if (*t == "error") {
-    r.error = msg.value("message", "");
-    r.config_error = msg.value("config", false);
-  } else if (*t == "bye") {
-    r.bye = true;
-  } else if (*t == "hello") {
-    close(s, "a second hello");
-  } else {
-    close(s, concat("unknown message type '", t->get<std::string>(), "'"));
-  }
-}
-
-void Supervisor::onHello(Session& s, const nlohmann::json& msg) {
-  const auto secret = msg.find("secret");
-  if (secret == msg.end() || !secret->is_string() || !sameSecret(secret->get<std::string>(), secret_)) {
-    close(s, "hello without the job's secret");
-    return;
-  }
-  const auto rank_it = msg.find("rank");
-  if (rank_it == msg.end() || !rank_it->is_number_integer()) {
-    close(s, "hello without an integer rank");
-    return;
-  }
-  const int64_t rank = rank_it->get<int64_t>();
-  if (rank < 0 || rank >= world_) {
-    close(s, concat("hello from rank ", rank, " in a job of ", world_));
-    return;
-  }
+void Supervisor::onHello(int rank, const nlohmann::json& msg) {
   RankView& r = ranks_[static_cast<size_t>(rank)];
-  if (r.session != nullptr) {
-    close(s, concat("rank ", rank, " is already connected"));
-    return;
-  }
-  s.rank = static_cast<int>(rank);
-  s.hello_timer.cancel();
-  r.session = &s;
   r.hello = true;
   r.closed = false;
   r.last_seen = Clock::now();
@@ -298,6 +116,22 @@ void Supervisor::onHello(Session& s, const nlohmann::json& msg) {
   r.boot_id = msg.value("boot_id", "");
   r.pid_ns = msg.value("pid_ns", "");
   r.start = msg.value("start", "");
+}
+
+// A message of an accepted rank; what throws here closes its connection.
+void Supervisor::onMessage(int rank, const std::string& type, const nlohmann::json& msg) {
+  RankView& r = ranks_[static_cast<size_t>(rank)];
+  r.last_seen = Clock::now();
+  if (type == "hb") {
+    onHeartbeat(rank, msg);
+  } else if (type == "error") {
+    r.error = msg.value("message", "");
+    r.config_error = msg.value("config", false);
+  } else if (type == "bye") {
+    r.bye = true;
+  } else {
+    throw Error("unknown message type '" + type + "'");
+  }
 }
 
 void Supervisor::onHeartbeat(int rank, const nlohmann::json& hb) {
@@ -351,15 +185,6 @@ void Supervisor::onOps(int rank, const nlohmann::json& ops) {
     outcome_.reason = concat("mismatched collectives on group '", groups_[op.group].name, "' at SeqNum=", op.seq,
                              " (ranks ", first.rank, " and ", rank, ")");
   }
-}
-
-void Supervisor::onClosed(Session& s) {
-  if (!s.open) return;
-  s.open = false;
-  if (s.rank < 0) return;
-  RankView& r = ranks_[static_cast<size_t>(s.rank)];
-  r.closed = true;
-  if (r.session == &s) r.session = nullptr;
 }
 
 double Supervisor::collectiveLimit(const std::string& phase) const {
@@ -546,10 +371,8 @@ void Supervisor::fail(const std::string& report) {
 // Every line to every rank still connected and not done (best effort: a rank
 // that cannot take it is ended by mpirun).
 void Supervisor::sendToRanks(const std::string& line) {
-  auto text = std::make_shared<std::string>(line + "\n");
-  for (auto& r : ranks_) {
-    if (r.session == nullptr || !r.session->open || r.bye) continue;
-    asio::async_write(r.session->socket, asio::buffer(*text), [text](const boost::system::error_code&, size_t) {});
+  for (int k = 0; k < world_; ++k) {
+    if (!ranks_[static_cast<size_t>(k)].bye) channel_->send(k, line);
   }
 }
 
@@ -582,7 +405,7 @@ void Supervisor::onSignal(int sig) {
     // Ranks that are not connected (or never will be) get the signal the way
     // plain mpirun would give it to them.
     bool all_connected = true;
-    for (const auto& r : ranks_) all_connected = all_connected && r.session != nullptr;
+    for (int k = 0; k < world_; ++k) all_connected = all_connected && channel_->connected(k);
     if (!all_connected) child_->signalGroup(sig);
     return;
   }
@@ -601,7 +424,7 @@ void Supervisor::tick() {
     // host, say, whose daemon lost mpirun): they were told to end, wait for
     // their connections to close.
     bool connected = false;
-    for (const auto& r : ranks_) connected = connected || (r.session != nullptr && r.session->open && !r.bye);
+    for (int k = 0; k < world_; ++k) connected = connected || (channel_->connected(k) && !ranks_[static_cast<size_t>(k)].bye);
     if (!connected || secondsSince(drain_since_) > opts_.grace_s) {
       if (connected) std::cerr << "autoglm-launch: ranks still connected " << fmtSeconds(opts_.grace_s)
                                << " after mpirun ended (stopped?): their hosts must end them" << std::endl;
@@ -661,7 +484,7 @@ Outcome Supervisor::supervise(ChildProcess& child, bool handle_signals) {
     };
     waitSignal();
   }
-  accept();
+  channel_->start();
   tick();
   io_.run();
   if (!outcome_.success && outcome_.reason.empty()) {

@@ -23,12 +23,9 @@
 // this job, restarts included); before the first step (data preparation) for
 // startup.
 //
-// The port is open to whoever reaches it: every connection must say hello with
-// the job's secret (secret(), passed to the ranks by the launcher) within
-// hello_s, a connection speaks for its own rank only, a line is at most
-// kMaxLine bytes, and at most kSpareSessions connections wait for their hello
-// at once (past that the oldest waiting one is closed). Anything else closes that connection, with a logged reason; nothing a
-// client sends ends the job.
+// The port is open to whoever reaches it: rank_channel.h says what a
+// connection must send (the job's secret first, secret() here, passed to the
+// ranks by the launcher) and what closes it; nothing a client sends ends the job.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -44,6 +41,7 @@
 
 #include "launch/process.h"
 #include "launch/protocol.h"
+#include "launch/rank_channel.h"
 
 namespace autoglm::launch {
 
@@ -78,15 +76,12 @@ struct Outcome {
 
 class Supervisor {
  public:
-  static constexpr size_t kMaxLine = 8 << 20;
-  static constexpr int kSpareSessions = 8;
-
   // Listens on bind_address (an IPv4 address; port chosen by the system), with
   // a fresh random secret.
   Supervisor(int world, SupervisorOptions opts, const std::string& bind_address, PhaseHistory seen = {});
   ~Supervisor();
   uint16_t port() const;
-  const std::string& secret() const { return secret_; }
+  const std::string& secret() const;
 
   // Watches the job until it ends or fails (then ends it). Prints the report
   // of a failure on stderr as it is found. With handle_signals, SIGINT and
@@ -96,7 +91,6 @@ class Supervisor {
   Outcome supervise(ChildProcess& child, bool handle_signals = false);
 
  private:
-  struct Session;
   struct RankView;
   struct GroupView {
     std::string name;
@@ -107,17 +101,13 @@ class Supervisor {
     int rank;
   };
 
-  void accept();
-  void read(const std::shared_ptr<Session>& s);
-  void onLine(Session& s, const std::string& line);
-  void onHello(Session& s, const nlohmann::json& msg);
-  void close(Session& s, const std::string& reason);
+  void onHello(int rank, const nlohmann::json& msg);
+  void onMessage(int rank, const std::string& type, const nlohmann::json& msg);
   void sendToRanks(const std::string& line);
   void killLocalRanks();
   void onSignal(int sig);
   void onHeartbeat(int rank, const nlohmann::json& hb);
   void onOps(int rank, const nlohmann::json& ops);
-  void onClosed(Session& s);
   void tick();
   std::optional<std::string> findFailure();
   std::optional<std::string> findStuck(int rank, double age_s);
@@ -132,12 +122,9 @@ class Supervisor {
   int world_;
   SupervisorOptions opts_;
   PhaseHistory seen_;
-  std::string secret_;
   boost::asio::io_context io_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  std::unique_ptr<RankChannel> channel_;
   std::unique_ptr<boost::asio::steady_timer> timer_;
-  std::vector<std::shared_ptr<Session>> sessions_;  // open ones
-  int64_t rejected_ = 0;                            // connections closed for what they sent or lacked
   std::vector<RankView> ranks_;
   std::map<uint64_t, GroupView> groups_;
   std::map<uint64_t, std::map<uint64_t, SeqEntry>> history_;  // group -> seq -> first report

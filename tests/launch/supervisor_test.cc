@@ -233,10 +233,10 @@ TEST(Supervisor, MalformedOrUnauthenticatedInputClosesThatConnectionOnly) {
       EXPECT_TRUE(bad.back()->closedByPeer()) << "not closed after: " << text;
     }
     RawClient huge(job.address);
-    huge.send(std::string(Supervisor::kMaxLine + 1024, 'x'));
+    huge.send(std::string(RankChannel::kMaxLine + 1024, 'x'));
     EXPECT_TRUE(huge.closedByPeer()) << "a line past the limit was kept";
     std::vector<std::unique_ptr<RawClient>> idle;
-    for (int i = 0; i < Supervisor::kSpareSessions + 4; ++i) idle.push_back(std::make_unique<RawClient>(job.address));
+    for (int i = 0; i < RankChannel::kSpareSessions + 4; ++i) idle.push_back(std::make_unique<RawClient>(job.address));
     EXPECT_TRUE(idle.front()->closedByPeer()) << "the oldest idle connection was kept past the limit";
     EXPECT_EQ(job.outcome.wait_for(1500ms), std::future_status::timeout)
         << "the job ended: " << job.outcome.get().reason;
