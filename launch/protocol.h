@@ -52,6 +52,17 @@ OpRecord opFromJson(const nlohmann::json& j);
 std::string hex(uint64_t v);
 uint64_t fromHex(const std::string& s);
 
+// What tells one process from every other on any host: the host's boot id,
+// the PID namespace, the pid in it and the process's start time (clock ticks
+// since boot). Two processes are the same only if all four agree.
+struct ProcessIdentity {
+  std::string boot_id, pid_ns, start;
+  int pid = 0;
+};
+ProcessIdentity ownIdentity();
+// The start time of PID as this process sees it ("" when there is no such process).
+std::string startTimeOf(int pid);
+
 // Rolling hash of a group's operations: h(seq) = mix(h(seq - 1), op, dtype, numel).
 uint64_t nextOpHash(uint64_t previous, const std::string& op, const std::string& dtype, int64_t numel);
 

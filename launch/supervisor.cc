@@ -54,42 +54,12 @@ struct Supervisor::RankView {
   std::map<uint64_t, uint64_t> last_seq;  // group -> last sequence number issued
 };
 
-namespace {
-
-std::string readFirstLine(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
-
-// Field 22 of /proc/PID/stat (start time), as the client reports its own.
-std::string startTimeOf(int pid) {
-  const std::string stat = readFirstLine("/proc/" + std::to_string(pid) + "/stat");
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos || close + 2 > stat.size()) return "";
-  std::istringstream rest(stat.substr(close + 2));
-  std::string field;
-  for (int k = 3; k <= 22 && (rest >> field); ++k) {
-  }
-  return field;
-}
-
-std::string ownPidNamespace() {
-  char buf[64] = {0};
-  const ssize_t n = ::readlink("/proc/self/ns/pid", buf, sizeof(buf) - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-}
-
-}  // namespace
-
 Supervisor::Supervisor(int world, SupervisorOptions opts, const std::string& bind_address, PhaseHistory seen)
     : world_(world),
       opts_(opts),
       seen_(seen),
       ranks_(static_cast<size_t>(world)),
-      own_boot_id_(readFirstLine("/proc/sys/kernel/random/boot_id")),
-      own_pid_ns_(ownPidNamespace()) {
+      own_(ownIdentity()) {
   channel_ = std::make_unique<RankChannel>(
       io_, world, bind_address, opts.hello_s,
       RankChannel::Handlers{[this](int rank, const nlohmann::json& hello) { onHello(rank, hello); },
@@ -381,8 +351,8 @@ void Supervisor::sendToRanks(const std::string& line) {
 // the rank said it did (so not another process that took the number since).
 void Supervisor::killLocalRanks() {
   for (const auto& r : ranks_) {
-    if (r.pid <= 0 || r.bye || r.boot_id.empty() || r.boot_id != own_boot_id_ || r.pid_ns != own_pid_ns_) continue;
-    if (r.start.empty() || startTimeOf(r.pid) != r.start || r.pid == ::getpid()) continue;
+    if (r.pid <= 0 || r.bye || r.boot_id.empty() || r.boot_id != own_.boot_id || r.pid_ns != own_.pid_ns) continue;
+    if (r.start.empty() || startTimeOf(r.pid) != r.start || r.pid == own_.pid) continue;
     ::kill(r.pid, SIGKILL);
   }
 }

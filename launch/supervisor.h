@@ -137,7 +137,7 @@ class Supervisor {
   bool killed_ = false;
   bool draining_ = false;  // mpirun exited; waiting for connected ranks to end
   std::chrono::steady_clock::time_point drain_since_;
-  std::string own_boot_id_, own_pid_ns_;
+  ProcessIdentity own_;  // this process: whose host a rank shares
 };
 
 }  // namespace autoglm::launch

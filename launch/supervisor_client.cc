@@ -26,32 +26,6 @@ std::string hostName() {
   return buf;
 }
 
-std::string firstLine(const char* path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
-
-// Field 22 of /proc/self/stat: start time in clock ticks since boot. The
-// command name (field 2) may hold spaces: count from its closing parenthesis.
-std::string startTime() {
-  const std::string stat = firstLine("/proc/self/stat");
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) return "";
-  std::istringstream rest(stat.substr(close + 2));
-  std::string field;
-  for (int k = 3; k <= 22 && (rest >> field); ++k) {
-  }
-  return field;
-}
-
-std::string pidNamespace() {
-  char buf[64] = {0};
-  const ssize_t n = ::readlink("/proc/self/ns/pid", buf, sizeof(buf) - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-}
-
 }  // namespace
 
 SupervisorClient::SupervisorClient(const std::string& address, const std::string& secret, int rank, int world,
@@ -81,15 +55,16 @@ SupervisorClient::SupervisorClient(const std::string& address, const std::string
     core::log::warn("supervisor at {} unreachable ({}); training without it", address, last_error);
     return;
   }
+  const ProcessIdentity me = ownIdentity();
   send({{"t", "hello"},
         {"rank", rank_},
         {"world", world_},
         {"secret", secret},
         {"host", hostName()},
-        {"pid", ::getpid()},
-        {"boot_id", firstLine("/proc/sys/kernel/random/boot_id")},
-        {"pid_ns", pidNamespace()},
-        {"start", startTime()},
+        {"pid", me.pid},
+        {"boot_id", me.boot_id},
+        {"pid_ns", me.pid_ns},
+        {"start", me.start},
         {"attempt", attempt}});
   thread_ = std::thread([this] { loop(); });
   reader_ = std::thread([this] { readLoop(); });
