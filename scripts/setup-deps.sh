@@ -18,6 +18,7 @@ packages=(
   iproute2 socat                     # emulated hosts (scripts/emulate-hosts.sh: namespaces, the rsh stand-in)
   prometheus                         # promtool: the serve_metrics_promtool test lints GET /metrics
   wrk                                # benchmarks/serve/wrk.sh: HTTP load at 64 and 1,024 connections
+  python3-numpy                      # benchmarks/reference/graph_cache.py, checked by graph_cache_python_reader
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy python3-yaml python3-matplotlib iproute2)

@@ -2,15 +2,16 @@
 
 Layout (little-endian, every section 8-byte aligned):
   header, 128 bytes:
-    magic "AGLMGRPH" | u32 version (=1) | u32 header_size (=128) | u64 fingerprint
+    magic "AGLMGRPH" | u32 version (1 or 2) | u32 header_size (=128) | u64 fingerprint
     u64 num_graphs G | u64 num_nodes N | u64 num_edges E | u64 vocab_bytes
     u64 label_bytes | u64 payload_bytes | u32 payload_crc | u32 header_crc
     (CRC-32 of the header with header_crc = 0) | 48 reserved bytes
   payload:
     node_offsets[G+1] i64, edge_offsets[G+1] i64, labels[G] i64, splits[G] u8
     (0 = train, 1 = test), tokens[N] i64, src[E] i32, dst[E] i32 (local node
-    ids, edges of each graph sorted by (dst, src)), weight[E] f32, vocabulary
-    tokens and label names ('\\n'-terminated).
+    ids, edges of each graph sorted by (dst, src)), weight[E] f32, (version 2:
+    node_type[N] u8, edge_type[E] u8), vocabulary tokens and label names
+    ('\\n'-terminated).
 
 The C++ side checksums with boost::crc_32_type, which is the standard CRC-32
 (zlib.crc32). Every check mirrors GraphStore::open, so a file the C++ side
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MAGIC = b"AGLMGRPH"
-VERSION = 1
+VERSIONS = (1, 2)  # 2 added node_type and edge_type (core/graph/graph_types.h)
 HEADER_SIZE = 128
 _HEADER = struct.Struct("<8sIIQQQQQQQII48s")
 assert _HEADER.size == HEADER_SIZE
@@ -40,7 +41,7 @@ def _align8(n: int) -> int:
     return (n + 7) & ~7
 
 
-def _layout(g: int, n: int, e: int, vocab_bytes: int, label_bytes: int) -> dict:
+def _layout(version: int, g: int, n: int, e: int, vocab_bytes: int, label_bytes: int) -> dict:
     sizes = [
         ("node_offsets", (g + 1) * 8),
         ("edge_offsets", (g + 1) * 8),
@@ -50,6 +51,7 @@ def _layout(g: int, n: int, e: int, vocab_bytes: int, label_bytes: int) -> dict:
         ("src", e * 4),
         ("dst", e * 4),
         ("weight", e * 4),
+        *([("node_type", n), ("edge_type", e)] if version >= 2 else []),
         ("vocab", vocab_bytes),
         ("names", label_bytes),
     ]
@@ -122,12 +124,13 @@ def open_cache(path: str, verify_crc: bool = True) -> GraphCache:
      payload_bytes, payload_crc, header_crc, _reserved) = _HEADER.unpack(raw)
     if magic != MAGIC:
         raise CacheError(f"{path}: not an Open-AutoGLM graph cache (bad magic)")
-    if version != VERSION:
-        raise CacheError(f"{path}: graph cache format version {version}, this reader reads version {VERSION}")
+    if version not in VERSIONS:
+        raise CacheError(f"{path}: graph cache format version {version}, this reader reads versions "
+                         f"{', '.join(map(str, VERSIONS))}")
     zeroed = raw[:_HEADER.size - 52] + b"\0\0\0\0" + raw[_HEADER.size - 48:]
     if zlib.crc32(zeroed) != header_crc:
         raise CacheError(f"{path}: corrupt graph cache: header checksum mismatch")
-    lay = _layout(g, n, e, vocab_bytes, label_bytes)
+    lay = _layout(version, g, n, e, vocab_bytes, label_bytes)
     if lay["end"] != size or payload_bytes != lay["end"] - HEADER_SIZE:
         raise CacheError(f"{path}: corrupt graph cache: size {size} bytes, header implies {lay['end']} (truncated?)")
     if verify_crc:
