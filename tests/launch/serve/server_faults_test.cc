@@ -38,15 +38,6 @@ using namespace testing;  // NOLINT: the serve test helpers
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-template <typename F>
-bool eventually(F condition) {
-  for (int i = 0; i < 4000; ++i) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return condition();
-}
-
 // The lines logged while it lives.
 class LogCapture {
  public:

@@ -19,16 +19,6 @@ using namespace testing;  // NOLINT: the serve test helpers
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-// Polls `condition` (up to 20 s, so that a broken server fails instead of hanging).
-template <typename F>
-bool eventually(F condition) {
-  for (int i = 0; i < 4000; ++i) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return condition();
-}
-
 // The value of the sample `series` ("name" or "name{labels}") in a metrics text; 0 if absent.
 double sample(const std::string& text, const std::string& series) {
   const std::string key = "\n" + series + " ";

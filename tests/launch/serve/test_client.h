@@ -211,4 +211,14 @@ inline std::optional<Response> parseResponse(const std::string& bytes) {
 
 inline nlohmann::json jsonOf(const Response& res) { return nlohmann::json::parse(res.body()); }
 
+// Polls `condition` (up to 20 s, so that a broken server fails instead of hanging).
+template <typename F>
+bool eventually(F condition) {
+  for (int i = 0; i < 4000; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return condition();
+}
+
 }  // namespace autoglm::launch::serve::testing

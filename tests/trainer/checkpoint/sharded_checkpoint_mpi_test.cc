@@ -17,6 +17,7 @@
 #include "comm/communicator.h"
 #include "parallel/process_grid.h"
 #include "tests/mpi_test_main.h"
+#include "tests/trainer/shared_dir.h"
 #include "tests/trainer/test_util.h"
 #include "trainer/checkpoint/rank_state.h"
 #include "trainer/checkpoint/sharded_checkpoint.h"
@@ -26,29 +27,7 @@ namespace autoglm::trainer {
 namespace {
 namespace fs = std::filesystem;
 
-// A folder every rank names the same (world rank 0's choice), removed at the end.
-class SharedDir {
- public:
-  SharedDir(comm::Communicator& comm, const std::string& tag) : comm_(comm) {
-    at::Tensor pid = at::full({1}, static_cast<int64_t>(::getpid()), at::TensorOptions().dtype(at::kLong));
-    comm.broadcast(pid, {0})->wait();
-    path_ = fs::temp_directory_path() / ("autoglm_" + tag + "_" + std::to_string(pid.item<int64_t>()));
-    if (comm.rank() == 0) {
-      fs::remove_all(path_);
-      fs::create_directories(path_);
-    }
-    comm.barrier({})->wait();
-  }
-  ~SharedDir() {
-    comm_.barrier({})->wait();
-    if (comm_.rank() == 0) fs::remove_all(path_);
-  }
-  std::string operator/(const std::string& s) const { return (path_ / s).string(); }
-
- private:
-  comm::Communicator& comm_;
-  fs::path path_;
-};
+using testing::SharedDir;
 
 std::string rankBytes(int rank) {
   std::string s(static_cast<size_t>(10000 + 3331 * rank), '\0');

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/trainer/shared_dir.h"
 #include "tests/trainer/test_util.h"
 #include "tests/mpi_test_main.h"
 #include "core/graph/prepared_data.h"
@@ -22,29 +23,7 @@ namespace autoglm::trainer {
 namespace {
 namespace fs = std::filesystem;
 
-// A folder every rank sees under the same name (rank 0's pid), removed at the end.
-class SharedDir {
- public:
-  SharedDir(comm::Communicator& comm, const std::string& tag) : comm_(comm) {
-    at::Tensor pid = at::full({1}, static_cast<int64_t>(::getpid()), at::TensorOptions().dtype(at::kLong));
-    comm.broadcast(pid, {0})->wait();
-    path_ = fs::temp_directory_path() / ("autoglm_" + tag + "_" + std::to_string(pid.item<int64_t>()));
-    if (comm.rank() == 0) {
-      fs::remove_all(path_);
-      fs::create_directories(path_);
-    }
-    comm.barrier({})->wait();
-  }
-  ~SharedDir() {
-    comm_.barrier({})->wait();
-    if (comm_.rank() == 0) fs::remove_all(path_);
-  }
-  std::string operator/(const std::string& s) const { return (path_ / s).string(); }
-
- private:
-  comm::Communicator& comm_;
-  fs::path path_;
-};
+using testing::SharedDir;
 
 // Deterministic: no dropout, so any number of ranks computes the same thing.
 ExperimentConfig tinyConfig(const std::string& out_dir) {
@@ -89,8 +68,12 @@ TEST(DataParallel, NoneEqualsOneProcessOnTheCombinedBatches) {
   core::graph::PreparedData data = prepareData(cfg);
   ClassifierTrainer dp(cfg, data, world);
   // A reducer over several buckets; a group of one has nothing to reduce (no reducer).
-  if (n > 1) ASSERT_GT(dp.steps().reducer()->numBuckets(), 1);
-  if (n == 1) EXPECT_EQ(dp.steps().reducer(), nullptr);
+  if (n > 1) {
+    ASSERT_GT(dp.steps().reducer()->numBuckets(), 1);
+  }
+  if (n == 1) {
+    EXPECT_EQ(dp.steps().reducer(), nullptr);
+  }
   const FitResult r = dp.fit(false);
   EXPECT_EQ(r.epochs_run, 2);
 
