@@ -7,8 +7,13 @@
 // (tens of MB a step here). Raising the mmap and trim thresholds keeps freed
 // blocks in the heap for reuse, as tcmalloc or jemalloc would.
 
+#include <string>
+
 namespace autoglm::core {
 
 void configureHostRuntime();
+
+// This host's name (gethostname), "?" if it cannot be read: for reports that name a rank's host.
+std::string hostName();
 
 }  // namespace autoglm::core

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/host_runtime.h"
 #include "core/log.h"
 
 namespace autoglm::launch {
@@ -19,12 +20,6 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 constexpr size_t kMaxOutbox = 4096;  // operations kept between two heartbeats
-
-std::string hostName() {
-  char buf[256] = {0};
-  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "?";
-  return buf;
-}
 
 }  // namespace
 
@@ -60,7 +55,7 @@ SupervisorClient::SupervisorClient(const std::string& address, const std::string
         {"rank", rank_},
         {"world", world_},
         {"secret", secret},
-        {"host", hostName()},
+        {"host", core::hostName()},
         {"pid", me.pid},
         {"boot_id", me.boot_id},
         {"pid_ns", me.pid_ns},

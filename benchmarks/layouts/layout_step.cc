@@ -27,6 +27,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "benchmarks/layouts/layout_overrides.h"
 #include "comm/factory.h"
 #include "comm/mpi/environment.h"
 #include "comm/observer.h"
@@ -117,16 +118,12 @@ int main(int argc, char** argv) {
   try {
     autoglm::core::log::setLevel("warn");
     at::set_num_threads(1);
-    int dp = 1, tp = 1, pp = 1;
-    char c1 = 0, c2 = 0;
-    std::istringstream(layout) >> dp >> c1 >> tp >> c2 >> pp;
     overrides.push_back("run.out_dir=/tmp/autoglm-layout-bench");
     overrides.push_back("train.progress=off");
-    overrides.push_back("parallel.dp=" + std::to_string(dp));
-    overrides.push_back("parallel.tp=" + std::to_string(tp));
-    overrides.push_back("parallel.pp=" + std::to_string(pp));
+    for (const std::string& s : autoglm::benchmarks::layoutOverrides(layout)) overrides.push_back(s);
     if (!schedule.empty()) overrides.push_back("parallel.pipeline.schedule=" + schedule);
     const tr::ExperimentConfig cfg = tr::ExperimentConfig::load(config, overrides);
+    const int64_t dp = cfg.parallel.dp, tp = cfg.parallel.tp, pp = cfg.parallel.pp;
     auto counter = std::make_shared<ByteCounter>();
     auto world = comm::makeCommunicator(cfg.comm, counter);
     comm::BarrierOptions long_wait;

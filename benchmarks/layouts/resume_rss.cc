@@ -20,6 +20,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "benchmarks/layouts/layout_overrides.h"
 #include "benchmarks/batch_cycle.h"
 #include "comm/chunked_bytes.h"
 #include "comm/factory.h"
@@ -51,13 +52,9 @@ int main(int argc, char** argv) {
   try {
     autoglm::core::log::setLevel("warn");
     at::set_num_threads(1);
-    int dp = 1, tp = 1, pp = 1;
-    char c1 = 0, c2 = 0;
-    std::istringstream(layout) >> dp >> c1 >> tp >> c2 >> pp;
-    for (const std::string& s : {"run.out_dir=" + out, std::string("train.progress=off"), "parallel.dp=" + std::to_string(dp),
-                                 "parallel.tp=" + std::to_string(tp), "parallel.pp=" + std::to_string(pp)}) {
-      overrides.push_back(s);
-    }
+    overrides.push_back("run.out_dir=" + out);
+    overrides.push_back("train.progress=off");
+    for (const std::string& s : autoglm::benchmarks::layoutOverrides(layout)) overrides.push_back(s);
     const tr::ExperimentConfig cfg = tr::ExperimentConfig::load(config, overrides);
     auto world = comm::makeCommunicator(cfg.comm, nullptr);
     const autoglm::core::graph::PreparedData data = tr::prepareData(cfg);  // the cache exists (autoglm train made it)

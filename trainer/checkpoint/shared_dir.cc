@@ -10,17 +10,12 @@
 #include "comm/chunked_bytes.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/host_runtime.h"
 
 namespace autoglm::trainer {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string hostName() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof(name) - 1) != 0) return "?";
-  return name;
-}
 
 std::string randomNonce() {
   std::random_device rd;
@@ -43,7 +38,7 @@ void checkSharedDir(comm::Communicator& world, const std::string& dir, const std
       root_error = e.what();
     }
   }
-  nlohmann::json said = {{"host", hostName()}, {"dir", dir}, {"nonce", nonce}, {"error", root_error}};
+  nlohmann::json said = {{"host", core::hostName()}, {"dir", dir}, {"nonce", nonce}, {"error", root_error}};
   said = nlohmann::json::parse(comm::broadcastBytes(world, root ? said.dump() : std::string(), 0));
   const std::string root_host = said["host"], root_dir = said["dir"];
   if (!said["error"].get<std::string>().empty()) {
@@ -54,7 +49,7 @@ void checkSharedDir(comm::Communicator& world, const std::string& dir, const std
   const fs::path token = fs::path(dir) / token_name;
   const std::optional<std::string> seen = core::readFileBytes(token.string());
   const std::string mine = seen && *seen == nonce ? std::string()
-                           : autoglm::detail::concat("world rank ", world.rank(), " (host ", hostName(), ", pid ",
+                           : autoglm::detail::concat("world rank ", world.rank(), " (host ", core::hostName(), ", pid ",
                                                      ::getpid(), ", ", seen ? "another token" : "no token", " at ",
                                                      token.string(), ")");
   const std::vector<std::string> all = comm::gatherBytes(world, mine, 0);
