@@ -49,9 +49,22 @@ struct RunConfig {
   }
 };
 
-enum class OptimizerKind { kAdam, kAdamW };
-constexpr std::array<core::EnumName<OptimizerKind>, 2> enumNames(OptimizerKind) {
-  return {{{OptimizerKind::kAdam, "adam"}, {OptimizerKind::kAdamW, "adamw"}}};
+enum class OptimizerKind { kAdam, kAdamW, kAdagrad };
+constexpr std::array<core::EnumName<OptimizerKind>, 3> enumNames(OptimizerKind) {
+  return {{{OptimizerKind::kAdam, "adam"}, {OptimizerKind::kAdamW, "adamw"}, {OptimizerKind::kAdagrad, "adagrad"}}};
+}
+
+// train.embedding_update: how the token embedding's gradient travels and is applied.
+//   dense   a table-sized gradient, reduced and stepped like every parameter
+//           (default);
+//   sparse  a row-sparse gradient (the rows the batch touched), reduced over
+//           the data-parallel group as rows; the optimizer step is the exact
+//           dense one (Adam's moments of untouched rows still decay);
+//   lazy    row-sparse all the way: only touched rows' moments and values move
+//           (TF's LazyAdam, PyTorch's SparseAdam); a step costs O(touched rows).
+enum class EmbeddingUpdate { kDense, kSparse, kLazy };
+constexpr std::array<core::EnumName<EmbeddingUpdate>, 3> enumNames(EmbeddingUpdate) {
+  return {{{EmbeddingUpdate::kDense, "dense"}, {EmbeddingUpdate::kSparse, "sparse"}, {EmbeddingUpdate::kLazy, "lazy"}}};
 }
 
 // train.nonfinite: what a step whose gradient holds a NaN or inf does: stop
@@ -77,6 +90,7 @@ struct TrainConfig {
   int64_t batch_nodes = 0;          // node budget per batch; 0 = none
   OptimizerKind optimizer = OptimizerKind::kAdamW;
   bool fused_optimizer = true;      // one-pass CPU update (same arithmetic as LibTorch's)
+  EmbeddingUpdate embedding_update = EmbeddingUpdate::kDense;
   double lr = 2e-3;
   double weight_decay = 1e-4;
   int64_t warmup_steps = 100;
@@ -102,6 +116,7 @@ struct TrainConfig {
     v.field("grad_accumulation", grad_accumulation, core::check::atLeast<int64_t>(1));
     v.field("optimizer", optimizer);
     v.field("fused_optimizer", fused_optimizer);
+    v.field("embedding_update", embedding_update);
     v.field("lr", lr, core::check::greaterThan(0.0));
     v.field("weight_decay", weight_decay, core::check::atLeast(0.0));
     v.field("warmup_steps", warmup_steps, core::check::atLeast<int64_t>(0));

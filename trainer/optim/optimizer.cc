@@ -3,6 +3,7 @@
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 #include <c10/util/string_utils.h>
+#include <torch/optim/adagrad.h>
 
 #include <cmath>
 #include <string>
@@ -149,6 +150,9 @@ std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& t, std
       if (t.fused_optimizer) return std::make_unique<FusedAdam>(std::move(params), o);
       return std::make_unique<torch::optim::Adam>(std::move(params), o);
     }
+    case OptimizerKind::kAdagrad:
+      return std::make_unique<torch::optim::Adagrad>(
+          std::move(params), torch::optim::AdagradOptions(t.lr).weight_decay(t.weight_decay));
     case OptimizerKind::kAdamW: break;
   }
   auto o = torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay);
