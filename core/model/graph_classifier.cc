@@ -85,6 +85,15 @@ void GraphClassifierImpl::replacePart(const std::string& name, std::shared_ptr<M
   parts_[i] = replace_module(name, std::move(p));
 }
 
+std::vector<std::string> GraphClassifierImpl::useRowSparseGradients() {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < names_.size(); ++i) {
+    if (parts_[i] == nullptr) continue;
+    for (const std::string& p : parts_[i]->useRowSparseGradients()) names.push_back(names_[i] + "." + p);
+  }
+  return names;
+}
+
 void GraphClassifierImpl::keepParts(size_t first, size_t last) {
   AUTOGLM_CHECK(first <= last && last < names_.size(), "keepParts(", first, ", ", last, ") outside the ",
                 names_.size(), " parts");

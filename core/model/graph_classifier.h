@@ -55,6 +55,10 @@ class GraphClassifierImpl : public torch::nn::Module {
   }
   // Swaps the part `name` (present) for another with the same contract.
   void replacePart(const std::string& name, std::shared_ptr<ModelPart> part);
+  // Switches every present part's lookup tables to row-sparse gradients
+  // (ModelPart::useRowSparseGradients) and returns their parameter names
+  // ("embed.weight"); call it after any tensor-parallel plan.
+  std::vector<std::string> useRowSparseGradients();
   // Removes every part outside positions [first, last] of partNames().
   void keepParts(size_t first, size_t last);
 

@@ -16,6 +16,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/graph/graph_batch.h"
 
@@ -48,6 +49,11 @@ class ModelPart : public torch::nn::Module {
     (void)param;
     return std::nullopt;
   }
+  // Lookup tables (train.embedding_update: sparse or lazy): switches this
+  // part's table parameters to row-sparse gradients (a sparse COO gradient that
+  // holds only the rows a batch looked up, repeated ids not yet summed) and
+  // returns their names within the part; a part without tables returns none.
+  virtual std::vector<std::string> useRowSparseGradients() { return {}; }
 };
 
 }  // namespace autoglm::core::model

@@ -17,7 +17,13 @@ TokenEmbedding::TokenEmbedding(int64_t vocab_size, int64_t dim, double dropout) 
 }
 
 at::Tensor TokenEmbedding::forward(const at::Tensor& /*x*/, const graph::GraphBatch& g) {
-  return fastDropout(at::embedding(weight_, g.tokens), dropout_, is_training());
+  return fastDropout(at::embedding(weight_, g.tokens, /*padding_idx=*/-1, /*scale_grad_by_freq=*/false, sparse_),
+                     dropout_, is_training());
+}
+
+std::vector<std::string> TokenEmbedding::useRowSparseGradients() {
+  sparse_ = true;
+  return {"weight"};
 }
 
 void TokenEmbedding::setTable(const at::Tensor& table) {

@@ -31,13 +31,25 @@ GradientReducer::GradientReducer(std::vector<at::Tensor> params, std::shared_ptr
     params_.push_back(p);
   }
   slots_.resize(params_.size());
-  std::vector<int64_t> numels;
-  for (const auto& p : params_) numels.push_back(p.numel());
+  std::vector<int64_t> numels, dense;  // bucketed parameters: their numels and indices
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const int64_t orig = orig_index_[i];
+    if (std::find(opts_.row_sparse.begin(), opts_.row_sparse.end(), orig) != opts_.row_sparse.end()) {
+      AUTOGLM_CHECK(params_[i].dim() == 2, "GradientReducer: row-sparse parameter ", orig, " is ",
+                    params_[i].dim(), "-D; only tables [rows, dim] are");
+      slots_[i].bucket = -1;
+      sparse_slots_.push_back(i);
+      continue;
+    }
+    numels.push_back(params_[i].numel());
+    dense.push_back(static_cast<int64_t>(i));
+  }
   const int64_t align = std::max<int64_t>(1, compressor_->alignment());
   for (auto& g : assignBuckets(numels, opts_.bucket_bytes)) {
     Bucket b;
     int64_t offset = 0;
-    for (int64_t i : g) {
+    for (int64_t& i : g) {
+      i = dense[static_cast<size_t>(i)];
       Slot& s = slots_[static_cast<size_t>(i)];
       const int64_t aligned = (offset + align - 1) / align * align;
       if (aligned > offset) b.gaps.emplace_back(offset, aligned - offset);
@@ -82,6 +94,7 @@ void GradientReducer::beginBackward(bool sync, int64_t step) {
       b.launched = false;
     }
     next_launch_ = 0;
+    sparse_pending_ = static_cast<int64_t>(sparse_slots_.size());
     std::lock_guard<std::mutex> lock(mu_);
     done_ = 0;
   }
@@ -93,6 +106,16 @@ void GradientReducer::onGradient(size_t index, const at::Tensor& grad) {
                 "(call reducer.beginBackward() before every backward)");
   }
   Slot& s = slots_[index];
+  if (s.bucket < 0) {
+    // Kept as given (a sparse sum only concatenates); a copy, since autograd
+    // may accumulate into the tensor it hands on.
+    s.rows = s.filled ? s.rows + grad : grad.clone();
+    s.filled = true;
+    if (!sync_ || s.seen) return;
+    s.seen = true;
+    if (--sparse_pending_ == 0 && opts_.mode == ReducerMode::kOverlap) launchReady();
+    return;
+  }
   Bucket& b = buckets_[static_cast<size_t>(s.bucket)];
   at::Tensor view = b.flat.narrow(0, s.offset, s.numel);
   const at::Tensor g = grad.is_sparse() ? grad.to_dense() : grad;
@@ -111,11 +134,11 @@ void GradientReducer::launchReady() {
   while (next_launch_ < numBuckets() && buckets_[static_cast<size_t>(next_launch_)].pending == 0) {
     enqueue(next_launch_++);
   }
+  if (next_launch_ == numBuckets() && !sparse_slots_.empty() && sparse_pending_ == 0) enqueue(next_launch_++);
 }
 
 void GradientReducer::enqueue(int bucket) {
-  Bucket& b = buckets_[static_cast<size_t>(bucket)];
-  b.launched = true;
+  if (bucket < numBuckets()) buckets_[static_cast<size_t>(bucket)].launched = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(bucket);
@@ -125,16 +148,16 @@ void GradientReducer::enqueue(int bucket) {
 
 void GradientReducer::loop() {
   for (;;) {
-    int bucket = 0;
+    int item = 0;
     int64_t step = 0;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;
-      bucket = queue_.front();
+      item = queue_.front();
       queue_.pop_front();
       step = step_;
-      if (error_) {  // an earlier bucket failed: finishStep() rethrows it
+      if (error_) {  // an earlier item failed: finishStep() rethrows it
         ++done_;
         cv_.notify_all();
         continue;
@@ -143,29 +166,11 @@ void GradientReducer::loop() {
     const auto t0 = Clock::now();
     std::exception_ptr error;
     try {
-      at::Tensor& flat = buckets_[static_cast<size_t>(bucket)].flat;
-      // The last reduce left averaged values in the padding.
-      for (const auto& [offset, length] : buckets_[static_cast<size_t>(bucket)].gaps) {
-        flat.narrow(0, offset, length).zero_();
+      if (item == numBuckets()) {
+        reduceRows();
+      } else {
+        reduceBucket(item, step);
       }
-      // A NaN or inf must not enter the compressor's residuals: zero the bucket
-      // (every rank still reduces it, so the collectives stay matched) and
-      // report the first offending parameter.
-      if (!flat.isfinite().all().item<bool>()) {
-        int64_t bad = -1;
-        for (int64_t i : buckets_[static_cast<size_t>(bucket)].params) {
-          const Slot& s = slots_[static_cast<size_t>(i)];
-          if (!flat.narrow(0, s.offset, s.numel).isfinite().all().item<bool>()) {
-            bad = orig_index_[static_cast<size_t>(i)];
-            break;
-          }
-        }
-        flat.zero_();
-        std::lock_guard<std::mutex> lock(mu_);
-        if (nonfinite_param_ < 0) nonfinite_param_ = bad;
-      }
-      if (shape_source_ && compressor_->usesShape()) compressor_->setShape(bucket, bucketPrior(bucket));
-      compressor_->reduce(bucket, flat, step, *comm_);
     } catch (...) {
       error = std::current_exception();
     }
@@ -176,6 +181,49 @@ void GradientReducer::loop() {
       ++done_;
     }
     cv_.notify_all();
+  }
+}
+
+void GradientReducer::reduceBucket(int bucket, int64_t step) {
+  at::Tensor& flat = buckets_[static_cast<size_t>(bucket)].flat;
+  // The last reduce left averaged values in the padding.
+  for (const auto& [offset, length] : buckets_[static_cast<size_t>(bucket)].gaps) {
+    flat.narrow(0, offset, length).zero_();
+  }
+  // A NaN or inf must not enter the compressor's residuals: zero the bucket
+  // (every rank still reduces it, so the collectives stay matched) and
+  // report the first offending parameter.
+  if (!flat.isfinite().all().item<bool>()) {
+    int64_t bad = -1;
+    for (int64_t i : buckets_[static_cast<size_t>(bucket)].params) {
+      const Slot& s = slots_[static_cast<size_t>(i)];
+      if (!flat.narrow(0, s.offset, s.numel).isfinite().all().item<bool>()) {
+        bad = orig_index_[static_cast<size_t>(i)];
+        break;
+      }
+    }
+    flat.zero_();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (nonfinite_param_ < 0) nonfinite_param_ = bad;
+  }
+  if (shape_source_ && compressor_->usesShape()) compressor_->setShape(bucket, bucketPrior(bucket));
+  compressor_->reduce(bucket, flat, step, *comm_);
+}
+
+void GradientReducer::reduceRows() {
+  at::NoGradGuard no_grad;
+  for (size_t i : sparse_slots_) {
+    Slot& s = slots_[i];
+    // As for buckets: a non-finite row is zeroed before it travels, and named.
+    if (s.rows.defined()) {
+      const at::Tensor values = s.rows.is_sparse() ? s.rows._values() : s.rows;
+      if (!values.isfinite().all().item<bool>()) {
+        values.zero_();
+        std::lock_guard<std::mutex> lock(mu_);
+        if (nonfinite_param_ < 0) nonfinite_param_ = orig_index_[i];
+      }
+    }
+    s.rows = reduceRowSparse(s.rows, params_[i].sizes(), *comm_, opts_.sparse_dense_fraction, sparse_stats_);
   }
 }
 
@@ -201,7 +249,10 @@ StepStatus GradientReducer::finishStep() {
   in_backward_ = false;
   ++stats_.steps;
   if (opts_.mode == ReducerMode::kOff) {
-    for (auto& s : slots_) s.filled = false;
+    for (auto& s : slots_) {
+      s.filled = false;
+      s.rows = at::Tensor();
+    }
     return {};
   }
   const auto t0 = Clock::now();
@@ -215,15 +266,19 @@ StepStatus GradientReducer::finishStep() {
     }
     enqueue(b);
   }
-  next_launch_ = numBuckets();
+  if (next_launch_ <= numBuckets() && !sparse_slots_.empty()) enqueue(numBuckets());
+  next_launch_ = numItems();
   {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return done_ == static_cast<int64_t>(buckets_.size()); });
+    cv_.wait(lock, [&] { return done_ == static_cast<int64_t>(numItems()); });
     if (error_) {
       std::exception_ptr e = error_;
       error_ = nullptr;
       lock.unlock();
-      for (auto& s : slots_) s.filled = false;
+      for (auto& s : slots_) {
+        s.filled = false;
+        s.rows = at::Tensor();
+      }
       std::rethrow_exception(e);
     }
   }
@@ -245,8 +300,13 @@ StepStatus GradientReducer::finishStep() {
   for (size_t i = 0; i < params_.size(); ++i) {
     Slot& s = slots_[i];
     s.filled = false;
-    if (used[i] == 0) continue;
     at::Tensor& p = params_[i];
+    if (s.bucket < 0) {
+      if (used[i] != 0) p.mutable_grad() = s.rows;
+      s.rows = at::Tensor();
+      continue;
+    }
+    if (used[i] == 0) continue;
     at::Tensor avg = buckets_[static_cast<size_t>(s.bucket)].flat.narrow(0, s.offset, s.numel).view(p.sizes());
     if (p.grad().defined()) {
       p.mutable_grad().copy_(avg);

@@ -21,6 +21,13 @@
 // Buckets start in index order on every rank, so all ranks issue the same
 // collectives in the same order.
 //
+// Row-sparse parameters (ReducerOptions::row_sparse) stay out of the buckets:
+// their gradients (sparse COO) are summed over the step's micro-batches and,
+// once every bucket has started, reduced as rows on the same thread
+// (reduceRowSparse), so that the collectives keep one order on every rank;
+// finishStep() leaves a coalesced sparse gradient over the union of the rows
+// any rank touched. They are not compressed.
+//
 // Parameters that get no gradient in a step (unused heads, ...) do not hang the
 // step: finishStep() starts the buckets still waiting, with zeros for them, and
 // a parameter that got no gradient on any rank keeps no gradient (as in one
@@ -43,6 +50,7 @@
 #include "comm/communicator.h"
 #include "parallel/data_parallel/compression/compressor.h"
 #include "parallel/data_parallel/reducer_options.h"
+#include "parallel/data_parallel/row_sparse.h"
 
 namespace autoglm::parallel::data_parallel {
 
@@ -93,12 +101,16 @@ class GradientReducer {
   std::vector<int64_t> bucketParams(int b) const;
   int64_t bucketNumel(int b) const { return buckets_[static_cast<size_t>(b)].flat.numel(); }
   const ReducerStats& stats() const { return stats_; }
+  // Rows and bytes of the row-sparse parameters since construction (read
+  // between steps).
+  const RowSparseStats& rowSparseStats() const { return sparse_stats_; }
   compression::Compressor& compressor() { return *compressor_; }
   comm::Communicator& communicator() { return *comm_; }
 
  private:
   struct Slot {  // one parameter
-    int bucket = 0;
+    int bucket = 0;       // -1: row-sparse
+    at::Tensor rows;      // row-sparse: this step's gradient so far, then its reduction
     int64_t offset = 0;
     int64_t numel = 0;
     bool filled = false;  // gradient written since the last finishStep
@@ -116,6 +128,9 @@ class GradientReducer {
   void launchReady();  // starts consecutive complete buckets, in order (caller holds no lock)
   void enqueue(int bucket);
   void loop();
+  int numItems() const { return numBuckets() + (sparse_slots_.empty() ? 0 : 1); }
+  void reduceBucket(int bucket, int64_t step);
+  void reduceRows();  // the row-sparse item, on the synchronisation thread
   at::Tensor bucketPrior(int bucket) const;  // shape_source_ over a bucket's parameters, zeros in gaps
 
   std::vector<at::Tensor> params_;
@@ -135,7 +150,10 @@ class GradientReducer {
   bool in_backward_ = false;
   bool sync_ = false;
   int64_t step_ = 0;
-  int next_launch_ = 0;  // next bucket to start, in order
+  int next_launch_ = 0;  // next bucket to start, in order; numBuckets(): the row-sparse item
+  std::vector<size_t> sparse_slots_;
+  int64_t sparse_pending_ = 0;  // row-sparse parameters of the current sync backward not reported yet
+  RowSparseStats sparse_stats_;
 
   std::mutex mu_;
   std::condition_variable cv_;

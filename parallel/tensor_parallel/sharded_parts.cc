@@ -43,7 +43,7 @@ at::Tensor shardedDropout(const at::Tensor& x, double p, bool training, int tp_r
 
 VocabParallelEmbedding::VocabParallelEmbedding(const core::model::TokenEmbedding& full,
                                                std::shared_ptr<comm::Communicator> tp)
-    : tp_(std::move(tp)), vocab_(full.table().size(0)), dropout_(full.dropout()) {
+    : tp_(std::move(tp)), vocab_(full.table().size(0)), dropout_(full.dropout()), sparse_(full.rowSparseGradients()) {
   lo_ = partitionOffset(vocab_, tp_->size(), tp_->rank());
   const int64_t rows = partitionSizes(vocab_, tp_->size())[static_cast<size_t>(tp_->rank())];
   weight_ = register_parameter("weight", slice(full.table(), 0, lo_, rows));
@@ -53,8 +53,23 @@ at::Tensor VocabParallelEmbedding::forward(const at::Tensor&, const core::graph:
   const int64_t rows = weight_.size(0);
   const at::Tensor mine = (g.tokens >= lo_).logical_and(g.tokens < lo_ + rows);
   const at::Tensor local = (g.tokens - lo_).masked_fill(mine.logical_not(), 0);
-  const at::Tensor part = at::embedding(weight_, local) * mine.unsqueeze(1).to(weight_.scalar_type());
+  at::Tensor part;
+  if (sparse_) {
+    // Only the positions this shard holds look up a row, so that its gradient
+    // names none of the rows it does not own (not even row 0 for the others).
+    const at::Tensor pos = mine.nonzero().squeeze(1);
+    const at::Tensor rows_out =
+        at::embedding(weight_, local.index_select(0, pos), /*padding_idx=*/-1, /*scale_grad_by_freq=*/false, true);
+    part = at::zeros({g.tokens.size(0), weight_.size(1)}, weight_.options()).index_copy(0, pos, rows_out);
+  } else {
+    part = at::embedding(weight_, local) * mine.unsqueeze(1).to(weight_.scalar_type());
+  }
   return core::model::fastDropout(reduceFromTensorParallel(part, *tp_), dropout_, is_training());
+}
+
+std::vector<std::string> VocabParallelEmbedding::useRowSparseGradients() {
+  sparse_ = true;
+  return {"weight"};
 }
 
 std::optional<ParamShard> VocabParallelEmbedding::shardOf(const std::string& param) const {

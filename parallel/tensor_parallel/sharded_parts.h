@@ -48,12 +48,15 @@ class VocabParallelEmbedding final : public core::model::ModelPart {
   VocabParallelEmbedding(const core::model::TokenEmbedding& full, std::shared_ptr<comm::Communicator> tp);
   at::Tensor forward(const at::Tensor& x, const core::graph::GraphBatch& g) override;
   std::optional<core::model::ParamShard> shardOf(const std::string& param) const override;
+  // The gradient holds only this shard's rows that the batch looked up.
+  std::vector<std::string> useRowSparseGradients() override;
 
  private:
   std::shared_ptr<comm::Communicator> tp_;
   at::Tensor weight_;  // rows [lo_, lo_ + rows)
   int64_t lo_, vocab_;
   double dropout_;
+  bool sparse_ = false;
 };
 
 class HeadParallelGAT final : public core::model::ModelPart {

@@ -7,6 +7,8 @@
 
 namespace autoglm::trainer {
 
+at::Tensor gradValues(const at::Tensor& g) { return g.is_sparse() ? g.coalesce().values() : g; }
+
 double layoutGradNorm(core::model::GraphClassifierImpl& model, comm::Communicator* tp, comm::Communicator* pp,
                       bool mark_nonfinite) {
   const bool tp_root = tp == nullptr || tp->rank() == 0;
@@ -17,7 +19,7 @@ double layoutGradNorm(core::model::GraphClassifierImpl& model, comm::Communicato
     for (const auto& item : part->named_parameters()) {
       const at::Tensor& g = item.value().grad();
       if (!g.defined()) continue;
-      if (part->shardOf(item.key()) || tp_root) sum += g.to(at::kDouble).pow(2).sum().item<double>();
+      if (part->shardOf(item.key()) || tp_root) sum += gradValues(g).to(at::kDouble).pow(2).sum().item<double>();
     }
   }
   if (mark_nonfinite) sum = std::numeric_limits<double>::quiet_NaN();

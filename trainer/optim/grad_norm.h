@@ -9,6 +9,10 @@
 
 namespace autoglm::trainer {
 
+// The stored values of a gradient: itself, or a row-sparse gradient's rows
+// (coalesced first, so that a repeated row counts once).
+at::Tensor gradValues(const at::Tensor& g);
+
 // L2 norm of all gradients over the layout. mark_nonfinite: this rank knows of
 // a non-finite gradient (the reducer zeroed it): the norm is NaN on every rank
 // of the layout, so all of them skip or stop together.

@@ -63,6 +63,36 @@ TEST(GraphClassifier, SameSeedSameModel) {
   for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(at::equal(pa[i], pb[i])) << i;
 }
 
+// train.embedding_update: sparse. The table's gradient holds only the rows the
+// batch looked up (token 3 and 11, 12 twice), summed, equal to the dense one;
+// every other parameter's gradient is unchanged.
+TEST(GraphClassifier, RowSparseEmbeddingGradientIsTheDenseOnesTouchedRows) {
+  Batch b;
+  ModelConfig cfg = smallConfig();
+  cfg.dropout = 0.0;
+  cfg.attn_dropout = 0.0;
+  at::manual_seed(5);
+  GraphClassifier dense(cfg, 20, 5);
+  at::manual_seed(5);
+  GraphClassifier sparse(cfg, 20, 5);
+  EXPECT_EQ(sparse->useRowSparseGradients(), std::vector<std::string>{"embed.weight"});
+  dense->forward(b.batch).sum().backward();
+  sparse->forward(b.batch).sum().backward();
+  const auto pd = dense->named_parameters(), ps = sparse->named_parameters();
+  for (const auto& item : pd) {
+    const at::Tensor& gd = item.value().grad();
+    const at::Tensor& gs = ps[item.key()].grad();
+    ASSERT_TRUE(gd.defined() && gs.defined()) << item.key();
+    EXPECT_EQ(gs.is_sparse(), item.key() == "embed.weight") << item.key();
+    EXPECT_TRUE(at::allclose(gs.is_sparse() ? gs.to_dense() : gs, gd, 1e-5, 1e-7)) << item.key();
+  }
+  const at::Tensor rows = ps["embed.weight"].grad().coalesce().indices()[0];
+  std::vector<int64_t> ids(rows.data_ptr<int64_t>(), rows.data_ptr<int64_t>() + rows.numel());
+  const at::Tensor looked_up = std::get<0>(at::_unique(b.batch.tokens));
+  EXPECT_EQ(static_cast<int64_t>(ids.size()), looked_up.numel());
+  for (int64_t id : ids) EXPECT_TRUE((b.batch.tokens == id).any().item<bool>()) << id;
+}
+
 TEST(GraphClassifier, SlicesChainToTheWholeForward) {
   Batch f;
   at::manual_seed(2);

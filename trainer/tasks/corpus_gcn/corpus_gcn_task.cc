@@ -81,6 +81,9 @@ void writeOutputs(const ExperimentConfig& cfg, const core::text::TextDataset& ds
 
 void validateCorpusGcn(const ExperimentConfig& cfg, const RunRequest&) {
   if (cfg.pretrain.epochs > 0) throw ConfigError("model.kind=corpus_gcn has no pre-training: set pretrain.epochs to 0");
+  if (cfg.train.embedding_update != EmbeddingUpdate::kDense) {
+    throw ConfigError("model.kind=corpus_gcn has no token embedding: train.embedding_update must be dense");
+  }
 }
 
 CorpusGcnTask::CorpusGcnTask(const ExperimentConfig& cfg)

@@ -5,6 +5,7 @@
 #include <torch/nn/utils/clip_grad.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -27,10 +28,19 @@ StepRunner::StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStor
       grid_(std::move(grid)),
       store_(store),
       model_(std::move(model)) {
+  for (const auto& item : model_->named_parameters()) param_names_.push_back(item.key());
+  if (cfg.train.embedding_update != EmbeddingUpdate::kDense) {
+    for (const std::string& name : model_->useRowSparseGradients()) {
+      const auto it = std::find(param_names_.begin(), param_names_.end(), name);
+      AUTOGLM_CHECK(it != param_names_.end(), "row-sparse parameter '", name, "' is not a parameter of the model");
+      row_sparse_.push_back(it - param_names_.begin());
+    }
+  }
   if (grid_.layout().dp() > 1) {
     dpar::ReducerOptions ro;
     ro.bucket_bytes = static_cast<int64_t>(cfg.parallel.bucket_mb * 1024.0 * 1024.0);
     ro.mode = cfg.parallel.reducer_mode;
+    ro.row_sparse = row_sparse_;
     reducer_ = std::make_unique<dpar::GradientReducer>(
         model_->parameters(), grid_.dpComm(), dpar::compression::makeCompressor(cfg.parallel.compression), ro);
     core::log::info0("data parallel over {} ranks: {} gradient buckets ({} MiB cap), compression {}, reducer {}",
@@ -48,7 +58,6 @@ StepRunner::StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStor
       return v.defined() ? v.sqrt() : v;
     });
   }
-  for (const auto& item : model_->named_parameters()) param_names_.push_back(item.key());
   schedule_.lr = cfg.train.lr;
   schedule_.warmup_steps = cfg.train.warmup_steps;
   schedule_.total_steps = steps_per_epoch * cfg.train.epochs;
@@ -160,6 +169,7 @@ double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, i
   const auto t3 = clock::now();
   phase(parallel::Phase::kReduce, step);
   const parallel::data_parallel::StepStatus status = reducer_ ? reducer_->finishStep() : parallel::data_parallel::StepStatus{};
+  coalesceRowSparse();
   std::optional<std::string> bad = nonfiniteGradient(status);
   double norm = 0.0;
   if (grid_.modelParallel()) {
@@ -184,6 +194,8 @@ double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, i
   if (train_.grad_clip > 0) {
     if (grid_.modelParallel()) {
       clipToNorm(*model_, norm, train_.grad_clip);
+    } else if (!row_sparse_.empty()) {  // LibTorch's clip sees sparse gradients' values only
+      clipToNorm(*model_, layoutGradNorm(*model_, nullptr, nullptr, false), train_.grad_clip);
     } else {
       torch::nn::utils::clip_grad_norm_(model_->parameters(), train_.grad_clip);
     }
@@ -200,6 +212,17 @@ double StepRunner::run(const std::vector<std::vector<int64_t>>& micro_batches, i
   return loss_total;
 }
 
+void StepRunner::coalesceRowSparse() {
+  // Autograd sums a table's sparse gradients by concatenation; without a
+  // reducer (or with reducer_mode: off) repeated rows are summed here, so that
+  // norms, checks and the optimizer see each row once.
+  const auto params = model_->parameters();
+  for (int64_t i : row_sparse_) {
+    at::Tensor& g = params[static_cast<size_t>(i)].mutable_grad();
+    if (g.defined() && g.is_sparse() && !g.is_coalesced()) g = g.coalesce();
+  }
+}
+
 std::optional<std::string> StepRunner::nonfiniteGradient(const parallel::data_parallel::StepStatus& status) const {
   if (reducer_) {
     if (!status.nonfinite) return std::nullopt;
@@ -209,7 +232,7 @@ std::optional<std::string> StepRunner::nonfiniteGradient(const parallel::data_pa
   const auto params = model_->parameters();
   for (size_t i = 0; i < params.size(); ++i) {
     const at::Tensor& g = params[i].grad();
-    if (g.defined() && !g.isfinite().all().item<bool>()) return param_names_[i];
+    if (g.defined() && !gradValues(g).isfinite().all().item<bool>()) return param_names_[i];
   }
   return std::nullopt;
 }

@@ -83,6 +83,7 @@ class StepRunner {
   LrSchedule schedule_;
   PhaseTimes times_;
   std::vector<std::string> param_names_;  // in model->parameters() order
+  std::vector<int64_t> row_sparse_;       // parameters with row-sparse gradients (train.embedding_update)
   int64_t skipped_steps_ = 0;
   parallel::RunObserver* observer_ = nullptr;
   void phase(parallel::Phase p, int64_t step) const {
@@ -92,6 +93,7 @@ class StepRunner {
   // The parameter whose gradient is not finite (name, or "" for another rank's),
   // or nothing. Consults the reducer's status on a data-parallel group.
   std::optional<std::string> nonfiniteGradient(const parallel::data_parallel::StepStatus& status) const;
+  void coalesceRowSparse();
 };
 
 }  // namespace autoglm::trainer
