@@ -10,7 +10,8 @@
 // machine hits all alike. Rank 0 prints one JSON line per configuration:
 // median step time over rounds, the reducer's busy and exposed seconds per
 // step, bytes this rank handed to the communicator per step (measured from the
-// compressor's tensors), and, with --wire-iface, bytes that crossed that
+// compressor's tensors and, with --embedding-updates sparse or lazy, the
+// reduced table rows), and, with --wire-iface, bytes that crossed that
 // network interface per rank per step (from /sys/class/net/IFACE/statistics).
 // benchmarks/dp_report.py turns the lines into tables, CSV and plots.
 
@@ -140,6 +141,8 @@ int main(int argc, char** argv) {
   app.add_option("--set", overrides, "Config override key=value (repeatable)");
   app.add_option("--compressors", compressors, "Comma-separated parallel.compression.type values");
   app.add_option("--modes", modes, "Comma-separated parallel.reducer_mode values");
+  std::string updates = "dense";
+  app.add_option("--embedding-updates", updates, "Comma-separated train.embedding_update values (dense, sparse, lazy)");
   app.add_option("--threads", threads, "Intra-op threads per rank");
   app.add_option("--warmup-steps", warmup);
   app.add_option("--steps", steps, "Timed steps per configuration and round");
@@ -176,12 +179,14 @@ int main(int argc, char** argv) {
     // mpirun), a client per rank, and a second world communicator it watches.
     std::unique_ptr<SupervisedWorld> watched;
     if (supervised) watched = std::make_unique<SupervisedWorld>(*world, base.comm);
-    using Key = std::tuple<std::string, std::string, bool>;
+    using Key = std::tuple<std::string, std::string, bool, std::string>;
     std::vector<Key> configs;
-    for (const auto& c : splitList(compressors)) {
-      for (const auto& m : splitList(modes)) {
-        configs.emplace_back(c, m, false);
-        if (supervised) configs.emplace_back(c, m, true);
+    for (const auto& u : splitList(updates)) {
+      for (const auto& c : splitList(compressors)) {
+        for (const auto& m : splitList(modes)) {
+          configs.emplace_back(c, m, false, u);
+          if (supervised) configs.emplace_back(c, m, true, u);
+        }
       }
     }
     std::map<Key, Result> results;
@@ -193,6 +198,7 @@ int main(int argc, char** argv) {
             std::get<0>(key), "--compressors");
         cfg.parallel.reducer_mode =
             parseChoice<autoglm::parallel::data_parallel::ReducerMode>(std::get<1>(key), "--modes");
+        cfg.train.embedding_update = parseChoice<tr::EmbeddingUpdate>(std::get<3>(key), "--embedding-updates");
         const bool watch = std::get<2>(key);
         tr::ClassifierTrainer trainer(cfg, data, watch ? watched->comm : world);
         if (watch) trainer.setObserver(watched->client.get());
@@ -204,6 +210,7 @@ int main(int argc, char** argv) {
         world->barrier({})->wait();
         const auto rs0 = trainer.steps().reducer()->stats();
         const auto cs0 = trainer.steps().reducer()->compressor().stats();
+        const int64_t rows0 = trainer.steps().reducer()->rowSparseStats().bytes_sent;
         const int64_t wire0 = world->rank() == 0 ? wireBytes(wire_iface) : 0;
         const auto t0 = std::chrono::steady_clock::now();
         int64_t graphs = 0;
@@ -213,11 +220,12 @@ int main(int argc, char** argv) {
         const int64_t wire1 = world->rank() == 0 ? wireBytes(wire_iface) : 0;
         const auto rs1 = trainer.steps().reducer()->stats();
         const auto cs1 = trainer.steps().reducer()->compressor().stats();
+        const int64_t rows1 = trainer.steps().reducer()->rowSparseStats().bytes_sent;
         Result& r = results[key];
         r.step_seconds.push_back(secs / steps);
         r.busy += rs1.busy_seconds - rs0.busy_seconds;
         r.exposed += rs1.exposed_seconds - rs0.exposed_seconds;
-        r.bytes += static_cast<double>(cs1.bytes_sent - cs0.bytes_sent);
+        r.bytes += static_cast<double>(cs1.bytes_sent - cs0.bytes_sent + rows1 - rows0);
         r.wire += static_cast<double>(wire1 - wire0) / (wire_ranks > 0 ? wire_ranks : world->size());
         r.selected += static_cast<double>(cs1.selected_elements - cs0.selected_elements);
         r.compressed += static_cast<double>(cs1.compressed_elements - cs0.compressed_elements);
@@ -233,6 +241,7 @@ int main(int argc, char** argv) {
                             {"compressor", std::get<0>(key)},
                             {"mode", std::get<1>(key)},
                             {"supervised", std::get<2>(key)},
+                            {"embedding_update", std::get<3>(key)},
                             {"parameters", params},
                             {"step_ms", 1e3 * median(r.step_seconds)},
                             {"step_ms_rounds", r.step_seconds},
