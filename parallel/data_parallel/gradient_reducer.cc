@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "core/finite.h"
 #include "parallel/data_parallel/bucket_assignment.h"
 
 namespace autoglm::parallel::data_parallel {
@@ -193,11 +194,11 @@ void GradientReducer::reduceBucket(int bucket, int64_t step) {
   // A NaN or inf must not enter the compressor's residuals: zero the bucket
   // (every rank still reduces it, so the collectives stay matched) and
   // report the first offending parameter.
-  if (!flat.isfinite().all().item<bool>()) {
+  if (!core::allFinite(flat)) {
     int64_t bad = -1;
     for (int64_t i : buckets_[static_cast<size_t>(bucket)].params) {
       const Slot& s = slots_[static_cast<size_t>(i)];
-      if (!flat.narrow(0, s.offset, s.numel).isfinite().all().item<bool>()) {
+      if (!core::allFinite(flat.narrow(0, s.offset, s.numel))) {
         bad = orig_index_[static_cast<size_t>(i)];
         break;
       }
@@ -217,7 +218,7 @@ void GradientReducer::reduceRows() {
     // As for buckets: a non-finite row is zeroed before it travels, and named.
     if (s.rows.defined()) {
       const at::Tensor values = s.rows.is_sparse() ? s.rows._values() : s.rows;
-      if (!values.isfinite().all().item<bool>()) {
+      if (!core::allFinite(values)) {
         values.zero_();
         std::lock_guard<std::mutex> lock(mu_);
         if (nonfinite_param_ < 0) nonfinite_param_ = orig_index_[i];

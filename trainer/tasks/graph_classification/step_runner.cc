@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/finite.h"
 #include "core/log.h"
 #include "parallel/pipeline/micro_batches.h"
 #include "trainer/optim/grad_norm.h"
@@ -232,7 +233,7 @@ std::optional<std::string> StepRunner::nonfiniteGradient(const parallel::data_pa
   const auto params = model_->parameters();
   for (size_t i = 0; i < params.size(); ++i) {
     const at::Tensor& g = params[i].grad();
-    if (g.defined() && !gradValues(g).isfinite().all().item<bool>()) return param_names_[i];
+    if (g.defined() && !core::allFinite(gradValues(g))) return param_names_[i];
   }
   return std::nullopt;
 }

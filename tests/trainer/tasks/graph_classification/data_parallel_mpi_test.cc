@@ -123,6 +123,51 @@ TEST(DataParallel, AccumulationEqualsOneProcessOnTheUnionOfMicroBatches) {
   expectSameOnAllRanks(dp, *world);
 }
 
+// train.embedding_update: with row-sparse embedding gradients, data parallel
+// trains what one process trains. sparse keeps the exact dense optimizer step,
+// so it equals one dense process; lazy equals lazy in one process (the union of
+// the ranks' rows is the combined batch's rows).
+TEST(DataParallel, RowSparseEmbeddingEqualsOneProcess) {
+  auto world = test::worldComm();
+  const int n = world->size();
+  for (const EmbeddingUpdate update : {EmbeddingUpdate::kSparse, EmbeddingUpdate::kLazy}) {
+    const std::string name = core::enumName(update);
+    SharedDir d(*world, "dp_rows_" + name);
+    ExperimentConfig cfg = tinyConfig(d / "dp");
+    cfg.train.embedding_update = update;
+    cfg.train.max_steps = 6;
+    core::graph::PreparedData data = prepareData(cfg);
+    ClassifierTrainer dp(cfg, data, world);
+    dp.fit(false);
+    ExperimentConfig ref_cfg = cfg;
+    ref_cfg.run.out_dir = d / ("ref" + std::to_string(world->rank()));
+    ref_cfg.train.batch_graphs = cfg.train.batch_graphs * n;
+    ref_cfg.train.embedding_update = update == EmbeddingUpdate::kSparse ? EmbeddingUpdate::kDense : update;
+    ClassifierTrainer ref(ref_cfg, data);
+    ref.fit(false);
+    EXPECT_LT(maxParamDiff(dp, ref), 2e-5) << name << " dp=" << n;
+    expectSameOnAllRanks(dp, *world);
+    if (n > 1) {
+      const auto& rows = dp.steps().reducer()->rowSparseStats();
+      EXPECT_GT(rows.rows_union, rows.rows_local / n) << name;
+      EXPECT_GT(rows.bytes_sent, 0) << name;
+    }
+  }
+  // And lazy is not the dense update: untouched rows' moments stop moving.
+  SharedDir d(*world, "dp_rows_differ");
+  ExperimentConfig lazy = tinyConfig(d / "lazy");
+  lazy.train.embedding_update = EmbeddingUpdate::kLazy;
+  lazy.train.max_steps = 6;
+  ExperimentConfig dense = lazy;
+  dense.run.out_dir = d / "dense";
+  dense.train.embedding_update = EmbeddingUpdate::kDense;
+  core::graph::PreparedData data = prepareData(lazy);
+  ClassifierTrainer a(lazy, data, world), b(dense, data, world);
+  a.fit(false);
+  b.fit(false);
+  EXPECT_GT(maxParamDiff(a, b), 1e-6);
+}
+
 // Resume from a checkpoint of a compressed run continues exactly as if never
 // stopped: residuals, momentum and every rank's RNG (dropout on) come back.
 class ResumeWithCompression : public ::testing::TestWithParam<std::string> {};
@@ -136,13 +181,16 @@ TEST_P(ResumeWithCompression, GivesTheParametersOfAnUninterruptedRun) {
   // "onebit_adam": onebit with the shape from Adam's second moment;
   // "onebit_frozen": onebit with Adam's second moment frozen after the warm-up.
   const bool shaped = GetParam() == "onebit_adam", frozen = GetParam() == "onebit_frozen";
+  // "lazy_topk": topk on the dense parameters, the embedding's rows lazy (row-sparse, uncompressed).
+  const bool lazy = GetParam() == "lazy_topk";
+  if (lazy) cfg.train.embedding_update = EmbeddingUpdate::kLazy;
   cfg.parallel.compression.type =
-      *core::parseEnum<comp::CompressionType>(shaped || frozen ? "onebit" : GetParam());
+      *core::parseEnum<comp::CompressionType>(shaped || frozen ? "onebit" : lazy ? "topk" : GetParam());
   if (shaped) cfg.parallel.compression.shape = comp::ShapeKind::kAdam;
   cfg.parallel.compression.freeze_variance = frozen;
   cfg.parallel.compression.warmup_steps = 2;
   cfg.parallel.compression.ratio = 0.05;
-  cfg.parallel.compression.momentum = GetParam() == "topk" ? 0.9 : 0.0;
+  cfg.parallel.compression.momentum = GetParam() == "topk" || lazy ? 0.9 : 0.0;
   cfg.parallel.compression.chunk_elems = 64;
   cfg.train.max_steps = 10;
   core::graph::PreparedData data = prepareData(cfg);
@@ -181,7 +229,7 @@ TEST_P(ResumeWithCompression, GivesTheParametersOfAnUninterruptedRun) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Compressors, ResumeWithCompression,
-                         ::testing::Values("topk", "onebit", "onebit_adam", "onebit_frozen", "fp16"));
+                         ::testing::Values("topk", "onebit", "onebit_adam", "onebit_frozen", "fp16", "lazy_topk"));
 
 }  // namespace
 }  // namespace autoglm::trainer

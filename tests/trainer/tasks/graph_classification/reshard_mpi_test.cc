@@ -4,6 +4,9 @@
 // (dropout off, the same global batch at every layout: parameters and Adam
 // moments resliced correctly give the same next steps). `autoglm eval`'s path
 // (the whole model from a sharded checkpoint, on one process) gives that loss too.
+// Both with the dense embedding update and with train.embedding_update: lazy
+// (row-sparse gradients under tp row shards; the lazy optimizer's moments
+// resliced like dense ones).
 
 #include <ATen/Functions.h>
 #include <gtest/gtest.h>
@@ -26,8 +29,9 @@ namespace fs = std::filesystem;
 using Layout = std::tuple<int, int, int>;  // dp, tp, pp
 constexpr int kGlobalBatch = 48;
 
-ExperimentConfig reshardConfig(const std::string& out, const Layout& l) {
+ExperimentConfig reshardConfig(const std::string& out, const Layout& l, EmbeddingUpdate update) {
   ExperimentConfig cfg = testing::smallShardableConfig(out);
+  cfg.train.embedding_update = update;
   cfg.train.patience = 0;
   cfg.train.checkpoint_every = 3;
   std::tie(cfg.parallel.dp, cfg.parallel.tp, cfg.parallel.pp) = l;
@@ -62,14 +66,17 @@ std::unique_ptr<ClassifierTrainer> trainerAt(const ExperimentConfig& cfg, const 
   return std::make_unique<ClassifierTrainer>(cfg, data, grid);
 }
 
-TEST(Reshard, CheckpointAtOneLayoutLoadsAndContinuesAtAnother) {
+class Reshard : public ::testing::TestWithParam<EmbeddingUpdate> {};
+
+TEST_P(Reshard, CheckpointAtOneLayoutLoadsAndContinuesAtAnother) {
   auto world = test::worldComm();
   ASSERT_EQ(world->size(), 4) << "run at 4 ranks";
-  const std::string root = sharedDir(*world, "reshard");
+  const EmbeddingUpdate update = GetParam();
+  const std::string root = sharedDir(*world, std::string("reshard_") + core::enumName(update));
   const Layout saved_at{2, 2, 1};
 
   // The run that is saved at step 3 and continues to step 5.
-  ExperimentConfig cfg = reshardConfig(root + "/saved", saved_at);
+  ExperimentConfig cfg = reshardConfig(root + "/saved", saved_at, update);
   const core::graph::PreparedData data = prepareData(cfg);
   Trained want;
   {
@@ -95,7 +102,7 @@ TEST(Reshard, CheckpointAtOneLayoutLoadsAndContinuesAtAnother) {
     if (world->rank() == 0) fs::copy(root + "/pristine", out, fs::copy_options::recursive);
     world->barrier({})->wait();
     if (dp * tp * pp == world->size() || world->rank() == 0) {
-      ExperimentConfig c = reshardConfig(out, l);
+      ExperimentConfig c = reshardConfig(out, l, update);
       auto t = trainerAt(c, data, world);
       t->resumeFromNewest();
       EXPECT_EQ(t->globalStep(), 3) << what;
@@ -117,7 +124,7 @@ TEST(Reshard, CheckpointAtOneLayoutLoadsAndContinuesAtAnother) {
                                        static_cast<int64_t>(ckpt.label_names.size()));
     loadShardedModel(ckpt, *model, nullptr);
     model->eval();
-    ExperimentConfig one = reshardConfig(root + "/unused", {1, 1, 1});
+    ExperimentConfig one = reshardConfig(root + "/unused", {1, 1, 1}, update);
     ClassifierTrainer indices(one, data);
     Evaluator evaluator(model, one.train.eval_batch_graphs);
     // The validation split is the trainer's (carved from the training documents).
@@ -126,6 +133,9 @@ TEST(Reshard, CheckpointAtOneLayoutLoadsAndContinuesAtAnother) {
   }
   world->barrier({})->wait();
 }
+
+INSTANTIATE_TEST_SUITE_P(EmbeddingUpdates, Reshard, ::testing::Values(EmbeddingUpdate::kDense, EmbeddingUpdate::kLazy),
+                         [](const auto& info) { return std::string(core::enumName(info.param)); });
 
 }  // namespace
 }  // namespace autoglm::trainer
