@@ -2,7 +2,6 @@
 
 #include <ATen/Functions.h>
 #include <c10/util/string_utils.h>
-#include <torch/optim/adagrad.h>
 
 #include <cmath>
 #include <string>
@@ -178,8 +177,8 @@ std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& t, std
       return withLazyRows<LibTorchAdam>(lazy, std::move(params), o);
     }
     case OptimizerKind::kAdagrad:
-      return std::make_unique<torch::optim::Adagrad>(
-          std::move(params), torch::optim::AdagradOptions(t.lr).weight_decay(t.weight_decay));
+      return withLazyRows<LibTorchAdagrad>(lazy, std::move(params),
+                                     torch::optim::AdagradOptions(t.lr).weight_decay(t.weight_decay));
     case OptimizerKind::kAdamW: break;
   }
   auto o = torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay);

@@ -34,6 +34,7 @@
 //    the touched rows), so a rarely seen row decays less than in a dense run.
 //    The second-moment freeze applies to touched rows as to dense elements.
 //    A step costs O(touched rows x row width). Dense gradients step as ever.
+//  - Adagrad: see adagrad.h.
 
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
@@ -42,6 +43,7 @@
 #include <vector>
 
 #include "trainer/config/experiment_config.h"
+#include "trainer/optim/adagrad.h"
 #include "trainer/optim/row_sparse.h"
 
 namespace autoglm::trainer {
