@@ -1,5 +1,7 @@
 #include "trainer/checkpoint/param_state.h"
 
+#include <spdlog/fmt/fmt.h>
+#include <torch/optim/adagrad.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
 
@@ -19,13 +21,23 @@ Moments momentsFrom(const S& s) {
   return m;
 }
 
+at::Tensor tensorOf(const Moments& m, const std::string& name, const char* optimizer) {
+  for (const auto& [n, t] : m.tensors) {
+    if (n == name) return t;
+  }
+  std::vector<std::string> has;
+  for (const auto& [n, t] : m.tensors) has.push_back(n);
+  throw CheckpointError(fmt::format("checkpoint: {} needs the optimizer state '{}', the checkpoint has [{}] (saved "
+                                    "with another train.optimizer?)", optimizer, name, fmt::join(has, ", ")));
+}
+
 template <class S>
-std::unique_ptr<torch::optim::OptimizerParamState> stateFrom(const Moments& m) {
+std::unique_ptr<torch::optim::OptimizerParamState> adamStateFrom(const Moments& m) {
   auto s = std::make_unique<S>();
   s->step(m.step);
+  s->exp_avg(tensorOf(m, "exp_avg", "Adam and AdamW"));
+  s->exp_avg_sq(tensorOf(m, "exp_avg_sq", "Adam and AdamW"));
   for (const auto& [name, t] : m.tensors) {
-    if (name == "exp_avg") s->exp_avg(t);
-    if (name == "exp_avg_sq") s->exp_avg_sq(t);
     if (name == "max_exp_avg_sq") s->max_exp_avg_sq(t);
   }
   return s;
@@ -45,18 +57,31 @@ std::optional<Moments> momentsOf(torch::optim::Optimizer& opt, const at::Tensor&
   if (it == opt.state().end()) return std::nullopt;  // not stepped yet
   if (const auto* s = dynamic_cast<const torch::optim::AdamWParamState*>(it->second.get())) return momentsFrom(*s);
   if (const auto* s = dynamic_cast<const torch::optim::AdamParamState*>(it->second.get())) return momentsFrom(*s);
-  throw CheckpointError("checkpoint: the optimizer's state is neither Adam's nor AdamW's");
+  if (const auto* s = dynamic_cast<const torch::optim::AdagradParamState*>(it->second.get())) {
+    return Moments{s->step(), {{"sum", s->sum()}}};
+  }
+  throw CheckpointError("checkpoint: the optimizer's state is neither Adam's, AdamW's nor Adagrad's");
 }
 
 void setMoments(torch::optim::Optimizer& opt, const at::Tensor& p, const Moments& m) {
-  const bool adamw = dynamic_cast<torch::optim::AdamW*>(&opt) != nullptr;
-  opt.state()[stateKey(p)] = adamw ? stateFrom<torch::optim::AdamWParamState>(m)
-                                   : stateFrom<torch::optim::AdamParamState>(m);
+  std::unique_ptr<torch::optim::OptimizerParamState> state;
+  if (dynamic_cast<torch::optim::Adagrad*>(&opt) != nullptr) {
+    auto s = std::make_unique<torch::optim::AdagradParamState>();
+    s->step(m.step);
+    s->sum(tensorOf(m, "sum", "Adagrad"));
+    state = std::move(s);
+  } else if (dynamic_cast<torch::optim::AdamW*>(&opt) != nullptr) {
+    state = adamStateFrom<torch::optim::AdamWParamState>(m);
+  } else {
+    state = adamStateFrom<torch::optim::AdamParamState>(m);
+  }
+  opt.state()[stateKey(p)] = std::move(state);
 }
 
 void checkRestorable(torch::optim::Optimizer& opt, const std::string& where) {
-  if (dynamic_cast<torch::optim::AdamW*>(&opt) == nullptr && dynamic_cast<torch::optim::Adam*>(&opt) == nullptr) {
-    throw CheckpointError(where + ": only Adam and AdamW state can be restored");
+  if (dynamic_cast<torch::optim::AdamW*>(&opt) == nullptr && dynamic_cast<torch::optim::Adam*>(&opt) == nullptr &&
+      dynamic_cast<torch::optim::Adagrad*>(&opt) == nullptr) {
+    throw CheckpointError(where + ": only Adam, AdamW and Adagrad state can be restored");
   }
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // What a checkpoint keeps of one parameter: the slice of it a model part holds
-// (tensor parallel), and its Adam or AdamW moments. Shared by saving and
+// (tensor parallel), and its Adam, AdamW or Adagrad state. Shared by saving and
 // loading (sharded_checkpoint.h, shard_loader.h).
 
 #include <ATen/core/Tensor.h>
@@ -24,18 +24,26 @@ namespace autoglm::trainer {
 std::optional<core::model::ParamShard> shardOfParam(const core::model::GraphClassifierImpl& model,
                                                     const std::string& name);
 
-// Adam and AdamW keep the same per-parameter state in different types.
+// The per-parameter optimizer state: a step count and tensors of the
+// parameter's shape (sliced like it). Adam and AdamW keep the same state in
+// different types; Adagrad keeps its sum.
 struct Moments {
   int64_t step = 0;
-  std::vector<std::pair<std::string, at::Tensor>> tensors;  // exp_avg, exp_avg_sq[, max_exp_avg_sq]
+  std::vector<std::pair<std::string, at::Tensor>> tensors;  // exp_avg, exp_avg_sq[, max_exp_avg_sq] | sum
 };
 
-// The moments of `p`, or nothing before its first step. Throws CheckpointError
-// for an optimizer other than Adam or AdamW.
+// Every name a Moments tensor can have, in the order momentsOf gives them.
+inline constexpr const char* kMomentNames[] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq", "sum"};
+
+// The moments of `p`, or nothing before its first step (Adagrad has state,
+// step 0, from its construction on). Throws CheckpointError for an optimizer
+// other than Adam, AdamW or Adagrad.
 std::optional<Moments> momentsOf(torch::optim::Optimizer& opt, const at::Tensor& p);
-// Sets the moments of `p` (the tensors are kept, not copied).
+// Sets the moments of `p` (the tensors are kept, not copied). Throws
+// CheckpointError when `m` lacks a tensor the optimizer needs (state saved
+// by another optimizer).
 void setMoments(torch::optim::Optimizer& opt, const at::Tensor& p, const Moments& m);
-// Throws CheckpointError naming `where` unless `opt` is Adam or AdamW.
+// Throws CheckpointError naming `where` unless `opt` is Adam, AdamW or Adagrad.
 void checkRestorable(torch::optim::Optimizer& opt, const std::string& where);
 
 }  // namespace autoglm::trainer

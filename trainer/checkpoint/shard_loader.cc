@@ -6,6 +6,7 @@
 #include <torch/serialize.h>
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <optional>
 
@@ -17,8 +18,6 @@ namespace {
 
 using core::model::GraphClassifierImpl;
 using core::model::ParamShard;
-
-constexpr const char* kMoments[] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
 
 // A region of a tensor: [lo, hi) along every dimension.
 using Box = std::vector<std::pair<int64_t, int64_t>>;
@@ -123,7 +122,7 @@ Target targetOf(const std::string& where, const std::string& name, const nlohman
   t.local = shard ? boxOf(full, shard->dim, shard->offset, p.size(shard->dim)) : boxOf(full, -1, 0, 0);
   if (with_moments && pieces.at(0).contains("step")) {
     t.step = pieces.at(0).at("step").get<int64_t>();
-    for (const char* m : kMoments) {
+    for (const char* m : kMomentNames) {
       if (pieces.at(0).value("moments", nlohmann::json::object()).contains(m)) {
         t.moments.emplace_back(m, at::empty(p.sizes(), p.options()));
       }
@@ -163,6 +162,24 @@ void readFile(const CheckpointInfo& ckpt, const std::string& file, const std::ve
   } catch (const c10::Error& e) {
     throw CheckpointError(path + ": unreadable shard: " + e.what_without_backtrace());
   }
+}
+
+// Bit i set: `m` holds kMomentNames[i].
+int64_t momentMask(const Moments& m) {
+  int64_t mask = 0;
+  for (size_t i = 0; i < std::size(kMomentNames); ++i) {
+    for (const auto& [name, t] : m.tensors) {
+      if (name == kMomentNames[i]) mask |= int64_t{1} << i;
+    }
+  }
+  return mask;
+}
+
+const at::Tensor& momentTensor(const Moments& m, const std::string& name) {
+  for (const auto& [n, t] : m.tensors) {
+    if (n == name) return t;
+  }
+  throw CheckpointError("no optimizer state '" + name + "'");  // unreachable: the mask came from m
 }
 
 }  // namespace
@@ -213,16 +230,18 @@ void broadcastModelState(comm::Communicator& comm, GraphClassifierImpl& model, t
     if (!p.is_contiguous()) p.copy_(t);
     if (optimizer == nullptr) continue;
     std::optional<Moments> m = me ? momentsOf(*optimizer, p) : std::nullopt;
-    at::Tensor head = at::zeros({2}, at::TensorOptions().dtype(at::kLong));  // step (-1: none), moments
-    if (me) head = at::tensor({m ? m->step : -1, m ? static_cast<int64_t>(m->tensors.size()) : 0}, at::kLong);
+    // step (-1: none), then which of kMomentNames follow, as bits
+    at::Tensor head = at::zeros({2}, at::TensorOptions().dtype(at::kLong));
+    if (me) head = at::tensor({m ? m->step : -1, m ? momentMask(*m) : 0}, at::kLong);
     comm.broadcast(head, {root})->wait();
-    const int64_t step = head[0].item<int64_t>(), count = head[1].item<int64_t>();
+    const int64_t step = head[0].item<int64_t>(), mask = head[1].item<int64_t>();
     if (step < 0) continue;
     Moments got{step, {}};
-    for (int64_t i = 0; i < count; ++i) {
-      at::Tensor v = me ? m->tensors[static_cast<size_t>(i)].second.contiguous() : at::empty(p.sizes(), p.options());
+    for (size_t i = 0; i < std::size(kMomentNames); ++i) {
+      if ((mask >> i & 1) == 0) continue;
+      at::Tensor v = me ? momentTensor(*m, kMomentNames[i]).contiguous() : at::empty(p.sizes(), p.options());
       comm.broadcast(v, {root})->wait();
-      got.tensors.emplace_back(kMoments[i], v);
+      got.tensors.emplace_back(kMomentNames[i], v);
     }
     if (!me) setMoments(*optimizer, p, got);
   }

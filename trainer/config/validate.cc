@@ -12,6 +12,7 @@ namespace autoglm::trainer {
 namespace {
 
 using parallel::data_parallel::compression::CompressionType;
+using parallel::data_parallel::compression::ShapeKind;
 
 void resolveLayout(parallel::ParallelConfig& p, int world_size) {
   const int64_t model_ranks = p.tp * p.pp;
@@ -58,6 +59,12 @@ void checkModelAgainstLayout(const ExperimentConfig& cfg) {
 void checkCompression(const ExperimentConfig& cfg) {
   const auto& c = cfg.parallel.compression;
   parallel::data_parallel::compression::checkShapeAgainstType(c);
+  // At dp=1 nothing is compressed or frozen.
+  const bool adagrad = cfg.train.optimizer == OptimizerKind::kAdagrad && cfg.parallel.dp > 1;
+  if (adagrad && c.type == CompressionType::kOnebit && c.shape == ShapeKind::kAdam) {
+    throw ConfigError("parallel.compression.shape: adam scales by Adam's second moment, which "
+                      "train.optimizer=adagrad does not keep; use adam or adamw, or shape: uniform");
+  }
   if (!c.freeze_variance) return;
   if (c.type != CompressionType::kOnebit && c.type != CompressionType::kTopk) {
     throw ConfigError(fmt::format("parallel.compression.freeze_variance applies to onebit and topk, not "
@@ -67,7 +74,11 @@ void checkCompression(const ExperimentConfig& cfg) {
     throw ConfigError("parallel.compression.freeze_variance freezes Adam's second moment after the uncompressed "
                       "warm-up: set parallel.compression.warmup_steps > 0");
   }
-  if (!cfg.train.fused_optimizer && cfg.parallel.dp > 1) {  // at dp=1 nothing is compressed or frozen
+  if (adagrad) {
+    throw ConfigError("parallel.compression.freeze_variance freezes Adam's second moment, which "
+                      "train.optimizer=adagrad does not keep; use adam or adamw");
+  }
+  if (!cfg.train.fused_optimizer && cfg.parallel.dp > 1) {
     throw ConfigError("parallel.compression.freeze_variance needs train.fused_optimizer: true (LibTorch's Adam "
                       "cannot freeze its second moment)");
   }

@@ -85,6 +85,12 @@ TEST(Checkpoint, ResumeWithLearnedEdgesRestoresTheModelsOwnParameter) {
   });
 }
 
+// Adagrad's step and sum are saved and restored (a resume with fresh sums
+// would take steps of about lr where the uninterrupted run's are smaller).
+TEST(Checkpoint, ResumeWithAdagradRestoresItsSums) {
+  expectResumeMatchesUninterrupted([](ExperimentConfig& c) { c.train.optimizer = OptimizerKind::kAdagrad; });
+}
+
 TEST(Checkpoint, CorruptionIsDetectedAndOldCheckpointsArePruned) {
   TempDir d("corrupt");
   ExperimentConfig cfg = resumeConfig(d.str());

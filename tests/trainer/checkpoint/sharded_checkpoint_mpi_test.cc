@@ -2,6 +2,8 @@
 //  - every rank's state reaches the writer (world rank 0) alone, in chunks:
 //    with 333-byte chunks each rank's 10-20 kB rank state crosses many chunk
 //    boundaries and arrives intact in its rank-NNNNN.pt;
+//  - rank 0's Adagrad state (step and sum) reaches every rank when it alone
+//    reads the checkpoint (broadcastModelState);
 //  - the pipeline's stage cut is part of the layout (4 ranks): a run resumed
 //    at the same (dp,tp,pp) but another cut does not restore rank states that
 //    belong to other parts (with topk compression their residuals do not fit
@@ -19,7 +21,9 @@
 #include "tests/mpi_test_main.h"
 #include "tests/trainer/shared_dir.h"
 #include "tests/trainer/test_util.h"
+#include "trainer/checkpoint/param_state.h"
 #include "trainer/checkpoint/rank_state.h"
+#include "trainer/checkpoint/shard_loader.h"
 #include "trainer/checkpoint/sharded_checkpoint.h"
 #include "trainer/tasks/graph_classification/classifier_trainer.h"
 
@@ -62,6 +66,32 @@ TEST(ShardedCheckpoint, RankStatesReachTheWriterInChunks) {
       EXPECT_EQ(readCheckpointFile(ckpt, rankFileName(r)), rankBytes(r)) << "rank " << r;
     }
     EXPECT_EQ(checkpointLayout(ckpt), s.layout);
+  }
+}
+
+TEST(ShardedCheckpoint, AdagradStateIsBroadcastFromTheRoot) {
+  auto world = test::worldComm();
+  SharedDir d(*world, "ckpt_adagrad");
+  ExperimentConfig cfg = testing::smallR8Config(d / "run");
+  cfg.train.optimizer = OptimizerKind::kAdagrad;
+  const core::graph::PreparedData data = prepareData(cfg);
+  ClassifierTrainer t(cfg, data, world);
+  auto& opt = t.steps().optimizer();
+  const std::vector<at::Tensor> params = t.model()->parameters();
+  if (world->rank() == 0) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      setMoments(opt, params[i], {3, {{"sum", at::full_like(params[i], 0.5 + static_cast<double>(i))}}});
+    }
+  }
+  broadcastModelState(*world, *t.model(), &opt, 0);
+  for (size_t i = 0; i < params.size(); ++i) {
+    const std::optional<Moments> m = momentsOf(opt, params[i]);
+    ASSERT_TRUE(m.has_value());
+    EXPECT_EQ(m->step, 3) << "rank " << world->rank() << " parameter " << i;
+    ASSERT_EQ(m->tensors.size(), 1u);
+    EXPECT_EQ(m->tensors[0].first, "sum");
+    EXPECT_TRUE(at::equal(m->tensors[0].second, at::full_like(params[i], 0.5 + static_cast<double>(i))))
+        << "rank " << world->rank() << " parameter " << i;
   }
 }
 

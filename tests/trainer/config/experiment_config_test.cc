@@ -43,7 +43,8 @@ TEST(ExperimentConfig, EachErrorNamesItsPath) {
   EXPECT_EQ(configError("model:\n  heads: four\n"), "x.yaml:2: model.heads=four: expected an integer");
   EXPECT_EQ(configError("model:\n  dropout: 1.5\n"), "x.yaml:2: model.dropout=1.5: must be in [0, 1)");
   EXPECT_EQ(configError("graph:\n  window: 0\n"), "x.yaml:2: graph.window=0: must be >= 1");
-  EXPECT_EQ(configError("train:\n  optimizer: sgd\n"), "x.yaml:2: train.optimizer=sgd: must be one of: adam, adamw");
+  EXPECT_EQ(configError("train:\n  optimizer: sgd\n"),
+            "x.yaml:2: train.optimizer=sgd: must be one of: adam, adamw, adagrad");
   EXPECT_EQ(configError("parallel:\n  reducer_mode: later\n"),
             "x.yaml:2: parallel.reducer_mode=later: must be one of: overlap, after_backward, off");
   EXPECT_EQ(configError("model:\n  attention: [fused]\n"),

@@ -88,6 +88,15 @@ TEST(ValidateExperiment, CompressionSettingsAgainstEachOther) {
   cfg.train.fused_optimizer = false;
   EXPECT_NE(errorOf(cfg, 2).find("train.fused_optimizer"), std::string::npos);
   EXPECT_EQ(errorOf(cfg, 1), "");  // one process: nothing is compressed or frozen
+  cfg.train.fused_optimizer = true;
+  cfg.train.optimizer = OptimizerKind::kAdagrad;  // no second moment to freeze or shape by
+  EXPECT_NE(errorOf(cfg, 2).find("train.optimizer=adagrad"), std::string::npos);
+  cfg.parallel.compression.freeze_variance = false;
+  EXPECT_EQ(errorOf(cfg, 2), "");
+  cfg.parallel.compression.type = CompressionType::kOnebit;
+  cfg.parallel.compression.shape = parallel::data_parallel::compression::ShapeKind::kAdam;
+  EXPECT_NE(errorOf(cfg, 2).find("shape: adam scales by Adam's second moment"), std::string::npos);
+  EXPECT_EQ(errorOf(cfg, 1), "");
 }
 
 TEST(ValidateExperiment, WhatAModelKindSupports) {
