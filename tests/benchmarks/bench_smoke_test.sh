@@ -13,6 +13,10 @@
 #       layouts_accuracy resume_rss early_exit serve serve_wrk quality
 set -euo pipefail
 case_=$1
+if [[ $case_ == slow_network && $(id -u) -ne 0 ]]; then
+  echo "bench_smoke (slow_network): needs root (netns, tc); skipped"
+  exit 77
+fi
 build=$(cd "$2" && pwd)
 src=$(cd "$3" && pwd)
 work="$build/bench_smoke/$case_"
@@ -88,7 +92,6 @@ case $case_ in
     expect "$work/log" 1 "^ratio autoglm / pytorch-ddp-gloo \(medians\): $num"x
     ;;
   slow_network)
-    [[ $(id -u) -eq 0 ]] || { echo "bench_smoke (slow_network): needs root (netns, tc); skipped"; exit 77; }
     run benchmarks/slow_network.sh --config "$config" --rates 1gbit,unlimited --warmup-steps 1 --steps 2 --rounds 1 \
       --no-build --max-load 0
     expect "$work/log" 8 "^(1gbit|unlimited) +(none|fp16|onebit|topk) +$num +$num"x
