@@ -12,7 +12,8 @@
 #       config's batch / N, so the global batch equals one process's), test
 #       accuracy side by side (target: compressed within 0.5 points of none).
 #
-# Environment: BUILD_DIR (default build), OUT_DIR (default bench-out/dp).
+# Environment: BUILD_DIR (default build), OUT_DIR (default bench-out/dp), NO_BUILD=1
+# (use the binaries in BUILD_DIR as they are).
 # Results: OUT_DIR/overlap.{jsonl,csv,png}, OUT_DIR/accuracy.csv and logs/.
 set -euo pipefail
 
@@ -54,7 +55,8 @@ warn_if_busy() {
   fi
 }
 
-cmake --build "$BUILD_DIR" -j2 --target autoglm dp_step_bench >/dev/null || die "build failed in $BUILD_DIR"
+[[ -n "${NO_BUILD:-}" ]] ||
+  cmake --build "$BUILD_DIR" -j2 --target autoglm dp_step_bench >/dev/null || die "build failed in $BUILD_DIR"
 
 case $WHAT in
   overlap)

@@ -7,6 +7,7 @@
 #   benchmarks/quality.sh --rows r8,r8_syntax   the rows whose name is listed
 #   benchmarks/quality.sh --group compression   the rows of one group
 #   benchmarks/quality.sh --seeds 1,2 --report  re-draw the report from the CSV
+#   benchmarks/quality.sh --rows r8_cooccurrence -- --set train.epochs=1   overrides after each row's own
 # Datasets other than R8 are read from $SHARED_DATA (default ../shared/data).
 # Output: $OUT_DIR (default bench-out/quality): quality.csv, quality.md, quality.png, logs/.
 # In a row's overrides, {seed} stands for the seed and {runs} for $OUT_DIR/runs
@@ -21,6 +22,7 @@ OUT_DIR="${OUT_DIR:-bench-out/quality}"
 SHARED_DATA="${SHARED_DATA:-../shared/data}"
 ROWS_FILE="$ROOT/benchmarks/quality/rows.txt"
 ROWS="" GROUP="" SEEDS=1,2,3 REPORT_ONLY=0 FRESH=0
+EXTRA=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --rows) ROWS=$2; shift 2 ;;
@@ -28,6 +30,7 @@ while [[ $# -gt 0 ]]; do
     --seeds) SEEDS=$2; shift 2 ;;
     --report) REPORT_ONLY=1; shift ;;
     --fresh) FRESH=1; shift ;;
+    --) shift; EXTRA=("$@"); break ;;
     *) echo "quality.sh: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -49,7 +52,7 @@ run_row() {  # name group dataset ranks config overrides...
   t0=$(date +%s.%N)
   # stdin from /dev/null: mpirun would otherwise read the rest of the rows file.
   "${cmd[@]}" train "$config" --set data.dir="$data" --set run.seed="$seed" \
-    --set run.out_dir="$OUT_DIR/runs/$name-s$seed" --set train.progress=off --overwrite "${args[@]}" </dev/null >"$log" 2>&1 ||
+    --set run.out_dir="$OUT_DIR/runs/$name-s$seed" --set train.progress=off --overwrite "${args[@]}" "${EXTRA[@]}" </dev/null >"$log" 2>&1 ||
     { tail -5 "$log" >&2; die "row $name seed $seed failed; see $log"; }
   t1=$(date +%s.%N)
   local line acc epoch

@@ -107,8 +107,14 @@ for r in "${RATE_LIST[@]}"; do
     die "--rates: '$r' is not a tc rate like 1gbit, 500mbit (or 'unlimited')"
 done
 
-BIN="$BUILD_DIR/benchmarks/dp_step_bench"
 mkdir -p "$OUT_DIR/logs"
+# mpirun starts on hostA at / (nsenter enters the host's mount namespace there):
+# every path it is given is absolute, and the ranks start in the repository
+# root (--wdir), where the configs' relative data.dir resolve as elsewhere.
+OUT_DIR="$(cd "$OUT_DIR" && pwd)"
+BUILD_DIR="$(cd "$BUILD_DIR" 2> /dev/null && pwd)" || die "build directory '${BUILD_DIR}' not found"
+CONFIG="$(realpath "$CONFIG")"
+BIN="$BUILD_DIR/benchmarks/dp_step_bench"
 if [[ $BUILD -eq 1 ]]; then
   for attempt in 1 2 3; do  # other people may be mid-edit
     if cmake --build "$BUILD_DIR" -j"$(nproc)" --target dp_step_bench > "$OUT_DIR/logs/build.log" 2>&1; then break; fi
@@ -165,7 +171,7 @@ children_cpu_s() {  # sets CHILD_CPU; call it directly ('times' in a $(...) or a
 JSONL="$OUT_DIR/slow_network.jsonl"
 : > "$JSONL"
 mapfile -t HOST_ARGS < <("$HOSTS" mpirun-args "$NET_DIR")
-MPI=("$HOSTS" run "$NET_DIR" A mpirun -np 2 --map-by node --hostfile "$NET_DIR/hosts" --allow-run-as-root
+MPI=("$HOSTS" run "$NET_DIR" A mpirun -np 2 --map-by node --hostfile "$NET_DIR/hosts" --allow-run-as-root --wdir "$ROOT"
      "${HOST_ARGS[@]}")
 COMMON=(--config "$CONFIG" --threads "$THREADS" --warmup-steps "$WARMUP" --steps "$STEPS" --rounds "$ROUNDS"
         --wire-iface "$DEV_A" --wire-ranks 1 --set parallel.compression.warmup_steps=0

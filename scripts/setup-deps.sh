@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages Open-AutoGLM needs, only those missing.
 # Idempotent: when everything is present it only runs dpkg queries.
 #   scripts/setup-deps.sh            build + test dependencies
-#   scripts/setup-deps.sh --bench    also the Python reference and plotting
+#   scripts/setup-deps.sh --bench    also the Python reference and plotting, which the
+#                                    bench_smoke tests run (scripts/test.sh asks for them)
 set -euo pipefail
 
 packages=(
@@ -17,11 +18,12 @@ packages=(
   wordnet-dev wordnet-base           # concept nodes (graph.builder: semantic)
   iproute2 socat                     # emulated hosts (scripts/emulate-hosts.sh: namespaces, the rsh stand-in)
   prometheus                         # promtool: the serve_metrics_promtool test lints GET /metrics
-  wrk                                # benchmarks/serve/wrk.sh: HTTP load at 64 and 1,024 connections
+  wrk curl                           # benchmarks/serve/wrk.sh: HTTP load at 64 and 1,024 connections, /healthz probes
   python3-numpy                      # benchmarks/reference/graph_cache.py, checked by graph_cache_python_reader
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch python3-numpy python3-yaml python3-matplotlib iproute2)
+  packages+=(python3-torch python3-numpy python3-yaml python3-matplotlib iproute2
+             libblas3)                 # benchmarks/blas.sh: the reference BLAS it compares OpenBLAS with
 fi
 
 missing=()

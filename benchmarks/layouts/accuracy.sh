@@ -8,7 +8,8 @@
 # (2,1,2); per-rank batch = 128 / dp, so every layout trains on global batches
 # of 128 graphs (configs/r8_gat.yaml's 64 per rank at dp = 2). Each run is the
 # default config, trained to its end (early stopping as configured).
-# Environment: BUILD_DIR (build), OUT_DIR (bench-out/layouts).
+# Environment: BUILD_DIR (build), OUT_DIR (bench-out/layouts), NO_BUILD=1 (use the binaries in
+# BUILD_DIR as they are).
 # Results: OUT_DIR/accuracy.csv (one row per run), accuracy.md (mean +- std per
 # layout and the difference from dp only), logs/.
 set -euo pipefail
@@ -32,7 +33,7 @@ done
 mkdir -p "$OUT_DIR/logs"
 CSV="$OUT_DIR/accuracy.csv"
 if ((!REPORT_ONLY)); then
-cmake --build "$BUILD_DIR" -j2 --target autoglm >/dev/null
+[[ -n "${NO_BUILD:-}" ]] || cmake --build "$BUILD_DIR" -j2 --target autoglm >/dev/null
 echo "layout,dp,tp,pp,seed,test_accuracy,best_epoch,seconds" >"$CSV"
 for seed in ${SEEDS//,/ }; do
   for layout in 2,1,1 2,2,1 1,2,2 2,1,2; do

@@ -14,7 +14,8 @@
 # Default model: configs/r8_gat.yaml widened and deepened to be worth splitting
 # (512-d embedding, 6 GAT blocks of 8 x 64, head MLP 512) on Ohsumed
 # (../shared/data/ohsumed: its vocabulary; DATA_DIR overrides), dropout as configured.
-# Environment: BUILD_DIR (build), OUT_DIR (bench-out/layouts), DATA_DIR.
+# Environment: BUILD_DIR (build), OUT_DIR (bench-out/layouts), DATA_DIR, NO_BUILD=1 (use the
+# binaries in BUILD_DIR as they are).
 # Results: OUT_DIR/{table,bubble}-np<N>.{jsonl,csv,md,png}.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -43,7 +44,8 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -f "$DATA_DIR/labels.txt" ]] || die "no dataset at DATA_DIR=$DATA_DIR"
 mkdir -p "$OUT_DIR"
-cmake --build "$BUILD_DIR" -j2 --target layout_step_bench >/dev/null || die "build failed in $BUILD_DIR"
+[[ -n "${NO_BUILD:-}" ]] ||
+  cmake --build "$BUILD_DIR" -j2 --target layout_step_bench >/dev/null || die "build failed in $BUILD_DIR"
 MODEL=(--set data.dir="$DATA_DIR" --set data.cache_dir="$OUT_DIR/cache" --set model.embed_dim=512
        --set model.layers=6 --set model.heads=8 --set model.head_dim=64 --set model.head_hidden=512
        --set model.embed_init=random --set train.batch_graphs=32 --set parallel.bucket_mb=4)

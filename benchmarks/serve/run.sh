@@ -11,6 +11,8 @@
 #   benchmarks/serve/run.sh [options]
 #     --checkpoint DIR    checkpoint or run directory (default: train one, 2 epochs
 #                         of configs/r8_gat.yaml on data/r8, into a temp dir)
+#     --train-set K=V     extra --set for that training (repeatable; e.g. a
+#                         smaller model for a quick run)
 #     --texts FILE        one text per line (default: the first --num-texts test
 #                         documents of data/r8/corpus.clean.txt)
 #     --num-texts N       300
@@ -37,7 +39,7 @@ checkpoint="" texts="" num_texts=300 short_text=""
 servers="autoglm-batched autoglm-nobatch reference"
 clients="1 8 64" duration=10 warmup=2 rounds=1 ref_threads=1
 build="$root/build" autoglm="" out="$here/results"
-autoglm_sets=()
+autoglm_sets=() train_sets=()
 py=/usr/bin/python3  # Debian's python3-torch, python3-numpy, python3-matplotlib
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -55,6 +57,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) need_arg "$@"; rounds="$2"; shift 2 ;;
     --ref-threads) need_arg "$@"; ref_threads="$2"; shift 2 ;;
     --autoglm-set) need_arg "$@"; autoglm_sets+=(--set "$2"); shift 2 ;;
+    --train-set) need_arg "$@"; train_sets+=(--set "$2"); shift 2 ;;
     --build) need_arg "$@"; build="$2"; shift 2 ;;
     --autoglm) need_arg "$@"; autoglm="$2"; shift 2 ;;
     --out) need_arg "$@"; out="$2"; shift 2 ;;
@@ -96,9 +99,9 @@ trap cleanup EXIT
 
 # --- inputs --------------------------------------------------------------------
 if [[ -z "$checkpoint" ]]; then
-  echo "== training a checkpoint (2 epochs of configs/r8_gat.yaml) into $tmp/run"
+  echo "== training a checkpoint (2 epochs of configs/r8_gat.yaml${train_sets[*]:+ ${train_sets[*]}}) into $tmp/run"
   (cd "$root" && "$autoglm" train configs/r8_gat.yaml --set train.epochs=2 --set run.out_dir="$tmp/run" \
-      --set data.cache_dir="$tmp/cache") > "$tmp/train.log" 2>&1 || { tail -20 "$tmp/train.log" >&2; die "training failed"; }
+      --set data.cache_dir="$tmp/cache" "${train_sets[@]}") > "$tmp/train.log" 2>&1 || { tail -20 "$tmp/train.log" >&2; die "training failed"; }
   grep -i "test accuracy" "$tmp/train.log" | tail -1 || true
   checkpoint="$tmp/run/checkpoints/best"
 fi

@@ -18,6 +18,7 @@
 #
 #   benchmarks/serve/wrk.sh [options]
 #     --checkpoint DIR   checkpoint (default: train one, 2 epochs of configs/r8_gat.yaml, into a temp dir)
+#     --train-set K=V    extra --set for that training (repeatable)
 #     --build DIR        build tree with launch/autoglm (default: build)
 #     --duration-s S     10 (per wrk run); --connections LIST: "64 1024"; --threads N: 2 (wrk threads)
 #     --idle N           2000; --probes N: 20; --num-texts N: 100; --server-fd-limit N: 1024
@@ -25,11 +26,12 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 checkpoint="" build="$root/build" duration=10 connections="64 1024" wrk_threads=2 idle=2000 probes=20 num_texts=100
-server_fd_limit=1024
+server_fd_limit=1024 train_sets=()
 die() { echo "wrk.sh: $*" >&2; exit 1; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --checkpoint) checkpoint="$2"; shift 2 ;;
+    --train-set) train_sets+=(--set "$2"); shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --duration-s) duration="$2"; shift 2 ;;
     --connections) connections="$2"; shift 2 ;;
@@ -65,9 +67,9 @@ cleanup() {
 trap cleanup EXIT
 
 if [[ -z "$checkpoint" ]]; then
-  echo "== training a checkpoint (2 epochs of configs/r8_gat.yaml) into $tmp/run"
+  echo "== training a checkpoint (2 epochs of configs/r8_gat.yaml${train_sets[*]:+ ${train_sets[*]}}) into $tmp/run"
   (cd "$root" && timeout 900 "$autoglm" train configs/r8_gat.yaml --set train.epochs=2 --set run.out_dir="$tmp/run" \
-      --set data.cache_dir="$tmp/cache") > "$tmp/train.log" 2>&1 || { tail -20 "$tmp/train.log" >&2; die "training failed"; }
+      --set data.cache_dir="$tmp/cache" "${train_sets[@]}") > "$tmp/train.log" 2>&1 || { tail -20 "$tmp/train.log" >&2; die "training failed"; }
   checkpoint="$tmp/run/checkpoints/best"
 fi
 [[ -d "$checkpoint" ]] || die "--checkpoint $checkpoint: not a directory"
