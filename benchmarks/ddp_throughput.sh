@@ -32,6 +32,10 @@
 #   --both-references    run the default and the malloc-tuned reference, as two
 #                        implementations, so both ratios come from one run
 #   --only-reference     skip ours
+#   --embedding-updates LIST
+#                        ours once per train.embedding_update value (dense,
+#                        sparse, lazy; default dense), as implementations
+#                        autoglm (dense) and autoglm-sparse, autoglm-lazy
 #   --no-build           do not run 'cmake --build' first
 #   --max-load L         before each run, wait (60 s at a time) while the 1-minute
 #                        load average is above L (default 1.2; 0 = never wait)
@@ -60,6 +64,7 @@ REPEATS=3
 SPLIT=balanced
 REF_VARIANTS=(default)
 RUN_CPP=1
+UPDATES=dense
 BUILD=1
 MAX_LOAD=1.2
 MAX_WAIT=900
@@ -88,6 +93,7 @@ while [[ $# -gt 0 ]]; do
     --reference-malloc-tuned) REF_VARIANTS=(tuned); shift ;;
     --both-references) REF_VARIANTS=(default tuned); shift ;;
     --only-reference) RUN_CPP=0; shift ;;
+    --embedding-updates) need_arg "$@"; UPDATES="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --max-load) need_arg "$@"; need_num "$1" "$2"; MAX_LOAD="$2"; shift 2 ;;
     --max-wait) need_arg "$@"; need_int "$1" "$2"; MAX_WAIT="$2"; shift 2 ;;
@@ -180,8 +186,11 @@ run_one() {  # impl repeat
   busy="$(busy_cores)"
   load="$(load1)"
   case "$impl" in
-    autoglm)
+    autoglm|autoglm-*)
+      local update=dense
+      [[ "$impl" == autoglm-* ]] && update="${impl#autoglm-}"
       cmd=( "$MPIRUN" "${MPI_ARGS[@]}" "$BIN" --config "$CONFIG" --compressors none --modes overlap
+            --embedding-updates "$update"
             --threads "$THREADS" --warmup-steps "$WARMUP" --steps "$STEPS" --rounds 1 ) ;;
     pytorch-ddp-gloo|pytorch-ddp-gloo+malloc)
       port="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -225,7 +234,15 @@ EOF
 }
 
 IMPLS=()
-[[ $RUN_CPP -eq 1 ]] && IMPLS+=(autoglm)
+if [[ $RUN_CPP -eq 1 ]]; then
+  for u in ${UPDATES//,/ }; do
+    case "$u" in
+      dense) IMPLS+=(autoglm) ;;
+      sparse|lazy) IMPLS+=("autoglm-$u") ;;
+      *) die "--embedding-updates: '$u' is not dense, sparse or lazy" ;;
+    esac
+  done
+fi
 for v in "${REF_VARIANTS[@]}"; do
   if [[ "$v" == tuned ]]; then IMPLS+=(pytorch-ddp-gloo+malloc); else IMPLS+=(pytorch-ddp-gloo); fi
 done
@@ -255,8 +272,9 @@ for impl, v in by.items():
     med[impl] = statistics.median(v)
     print(f"{impl:<24} {len(v):>4} {med[impl]:>16.1f} {min(v):>10.1f} {max(v):>10.1f}")
 for ref in ("pytorch-ddp-gloo", "pytorch-ddp-gloo+malloc"):
-    if "autoglm" in med and med.get(ref, 0) > 0:
-        print(f"ratio autoglm / {ref} (medians): {med['autoglm'] / med[ref]:.2f}x")
+    for ours in ("autoglm", "autoglm-sparse", "autoglm-lazy"):
+        if ours in med and med.get(ref, 0) > 0:
+            print(f"ratio {ours} / {ref} (medians): {med[ours] / med[ref]:.2f}x")
 loads = [r["load1"] for r in rows]
 busy = [r["busy_cores"] for r in rows]
 other = [r["other_cores"] for r in rows]

@@ -19,6 +19,10 @@
 #   --repeats R          runs of each implementation (default 3)
 #   --only-reference     skip the C++ binary
 #   --only-autoglm       skip the PyTorch reference
+#   --embedding-updates LIST
+#                        ours once per train.embedding_update value (dense,
+#                        sparse, lazy; default dense), as implementations
+#                        autoglm (dense), autoglm-sparse and autoglm-lazy
 #   --reference-malloc-tuned
 #                        run the reference with the same glibc allocation
 #                        thresholds autoglm sets for itself (core/host_runtime.cc),
@@ -63,6 +67,7 @@ need_arg() { [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value"; }
 need_int() { [[ "$2" =~ ^[0-9]+$ ]] || die "$1 must be a non-negative integer, got '$2'"; }
 
 REF_ENV=()
+UPDATES=dense
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --config) need_arg "$@"; CONFIG="$2"; shift 2 ;;
@@ -73,6 +78,7 @@ while [[ $# -gt 0 ]]; do
     --repeats) need_arg "$@"; need_int "$1" "$2"; REPEATS="$2"; shift 2 ;;
     --only-reference) RUN_CPP=0; shift ;;
     --only-autoglm) RUN_REF=0; shift ;;
+    --embedding-updates) need_arg "$@"; UPDATES="$2"; shift 2 ;;
     --reference-malloc-tuned) REF_ENV=(MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_TOP_PAD_=67108864); shift ;;
     -h|--help) usage 0 ;;
     *) echo "throughput.sh: unknown option '$1'" >&2; usage 2 >&2 ;;
@@ -140,8 +146,11 @@ run_one() {  # impl repeat
   local impl="$1" rep="$2" log="$OUT_DIR/logs/$1.$2.log" load line
   load="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '')"
   local -a cmd
-  if [[ "$impl" == autoglm ]]; then
-    cmd=( "$BIN" --config "$CONFIG" --threads "$THREADS" --warmup-steps "$WARMUP" --steps "$STEPS" )
+  if [[ "$impl" == autoglm* ]]; then
+    local update=dense
+    [[ "$impl" == autoglm-* ]] && update="${impl#autoglm-}"
+    cmd=( "$BIN" --config "$CONFIG" --threads "$THREADS" --warmup-steps "$WARMUP" --steps "$STEPS"
+          --set train.embedding_update="$update" )
   else
     cmd=( env "${REF_ENV[@]}" "$PYTHON" -W ignore benchmarks/reference/gat_reference.py --config "$CONFIG" --cache "$CACHE"
           --threads "$THREADS" --warmup-steps "$WARMUP" --steps "$STEPS" )
@@ -155,9 +164,11 @@ run_one() {  # impl repeat
   # The result is the last line of stdout that is a JSON object.
   line="$(grep -E '^\{.*\}\s*$' "$log.out" | tail -n 1 || true)"
   [[ -n "$line" ]] || die "$impl run $rep printed no JSON line (stdout: $log.out, stderr: $log)"
-  "$PYTHON_JSON" - "$line" "$rep" "$load" >> "$JSONL" <<'EOF'
+  "$PYTHON_JSON" - "$line" "$rep" "$load" "$impl" >> "$JSONL" <<'EOF'
 import json, sys
 r = json.loads(sys.argv[1])
+if sys.argv[4].startswith("autoglm"):
+    r["impl"] = sys.argv[4]
 if not isinstance(r.get("graphs_per_s"), (int, float)):
     sys.exit(f"no numeric graphs_per_s in {sys.argv[1]}")
 r["repeat"] = int(sys.argv[2])
@@ -181,13 +192,22 @@ busy_check() {
 }
 echo "throughput.sh: config $CONFIG, threads $THREADS, warm-up $WARMUP, steps $STEPS, repeats $REPEATS" >&2
 [[ $RUN_REF -eq 1 ]] && echo "throughput.sh: reference reads $CACHE" >&2
-FIRST_IMPL=autoglm; [[ $RUN_CPP -eq 1 ]] || FIRST_IMPL=reference
+IMPLS=()
+if [[ $RUN_CPP -eq 1 ]]; then
+  for u in ${UPDATES//,/ }; do
+    case "$u" in
+      dense) IMPLS+=(autoglm) ;;
+      sparse|lazy) IMPLS+=("autoglm-$u") ;;
+      *) die "--embedding-updates: '$u' is not dense, sparse or lazy" ;;
+    esac
+  done
+fi
+[[ $RUN_REF -eq 1 ]] && IMPLS+=(reference)
+FIRST_IMPL="${IMPLS[0]}"
+# The order rotates every repeat, so that no implementation always runs first.
 for ((r = 1; r <= REPEATS; r++)); do
-  order=()
-  [[ $RUN_CPP -eq 1 ]] && order+=(autoglm)
-  [[ $RUN_REF -eq 1 ]] && order+=(reference)
-  if (( r % 2 == 0 && ${#order[@]} == 2 )); then order=(reference autoglm); fi
-  for impl in "${order[@]}"; do run_one "$impl" "$r"; done
+  n=${#IMPLS[@]}
+  for ((i = 0; i < n; i++)); do run_one "${IMPLS[$(( (i + r - 1) % n ))]}" "$r"; done
 done
 
 "$PYTHON_JSON" - "$JSONL" "$CSV" <<'EOF'
@@ -207,8 +227,9 @@ med = {}
 for impl, v in by.items():
     med[impl] = statistics.median(v)
     print(f"{impl:<20} {len(v):>4} {med[impl]:>16.1f} {min(v):>10.1f} {max(v):>10.1f}")
-if "autoglm" in med and "pytorch-reference" in med and med["pytorch-reference"] > 0:
-    print(f"ratio autoglm / pytorch-reference (medians): {med['autoglm'] / med['pytorch-reference']:.2f}x")
+for ours in ("autoglm", "autoglm-sparse", "autoglm-lazy"):
+    if ours in med and "pytorch-reference" in med and med["pytorch-reference"] > 0:
+        print(f"ratio {ours} / pytorch-reference (medians): {med[ours] / med['pytorch-reference']:.2f}x")
 # Where the time goes: median ms per step of each phase (both sides time the
 # same points: collate | forward+loss | backward | clip+LR+optimizer step).
 phases = ["collate", "forward", "backward", "optimizer"]

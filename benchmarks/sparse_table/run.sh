@@ -7,6 +7,7 @@
 #   e.g. --rows 10000,1000000 --modes dense,lazy --steps 10 --rounds 3 --dim 32
 # Environment:
 #   BUILD_DIR  C++ build directory (default build)
+#   NO_BUILD=1 use the binary in BUILD_DIR as it is
 #   OUT_DIR    results (default bench-out/sparse_table): table_step.csv, one row
 #              per (rows, mode) as it finishes; a rerun skips the rows already
 #              there (delete the file to measure again)
@@ -15,6 +16,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 BUILD_DIR="${BUILD_DIR:-build}"
 OUT_DIR="${OUT_DIR:-bench-out/sparse_table}"
-BUILD_DIR="$BUILD_DIR" scripts/build.sh table_step_bench >/dev/null
+[[ -n "${NO_BUILD:-}" ]] || BUILD_DIR="$BUILD_DIR" scripts/build.sh table_step_bench >/dev/null
 mkdir -p "$OUT_DIR"
 exec "$BUILD_DIR/benchmarks/table_step_bench" --csv "$OUT_DIR/table_step.csv" "$@"

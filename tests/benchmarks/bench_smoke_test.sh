@@ -59,11 +59,13 @@ narrow=(--set graph.max_doc_len=48 --set model.embed_dim=32 --set model.head_dim
 
 case $case_ in
   throughput)
-    run benchmarks/throughput.sh --config "$config" --threads 1 --warmup-steps 1 --steps 3 --repeats 1
+    run benchmarks/throughput.sh --config "$config" --threads 1 --warmup-steps 1 --steps 3 --repeats 1 \
+      --embedding-updates dense,lazy
     expect "$work/log" 1 "^autoglm +1 +$num "
+    expect "$work/log" 1 "^autoglm-lazy +1 +$num "
     expect "$work/log" 1 "^pytorch-reference +1 +$num "
-    expect "$work/log" 1 "^ratio autoglm / pytorch-reference \(medians\): $num"x
-    expect "$out/throughput.csv" 2 "^(autoglm|pytorch-reference),1,$num,3,"
+    expect "$work/log" 2 "^ratio autoglm(-lazy)? / pytorch-reference \(medians\): $num"x
+    expect "$out/throughput.csv" 3 "^(autoglm|autoglm-lazy|pytorch-reference),1,$num,3,"
     ;;
   blas)
     run benchmarks/blas.sh --repeats 1 --steps 3 --config "$config" --threads 1 --warmup-steps 1
@@ -87,9 +89,10 @@ case $case_ in
     expect "$work/log" 5 "^(none|fp16|bf16|onebit|topk) +$num +$num +$num "
     ;;
   ddp_throughput)
-    run benchmarks/ddp_throughput.sh --config "$config" --warmup-steps 1 --steps 2 --repeats 1 --no-build --max-load 0
-    expect "$out/ddp_throughput.csv" 2 "^(autoglm|pytorch-ddp-gloo),1,$num,$num,2,"
-    expect "$work/log" 1 "^ratio autoglm / pytorch-ddp-gloo \(medians\): $num"x
+    run benchmarks/ddp_throughput.sh --config "$config" --warmup-steps 1 --steps 2 --repeats 1 --no-build --max-load 0 \
+      --embedding-updates dense,lazy
+    expect "$out/ddp_throughput.csv" 3 "^(autoglm|autoglm-lazy|pytorch-ddp-gloo),1,$num,$num,2,"
+    expect "$work/log" 2 "^ratio autoglm(-lazy)? / pytorch-ddp-gloo \(medians\): $num"x
     ;;
   slow_network)
     run benchmarks/slow_network.sh --config "$config" --rates 1gbit,unlimited --warmup-steps 1 --steps 2 --rounds 1 \
@@ -143,6 +146,11 @@ case $case_ in
     run env AUTOGLM="$autoglm" benchmarks/quality.sh --seeds 1 --rows "$rows" -- "${sets[@]}"
     expect "$out/quality.csv" 5 "^(${rows//,/|}),[a-z]+,r8,1,$num,[0-9]+,$num$"
     expect "$out/quality.md" 5 "^\| (${rows//,/|}) \| [a-z]+ \| r8 \| 1 \| $num "
+    ;;
+  sparse_table)
+    run benchmarks/sparse_table/run.sh --config "$config" --rows 10000,20000 --modes dense,sparse,lazy --dim 16 \
+      --warmup-steps 1 --steps 2 --rounds 1
+    expect "$out/table_step.csv" 6 "^(10000|20000),(dense|sparse|lazy),[0-9]+,$num,$num,$num,1$"
     ;;
   *) fail "unknown case" ;;
 esac
