@@ -94,6 +94,9 @@ class StepRunner {
   // or nothing. Consults the reducer's status on a data-parallel group.
   std::optional<std::string> nonfiniteGradient(const parallel::data_parallel::StepStatus& status) const;
   void coalesceRowSparse();
+  // parallel.compression for the buckets, which hold every parameter but the
+  // row-sparse tables (topk's ratio rescaled to keep its element count).
+  parallel::data_parallel::compression::CompressionConfig denseRestCompression(const ExperimentConfig& cfg) const;
 };
 
 }  // namespace autoglm::trainer

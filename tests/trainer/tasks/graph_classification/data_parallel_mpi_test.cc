@@ -168,6 +168,33 @@ TEST(DataParallel, RowSparseEmbeddingEqualsOneProcess) {
   EXPECT_GT(maxParamDiff(a, b), 1e-6);
 }
 
+// topk with the table out of the buckets keeps as many elements as with it:
+// ratio x every parameter's numel, all from the dense rest.
+TEST(DataParallel, TopkWithRowSparseTablesKeepsItsElementCount) {
+  auto world = test::worldComm();
+  if (world->size() == 1) GTEST_SKIP() << "needs two ranks";
+  SharedDir d(*world, "dp_rows_topk");
+  ExperimentConfig cfg = tinyConfig(d / "run");
+  cfg.train.embedding_update = EmbeddingUpdate::kLazy;
+  cfg.train.max_steps = 3;
+  cfg.parallel.compression.type = parallel::data_parallel::compression::CompressionType::kTopk;
+  cfg.parallel.compression.ratio = 0.01;
+  core::graph::PreparedData data = prepareData(cfg);
+  ClassifierTrainer t(cfg, data, world);
+  t.fit(false);
+  double all = 0.0, table = 0.0;
+  for (const auto& item : t.model()->named_parameters()) {
+    all += static_cast<double>(item.value().numel());
+    if (item.key() == "embed.weight") table += static_cast<double>(item.value().numel());
+  }
+  const double want = 0.01 * all / (all - table);
+  const auto& stats = t.steps().reducer()->compressor().stats();
+  ASSERT_GT(stats.compressed_elements, 0);
+  const double got = static_cast<double>(stats.selected_elements) / static_cast<double>(stats.compressed_elements);
+  EXPECT_GT(want, 0.05) << "the table should hold most parameters";
+  EXPECT_NEAR(got, want, 0.3 * want) << "topk kept " << got << " of the dense rest";
+}
+
 // Resume from a checkpoint of a compressed run continues exactly as if never
 // stopped: residuals, momentum and every rank's RNG (dropout on) come back.
 class ResumeWithCompression : public ::testing::TestWithParam<std::string> {};
