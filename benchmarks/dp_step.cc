@@ -75,7 +75,7 @@ double median(std::vector<double> v) {
 
 struct Result {
   std::vector<double> step_seconds;  // per round: mean step time
-  double busy = 0, exposed = 0, bytes = 0, wire = 0, selected = 0, compressed = 0;
+  double busy = 0, exposed = 0, bytes = 0, row_bytes = 0, wire = 0, selected = 0, compressed = 0;
   int64_t steps = 0;
   int64_t graphs = 0;
 };
@@ -226,6 +226,7 @@ int main(int argc, char** argv) {
         r.busy += rs1.busy_seconds - rs0.busy_seconds;
         r.exposed += rs1.exposed_seconds - rs0.exposed_seconds;
         r.bytes += static_cast<double>(cs1.bytes_sent - cs0.bytes_sent + rows1 - rows0);
+        r.row_bytes += static_cast<double>(rows1 - rows0);
         r.wire += static_cast<double>(wire1 - wire0) / (wire_ranks > 0 ? wire_ranks : world->size());
         r.selected += static_cast<double>(cs1.selected_elements - cs0.selected_elements);
         r.compressed += static_cast<double>(cs1.compressed_elements - cs0.compressed_elements);
@@ -249,6 +250,7 @@ int main(int argc, char** argv) {
                             {"busy_ms", 1e3 * r.busy / n},
                             {"exposed_ms", 1e3 * r.exposed / n},
                             {"bytes_per_step", r.bytes / n},
+                            {"row_bytes_per_step", r.row_bytes / n},
                             {"achieved_ratio", r.compressed > 0 ? r.selected / r.compressed : 0.0}};
         if (!wire_iface.empty()) line["wire_bytes_per_step"] = r.wire / n;
         std::cout << line.dump() << std::endl;
