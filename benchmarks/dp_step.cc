@@ -141,8 +141,9 @@ int main(int argc, char** argv) {
   app.add_option("--set", overrides, "Config override key=value (repeatable)");
   app.add_option("--compressors", compressors, "Comma-separated parallel.compression.type values");
   app.add_option("--modes", modes, "Comma-separated parallel.reducer_mode values");
-  std::string updates = "dense";
-  app.add_option("--embedding-updates", updates, "Comma-separated train.embedding_update values (dense, sparse, lazy)");
+  std::string updates;
+  app.add_option("--embedding-updates", updates,
+                 "Comma-separated train.embedding_update values (dense, sparse, lazy); default: the config's");
   app.add_option("--threads", threads, "Intra-op threads per rank");
   app.add_option("--warmup-steps", warmup);
   app.add_option("--steps", steps, "Timed steps per configuration and round");
@@ -181,6 +182,7 @@ int main(int argc, char** argv) {
     if (supervised) watched = std::make_unique<SupervisedWorld>(*world, base.comm);
     using Key = std::tuple<std::string, std::string, bool, std::string>;
     std::vector<Key> configs;
+    if (updates.empty()) updates = autoglm::core::enumName(base.train.embedding_update);
     for (const auto& u : splitList(updates)) {
       for (const auto& c : splitList(compressors)) {
         for (const auto& m : splitList(modes)) {
