@@ -224,7 +224,8 @@ void GradientReducer::reduceRows() {
         if (nonfinite_param_ < 0) nonfinite_param_ = orig_index_[i];
       }
     }
-    s.rows = reduceRowSparse(s.rows, params_[i].sizes(), *comm_, opts_.sparse_dense_fraction, sparse_stats_);
+    s.rows = reduceRowSparse(s.rows, params_[i].sizes(), *comm_, opts_.sparse_dense_fraction, sparse_stats_,
+                             opts_.sparse_wire);
   }
 }
 

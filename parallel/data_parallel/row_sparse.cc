@@ -43,15 +43,16 @@ Rows denseReduce(const Rows& mine, at::IntArrayRef sizes, comm::Communicator& co
 }
 
 // Every rank's rows gathered and summed here (coalesce sums repeated ids).
-Rows gatherReduce(const Rows& mine, at::IntArrayRef sizes, comm::Communicator& comm, RowSparseStats& stats) {
-  const at::Tensor flat = mine.values.reshape({-1});
+Rows gatherReduce(const Rows& mine, at::IntArrayRef sizes, comm::Communicator& comm, at::ScalarType wire,
+                  RowSparseStats& stats) {
+  const at::Tensor flat = mine.values.reshape({-1}).to(wire).contiguous();
   auto wi = comm.allgatherv(mine.ids, {});
   auto wv = comm.allgatherv(flat, {});
   wi->wait();
   wv->wait();
   stats.bytes_sent += static_cast<int64_t>(mine.ids.nbytes() + flat.nbytes());
   const at::Tensor ids = at::cat(wi->result());
-  const at::Tensor values = at::cat(wv->result()).view({-1, sizes[1]});
+  const at::Tensor values = at::cat(wv->result()).to(at::kFloat).view({-1, sizes[1]});
   const at::Tensor sum = at::sparse_coo_tensor(ids.unsqueeze(0), values, sizes).coalesce();
   return {sum.indices()[0].contiguous(), sum.values().contiguous()};
 }
@@ -59,7 +60,7 @@ Rows gatherReduce(const Rows& mine, at::IntArrayRef sizes, comm::Communicator& c
 }  // namespace
 
 at::Tensor reduceRowSparse(const at::Tensor& local, at::IntArrayRef sizes, comm::Communicator& comm,
-                           double dense_fraction, RowSparseStats& stats) {
+                           double dense_fraction, RowSparseStats& stats, at::ScalarType wire) {
   AUTOGLM_CHECK(dense_fraction > 0.0, "dense_fraction must be > 0, not ", dense_fraction);
   at::NoGradGuard no_grad;
   const Rows mine = distinctRows(local, sizes);
@@ -76,7 +77,7 @@ at::Tensor reduceRowSparse(const at::Tensor& local, at::IntArrayRef sizes, comm:
     const double gathered = static_cast<double>(total) * static_cast<double>(sizes[1] + 1);
     const double table = static_cast<double>(sizes[0]) * static_cast<double>(sizes[1]);
     sum = gathered >= table * dense_fraction ? denseReduce(mine, sizes, comm, stats)
-                                             : gatherReduce(mine, sizes, comm, stats);
+                                             : gatherReduce(mine, sizes, comm, wire, stats);
     sum.values.div_(static_cast<double>(comm.size()));
   }
   stats.rows_union += sum.ids.size(0);

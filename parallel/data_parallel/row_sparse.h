@@ -13,7 +13,9 @@
 //           x (dim + 1) >= rows x dim x dense_fraction), a table-sized
 //           all-reduce of the rows plus one of a touched mask [rows] (uint8, max).
 // Both need one small all-gather of every rank's row count first, so every
-// rank picks the same way. Values travel as float32, uncompressed.
+// rank picks the same way. Gathered rows travel as `wire` (float32, or
+// float16 / bfloat16 under those compressions) and are summed in float32; the
+// dense way all-reduces float32.
 
 #include <ATen/core/Tensor.h>
 
@@ -36,7 +38,7 @@ struct RowSparseStats {
 // parameter in the same order. dense_fraction > 0 (1.0: switch when the
 // gathered rows are the table's size).
 at::Tensor reduceRowSparse(const at::Tensor& local, at::IntArrayRef sizes, comm::Communicator& comm,
-                           double dense_fraction, RowSparseStats& stats);
+                           double dense_fraction, RowSparseStats& stats, at::ScalarType wire = at::kFloat);
 
 // The row ids [k] (int64) and rows [k, dim] of a row-sparse gradient with
 // duplicates summed (dense: its nonzero rows).

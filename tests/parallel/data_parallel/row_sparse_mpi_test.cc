@@ -72,6 +72,25 @@ TEST(RowSparse, ReductionEqualsTheDenseAllReduceOnTheUnion) {
   }
 }
 
+// Under fp16 and bf16 compression the gathered rows travel in that type: half
+// the value bytes, the sums within the type's rounding of the float32 ones.
+TEST(RowSparse, HalfPrecisionRowsHalveTheValueBytes) {
+  auto world = test::worldComm();
+  if (world->size() == 1) GTEST_SKIP() << "needs two ranks";
+  const auto [sparse, dense] = gradOf(world->rank(), 0);
+  RowSparseStats full;
+  const at::Tensor want = reduceRowSparse(sparse, sparse.sizes(), *world, 1.0, full);
+  for (const at::ScalarType wire : {at::kHalf, at::kBFloat16}) {
+    RowSparseStats stats;
+    const at::Tensor got = reduceRowSparse(sparse, sparse.sizes(), *world, 1.0, stats, wire);
+    EXPECT_TRUE(at::equal(got.indices(), want.indices())) << wire;
+    EXPECT_TRUE(at::allclose(got.values(), want.values(), wire == at::kHalf ? 2e-3 : 2e-2, 1e-2)) << wire;
+    EXPECT_FALSE(at::equal(got.values(), want.values())) << wire << ": nothing was rounded";
+    const int64_t value_bytes = (full.bytes_sent - 8) * kDim / (kDim + 2);  // rows: 8-byte id + kDim floats
+    EXPECT_EQ(stats.bytes_sent, full.bytes_sent - value_bytes / 2) << wire;
+  }
+}
+
 // An embedding table (row-sparse) and a dense weight after it: the reducer
 // with row_sparse gives what it gives with dense gradients, over micro-batches.
 TEST(RowSparse, ReducerAveragesRowsAsItAveragesDenseGradients) {
