@@ -26,6 +26,13 @@ Rows distinctRows(const at::Tensor& grad, at::IntArrayRef sizes) {
 
 namespace {
 
+// Rows as a sparse COO tensor. Their ids are ascending and distinct by
+// construction (coalesce, nonzero), so it is marked coalesced rather than
+// sorted again.
+at::Tensor asCoalesced(const Rows& r, at::IntArrayRef sizes) {
+  return at::_sparse_coo_tensor_unsafe(r.ids.unsqueeze(0), r.values, sizes)._coalesced_(true);
+}
+
 // The whole table summed over the group, then the rows any rank touched.
 Rows denseReduce(const Rows& mine, at::IntArrayRef sizes, comm::Communicator& comm, RowSparseStats& stats) {
   at::Tensor table = at::zeros(sizes, at::TensorOptions().dtype(at::kFloat));
@@ -73,15 +80,16 @@ at::Tensor reduceRowSparse(const at::Tensor& local, at::IntArrayRef sizes, comm:
     wk->wait();
     stats.bytes_sent += static_cast<int64_t>(k.nbytes());
     const int64_t total = wk->result()[0].sum().item<int64_t>();
-    if (total == 0) return at::sparse_coo_tensor(mine.ids.unsqueeze(0), mine.values, sizes).coalesce();
-    const double gathered = static_cast<double>(total) * static_cast<double>(sizes[1] + 1);
-    const double table = static_cast<double>(sizes[0]) * static_cast<double>(sizes[1]);
-    sum = gathered >= table * dense_fraction ? denseReduce(mine, sizes, comm, stats)
-                                             : gatherReduce(mine, sizes, comm, wire, stats);
-    sum.values.div_(static_cast<double>(comm.size()));
+    if (total > 0) {  // else no rank touched a row: nothing to reduce
+      const double gathered = static_cast<double>(total) * static_cast<double>(sizes[1] + 1);
+      const double table = static_cast<double>(sizes[0]) * static_cast<double>(sizes[1]);
+      sum = gathered >= table * dense_fraction ? denseReduce(mine, sizes, comm, stats)
+                                               : gatherReduce(mine, sizes, comm, wire, stats);
+      sum.values.div_(static_cast<double>(comm.size()));
+    }
   }
   stats.rows_union += sum.ids.size(0);
-  return at::sparse_coo_tensor(sum.ids.unsqueeze(0), sum.values, sizes).coalesce();
+  return asCoalesced(sum, sizes);
 }
 
 }  // namespace autoglm::parallel::data_parallel
