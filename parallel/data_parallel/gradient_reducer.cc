@@ -225,7 +225,7 @@ void GradientReducer::reduceRows() {
       }
     }
     s.rows = reduceRowSparse(s.rows, params_[i].sizes(), *comm_, opts_.sparse_dense_fraction, sparse_stats_,
-                             opts_.sparse_wire);
+                             compressor_->rowWire());
   }
 }
 

@@ -26,7 +26,7 @@
 // once every bucket has started, reduced as rows on the same thread
 // (reduceRowSparse), so that the collectives keep one order on every rank;
 // finishStep() leaves a coalesced sparse gradient over the union of the rows
-// any rank touched. They are not compressed.
+// any rank touched. Their rows travel as the compressor's rowWire() type.
 //
 // Parameters that get no gradient in a step (unused heads, ...) do not hang the
 // step: finishStep() starts the buckets still waiting, with zeros for them, and

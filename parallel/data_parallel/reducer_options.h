@@ -2,8 +2,6 @@
 // Settings of the data-parallel gradient reducer (gradient_reducer.h).
 
 #include <array>
-#include <c10/core/ScalarType.h>
-
 #include <cstdint>
 #include <vector>
 
@@ -33,9 +31,6 @@ struct ReducerOptions {
   // reduceRowSparse's dense_fraction: gather rows until they would outweigh
   // this fraction of the table, then all-reduce the table.
   double sparse_dense_fraction = 1.0;
-  // The type gathered rows travel as (float32; float16 or bfloat16 under the
-  // compressions of those names).
-  c10::ScalarType sparse_wire = c10::ScalarType::Float;
 };
 
 }  // namespace autoglm::parallel::data_parallel

@@ -115,6 +115,7 @@ class NoneCompressor final : public Compressor {
 class HalfCompressor final : public Compressor {
  public:
   HalfCompressor(std::string name, at::ScalarType dtype) : name_(std::move(name)), dtype_(dtype) {}
+  at::ScalarType rowWire() const override { return dtype_; }
 
   std::string name() const override { return name_; }
 

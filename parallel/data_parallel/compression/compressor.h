@@ -59,6 +59,10 @@ class Compressor {
   // Elements: the reducer starts every parameter at a multiple of this in its
   // bucket (zero padding between), so that no scale chunk spans two parameters.
   virtual int64_t alignment() const { return 1; }
+  // The type row-sparse gradients' rows travel as under this compressor
+  // (row_sparse.h): float32, or the half type of fp16 and bf16. onebit and
+  // topk compress buckets only.
+  virtual at::ScalarType rowWire() const { return at::kFloat; }
 
   // Whether reduce() uses a magnitude prior per element (onebit with
   // shape: adam); the reducer then calls setShape() before each reduce().

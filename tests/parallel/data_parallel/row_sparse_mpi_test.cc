@@ -91,6 +91,27 @@ TEST(RowSparse, HalfPrecisionRowsHalveTheValueBytes) {
   }
 }
 
+// The reducer sends the rows in its compressor's row type: fp16's halves them.
+TEST(RowSparse, ReducerSendsRowsInTheCompressorsType) {
+  auto world = test::worldComm();
+  if (world->size() == 1) GTEST_SKIP() << "needs two ranks";
+  int64_t bytes[2] = {0, 0};
+  for (const bool half : {false, true}) {
+    at::Tensor table = at::zeros({kRows, kDim}).set_requires_grad(true);
+    ReducerOptions ro;
+    ro.row_sparse = {0};
+    compression::CompressionConfig cc;
+    if (half) cc.type = compression::CompressionType::kFp16;
+    GradientReducer reducer({table}, world, compression::makeCompressor(cc), ro);
+    reducer.beginBackward(true, 0);
+    at::embedding(table, idsOf(world->rank(), 0), -1, false, true).sum().backward();
+    reducer.finishStep();
+    bytes[half ? 1 : 0] = reducer.rowSparseStats().bytes_sent;
+  }
+  const int64_t k = std::get<0>(at::_unique(idsOf(world->rank(), 0))).numel();
+  EXPECT_EQ(bytes[0] - bytes[1], k * kDim * 2) << "fp16 rows: 2 bytes a value instead of 4";
+}
+
 // An embedding table (row-sparse) and a dense weight after it: the reducer
 // with row_sparse gives what it gives with dense gradients, over micro-batches.
 TEST(RowSparse, ReducerAveragesRowsAsItAveragesDenseGradients) {

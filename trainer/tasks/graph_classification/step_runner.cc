@@ -42,9 +42,6 @@ StepRunner::StepRunner(const ExperimentConfig& cfg, const core::graph::GraphStor
     ro.bucket_bytes = static_cast<int64_t>(cfg.parallel.bucket_mb * 1024.0 * 1024.0);
     ro.mode = cfg.parallel.reducer_mode;
     ro.row_sparse = row_sparse_;
-    // fp16 and bf16 compress the rows too; onebit and topk only the buckets.
-    if (cfg.parallel.compression.type == dpar::compression::CompressionType::kFp16) ro.sparse_wire = at::kHalf;
-    if (cfg.parallel.compression.type == dpar::compression::CompressionType::kBf16) ro.sparse_wire = at::kBFloat16;
     reducer_ = std::make_unique<dpar::GradientReducer>(model_->parameters(), grid_.dpComm(),
                                                        dpar::compression::makeCompressor(denseRestCompression(cfg)), ro);
     core::log::info0("data parallel over {} ranks: {} gradient buckets ({} MiB cap), compression {}, reducer {}",
