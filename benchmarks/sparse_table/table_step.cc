@@ -40,20 +40,6 @@ namespace tr = autoglm::trainer;
 namespace graph = autoglm::core::graph;
 using Clock = std::chrono::steady_clock;
 
-std::vector<int64_t> parseList(const std::string& s) {
-  std::vector<int64_t> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(std::stoll(item));
-  return out;
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-  return out;
-}
-
 // Pairs "rows,mode" already in the CSV.
 std::set<std::string> donePairs(const std::string& csv) {
   std::set<std::string> done;
@@ -121,15 +107,17 @@ Timing timeMode(const tr::ExperimentConfig& base, tr::EmbeddingUpdate mode, int6
 
 int main(int argc, char** argv) {
   CLI::App app{"Step time against embedding table size"};
-  std::string config = "configs/r8_gat.yaml", rows_list = "10000,100000,1000000,10000000", modes_list = "dense,sparse,lazy";
+  std::string config = "configs/r8_gat.yaml";
+  std::vector<int64_t> rows_list{10000, 100000, 1000000, 10000000};
+  std::vector<std::string> modes_list{"dense", "sparse", "lazy"};
   std::string csv;
   std::vector<std::string> overrides;
   int threads = 2, warmup = 3, steps = 20, rounds = 3;
   int64_t dim = 32;
   app.add_option("--config", config);
   app.add_option("--set", overrides);
-  app.add_option("--rows", rows_list, "Table sizes, comma-separated");
-  app.add_option("--modes", modes_list, "train.embedding_update values, comma-separated");
+  app.add_option("--rows", rows_list, "Table sizes, comma-separated")->delimiter(',');
+  app.add_option("--modes", modes_list, "train.embedding_update values, comma-separated")->delimiter(',');
   app.add_option("--dim", dim, "model.embed_dim (32 keeps a dense 10 M-row table and its Adam state near 5 GB)");
   app.add_option("--threads", threads);
   app.add_option("--warmup-steps", warmup);
@@ -156,13 +144,13 @@ int main(int argc, char** argv) {
       if (fresh) out << "rows,mode,touched_rows,median_step_ms,min_step_ms,max_step_ms,rounds\n";
     }
     std::cout << "rows,mode,touched_rows,median_step_ms,min_step_ms,max_step_ms,rounds" << std::endl;
-    for (const int64_t rows : parseList(rows_list)) {
+    for (const int64_t rows : rows_list) {
       AUTOGLM_CHECK(rows >= data.vocab.size(), "--rows ", rows, " is below the vocabulary's ", data.vocab.size());
       // Vocabulary id -> a distinct random row: the same rows touched at every size's spread.
       at::manual_seed(1);
       const at::Tensor row_of = at::randperm(rows, at::TensorOptions().dtype(at::kLong)).narrow(0, 0, data.vocab.size()).clone();
       const auto batches = makeBatches(data, cfg.train.batch_graphs, warmup + steps, row_of);
-      for (const std::string& name : split(modes_list)) {
+      for (const std::string& name : modes_list) {
         if (done.count(fmt::format("{},{}", rows, name)) != 0) continue;
         const auto mode = autoglm::core::parseEnum<tr::EmbeddingUpdate>(name);
         AUTOGLM_CHECK(mode.has_value(), "--modes: '", name, "' is not dense, sparse or lazy");
