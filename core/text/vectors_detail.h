@@ -13,6 +13,7 @@
 
 namespace autoglm::core::text::detail {
 
+inline constexpr int64_t kProgressRows = 50000;  // rows between ReadProgress calls
 inline constexpr char kBinaryMagic[8] = {'A', 'G', 'V', 'E', 'C', '1', '\0', '\0'};
 
 // Offset of the first byte of `s` that is not part of a well-formed UTF-8

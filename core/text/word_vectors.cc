@@ -80,7 +80,8 @@ std::optional<int64_t> parseCount(std::string_view s) {
 // GloVe or word2vec text, one row per line (see word_vectors.h).
 class TextReader {
  public:
-  TextReader(const std::string& path, const KeepWord& keep) : path_(path), keep_(keep) {}
+  TextReader(const std::string& path, const KeepWord& keep, const ReadProgress& progress)
+      : path_(path), keep_(keep), progress_(progress) {}
 
   WordVectorTable read() {
     std::ifstream in(path_, std::ios::binary);
@@ -88,11 +89,13 @@ class TextReader {
     std::string line;
     while (std::getline(in, line)) {
       ++line_no_;
+      bytes_ += line.size() + 1;
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.empty()) continue;
       splitFields(line, &fields_);
       if (table_.dim == 0 && rows_ == 0 && !header_count_ && readHeader()) continue;
       readRow();
+      if (progress_ && rows_ % detail::kProgressRows == 0) progress_(bytes_, rows_);
     }
     if (in.bad()) throw DataError(path_ + ": read error after line " + std::to_string(line_no_));
     if (rows_ == 0) throw DataError(path_ + ": no word vectors in the file");
@@ -160,12 +163,14 @@ class TextReader {
 
   const std::string& path_;
   const KeepWord& keep_;
+  const ReadProgress& progress_;
   WordVectorTable table_;
   std::unordered_map<std::string, int64_t> first_line_;  // kept word -> line
   std::vector<std::string_view> fields_;
   std::optional<int64_t> header_count_;
   int64_t line_no_ = 0;
   int64_t rows_ = 0;
+  uint64_t bytes_ = 0;
 };
 
 // Text vectors held in memory, found through a hash map.
@@ -201,8 +206,8 @@ bool looksLikeJson(const std::string& path) {
 
 }  // namespace
 
-WordVectorTable readTextVectors(const std::string& path, const KeepWord& keep) {
-  return TextReader(path, keep).read();
+WordVectorTable readTextVectors(const std::string& path, const KeepWord& keep, const ReadProgress& progress) {
+  return TextReader(path, keep, progress).read();
 }
 
 std::unique_ptr<WordVectors> openWordVectors(const std::string& path) {

@@ -64,9 +64,18 @@ std::unique_ptr<WordVectors> openWordVectors(const std::string& path);
 // The readers, each on its own format.
 // `keep` (optional): only words for which keep(word) is true are kept, so a
 // subset of a large file never needs the whole file in memory.
+// `progress` (optional): called every 50,000 rows with the bytes read so far
+// and the rows seen (kept or not), for a progress line on big files.
 using KeepWord = std::function<bool(std::string_view word)>;
-WordVectorTable readTextVectors(const std::string& path, const KeepWord& keep = {});
-WordVectorTable readJsonVectors(const std::string& path, const KeepWord& keep = {});
+using ReadProgress = std::function<void(uint64_t bytes_read, int64_t rows)>;
+WordVectorTable readTextVectors(const std::string& path, const KeepWord& keep = {},
+                                const ReadProgress& progress = {});
+// JSON: keeps the first `dimensions` values of each vector and drops the
+// package's two extra fields (l2 norm, index); a vector without exactly
+// dimensions + 2 values is an error naming the word. Errors name the file and
+// the word (the parser's own, the byte offset).
+WordVectorTable readJsonVectors(const std::string& path, const KeepWord& keep = {},
+                                const ReadProgress& progress = {});
 
 // Writes the binary format (words sorted; the table is not modified), through
 // a temporary file renamed into place. Throws DataError on an empty table, a

