@@ -22,6 +22,7 @@
 #include "launch/serve/model_engine.h"
 #include "launch/supervisor_client.h"
 #include "launch/commands.h"
+#include "launch/vectors_command.h"
 #include "trainer/inference/compare.h"
 
 namespace {
@@ -96,6 +97,66 @@ int runTrainCommand(TrainArgs& a) {
   return autoglm::launch::runTrain(a.config, a.opts);
 }
 
+struct CompareArgs {
+  std::string a, b;
+  std::vector<std::string> overrides;
+};
+
+CLI::App* addCompareCommand(CLI::App& app, CompareArgs* args) {
+  auto* compare = app.add_subcommand("compare", "Evaluate two checkpoints on the same test split, side by side");
+  compare->add_option("a", args->a, "Checkpoint or run directory A")->required();
+  compare->add_option("b", args->b, "Checkpoint or run directory B")->required();
+  compare->add_option("--set", args->overrides, "Override a config value of both, e.g. data.dir=...");
+  return compare;
+}
+
+struct VectorsArgs {
+  autoglm::launch::VectorsImportOptions import;
+  std::string info_file;
+  CLI::App* command = nullptr;
+  CLI::App* import_cmd = nullptr;
+  CLI::App* info_cmd = nullptr;
+};
+
+// `vectors import IN OUT ...` and `vectors info FILE`.
+CLI::App* addVectorsCommand(CLI::App& app, VectorsArgs* a) {
+  namespace la = autoglm::launch;
+  using autoglm::core::text::VectorDtype;
+  auto* vectors = app.add_subcommand("vectors", "Pretrained word vectors (GloVe, word2vec, wink-embeddings JSON)");
+  vectors->require_subcommand(1);
+  auto* imp = vectors->add_subcommand("import", "Convert text or JSON word vectors to the binary .agvec format");
+  la::VectorsImportOptions& o = a->import;
+  imp->add_option("in", o.input, "GloVe/word2vec text or wink-embeddings JSON file")->required();
+  imp->add_option("out", o.output, "The .agvec file to write")->required();
+  imp->add_option_function<std::string>(
+         "--format",
+         [&o](const std::string& f) {
+           o.format = f == "text" ? la::VectorsFormat::kText : f == "json" ? la::VectorsFormat::kJson
+                                                                          : la::VectorsFormat::kAuto;
+         },
+         "auto (JSON when the file starts with '{'; the default), text or json")
+      ->check(CLI::IsMember({"auto", "text", "json"}));
+  imp->add_option_function<std::string>(
+         "--dtype", [&o](const std::string& d) { o.dtype = d == "bf16" ? VectorDtype::kBFloat16 : VectorDtype::kFloat32; },
+         "Stored values: f32 (the default) or bf16")
+      ->check(CLI::IsMember({"f32", "bf16"}));
+  auto* cfg = imp->add_option("--config,-c", o.config, "Experiment YAML: report the coverage of its dataset");
+  imp->add_option("--set", o.overrides, "Override a config value: key.path=value (repeatable)")->needs(cfg);
+  imp->add_flag("--only-dataset-words", o.only_dataset_words,
+                "Keep only the words of the config's dataset (all splits)")
+      ->needs(cfg);
+  auto* info = vectors->add_subcommand("info", "Describe a vectors file (dim, count, dtype; checksum verified)");
+  info->add_option("file", a->info_file, "An .agvec or text vectors file")->required();
+  a->import_cmd = imp;
+  a->info_cmd = info;
+  return vectors;
+}
+
+int runVectorsCommand(const VectorsArgs& a) {
+  if (*a.import_cmd) return autoglm::launch::runVectorsImport(a.import, std::cout, std::cerr);
+  return autoglm::launch::runVectorsInfo(a.info_file, std::cout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,18 +194,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 65535));
   serve->add_option("--host", serve_host, "Address to listen on, e.g. 0.0.0.0 (serve.host; wins over --set)");
 
-  std::string cmp_a, cmp_b;
-  std::vector<std::string> cmp_overrides;
-  auto* compare = app.add_subcommand("compare", "Evaluate two checkpoints on the same test split, side by side");
-  compare->add_option("a", cmp_a, "Checkpoint or run directory A")->required();
-  compare->add_option("b", cmp_b, "Checkpoint or run directory B")->required();
-  compare->add_option("--set", cmp_overrides, "Override a config value of both, e.g. data.dir=...");
+  CompareArgs cmp_args;
+  auto* compare = addCompareCommand(app, &cmp_args);
 
   la::ConfigArgs show_args;
   auto* config = app.add_subcommand("config", "Config utilities");
   config->require_subcommand(1);
   auto* show = config->add_subcommand("show", "Print the resolved config");
   addConfigOptions(show, &show_args);
+
+  VectorsArgs vectors_args;
+  vectors_args.command = addVectorsCommand(app, &vectors_args);
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -157,8 +217,9 @@ int main(int argc, char** argv) {
       la::addServeAddress(serve_host, serve_port, serve_args.overrides);
       return autoglm::launch::serve::runServe(serve_args.checkpoint, serve_args.overrides);
     }
-    if (*compare) return tr::runCompare(cmp_a, cmp_b, cmp_overrides, std::cout);
+    if (*compare) return tr::runCompare(cmp_args.a, cmp_args.b, cmp_args.overrides, std::cout);
     if (*show) return la::runConfigShow(show_args, std::cout);
+    if (*vectors_args.command) return runVectorsCommand(vectors_args);
   } catch (const autoglm::ConfigError& e) {
     // Raised before MPI starts work (a rank's own errors are reported by the
     // rank, commands.cc): every rank of the job finds the same one, rank 0 says it.
