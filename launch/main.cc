@@ -126,16 +126,18 @@ CLI::App* addVectorsCommand(CLI::App& app, VectorsArgs* a) {
   vectors->require_subcommand(1);
   auto* imp = vectors->add_subcommand("import", "Convert text or JSON word vectors to the binary .agvec format");
   la::VectorsImportOptions& o = a->import;
-  imp->add_option("in", o.input, "GloVe/word2vec text or wink-embeddings JSON file")->required();
-  imp->add_option("out", o.output, "The .agvec file to write")->required();
+  imp->add_option("in", o.input, "GloVe/word2vec text, wink-embeddings JSON or .agvec (to subset it)")->required();
+  imp->add_option("out", o.output, "The .agvec file to write (without it, only the coverage of --config)");
   imp->add_option_function<std::string>(
          "--format",
          [&o](const std::string& f) {
-           o.format = f == "text" ? la::VectorsFormat::kText : f == "json" ? la::VectorsFormat::kJson
-                                                                          : la::VectorsFormat::kAuto;
+           o.format = f == "text"    ? la::VectorsFormat::kText
+                      : f == "json"  ? la::VectorsFormat::kJson
+                      : f == "agvec" ? la::VectorsFormat::kBinary
+                                     : la::VectorsFormat::kAuto;
          },
-         "auto (JSON when the file starts with '{'; the default), text or json")
-      ->check(CLI::IsMember({"auto", "text", "json"}));
+         "auto (the default: .agvec by its magic, JSON when it starts with '{', else text), text, json or agvec")
+      ->check(CLI::IsMember({"auto", "text", "json", "agvec"}));
   imp->add_option_function<std::string>(
          "--dtype", [&o](const std::string& d) { o.dtype = d == "bf16" ? VectorDtype::kBFloat16 : VectorDtype::kFloat32; },
          "Stored values: f32 (the default) or bf16")

@@ -109,26 +109,45 @@ bool startsWithBrace(const std::string& path) {
   return in && c == '{';
 }
 
+VectorsFormat inputFormat(const VectorsImportOptions& opts) {
+  if (opts.format != VectorsFormat::kAuto) return opts.format;
+  if (tx::isBinaryVectors(opts.input)) return VectorsFormat::kBinary;
+  return startsWithBrace(opts.input) ? VectorsFormat::kJson : VectorsFormat::kText;
+}
+
+tx::WordVectorTable readVectors(const VectorsImportOptions& opts, const tx::KeepWord& keep, std::ostream& out,
+                                std::ostream& err) {
+  const VectorsFormat format = inputFormat(opts);
+  out << "reading " << opts.input << " as "
+      << (format == VectorsFormat::kJson     ? "wink-embeddings JSON"
+          : format == VectorsFormat::kBinary ? ".agvec"
+                                             : "GloVe/word2vec text")
+      << std::endl;
+  const tx::ReadProgress progress = progressPrinter(opts.input, err);
+  if (format == VectorsFormat::kJson) return tx::readJsonVectors(opts.input, keep, progress);
+  if (format == VectorsFormat::kBinary) return tx::readBinaryVectors(opts.input, keep);
+  return tx::readTextVectors(opts.input, keep, progress);
+}
+
 }  // namespace
 
 int runVectorsImport(const VectorsImportOptions& opts, std::ostream& out, std::ostream& err) {
   if (opts.only_dataset_words && opts.config.empty()) {
     throw ConfigError("--only-dataset-words needs --config FILE (the dataset whose words are kept)");
   }
+  if (opts.output.empty() && opts.config.empty()) {
+    throw ConfigError("nothing to do: give OUT (the .agvec to write) or --config FILE (to report the coverage)");
+  }
   if (!fs::exists(opts.input)) throw DataError(opts.input + ": file not found");
   std::optional<DatasetWords> words;
   if (!opts.config.empty()) words = datasetWords(opts);
   tx::KeepWord keep;
   if (opts.only_dataset_words) keep = [&words](std::string_view w) { return words->all.count(std::string(w)) != 0; };
-  const bool json = opts.format == VectorsFormat::kJson ||
-                    (opts.format == VectorsFormat::kAuto && startsWithBrace(opts.input));
-  out << "reading " << opts.input << " as " << (json ? "wink-embeddings JSON" : "GloVe/word2vec text") << std::endl;
-  const tx::ReadProgress progress = progressPrinter(opts.input, err);
-  const tx::WordVectorTable table = json ? tx::readJsonVectors(opts.input, keep, progress)
-                                         : tx::readTextVectors(opts.input, keep, progress);
+  const tx::WordVectorTable table = readVectors(opts, keep, out, err);
   out << "read " << table.size() << " words" << (keep ? " occurring in the dataset" : "") << ", dim " << table.dim
       << std::endl;
   if (words) printCoverage(*words, table, out);
+  if (opts.output.empty()) return 0;
   if (table.size() == 0) throw DataError(opts.input + ": no word of the dataset has a vector; nothing written");
   tx::writeBinaryVectors(opts.output, table, opts.dtype);
   out << "wrote " << opts.output << ": " << table.size() << " words, dim " << table.dim << ", "

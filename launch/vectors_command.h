@@ -11,12 +11,13 @@
 
 namespace autoglm::launch {
 
-enum class VectorsFormat { kAuto, kText, kJson };
+enum class VectorsFormat { kAuto, kText, kJson, kBinary };
 
 struct VectorsImportOptions {
-  std::string input;   // GloVe/word2vec text or wink-embeddings JSON
-  std::string output;  // .agvec written (atomically)
-  VectorsFormat format = VectorsFormat::kAuto;  // auto: JSON when it starts with '{', else text
+  std::string input;   // GloVe/word2vec text, wink-embeddings JSON or .agvec (to subset it)
+  std::string output;  // .agvec written (atomically); empty: only the coverage (needs config)
+  // auto: .agvec by its magic, JSON when it starts with '{', else text.
+  VectorsFormat format = VectorsFormat::kAuto;
   core::text::VectorDtype dtype = core::text::VectorDtype::kFloat32;
   // An experiment whose dataset (data.*, tokenizer.*, vocab.*) the coverage is
   // reported for; empty for none. The graph cache is not built.

@@ -102,26 +102,31 @@ class BinaryVectors final : public WordVectors {
       else hi = mid;
     }
     if (lo == count_ || wordAt(lo) != word) return false;
-    const auto dim = static_cast<size_t>(dim_);
-    if (dtype_ == VectorDtype::kFloat32) {
-      std::memcpy(out, rows_ + static_cast<size_t>(lo) * dim * 4, dim * 4);
-    } else {
-      const char* r = rows_ + static_cast<size_t>(lo) * dim * 2;
-      for (size_t j = 0; j < dim; ++j) {
-        uint16_t h;
-        std::memcpy(&h, r + j * 2, 2);
-        out[j] = detail::fromBFloat16(h);
-      }
-    }
+    copyRow(lo, out);
     return true;
   }
 
- private:
+  // Word i (in sorted order) and its row, for readBinaryVectors.
   std::string_view wordAt(int64_t i) const {
     const uint64_t b = offsets_[i];
     const uint64_t e = i + 1 < count_ ? offsets_[i + 1] : words_bytes_;
     return {words_ + b, static_cast<size_t>(e - b - 1)};
   }
+  void copyRow(int64_t i, float* out) const {
+    const auto dim = static_cast<size_t>(dim_);
+    if (dtype_ == VectorDtype::kFloat32) {
+      std::memcpy(out, rows_ + static_cast<size_t>(i) * dim * 4, dim * 4);
+      return;
+    }
+    const char* r = rows_ + static_cast<size_t>(i) * dim * 2;
+    for (size_t j = 0; j < dim; ++j) {
+      uint16_t h;
+      std::memcpy(&h, r + j * 2, 2);
+      out[j] = detail::fromBFloat16(h);
+    }
+  }
+
+ private:
 
   [[noreturn]] void corrupt(const std::string& what) const {
     throw DataError(path_ + ": corrupt word vectors file: " + what);
@@ -179,6 +184,20 @@ std::unique_ptr<WordVectors> openBinaryVectors(const std::string& path, VectorFi
   return std::make_unique<BinaryVectors>(path, info);
 }
 }  // namespace detail
+
+WordVectorTable readBinaryVectors(const std::string& path, const KeepWord& keep) {
+  const BinaryVectors v(path, nullptr);
+  WordVectorTable t;
+  t.dim = v.dim();
+  for (int64_t i = 0; i < v.size(); ++i) {
+    const std::string_view w = v.wordAt(i);
+    if (keep && !keep(w)) continue;
+    t.words.emplace_back(w);
+    t.values.resize(t.values.size() + static_cast<size_t>(t.dim));
+    v.copyRow(i, t.values.data() + t.values.size() - static_cast<size_t>(t.dim));
+  }
+  return t;
+}
 
 void writeBinaryVectors(const std::string& path, const WordVectorTable& table, VectorDtype dtype) {
   if (table.words.empty()) throw DataError(path + ": no word vectors to write");

@@ -40,8 +40,6 @@ inline float fromBFloat16(uint16_t h) {
   return f;
 }
 
-// Whether the file at `path` starts with kBinaryMagic (false when shorter).
-bool hasBinaryMagic(const std::string& path);
 // The .agvec reader (vectors_binary.cc); fills `info` when given.
 std::unique_ptr<WordVectors> openBinaryVectors(const std::string& path, VectorFileInfo* info = nullptr);
 

@@ -44,14 +44,14 @@ std::string badWordReason(std::string_view word) {
   return {};
 }
 
-bool hasBinaryMagic(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char head[sizeof(kBinaryMagic)] = {};
-  in.read(head, sizeof(head));
-  return in.gcount() == sizeof(head) && std::memcmp(head, kBinaryMagic, sizeof(head)) == 0;
-}
-
 }  // namespace detail
+
+bool isBinaryVectors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[sizeof(detail::kBinaryMagic)] = {};
+  in.read(head, sizeof(head));
+  return in.gcount() == sizeof(head) && std::memcmp(head, detail::kBinaryMagic, sizeof(head)) == 0;
+}
 
 namespace {
 
@@ -211,7 +211,7 @@ WordVectorTable readTextVectors(const std::string& path, const KeepWord& keep, c
 }
 
 std::unique_ptr<WordVectors> openWordVectors(const std::string& path) {
-  if (detail::hasBinaryMagic(path)) return detail::openBinaryVectors(path);
+  if (isBinaryVectors(path)) return detail::openBinaryVectors(path);
   if (looksLikeJson(path)) {
     throw DataError(path + ": a JSON file; convert it first: autoglm vectors import " + path + " OUT.agvec");
   }
@@ -221,7 +221,7 @@ std::unique_ptr<WordVectors> openWordVectors(const std::string& path) {
 VectorFileInfo inspectWordVectors(const std::string& path) {
   VectorFileInfo info;
   std::unique_ptr<WordVectors> v =
-      detail::hasBinaryMagic(path) ? detail::openBinaryVectors(path, &info) : openWordVectors(path);
+      isBinaryVectors(path) ? detail::openBinaryVectors(path, &info) : openWordVectors(path);
   info.dim = v->dim();
   info.count = v->size();
   std::ifstream in(path, std::ios::binary | std::ios::ate);

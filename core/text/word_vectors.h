@@ -77,6 +77,13 @@ WordVectorTable readTextVectors(const std::string& path, const KeepWord& keep = 
 WordVectorTable readJsonVectors(const std::string& path, const KeepWord& keep = {},
                                 const ReadProgress& progress = {});
 
+// Whether the file starts with the .agvec magic (false when it cannot be read).
+bool isBinaryVectors(const std::string& path);
+
+// The binary format read back into memory (bf16 widened to float32), in the
+// file's (sorted) order; the file is checked as openWordVectors checks it.
+WordVectorTable readBinaryVectors(const std::string& path, const KeepWord& keep = {});
+
 // Writes the binary format (words sorted; the table is not modified), through
 // a temporary file renamed into place. Throws DataError on an empty table, a
 // duplicate word or a value bf16 cannot hold.

@@ -37,6 +37,12 @@ expect "$out" "read 4 words occurring in the dataset, dim 3"
 expect "$out" "train split: 4 of 5 types (80.0%), 5 of 6 tokens (83.3%)"
 expect "$out" "all splits:  4 of 7 types (57.1%), 6 of 9 tokens (66.7%)"
 expect "$("$autoglm" vectors info "$work/d.agvec")" "count: 4"
+# The coverage alone (no OUT), and a subset of an .agvec.
+out=$("$autoglm" vectors import "$work/b.agvec" --config "$work/x.yaml")
+expect "$out" "reading $work/b.agvec as .agvec"
+expect "$out" "all splits:  4 of 7 types (57.1%)"
+"$autoglm" vectors import "$work/b.agvec" "$work/s.agvec" --config "$work/x.yaml" --only-dataset-words >/dev/null
+expect "$("$autoglm" vectors info "$work/s.agvec")" "count: 4"
 
 # Errors: exit 1, one line naming the file (and the line of text input).
 printf 'a 1 2\nb 1\n' >"$work/bad.txt"

@@ -110,6 +110,20 @@ TEST_F(WordVectorsTest, BinaryFloat32RoundTripIsExact) {
   EXPECT_EQ(info.file_bytes, fs::file_size(bin));
 }
 
+TEST_F(WordVectorsTest, ReadBinaryVectorsInSortedOrderWithAFilter) {
+  const std::string bin = path("g.agvec");
+  writeBinaryVectors(bin, readTextVectors(write("g.txt", kGlove)), VectorDtype::kFloat32);
+  EXPECT_TRUE(isBinaryVectors(bin));
+  EXPECT_FALSE(isBinaryVectors(path("g.txt")));
+  WordVectorTable all = readBinaryVectors(bin);
+  EXPECT_EQ(all.words, (std::vector<std::string>{"Zebra", "caf\xc3\xa9", "cat", "the"}));  // bytewise
+  EXPECT_EQ(all.values.size(), 12u);
+  EXPECT_FLOAT_EQ(all.row(2)[2], -3.125f);
+  WordVectorTable some = readBinaryVectors(bin, [](std::string_view w) { return w.size() == 3; });
+  EXPECT_EQ(some.words, (std::vector<std::string>{"cat", "the"}));
+  EXPECT_EQ(some.values, (std::vector<float>{1.5f, 2.5f, -3.125f, 0.1f, -0.25f, 3e-2f}));
+}
+
 TEST_F(WordVectorsTest, BinaryBFloat16RoundTripWithinOnePercent) {
   WordVectorTable t;
   t.dim = 5;
