@@ -34,7 +34,7 @@ namespace autoglm::core::text {
 
 enum class VectorDtype : uint32_t { kFloat32 = 0, kBFloat16 = 1 };
 
-// Vectors held in memory (what the text and JSON readers produce).
+// Vectors held in memory (what the readers produce).
 struct WordVectorTable {
   int64_t dim = 0;
   std::vector<std::string> words;  // in file order
@@ -58,7 +58,8 @@ class WordVectors {
 };
 
 // Opens a vectors file: binary when it starts with the magic, else text.
-// JSON is not opened directly (convert it with importVectors).
+// JSON is not opened directly: that is an error saying to convert it first
+// (`autoglm vectors import IN.json OUT.agvec`, launch/vectors_command.h).
 std::unique_ptr<WordVectors> openWordVectors(const std::string& path);
 
 // The readers, each on its own format.
