@@ -139,6 +139,27 @@ void addHypernyms(std::vector<Node> frontier, int depth, Concepts* out,
   }
 }
 
+// The lemmas of a synset. Caller holds the mutex.
+std::vector<std::string> synsetLemmas(int pos, long offset) {
+  std::vector<std::string> out;
+  char empty[1] = {'\0'};
+  SynsetPtr ss = read_synset(pos, offset, empty);
+  if (ss == nullptr) return out;
+  for (int i = 0; i < ss->wcount; ++i) out.emplace_back(ss->words[i]);
+  free_synset(ss);
+  return out;
+}
+
+int posOfChar(char c) {
+  switch (c) {
+    case 'n': return NOUN;
+    case 'v': return VERB;
+    case 'a': case 's': return ADJ;
+    case 'r': return ADV;
+    default: return 0;
+  }
+}
+
 }  // namespace
 
 WordNet::WordNet() {
@@ -171,6 +192,47 @@ Concepts WordNet::lookup(const std::string& word, int max_senses, int hypernym_d
   for (int pos : {NOUN, VERB}) addSenses(w, pos, max_senses, &out, &frontier, &seen);
   addHypernyms(std::move(frontier), hypernym_depth, &out, &seen);
   return out;
+}
+
+std::vector<std::string> WordNet::relatedWords(const std::string& word, int max_senses) const {
+  std::vector<std::string> out;
+  const std::string w = normalise(word);
+  if (w.empty()) return out;
+  std::unordered_set<std::string> seen{w};
+  auto add = [&](std::string x) {
+    if (seen.insert(x).second) out.push_back(std::move(x));
+  };
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int pos : {NOUN, VERB, ADJ, ADV}) {
+    for (std::string& base : lemmas(w, pos)) add(std::move(base));
+  }
+  for (int pos : {NOUN, VERB, ADJ, ADV}) {
+    for (const std::string& lemma : lemmas(w, pos)) {
+      std::vector<char> buf(lemma.begin(), lemma.end());
+      buf.push_back('\0');
+      IndexPtr idx = index_lookup(buf.data(), pos);
+      if (idx == nullptr) continue;
+      for (int i = 0; i < idx->off_cnt && i < max_senses; ++i) {
+        for (std::string& syn : synsetLemmas(pos, static_cast<long>(idx->offset[i]))) add(std::move(syn));
+      }
+      free_index(idx);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> WordNet::synsetWords(const std::string& key) const {
+  // "wn:<pos>:<8 digits>"
+  if (key.size() != 13 || key.compare(0, 3, "wn:") != 0 || key[4] != ':') return {};
+  const int pos = posOfChar(key[3]);
+  if (pos == 0) return {};
+  long offset = 0;
+  for (size_t i = 5; i < key.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(key[i]))) return {};
+    offset = offset * 10 + (key[i] - '0');
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  return synsetLemmas(pos, offset);
 }
 
 }  // namespace autoglm::core::semantic

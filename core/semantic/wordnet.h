@@ -44,6 +44,19 @@ class WordNet {
   // call the WordNet C library itself.
   Concepts lookup(const std::string& word, int max_senses, int hypernym_depth) const;
 
+  // Words that stand in for `word` (word vectors for a word without one):
+  // its base forms for nouns, verbs, adjectives and adverbs ("companies" ->
+  // "company"), then the other lemmas of its first max_senses senses per part
+  // of speech (synonyms), in that order, each once, `word` itself excluded.
+  // Collocations keep WordNet's underscores ("new_york"). Same word rules and
+  // locking as lookup().
+  std::vector<std::string> relatedWords(const std::string& word, int max_senses) const;
+
+  // The lemmas of a synset named by its key ("wn:n:02084071" -> dog,
+  // domestic_dog, Canis_familiaris), in WordNet's order; none for a key that
+  // does not name a synset.
+  std::vector<std::string> synsetWords(const std::string& key) const;
+
  private:
   WordNet();
   WordNet(const WordNet&) = delete;

@@ -115,3 +115,31 @@ TEST(WordNet, ConcurrentLookupsMatchSerialOnes) {
 
 }  // namespace
 }  // namespace autoglm::core::semantic
+
+namespace autoglm::core::semantic {
+namespace {
+
+TEST(WordNetRelated, BaseFormsThenSynonyms) {
+  const WordNet& wn = WordNet::instance();
+  const std::vector<std::string> r = wn.relatedWords("companies", 2);
+  ASSERT_FALSE(r.empty());
+  EXPECT_EQ(r[0], "company");
+  const std::vector<std::string> car = wn.relatedWords("car", 1);
+  EXPECT_NE(std::find(car.begin(), car.end(), "automobile"), car.end());
+  EXPECT_EQ(std::find(car.begin(), car.end(), "car"), car.end());
+  EXPECT_TRUE(wn.relatedWords("zzqqxx", 2).empty());
+  EXPECT_TRUE(wn.relatedWords("", 2).empty());
+}
+
+TEST(WordNetRelated, SynsetWordsOfAKey) {
+  const WordNet& wn = WordNet::instance();
+  const std::vector<std::string> dog = wn.synsetWords("wn:n:02084071");
+  ASSERT_GE(dog.size(), 2u);
+  EXPECT_EQ(dog[0], "dog");
+  EXPECT_EQ(dog[1], "domestic_dog");
+  EXPECT_TRUE(wn.synsetWords("wn:x:02084071").empty());
+  EXPECT_TRUE(wn.synsetWords("dog").empty());
+}
+
+}  // namespace
+}  // namespace autoglm::core::semantic
