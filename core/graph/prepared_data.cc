@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/graph/semantic_builder.h"
 #include "core/text/text_dataset.h"
+#include "core/text/word_vectors.h"
 
 namespace autoglm::core::graph {
 namespace fs = std::filesystem;
@@ -47,6 +48,7 @@ uint64_t cacheFingerprint(const Sources& src) {
   h.add(enumName(src.data.empty_documents));
   h.add(toYamlString(src.tokenizer));
   h.add(toYamlString(src.vocab));
+  if (!src.vocab.vectors.empty()) h.addValue(fileCrc(src.vocab.vectors));
   h.addValue(builderFingerprint(src.graph));
   return h.value();
 }
@@ -99,6 +101,26 @@ void buildGraphs(const GraphBuilder& builder, const text::Vocab& vocab, const te
   }
 }
 
+// On the training split; with vectors, words that have one are kept (vocab.h).
+text::Vocab buildVocab(const text::VocabConfig& cfg, const text::TextDataset& ds, const std::vector<Document>& docs) {
+  std::vector<std::vector<std::string>> train_tokens, other_tokens;
+  for (int64_t i : ds.indicesOf(text::Split::kTrain)) train_tokens.push_back(docs[static_cast<size_t>(i)].words);
+  if (cfg.vectors.empty()) return text::Vocab::build(train_tokens, cfg);
+  const std::unique_ptr<text::WordVectors> vectors = text::openWordVectors(cfg.vectors);
+  std::vector<float> scratch(static_cast<size_t>(vectors->dim()));
+  auto has = [&](const std::string& w) { return vectors->lookup(w, scratch.data()); };
+  if (cfg.vector_words == text::VectorWords::kAll) {
+    for (size_t i = 0; i < docs.size(); ++i) {
+      if (ds.splits[i] != text::Split::kTrain) other_tokens.push_back(docs[i].words);
+    }
+  }
+  text::Vocab vocab = text::Vocab::build(train_tokens, cfg, has, other_tokens);
+  const text::Vocab plain = text::Vocab::build(train_tokens, cfg);
+  log::info0("vocabulary: {} words ({} without {}: kept {} more that have a vector)", vocab.size(), plain.size(),
+             cfg.vectors, vocab.size() - plain.size());
+  return vocab;
+}
+
 void buildCache(const Sources& src, const std::string& path, uint64_t fingerprint) {
   const auto t0 = std::chrono::steady_clock::now();
   text::TextDatasetOptions opts;
@@ -113,10 +135,7 @@ void buildCache(const Sources& src, const std::string& path, uint64_t fingerprin
       d.words = tok.tokenize(ds.texts[static_cast<size_t>(i)], &d.sentence_ends);
     }
   });
-  std::vector<std::vector<std::string>> train_tokens;
-  for (int64_t i : ds.indicesOf(text::Split::kTrain)) train_tokens.push_back(docs[static_cast<size_t>(i)].words);
-  text::Vocab vocab = text::Vocab::build(train_tokens, src.vocab);
-  train_tokens.clear();
+  text::Vocab vocab = buildVocab(src.vocab, ds, docs);
   if (src.graph.builder == BuilderKind::kSemantic) vocab = withConcepts(vocab, src.graph);
 
   auto builder = makeGraphBuilder(src.graph, &vocab);

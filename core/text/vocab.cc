@@ -27,24 +27,40 @@ Vocab Vocab::fromTokens(std::vector<std::string> tokens) {
   return v;
 }
 
-Vocab Vocab::build(const std::vector<std::vector<std::string>>& docs, const VocabConfig& cfg) {
+Vocab Vocab::build(const std::vector<std::vector<std::string>>& docs, const VocabConfig& cfg,
+                   const HasVector& has_vector, const std::vector<std::vector<std::string>>& other_docs) {
   std::unordered_map<std::string, int64_t> counts;
   for (const auto& doc : docs) {
     for (const auto& t : doc) ++counts[t];
   }
+  auto reserved = [](const std::string& t) { return t == "<pad>" || t == "<unk>" || t == "<doc>"; };
   std::vector<std::pair<std::string, int64_t>> items;
   items.reserve(counts.size());
   for (auto& [tok, c] : counts) {
-    if (c >= cfg.min_count && tok != "<pad>" && tok != "<unk>" && tok != "<doc>") {
-      items.emplace_back(tok, c);
-    }
+    if (!reserved(tok) && (c >= cfg.min_count || (has_vector && has_vector(tok)))) items.emplace_back(tok, c);
   }
   std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
+  std::vector<std::string> unseen;
+  if (has_vector) {
+    std::unordered_map<std::string, bool> checked;
+    for (const auto& doc : other_docs) {
+      for (const auto& t : doc) {
+        if (counts.count(t) || reserved(t) || !checked.emplace(t, true).second) continue;
+        if (has_vector(t)) unseen.push_back(t);
+      }
+    }
+    std::sort(unseen.begin(), unseen.end());
+  }
   std::vector<std::string> tokens{"<pad>", "<unk>", "<doc>"};
+  auto full = [&] { return cfg.max_size > 0 && static_cast<int64_t>(tokens.size()) >= cfg.max_size; };
   for (auto& [tok, c] : items) {
-    if (cfg.max_size > 0 && static_cast<int64_t>(tokens.size()) >= cfg.max_size) break;
+    if (full()) break;
+    tokens.push_back(tok);
+  }
+  for (auto& tok : unseen) {
+    if (full()) break;
     tokens.push_back(tok);
   }
   return fromTokens(std::move(tokens));

@@ -34,6 +34,28 @@ TEST(Vocab, MaxSizeCountsReservedIds) {
   EXPECT_EQ(v.id("z"), Vocab::kUnk);
 }
 
+TEST(Vocab, WordsWithVectorsAreKeptBelowMinCountAndFromOtherSplits) {
+  std::vector<std::vector<std::string>> train{{"b", "a", "c", "b"}, {"a", "b", "d"}};
+  std::vector<std::vector<std::string>> test{{"e", "a", "zz", "f"}, {"e"}};
+  VocabConfig cfg;
+  cfg.min_count = 2;
+  auto has = [](const std::string& w) { return w == "c" || w == "e" || w == "f" || w == "a"; };
+  Vocab v = Vocab::build(train, cfg, has, test);
+  // b (3), a (2), then c (1, has a vector; d has none), then e, f from the test documents.
+  ASSERT_EQ(v.size(), Vocab::kNumReserved + 5);
+  EXPECT_EQ(v.token(3), "b");
+  EXPECT_EQ(v.token(4), "a");
+  EXPECT_EQ(v.token(5), "c");
+  EXPECT_EQ(v.token(6), "e");
+  EXPECT_EQ(v.token(7), "f");
+  EXPECT_EQ(v.id("d"), Vocab::kUnk);
+  EXPECT_EQ(v.id("zz"), Vocab::kUnk);
+  // Without the other documents (vector_words: train) only c is added.
+  EXPECT_EQ(Vocab::build(train, cfg, has).size(), Vocab::kNumReserved + 3);
+  cfg.max_size = Vocab::kNumReserved + 4;
+  EXPECT_EQ(Vocab::build(train, cfg, has, test).id("f"), Vocab::kUnk);
+}
+
 TEST(Vocab, SaveLoadRoundTripAndRejectsForeignFile) {
   Vocab v = Vocab::build({{"alpha", "beta", "beta"}}, {});
   auto dir = std::filesystem::temp_directory_path() / "autoglm_vocab_test";
