@@ -28,7 +28,10 @@ GraphClassifierImpl::GraphClassifierImpl(const ModelConfig& cfg, int64_t vocab_s
     outputs_.push_back(out);
     parts_.push_back(register_module(std::move(name), std::move(p)));
   };
-  add("embed", std::make_shared<TokenEmbedding>(vocab_size, cfg.embed_dim, cfg.dropout), {false, cfg.embed_dim});
+  EmbeddingShape shape;
+  shape.table_dim = cfg.vectors_dim;
+  shape.scaled_rows = cfg.vectors_lr != 1.0;
+  add("embed", std::make_shared<TokenEmbedding>(vocab_size, cfg.embed_dim, cfg.dropout, shape), {false, cfg.embed_dim});
   int64_t dim = cfg.embed_dim;
   for (int64_t l = 0; l < cfg.layers; ++l) {
     GATLayerOptions o;

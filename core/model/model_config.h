@@ -23,11 +23,20 @@ constexpr std::array<EnumName<AttentionImpl>, 2> enumNames(AttentionImpl) {
   return {{{AttentionImpl::kFused, "fused"}, {AttentionImpl::kReference, "reference"}}};
 }
 
-// Initial embedding table: random normal, or word vectors from a randomized SVD
-// of the training co-occurrence PPMI matrix (ppmi_embedding.h).
-enum class EmbedInit { kRandom, kPpmiSvd };
-constexpr std::array<EnumName<EmbedInit>, 2> enumNames(EmbedInit) {
-  return {{{EmbedInit::kRandom, "random"}, {EmbedInit::kPpmiSvd, "ppmi_svd"}}};
+// Initial embedding table: random normal, word vectors from a randomized SVD
+// of the training co-occurrence PPMI matrix (ppmi_embedding.h), or pretrained
+// word vectors read from model.vectors (pretrained_embedding.h).
+enum class EmbedInit { kRandom, kPpmiSvd, kPretrained };
+constexpr std::array<EnumName<EmbedInit>, 3> enumNames(EmbedInit) {
+  return {{{EmbedInit::kRandom, "random"}, {EmbedInit::kPpmiSvd, "ppmi_svd"}, {EmbedInit::kPretrained, "pretrained"}}};
+}
+
+// Where a word without a pretrained vector starts (pretrained_embedding.h):
+// the mean of related words' vectors (WordNet base form and synonyms, then
+// words sharing most character trigrams), else small random; or random only.
+enum class OovInit { kNeighbours, kRandom };
+constexpr std::array<EnumName<OovInit>, 2> enumNames(OovInit) {
+  return {{{OovInit::kNeighbours, "neighbours"}, {OovInit::kRandom, "random"}}};
 }
 
 // What is trained: the graph classifier over one graph per document (gat), or
@@ -52,6 +61,20 @@ struct ModelConfig {
   int64_t head_hidden = 128;  // 0 = linear head
   AttentionImpl attention = AttentionImpl::kFused;
   EmbedInit embed_init = EmbedInit::kRandom;
+  // Pretrained vectors (embed_init: pretrained): a GloVe/word2vec text file or
+  // the binary format (core/text/word_vectors.h). vectors_dim is the file's
+  // width, filled in when the config is validated and saved with it, so a
+  // checkpoint loads without the file. When it differs from embed_dim the
+  // table keeps the vectors' width and a learned projection ("embed.proj")
+  // maps it to embed_dim. vectors_lr scales the learning rate of the rows that
+  // came from the file (0 = frozen): below 1, the table is the file's rows
+  // ("embed.base", not trained) plus vectors_lr x a trained offset starting at
+  // zero, so weight decay pulls a row towards its pretrained vector.
+  std::string vectors;
+  int64_t vectors_dim = 0;
+  double vectors_lr = 1.0;
+  double vectors_scale = 1.0;  // the file's values are multiplied by this
+  OovInit oov_init = OovInit::kNeighbours;
   // An exit head after every block but the last ("exitK", exit_head.h),
   // trained jointly; inference leaves early by infer.exit_threshold.
   bool early_exit = false;
@@ -82,6 +105,11 @@ struct ModelConfig {
     v.field("head_hidden", head_hidden, check::atLeast<int64_t>(0));
     v.field("attention", attention);
     v.field("embed_init", embed_init);
+    v.field("vectors", vectors);
+    v.field("vectors_dim", vectors_dim, check::atLeast<int64_t>(0));
+    v.field("vectors_lr", vectors_lr, check::atLeast(0.0));
+    v.field("vectors_scale", vectors_scale, check::atLeast(0.0));
+    v.field("oov_init", oov_init);
     v.field("early_exit", early_exit);
     v.field("relation_aware", relation_aware);
     v.field("learned_edges", learned_edges, check::atLeast<int64_t>(0));

@@ -12,6 +12,11 @@ void checkTensorParallel(const core::model::ModelConfig& model, int64_t tp) {
     throw ConfigError(concat("parallel.tp=", tp, " exceeds model.heads=", model.heads,
                              ": every tensor-parallel rank needs at least one head"));
   }
+  if (tp > 1 && ((model.vectors_dim > 0 && model.vectors_dim != model.embed_dim) || model.vectors_lr != 1.0)) {
+    throw ConfigError(concat("parallel.tp=", tp, " shards the embedding table, which needs model.vectors_lr=1 (got ",
+                             model.vectors_lr, ") and vectors as wide as model.embed_dim (model.vectors_dim=",
+                             model.vectors_dim, ", model.embed_dim=", model.embed_dim, ")"));
+  }
   if (model.head_hidden > 0 && tp > model.head_hidden) {
     throw ConfigError(concat("parallel.tp=", tp, " exceeds model.head_hidden=", model.head_hidden,
                              ": every tensor-parallel rank needs at least one hidden unit of the head"));

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/model/graph_classifier.h"
+#include "core/text/word_vectors.h"
 #include "parallel/data_parallel/compression/compressor.h"
 #include "parallel/pipeline/stage_plan.h"
 #include "parallel/tensor_parallel/plan.h"
@@ -84,9 +85,26 @@ void checkCompression(const ExperimentConfig& cfg) {
   }
 }
 
+// model.embed_init: pretrained needs a file; its width is recorded in
+// model.vectors_dim, which the model's shapes follow.
+void resolveVectors(core::model::ModelConfig& m) {
+  if (m.embed_init != core::model::EmbedInit::kPretrained) return;
+  if (m.vectors.empty()) {
+    throw ConfigError("model.embed_init=pretrained needs model.vectors: the word vectors file (GloVe/word2vec text "
+                      "or `autoglm vectors import` output)");
+  }
+  const int64_t dim = core::text::openWordVectors(m.vectors)->dim();
+  if (m.vectors_dim != 0 && m.vectors_dim != dim) {
+    throw ConfigError(detail::concat("model.vectors_dim=", m.vectors_dim, " but model.vectors=", m.vectors,
+                                     " holds vectors of width ", dim));
+  }
+  m.vectors_dim = dim;
+}
+
 }  // namespace
 
 void validateExperiment(ExperimentConfig* cfg, const RunRequest& run) {
+  resolveVectors(cfg->model);
   resolveLayout(cfg->parallel, run.world_size);
   checkModelAgainstLayout(*cfg);
   checkCompression(*cfg);

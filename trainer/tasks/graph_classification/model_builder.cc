@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/model/ppmi_embedding.h"
+#include "core/model/pretrained_embedding.h"
 #include "core/model/token_embedding.h"
 #include "parallel/tensor_parallel/plan.h"
 
@@ -73,6 +74,18 @@ BuiltModel buildModel(const ExperimentConfig& cfg, const core::graph::PreparedDa
     model->partAs<core::model::TokenEmbedding>("embed")->setTable(
         core::model::ppmiSvdEmbeddings(data.store, train_indices, data.vocab.size(), po));
     core::log::info0("initialised embeddings from training co-occurrences (PPMI + SVD) in {:.1f}s",
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  if (cfg.model.embed_init == core::model::EmbedInit::kPretrained) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::unique_ptr<core::text::WordVectors> vectors = core::text::openWordVectors(cfg.model.vectors);
+    core::model::PretrainedOptions po;
+    po.scale = cfg.model.vectors_scale;
+    po.oov = cfg.model.oov_init;
+    po.seed = static_cast<uint64_t>(cfg.run.seed);
+    const core::model::PretrainedTable t = core::model::pretrainedTable(data.vocab.tokens(), *vectors, po);
+    model->partAs<core::model::TokenEmbedding>("embed")->setPretrained(t.table, t.from_file, cfg.model.vectors_lr);
+    core::log::info0("initialised embeddings from {}: {} in {:.1f}s", cfg.model.vectors, t.describe(),
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   out.stages = planStages(cfg, model, data, train_indices, grid);
