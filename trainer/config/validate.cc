@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "core/error.h"
 #include "core/model/graph_classifier.h"
 #include "core/text/word_vectors.h"
@@ -92,6 +94,10 @@ void resolveVectors(core::model::ModelConfig& m) {
   if (m.vectors.empty()) {
     throw ConfigError("model.embed_init=pretrained needs model.vectors: the word vectors file (GloVe/word2vec text "
                       "or `autoglm vectors import` output)");
+  }
+  if (!std::filesystem::exists(m.vectors)) {
+    throw ConfigError("model.vectors=" + m.vectors +
+                      ": no such file (scripts/setup-deps.sh --vectors fetches GloVe into data/vectors/)");
   }
   const int64_t dim = core::text::openWordVectors(m.vectors)->dim();
   if (m.vectors_dim != 0 && m.vectors_dim != dim) {
