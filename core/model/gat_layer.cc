@@ -44,10 +44,11 @@ GATLayer::GATLayer(const GATLayerOptions& opts) : opts_(opts) {
   if (opts.edge_types > 0) {
     att_edge_ = register_parameter("att_edge", torch::zeros({opts.edge_types, opts.heads}));
   }
-  if (opts.residual && opts.in_dim != out) {
+  if ((opts.residual || opts.gated) && opts.in_dim != out) {
     res_proj_ = register_module(
         "res_proj", torch::nn::Linear(torch::nn::LinearOptions(opts.in_dim, out).bias(false)));
   }
+  if (opts.gated) gru_ = register_module("gru", torch::nn::GRUCell(out, out));
 }
 
 at::Tensor GATLayer::forward(const at::Tensor& h, const graph::GraphBatch& g) {
@@ -70,8 +71,12 @@ at::Tensor GATLayer::forward(const at::Tensor& h, const graph::GraphBatch& g) {
   AttentionResult r = gatAttention(x, s_src, s_dst, g, opts_.negative_slope, mask, opts_.impl, edge_bias);
   last_alpha_ = r.alpha.detach();
   at::Tensor out = r.out.reshape({N, H * F}) + bias_;
-  if (opts_.residual) out = out + (res_proj_ ? res_proj_->forward(h) : h);
-  out = torch::elu(out);
+  if (gru_) {
+    out = gru_->forward(out, res_proj_ ? res_proj_->forward(h) : h);
+  } else {
+    if (opts_.residual) out = out + (res_proj_ ? res_proj_->forward(h) : h);
+    out = torch::elu(out);
+  }
   return fastDropout(out, opts_.dropout, is_training());
 }
 

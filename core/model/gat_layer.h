@@ -1,7 +1,11 @@
 #pragma once
 // One multi-head graph-attention block, a model part ("block0", "block1", ...):
 // GAT attention with concatenated heads, optional residual connection, then
-// ELU and dropout: node states [N, in] -> [N, heads*head_dim].
+// ELU and dropout: node states [N, in] -> [N, heads*head_dim]. With a gated
+// update the attention output m is instead the input of a GRU cell whose state
+// is the block's input h (through "res_proj" when the widths differ):
+// z = sigmoid(W_z m + U_z h), r = sigmoid(W_r m + U_r h),
+// out = (1 - z) * h + z * tanh(W m + r * (U h)), then dropout (no ELU).
 //
 // Relation-aware (edge_types > 0): the block also owns "att_edge"
 // [edge_types, heads], one learned logit offset per edge type and head, added to
@@ -12,6 +16,7 @@
 // the same seed); the logits' gradient reaches it from the first step.
 
 #include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/rnn.h>
 
 #include <utility>
 
@@ -28,6 +33,7 @@ struct GATLayerOptions {
   double attn_dropout = 0.0;
   double dropout = 0.0;
   bool residual = true;
+  bool gated = false;  // GRU update ("gru"); residual is then not used
   AttentionImpl impl = AttentionImpl::kFused;
   int64_t edge_types = 0;  // > 0: relation-aware attention over that many edge types; 0: plain GAT
 };
@@ -62,6 +68,7 @@ class GATLayer final : public ModelPart {
   GATLayerOptions opts_;
   torch::nn::Linear proj_{nullptr};
   torch::nn::Linear res_proj_{nullptr};  // only when in_dim != heads*head_dim
+  torch::nn::GRUCell gru_{nullptr};      // gated update only
   at::Tensor att_src_, att_dst_, bias_;
   at::Tensor att_edge_;  // only when edge_types > 0
   at::Tensor extra_bias_;  // set by setExtraEdgeBias, not a parameter

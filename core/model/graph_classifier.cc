@@ -42,6 +42,7 @@ GraphClassifierImpl::GraphClassifierImpl(const ModelConfig& cfg, int64_t vocab_s
     o.attn_dropout = cfg.attn_dropout;
     o.dropout = cfg.dropout;
     o.residual = cfg.residual;
+    o.gated = cfg.update == BlockUpdate::kGated;
     o.impl = cfg.attention;
     o.edge_types = cfg.relation_aware ? graph::kNumEdgeTypes : 0;
     dim = cfg.heads * cfg.head_dim;

@@ -9,12 +9,22 @@
 namespace autoglm::core::model {
 
 // How the readout pools node states into a graph vector (readout.h).
-enum class ReadoutKind { kMeanMax, kMean, kMax, kAttention };
-constexpr std::array<EnumName<ReadoutKind>, 4> enumNames(ReadoutKind) {
+enum class ReadoutKind { kMeanMax, kMean, kMax, kAttention, kGated };
+constexpr std::array<EnumName<ReadoutKind>, 5> enumNames(ReadoutKind) {
   return {{{ReadoutKind::kMeanMax, "mean_max"},
            {ReadoutKind::kMean, "mean"},
            {ReadoutKind::kMax, "max"},
-           {ReadoutKind::kAttention, "attention"}}};
+           {ReadoutKind::kAttention, "attention"},
+           {ReadoutKind::kGated, "gated"}}};
+}
+
+// How a GAT block combines its attention output m with its input h
+// (gat_layer.h): residual, ELU(m + h) (or ELU(m) with model.residual: false);
+// or gated, a GRU cell with m as input and h as state, as TextING's gated
+// graph updates.
+enum class BlockUpdate { kResidual, kGated };
+constexpr std::array<EnumName<BlockUpdate>, 2> enumNames(BlockUpdate) {
+  return {{{BlockUpdate::kResidual, "residual"}, {BlockUpdate::kGated, "gated"}}};
 }
 
 // GAT attention: the fused CPU kernels or the ATen reference (gat_attention.h).
@@ -57,6 +67,7 @@ struct ModelConfig {
   double attn_dropout = 0.1;
   double negative_slope = 0.2;
   bool residual = true;
+  BlockUpdate update = BlockUpdate::kResidual;
   ReadoutKind readout = ReadoutKind::kMeanMax;
   int64_t head_hidden = 128;  // 0 = linear head
   AttentionImpl attention = AttentionImpl::kFused;
@@ -101,6 +112,7 @@ struct ModelConfig {
     v.field("attn_dropout", attn_dropout, check::openFraction());
     v.field("negative_slope", negative_slope, check::atLeast(0.0));
     v.field("residual", residual);
+    v.field("update", update);
     v.field("readout", readout);
     v.field("head_hidden", head_hidden, check::atLeast<int64_t>(0));
     v.field("attention", attention);

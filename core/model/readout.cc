@@ -92,6 +92,10 @@ at::Tensor segmentMax(const at::Tensor& h, const graph::GraphBatch& g) {
 
 Readout::Readout(ReadoutKind kind, int64_t dim) : kind_(kind), dim_(dim) {
   if (kind_ == ReadoutKind::kAttention) gate_ = register_module("gate", torch::nn::Linear(dim, 1));
+  if (kind_ == ReadoutKind::kGated) {
+    gate_ = register_module("gate", torch::nn::Linear(dim, dim));
+    value_ = register_module("value", torch::nn::Linear(dim, dim));
+  }
 }
 
 at::Tensor Readout::forward(const at::Tensor& h, const graph::GraphBatch& g) {
@@ -100,6 +104,10 @@ at::Tensor Readout::forward(const at::Tensor& h, const graph::GraphBatch& g) {
     case ReadoutKind::kMax: return segmentMax(h, g);
     case ReadoutKind::kMeanMax: return at::cat({segmentMean(h, g), segmentMax(h, g)}, 1);
     case ReadoutKind::kAttention: break;
+    case ReadoutKind::kGated: {
+      const at::Tensor x = at::sigmoid(gate_->forward(h)) * at::tanh(value_->forward(h));
+      return at::cat({segmentMean(x, g), segmentMax(x, g)}, 1);
+    }
   }
   // attention pooling: segment softmax of the gate logits
   at::Tensor logit = gate_->forward(h).squeeze(1);  // [N]

@@ -3,6 +3,8 @@
 //   mean_max:  [mean || max] over each graph's nodes (2*dim)
 //   mean, max: one of them (dim)
 //   attention: softmax-gated sum, gate = Linear(dim, 1) per node (dim)
+//   gated:     TextING's readout: each node's sigmoid(Linear(h)) * tanh(Linear(h)),
+//              then [mean || max] of those over the graph (2*dim)
 
 #include <torch/nn/modules/linear.h>
 
@@ -17,12 +19,15 @@ class Readout final : public ModelPart {
  public:
   Readout(ReadoutKind kind, int64_t dim);
   at::Tensor forward(const at::Tensor& h, const graph::GraphBatch& g) override;
-  int64_t outDim() const { return kind_ == ReadoutKind::kMeanMax ? 2 * dim_ : dim_; }
+  int64_t outDim() const {
+    return kind_ == ReadoutKind::kMeanMax || kind_ == ReadoutKind::kGated ? 2 * dim_ : dim_;
+  }
 
  private:
   ReadoutKind kind_;
   int64_t dim_;
-  torch::nn::Linear gate_{nullptr};  // attention only
+  torch::nn::Linear gate_{nullptr};  // attention and gated
+  torch::nn::Linear value_{nullptr};  // gated
 };
 
 }  // namespace autoglm::core::model

@@ -17,6 +17,10 @@ void checkTensorParallel(const core::model::ModelConfig& model, int64_t tp) {
                              model.vectors_lr, ") and vectors as wide as model.embed_dim (model.vectors_dim=",
                              model.vectors_dim, ", model.embed_dim=", model.embed_dim, ")"));
   }
+  if (tp > 1 && model.update == core::model::BlockUpdate::kGated) {
+    throw ConfigError(concat("parallel.tp=", tp, " shards the GAT blocks by heads, which model.update=gated does not "
+                             "support (its GRU mixes every head's output); use model.update: residual"));
+  }
   if (model.head_hidden > 0 && tp > model.head_hidden) {
     throw ConfigError(concat("parallel.tp=", tp, " exceeds model.head_hidden=", model.head_hidden,
                              ": every tensor-parallel rank needs at least one hidden unit of the head"));

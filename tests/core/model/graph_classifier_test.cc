@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/graph/graph_builder.h"
+#include "core/model/gat_layer.h"
 #include "core/model/readout.h"
 
 namespace autoglm::core::model {
@@ -51,6 +52,40 @@ TEST(GraphClassifier, PartsInForwardOrderWithPrefixedParameterNames) {
   EXPECT_TRUE(named.contains("block0.res_proj.weight")) << "12 -> 2x4 needs a residual projection";
   EXPECT_FALSE(named.contains("block1.res_proj.weight"));
   EXPECT_THROW(m->part("block7"), Error);
+}
+
+TEST(GraphClassifier, GatedUpdateIsAGruCellOverTheAttentionOutput) {
+  ModelConfig cfg = smallConfig();
+  cfg.update = BlockUpdate::kGated;
+  cfg.readout = ReadoutKind::kGated;
+  cfg.dropout = 0.0;
+  cfg.attn_dropout = 0.0;
+  GraphClassifier model(cfg, 20, 3);
+  model->eval();
+  Batch b;
+  // block0 maps 12 -> 8 wide: the GRU's state is res_proj(h).
+  auto block = model->partAs<GATLayer>("block0");
+  at::Tensor h = at::randn({b.batch.num_nodes, 12});
+  const at::Tensor got = block->forward(h, b.batch);
+  GATLayerOptions plain = block->options();
+  plain.gated = false;
+  plain.residual = false;
+  ASSERT_EQ(got.sizes(), (at::IntArrayRef{b.batch.num_nodes, 8}));
+  auto mods = block->named_children();
+  auto* gru = mods["gru"]->as<torch::nn::GRUCell>();
+  auto* res = mods["res_proj"]->as<torch::nn::Linear>();
+  // The attention output m: the same block without its update, before ELU (ELU is
+  // invertible, so undo it from a plain block holding the same weights).
+  GATLayer twin(plain);
+  {
+    at::NoGradGuard ng;
+    for (auto& p : twin.named_parameters()) p.value().copy_(block->named_parameters()[p.key()]);
+  }
+  twin.eval();
+  const at::Tensor e = twin.forward(h, b.batch);
+  const at::Tensor m = at::where(e > 0, e, at::log1p(e));
+  EXPECT_TRUE(at::allclose(got, gru->forward(m, res->forward(h)), 1e-4, 1e-5));
+  EXPECT_EQ(model->forward(b.batch).sizes(), (at::IntArrayRef{3, 3}));
 }
 
 TEST(GraphClassifier, SameSeedSameModel) {

@@ -46,5 +46,22 @@ TEST(Readout, MaxSendsATiesGradientToItsFirstNode) {
   EXPECT_EQ(h.grad().sum().item<float>(), 4.0f) << "one node per (non-empty graph, column)";
 }
 
+TEST(Readout, GatedIsMeanAndMaxOfGatedNodeStates) {
+  const graph::GraphBatch g = threeGraphs();
+  at::manual_seed(4);
+  const at::Tensor h = at::randn({7, 3});
+  Readout readout(ReadoutKind::kGated, 3);
+  EXPECT_EQ(readout.outDim(), 6);
+  const at::Tensor got = readout.forward(h, g);
+  ASSERT_EQ(got.sizes(), (at::IntArrayRef{3, 6}));
+  auto* gate = readout.named_children()["gate"]->as<torch::nn::Linear>();
+  auto* value = readout.named_children()["value"]->as<torch::nn::Linear>();
+  const at::Tensor x = at::sigmoid(gate->forward(h)) * at::tanh(value->forward(h));
+  const at::Tensor g0 = x.slice(0, 0, 3), g2 = x.slice(0, 3, 7);
+  EXPECT_TRUE(at::allclose(got[0], at::cat({g0.mean(0), std::get<0>(g0.max(0))})));
+  EXPECT_TRUE(at::allclose(got[2], at::cat({g2.mean(0), std::get<0>(g2.max(0))})));
+  EXPECT_TRUE(at::equal(got[1], at::zeros({6})));
+}
+
 }  // namespace
 }  // namespace autoglm::core::model
