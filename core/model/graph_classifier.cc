@@ -170,7 +170,9 @@ std::vector<at::Tensor> GraphClassifierImpl::forwardExits(const graph::GraphBatc
   Flow f{g, {}, {}};
   at::Tensor h;
   for (size_t i = 0; i < parts_.size(); ++i) {
-    if (auto e = std::dynamic_pointer_cast<ExitHead>(parts_[i])) logits.push_back(e->classify(h, f.g));
+    if (auto e = std::dynamic_pointer_cast<ExitHead>(parts_[i])) {
+      logits.push_back(e->classify(cfg_.exit_training == ExitTraining::kJoint ? h : h.detach(), f.g));
+    }
     h = step(i, h, f);
   }
   logits.push_back(h);

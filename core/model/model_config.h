@@ -57,6 +57,16 @@ constexpr std::array<EnumName<ModelKind>, 2> enumNames(ModelKind) {
   return {{{ModelKind::kGat, "gat"}, {ModelKind::kCorpusGcn, "corpus_gcn"}}};
 }
 
+// How exit heads learn (model.early_exit): joint, every exit's loss weighted
+// by depth reaches the blocks below it; detached, exits learn from the blocks'
+// states without changing them (the blocks learn from the last head only);
+// distill, detached and each exit's loss is half the label loss, half the
+// cross-entropy to the last head's (detached) probabilities.
+enum class ExitTraining { kJoint, kDetached, kDistill };
+constexpr std::array<EnumName<ExitTraining>, 3> enumNames(ExitTraining) {
+  return {{{ExitTraining::kJoint, "joint"}, {ExitTraining::kDetached, "detached"}, {ExitTraining::kDistill, "distill"}}};
+}
+
 struct ModelConfig {
   ModelKind kind = ModelKind::kGat;
   int64_t embed_dim = 128;
@@ -89,6 +99,7 @@ struct ModelConfig {
   // An exit head after every block but the last ("exitK", exit_head.h),
   // trained jointly; inference leaves early by infer.exit_threshold.
   bool early_exit = false;
+  ExitTraining exit_training = ExitTraining::kJoint;
   // Relation-aware attention: every block learns a logit offset per edge type
   // and head ("att_edge", gat_layer.h), over core::graph::kNumEdgeTypes types.
   bool relation_aware = false;
@@ -123,6 +134,7 @@ struct ModelConfig {
     v.field("vectors_scale", vectors_scale, check::atLeast(0.0));
     v.field("oov_init", oov_init);
     v.field("early_exit", early_exit);
+    v.field("exit_training", exit_training);
     v.field("relation_aware", relation_aware);
     v.field("learned_edges", learned_edges, check::atLeast<int64_t>(0));
     v.field("learned_edges_after", learned_edges_after, check::atLeast<int64_t>(1));

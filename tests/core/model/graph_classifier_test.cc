@@ -194,6 +194,20 @@ TEST(GraphClassifierEarlyExit, ExitPartsFollowEveryBlockButTheLast) {
   EXPECT_FALSE(at::allclose(exits[0], exits.back())) << "exit heads have parameters of their own";
 }
 
+TEST(GraphClassifierEarlyExit, DetachedExitsLeaveTheBlocksAlone) {
+  for (ExitTraining how : {ExitTraining::kJoint, ExitTraining::kDetached}) {
+    ModelConfig cfg = exitConfig();
+    cfg.exit_training = how;
+    GraphClassifier m(cfg, 20, 5);
+    Batch f;
+    m->forwardExits(f.batch)[0].sum().backward();
+    const at::Tensor g = m->named_parameters()["block0.proj.weight"].grad();
+    const bool reached = g.defined() && g.abs().sum().item<double>() > 0;
+    EXPECT_EQ(reached, how == ExitTraining::kJoint);
+    EXPECT_TRUE(m->named_parameters()["exit0.head.out.weight"].grad().defined());
+  }
+}
+
 TEST(GraphClassifierEarlyExit, ThresholdsOfOneAndZero) {
   Batch f;
   at::manual_seed(3);

@@ -111,13 +111,28 @@ core::graph::GraphBatch StepRunner::collate(const std::vector<int64_t>& graphs) 
 namespace {
 
 // The loss of one batch on one stage holding the whole model. With early
-// exit, every exit's loss weighted by its depth (exit k of K: k / (1 + ... + K)),
-// so the final head keeps the largest share.
+// exit trained jointly, every exit's loss weighted by its depth (exit k of K:
+// k / (1 + ... + K)), so the final head keeps the largest share; detached or
+// distilled (model_config.h), the last head's loss plus each exit's.
 template <class LossFn>
 at::Tensor batchLoss(core::model::GraphClassifierImpl& model, const core::graph::GraphBatch& batch,
                      const LossFn& lossOf) {
+  using core::model::ExitTraining;
   if (!model.config().early_exit) return lossOf(model.forward(batch), batch);
   const std::vector<at::Tensor> exits = model.forwardExits(batch);
+  const ExitTraining how = model.config().exit_training;
+  if (how != ExitTraining::kJoint) {
+    at::Tensor loss = lossOf(exits.back(), batch);
+    const at::Tensor teacher = at::softmax(exits.back().detach(), 1);
+    for (size_t k = 0; k + 1 < exits.size(); ++k) {
+      at::Tensor l = lossOf(exits[k], batch);
+      if (how == ExitTraining::kDistill) {
+        l = 0.5 * l - 0.5 * (teacher * at::log_softmax(exits[k], 1)).sum(1).mean();
+      }
+      loss = loss + l;
+    }
+    return loss;
+  }
   const double total = static_cast<double>(exits.size() * (exits.size() + 1)) / 2.0;
   at::Tensor loss;
   for (size_t k = 0; k < exits.size(); ++k) {
