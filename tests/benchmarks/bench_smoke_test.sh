@@ -47,7 +47,7 @@ expect() {
 num='[0-9]+(\.[0-9]+)?'
 
 # The tiny size, as --set overrides of configs/r8_gat.yaml, and as a config file.
-small=(data.cache_dir="$work/cache" data.val_fraction=0.8 graph.max_doc_len=48 model.embed_init=random
+small=(data.cache_dir="$work/cache" data.val_fraction=0.8 graph.max_doc_len=48 model.embed_init=random vocab.vectors=
        model.embed_dim=16 model.heads=2 model.head_dim=8 model.head_hidden=16 train.epochs=1)
 sets=()
 for kv in "${small[@]}"; do sets+=(--set "$kv"); done

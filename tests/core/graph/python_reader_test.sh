@@ -10,6 +10,7 @@ src=$(cd "$2" && pwd)
 work=$(mktemp -d /tmp/autoglm_python_reader.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cache=$("$build/launch/autoglm" prepare "$src/configs/r8_gat.yaml" --set data.dir="$src/data/r8" \
+  --set vocab.vectors="$src/data/r8/vectors.agvec" \
   --set data.cache_dir="$work" 2>/dev/null | tail -1)
 [[ -f "$cache" ]] || { echo "python_reader_test: autoglm prepare printed no cache path" >&2; exit 1; }
 out=$(/usr/bin/python3 "$src/benchmarks/reference/graph_cache.py" "$cache")

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <fstream>
 
 #include "core/error.h"
@@ -29,12 +31,27 @@ std::string configError(const std::string& yaml, std::vector<std::string> overri
 
 TEST(ExperimentConfig, DefaultConfigLoadsWithIssueSettings) {
   ExperimentConfig cfg = ExperimentConfig::load(std::string(AUTOGLM_SOURCE_ROOT) + "/configs/r8_gat.yaml");
-  EXPECT_EQ(cfg.model.embed_dim, 128);
+  EXPECT_EQ(cfg.model.embed_dim, 100);
+  EXPECT_EQ(cfg.model.embed_init, core::model::EmbedInit::kPretrained);
+  EXPECT_EQ(cfg.model.vectors, "data/r8/vectors.agvec");
   EXPECT_EQ(cfg.model.layers, 2);
   EXPECT_EQ(cfg.model.heads, 4);
   EXPECT_EQ(cfg.model.head_dim, 32);
   EXPECT_EQ(cfg.graph.window, 3);
   EXPECT_EQ(cfg.data.dir, "data/r8");
+}
+
+TEST(ExperimentConfig, EveryShippedConfigLoads) {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(AUTOGLM_SOURCE_ROOT) + "/configs")) {
+    if (e.path().extension() != ".yaml") continue;
+    EXPECT_NO_THROW(ExperimentConfig::load(e.path().string())) << e.path();
+    ++n;
+  }
+  EXPECT_GE(n, 10);
+  const ExperimentConfig mr = ExperimentConfig::load(std::string(AUTOGLM_SOURCE_ROOT) + "/configs/mr_glove.yaml");
+  EXPECT_EQ(mr.model.embed_init, core::model::EmbedInit::kPretrained);
+  EXPECT_EQ(mr.model.vectors, mr.vocab.vectors);
 }
 
 TEST(ExperimentConfig, EachErrorNamesItsPath) {
