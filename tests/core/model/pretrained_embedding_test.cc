@@ -5,38 +5,34 @@
 #include <gtest/gtest.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
 
 #include "core/graph/graph_batch.h"
 #include "core/model/token_embedding.h"
+#include "tests/temp_dir_test.h"
 
 namespace autoglm::core::model {
 namespace {
 
-namespace fs = std::filesystem;
-
-// A GloVe text file written by the test: dog, company, cat, walk, plus words
-// that share trigrams with "elephantine" but not with anything else.
-class PretrainedTest : public ::testing::Test {
+// A GloVe text file written by the test: a few words WordNet relates to
+// others ("companies", "walked", the lemmas of dog's synset) and "elephant",
+// whose trigrams "elephantx" shares.
+class PretrainedTest : public autoglm::testing::TempDirTest {
  protected:
   void SetUp() override {
-    std::ofstream out(path_);
-    out << "dog 1 0 0 0\n"
-           "company 0 1 0 0\n"
-           "cat 0 0 1 0\n"
-           "walk 0 0 0 1\n"
-           "elephant 2 2 0 0\n"
-           "domestic 0 0 4 0\n";
+    TempDirTest::SetUp();
+    path_ = write("v.txt",
+                  "dog 1 0 0 0\n"
+                  "company 0 1 0 0\n"
+                  "cat 0 0 1 0\n"
+                  "walk 0 0 0 1\n"
+                  "elephant 2 2 0 0\n"
+                  "domestic 0 0 4 0\n");
   }
-  void TearDown() override { fs::remove(path_); }
   std::vector<float> row(const PretrainedTable& t, int64_t i) {
     at::Tensor r = t.table[i].contiguous();
     return std::vector<float>(r.data_ptr<float>(), r.data_ptr<float>() + r.numel());
   }
-  std::string path_ = (fs::temp_directory_path() / ("autoglm_vectors_" + std::to_string(::getpid()) + ".txt")).string();
+  std::string path_;
 };
 
 TEST_F(PretrainedTest, RowsEqualTheFilesVectors) {

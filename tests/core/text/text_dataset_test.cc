@@ -6,25 +6,13 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "tests/temp_dir_test.h"
 
 namespace autoglm::core::text {
 namespace {
 namespace fs = std::filesystem;
 
-class TextDatasetTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("autoglm_ds_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string write(const std::string& name, const std::string& bytes) {
-    std::ofstream out(dir_ / name, std::ios::binary);
-    out << bytes;
-    return (dir_ / name).string();
-  }
-  fs::path dir_;
-};
+class TextDatasetTest : public autoglm::testing::TempDirTest {};
 
 TEST_F(TextDatasetTest, ReadsCrlfLatin1NoFinalNewlineAndTrainingSplit) {
   auto corpus = write("c.txt", "good movie\r\nbad caf\xe9 film\r\nso so");

@@ -9,27 +9,14 @@
 #include <iterator>
 
 #include "core/error.h"
+#include "tests/temp_dir_test.h"
 #include "core/text/vectors_detail.h"
 
 namespace autoglm::core::text {
 namespace {
 namespace fs = std::filesystem;
 
-class WordVectorsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("autoglm_wv_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string write(const std::string& name, const std::string& bytes) {
-    std::ofstream out(dir_ / name, std::ios::binary);
-    out << bytes;
-    return (dir_ / name).string();
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
+class WordVectorsTest : public autoglm::testing::TempDirTest {};
 
 // The DataError `f` throws; fails the test when it throws nothing.
 template <typename F>
