@@ -84,24 +84,32 @@ struct Node {
   std::string key;
 };
 
+// The synset offsets of a lemma's senses for pos, most frequent first.
+// Caller holds the mutex.
+std::vector<long> senseOffsets(const std::string& lemma, int pos) {
+  std::vector<long> out;
+  std::vector<char> buf(lemma.begin(), lemma.end());
+  buf.push_back('\0');
+  IndexPtr idx = index_lookup(buf.data(), pos);
+  if (idx == nullptr) return out;
+  for (int i = 0; i < idx->off_cnt; ++i) out.push_back(static_cast<long>(idx->offset[i]));
+  free_index(idx);
+  return out;
+}
+
 // Appends up to max_senses senses of word for pos to out and frontier.
 void addSenses(const std::string& word, int pos, int max_senses, Concepts* out,
                std::vector<Node>* frontier, std::unordered_set<std::string>* seen) {
   int taken = 0;
   for (const std::string& lemma : lemmas(word, pos)) {
-    std::vector<char> buf(lemma.begin(), lemma.end());
-    buf.push_back('\0');
-    IndexPtr idx = index_lookup(buf.data(), pos);
-    if (idx == nullptr) continue;
-    for (int i = 0; i < idx->off_cnt && taken < max_senses; ++i) {
-      const auto offset = static_cast<long>(idx->offset[i]);
+    for (long offset : senseOffsets(lemma, pos)) {
+      if (taken >= max_senses) break;
       std::string key = synsetKey(pos, offset);
       if (!seen->insert(key).second) continue;
       out->senses.push_back(key);
       frontier->push_back(Node{pos, offset, key});
       ++taken;
     }
-    free_index(idx);
     if (taken >= max_senses) break;
   }
 }
@@ -208,14 +216,10 @@ std::vector<std::string> WordNet::relatedWords(const std::string& word, int max_
   }
   for (int pos : {NOUN, VERB, ADJ, ADV}) {
     for (const std::string& lemma : lemmas(w, pos)) {
-      std::vector<char> buf(lemma.begin(), lemma.end());
-      buf.push_back('\0');
-      IndexPtr idx = index_lookup(buf.data(), pos);
-      if (idx == nullptr) continue;
-      for (int i = 0; i < idx->off_cnt && i < max_senses; ++i) {
-        for (std::string& syn : synsetLemmas(pos, static_cast<long>(idx->offset[i]))) add(std::move(syn));
+      const std::vector<long> offsets = senseOffsets(lemma, pos);
+      for (size_t i = 0; i < offsets.size() && static_cast<int>(i) < max_senses; ++i) {
+        for (std::string& syn : synsetLemmas(pos, offsets[i])) add(std::move(syn));
       }
-      free_index(idx);
     }
   }
   return out;
