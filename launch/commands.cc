@@ -169,6 +169,7 @@ int runTrainRanks(const ExperimentConfig& cfg, const ConfigArgs& args, const Tra
     // Rank 0 builds the graph cache if needed; the others open it afterwards.
     comm::BarrierOptions long_wait;
     long_wait.timeout = std::chrono::hours(24);
+    if (!taskSpec(cfg.model.kind).graphs) return fitTask(cfg, makeTask(cfg, {nullptr, grid}), opts, init, w, world.get());
     if (rank != 0) world->barrier(long_wait)->wait();
     core::graph::PreparedData data = runData(cfg, opts, init);
     if (rank == 0) world->barrier(long_wait)->wait();

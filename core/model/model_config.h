@@ -52,9 +52,9 @@ constexpr std::array<EnumName<OovInit>, 2> enumNames(OovInit) {
 // What is trained: the graph classifier over one graph per document (gat), or
 // a two-layer GCN over one graph of the whole corpus, transductively
 // (corpus_gcn: trainer/tasks/corpus_gcn/corpus_gcn_task.h; the corpus section configures it).
-enum class ModelKind { kGat, kCorpusGcn };
-constexpr std::array<EnumName<ModelKind>, 2> enumNames(ModelKind) {
-  return {{{ModelKind::kGat, "gat"}, {ModelKind::kCorpusGcn, "corpus_gcn"}}};
+enum class ModelKind { kGat, kCorpusGcn, kKgCompletion };
+constexpr std::array<EnumName<ModelKind>, 3> enumNames(ModelKind) {
+  return {{{ModelKind::kGat, "gat"}, {ModelKind::kCorpusGcn, "corpus_gcn"}, {ModelKind::kKgCompletion, "kg_completion"}}};
 }
 
 // How exit heads learn (model.early_exit): joint, every exit's loss weighted

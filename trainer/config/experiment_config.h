@@ -12,6 +12,7 @@
 #include "core/graph/corpus_graph.h"
 #include "core/graph/graph_builder.h"
 #include "core/graph/prepared_data.h"
+#include "core/kg/kg_config.h"
 #include "core/model/model_config.h"
 #include "core/text/tokenizer.h"
 #include "core/text/vocab.h"
@@ -37,6 +38,9 @@ struct RunConfig {
   int64_t threads = 0;  // intra-op threads; 0 = LibTorch default (all cores)
   LogLevel log_level = LogLevel::kInfo;
   bool trace = false;   // write a Chrome trace to <out_dir>/trace.json (trace_recorder.h)
+  // Memory this rank may use ("4GiB"; "" = its cgroup's limit shared among the
+  // ranks in it, or none). Tasks that size their tables up front check it.
+  std::string memory_limit;
 
   template <class V>
   void visit(V& v) {
@@ -46,6 +50,7 @@ struct RunConfig {
     v.field("threads", threads, core::check::atLeast<int64_t>(0));
     v.field("log_level", log_level);
     v.field("trace", trace);
+    v.field("memory_limit", memory_limit);
   }
 };
 
@@ -150,6 +155,7 @@ struct ExperimentConfig {
   comm::CommConfig comm;
   InferConfig infer;
   ServeConfig serve;
+  core::kg::KgConfig kg;
 
   template <class V>
   void visit(V& v) {
@@ -166,6 +172,7 @@ struct ExperimentConfig {
     v.section("comm", comm);
     v.section("infer", infer);
     v.section("serve", serve);
+    v.section("kg", kg);
   }
 
   // Loads `path`, applies "--set key=value" overrides, validates. Throws ConfigError.

@@ -112,7 +112,7 @@ void resolveVectors(core::model::ModelConfig& m) {
 void validateExperiment(ExperimentConfig* cfg, const RunRequest& run) {
   resolveVectors(cfg->model);
   resolveLayout(cfg->parallel, run.world_size);
-  checkModelAgainstLayout(*cfg);
+  if (cfg->model.kind != core::model::ModelKind::kKgCompletion) checkModelAgainstLayout(*cfg);
   checkCompression(*cfg);
 }
 

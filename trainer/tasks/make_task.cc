@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "trainer/tasks/corpus_gcn/corpus_gcn_task.h"
 #include "trainer/tasks/graph_classification/classification_task.h"
+#include "trainer/tasks/kg_completion/kg_task.h"
 
 namespace autoglm::trainer {
 
@@ -19,9 +20,14 @@ const TaskSpec& taskSpec(core::model::ModelKind kind) {
                                    [](const ExperimentConfig& cfg, const TaskInputs&) -> std::unique_ptr<Task> {
                                      return std::make_unique<CorpusGcnTask>(cfg);
                                    }};
+  static const TaskSpec kKg{"kg_completion", false, true, true, validateKgCompletion,
+                            [](const ExperimentConfig& cfg, const TaskInputs& in) -> std::unique_ptr<Task> {
+                              return std::make_unique<KgTask>(cfg, in.grid);
+                            }};
   switch (kind) {
     case ModelKind::kGat: return kGat;
     case ModelKind::kCorpusGcn: return kCorpusGcn;
+    case ModelKind::kKgCompletion: return kKg;
   }
   throw ConfigError("model.kind: unknown kind " + std::to_string(static_cast<int>(kind)));
 }

@@ -1,0 +1,145 @@
+#include "trainer/tasks/kg_completion/kg_ranking.h"
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+#include <ATen/core/grad_mode.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "parallel/tensor_parallel/row_sharded.h"
+#include "parallel/tensor_parallel/tp_ops.h"
+
+namespace autoglm::trainer {
+
+namespace tp_ops = parallel::tensor_parallel;
+using core::kg::Triple;
+
+namespace {
+
+at::Tensor longTensor(const std::vector<int64_t>& v) {
+  return at::tensor(at::ArrayRef<int64_t>(v), at::TensorOptions().dtype(at::kLong));
+}
+
+// Blanks out (-inf) the known answers of each query that this rank holds,
+// and the target itself, so that only other unfiltered candidates are counted.
+void applyFilter(at::Tensor& scores, const std::vector<int64_t>& anchors, const std::vector<int64_t>& key_rels,
+                 const std::vector<int64_t>& targets, const core::kg::FilterIndex& filter, int64_t offset) {
+  const int64_t rows = scores.size(1);
+  float* s = scores.data_ptr<float>();
+  constexpr float kOut = -std::numeric_limits<float>::infinity();
+  for (size_t b = 0; b < anchors.size(); ++b) {
+    float* row = s + static_cast<int64_t>(b) * rows;
+    const auto [lo, hi] = filter.answers(anchors[b], key_rels[b]);
+    for (const int64_t* a = lo; a != hi; ++a) {
+      if (*a >= offset && *a < offset + rows) row[*a - offset] = kOut;
+    }
+    if (targets[b] >= offset && targets[b] < offset + rows) row[targets[b] - offset] = kOut;
+  }
+}
+
+}  // namespace
+
+at::Tensor scoreQueries(const KgModel& model, const at::Tensor& anchors, const at::Tensor& rel_rows,
+                        bool predict_head, comm::Communicator& tp) {
+  at::NoGradGuard no_grad;
+  const at::Tensor a = model.lookup(anchors, tp);
+  const at::Tensor q = model.fn().query(a, model.relations().index_select(0, rel_rows), predict_head);
+  const at::Tensor& table = model.entities();
+  if (model.fn().bilinear()) return model.fn().against(q, table).contiguous();
+  // Distances need [B, chunk, dim] at once: bound it to about 32 M floats.
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 25) / std::max<int64_t>(1, q.size(0) * q.size(1)));
+  at::Tensor out = at::empty({q.size(0), table.size(0)}, q.options());
+  for (int64_t c0 = 0; c0 < table.size(0); c0 += chunk) {
+    const int64_t n = std::min(chunk, table.size(0) - c0);
+    out.narrow(1, c0, n).copy_(model.fn().against(q, table.narrow(0, c0, n)));
+  }
+  return out;
+}
+
+std::vector<int64_t> filteredRanks(const KgModel& model, const std::vector<Triple>& triples, int64_t relations,
+                                   const core::kg::FilterIndex& filter, const RankingOptions& opts,
+                                   comm::Communicator& tp) {
+  at::NoGradGuard no_grad;
+  const int64_t n = static_cast<int64_t>(triples.size());
+  std::vector<int64_t> ranks(static_cast<size_t>(2 * n));
+  for (int direction = 0; direction < 2; ++direction) {
+    const bool head = direction == 1;
+    for (int64_t b0 = 0; b0 < n; b0 += opts.batch) {
+      const int64_t bn = std::min(opts.batch, n - b0);
+      std::vector<int64_t> anchors, key_rels, rel_rows, targets;
+      for (int64_t i = b0; i < b0 + bn; ++i) {
+        const Triple& t = triples[static_cast<size_t>(i)];
+        anchors.push_back(head ? t.tail : t.head);
+        targets.push_back(head ? t.head : t.tail);
+        key_rels.push_back(head ? t.relation + relations : t.relation);
+        rel_rows.push_back(head && opts.reciprocal ? t.relation + relations : t.relation);
+      }
+      at::Tensor s = scoreQueries(model, longTensor(anchors), longTensor(rel_rows), head && !opts.reciprocal, tp);
+      const at::Tensor target_scores = tp_ops::targetValues(s, longTensor(targets), model.offset(), tp);
+      applyFilter(s, anchors, key_rels, targets, filter, model.offset());
+      at::Tensor above = (s >= target_scores.unsqueeze(1)).sum(1).to(at::kLong).contiguous();
+      if (tp.size() > 1) tp.allreduce(above, {comm::ReduceOp::kSum})->wait();
+      const int64_t* c = above.data_ptr<int64_t>();
+      for (int64_t k = 0; k < bn; ++k) ranks[static_cast<size_t>(direction * n + b0 + k)] = 1 + c[k];
+    }
+  }
+  return ranks;
+}
+
+RankingMetrics rankFiltered(const KgModel& model, const std::vector<Triple>& triples, int64_t relations,
+                            const core::kg::FilterIndex& filter, const RankingOptions& opts,
+                            const parallel::ParallelGrid& grid) {
+  const int dp = grid.dp().size(), me = grid.dp().rank();
+  const int64_t n = static_cast<int64_t>(triples.size());
+  const int64_t first = tp_ops::partitionOffset(n, dp, me);
+  const int64_t count = tp_ops::partitionSizes(n, dp)[static_cast<size_t>(me)];
+  const std::vector<Triple> share(triples.begin() + first, triples.begin() + first + count);
+  const std::vector<int64_t> ranks = filteredRanks(model, share, relations, filter, opts, grid.tp());
+  // Sums per relation: queries, 1/rank, rank, hits@1, @3, @10.
+  at::Tensor sums = at::zeros({relations, 6}, at::kDouble);
+  auto acc = sums.accessor<double, 2>();
+  for (size_t q = 0; q < ranks.size(); ++q) {
+    const int64_t r = share[q % share.size()].relation;
+    const double rank = static_cast<double>(ranks[q]);
+    acc[r][0] += 1;
+    acc[r][1] += 1.0 / rank;
+    acc[r][2] += rank;
+    acc[r][3] += rank <= 1;
+    acc[r][4] += rank <= 3;
+    acc[r][5] += rank <= 10;
+  }
+  if (dp > 1) grid.dp().allreduce(sums, {comm::ReduceOp::kSum})->wait();
+  RankingMetrics m;
+  const at::Tensor total = sums.sum(0);
+  const auto t = total.accessor<double, 1>();
+  m.queries = static_cast<int64_t>(t[0]);
+  const double qn = std::max(1.0, t[0]);
+  m.mrr = t[1] / qn;
+  m.mr = t[2] / qn;
+  m.hits1 = t[3] / qn;
+  m.hits3 = t[4] / qn;
+  m.hits10 = t[5] / qn;
+  for (int64_t r = 0; r < relations; ++r) {
+    const double c = std::max(1.0, acc[r][0]);
+    m.per_relation.push_back({acc[r][0], acc[r][1] / c, acc[r][2] / c, acc[r][3] / c, acc[r][4] / c, acc[r][5] / c});
+  }
+  return m;
+}
+
+nlohmann::json RankingMetrics::json(const core::kg::KgDataset* names) const {
+  nlohmann::json j = {{"queries", queries}, {"mrr", mrr},     {"mr", mr},
+                      {"hits1", hits1},     {"hits3", hits3}, {"hits10", hits10}};
+  nlohmann::json per = nlohmann::json::object();
+  for (size_t r = 0; r < per_relation.size(); ++r) {
+    const auto& p = per_relation[r];
+    if (p[0] == 0) continue;
+    const std::string name = names != nullptr ? names->relationName(static_cast<int64_t>(r)) : std::to_string(r);
+    per[name] = {{"queries", static_cast<int64_t>(p[0])}, {"mrr", p[1]}, {"mr", p[2]},
+                 {"hits1", p[3]}, {"hits3", p[4]}, {"hits10", p[5]}};
+  }
+  j["per_relation"] = per;
+  return j;
+}
+
+}  // namespace autoglm::trainer
