@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -18,6 +19,7 @@ namespace kg = core::kg;
 namespace {
 
 constexpr int64_t kProgressMinTriples = 1000000;
+constexpr int64_t kDefaultClusters = 1000;
 
 void require(bool ok, const std::string& msg) {
   if (!ok) throw ConfigError("generate kg: " + msg);
@@ -85,7 +87,8 @@ std::string parseDegree(const std::string& text, kg::KgGeneratorOptions* o) {
 }
 
 int runGenerateKg(const GenerateKgOptions& opts, std::ostream& out, std::ostream& err) {
-  const kg::KgGeneratorOptions& o = opts.generator;
+  kg::KgGeneratorOptions o = opts.generator;
+  o.clusters = opts.clusters.value_or(std::min<int64_t>(kDefaultClusters, o.entities));
   checkFlags(o);
   checkOut(opts);
   const bool progress = o.triples() >= kProgressMinTriples;

@@ -4,7 +4,9 @@
 // knowledge-graph completion. `generate` is a group: other synthetic data
 // joins it as further subcommands.
 
+#include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 #include "core/kg/kg_generator.h"
@@ -12,7 +14,9 @@
 namespace autoglm::launch {
 
 struct GenerateKgOptions {
-  core::kg::KgGeneratorOptions generator;
+  core::kg::KgGeneratorOptions generator;  // its clusters replaced by `clusters`
+  // Planted clusters; unset: 1000, or the entities where fewer.
+  std::optional<int64_t> clusters;
   std::string out;        // the directory written
   bool names = false;     // the names form (entities.dict, relations.dict, e<id>/r<id> triples)
   bool overwrite = false; // replace the graph of a non-empty directory

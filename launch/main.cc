@@ -189,7 +189,7 @@ CLI::App* addGenerateCommand(CLI::App& app, GenerateArgs* a) {
       });
   kg->add_option("--max-degree", g.max_degree, "Most triples of one head")->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
-  kg->add_option("--clusters", g.clusters, "Planted clusters of entities")->capture_default_str()
+  kg->add_option("--clusters", o.clusters, "Planted clusters of entities (default 1000, at most --entities)")
       ->check(CLI::Range(int64_t{1}, (int64_t{1} << 32) - 1));
   kg->add_option("--noise", g.noise, "Fraction of triples with a uniformly random tail")->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
