@@ -22,6 +22,7 @@
 #include "launch/serve/model_engine.h"
 #include "launch/supervisor_client.h"
 #include "launch/commands.h"
+#include "launch/generate_command.h"
 #include "launch/vectors_command.h"
 #include "trainer/inference/compare.h"
 
@@ -159,6 +160,77 @@ int runVectorsCommand(const VectorsArgs& a) {
   return autoglm::launch::runVectorsInfo(a.info_file, std::cout);
 }
 
+struct GenerateArgs {
+  autoglm::launch::GenerateKgOptions kg;
+  CLI::App* command = nullptr;
+  CLI::App* kg_cmd = nullptr;
+};
+
+// `generate kg --out DIR --entities N --relations R ...`: synthetic data; a
+// group, so that other generators join it as subcommands.
+CLI::App* addGenerateCommand(CLI::App& app, GenerateArgs* a) {
+  auto* generate = app.add_subcommand("generate", "Synthetic data for scaling tests");
+  generate->require_subcommand(1);
+  auto* kg = generate->add_subcommand("kg", "A synthetic knowledge graph with a planted signal (ids or names form)");
+  autoglm::launch::GenerateKgOptions& o = a->kg;
+  autoglm::core::kg::KgGeneratorOptions& g = o.generator;
+  const CLI::Range ids(int64_t{1}, (int64_t{1} << 32) - 1);
+  kg->add_option("--out,-o", o.out, "Directory to write (created where missing)")->required();
+  kg->add_option("--entities", g.entities, "Number of entities (ids 0..N-1)")->required()->check(ids);
+  kg->add_option("--relations", g.relations, "Number of relations")->required()->check(ids);
+  kg->add_option("--triples-per-entity", g.triples_per_entity, "Mean out-degree; fractions give sparse graphs")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  kg->add_option_function<std::string>(
+         "--degree", [&g](const std::string& v) { autoglm::launch::parseDegree(v, &g); },
+         "Head popularity: uniform or zipf:EXPONENT (default zipf:1.1)")
+      ->check([](const std::string& v) {
+        autoglm::core::kg::KgGeneratorOptions scratch;
+        return autoglm::launch::parseDegree(v, &scratch);
+      });
+  kg->add_option("--max-degree", g.max_degree, "Most triples of one head")->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  kg->add_option("--clusters", o.clusters, "Planted clusters of entities (default 1000, at most --entities)")
+      ->check(CLI::Range(int64_t{1}, (int64_t{1} << 32) - 1));
+  kg->add_option("--noise", g.noise, "Fraction of triples with a uniformly random tail")->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  kg->add_option("--tail-skew", g.tail_skew, "Zipf exponent of tail popularity within a cluster (0: uniform)")
+      ->capture_default_str()->check(CLI::Range(0.0, 100.0));
+  kg->add_option("--valid-fraction", g.valid_fraction, "Share of the triples in valid.txt")->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  kg->add_option("--test-fraction", g.test_fraction, "Share of the triples in test.txt")->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  kg->add_option("--seed", g.seed, "Random seed (same seed, same files)")->capture_default_str();
+  kg->add_flag("--names", o.names, "Names form: entities.dict, relations.dict and e<id>/r<id> triples");
+  kg->add_flag("--overwrite", o.overwrite, "Replace the knowledge graph of a non-empty --out directory");
+  a->kg_cmd = kg;
+  return generate;
+}
+
+// `config show`: the resolved config.
+CLI::App* addConfigShowCommand(CLI::App& app, autoglm::launch::ConfigArgs* args) {
+  auto* config = app.add_subcommand("config", "Config utilities");
+  config->require_subcommand(1);
+  auto* show = config->add_subcommand("show", "Print the resolved config");
+  addConfigOptions(show, args);
+  return show;
+}
+
+// Parses the command line; returns the exit status where parsing ends the run
+// (help, version, a bad flag). `generate` answers a bad flag with one line
+// naming it and status 2, the other commands as CLI11 does.
+std::optional<int> parseArguments(CLI::App& app, int argc, char** argv, const CLI::App& generate) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (generate && e.get_exit_code() != 0) {
+      std::cerr << "autoglm generate: " << e.what() << std::endl;
+      return 2;
+    }
+    return app.exit(e);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -200,15 +272,14 @@ int main(int argc, char** argv) {
   auto* compare = addCompareCommand(app, &cmp_args);
 
   la::ConfigArgs show_args;
-  auto* config = app.add_subcommand("config", "Config utilities");
-  config->require_subcommand(1);
-  auto* show = config->add_subcommand("show", "Print the resolved config");
-  addConfigOptions(show, &show_args);
+  auto* show = addConfigShowCommand(app, &show_args);
 
   VectorsArgs vectors_args;
   vectors_args.command = addVectorsCommand(app, &vectors_args);
+  GenerateArgs generate_args;
+  generate_args.command = addGenerateCommand(app, &generate_args);
 
-  CLI11_PARSE(app, argc, argv);
+  if (const std::optional<int> status = parseArguments(app, argc, argv, *generate_args.command)) return *status;
   try {
     if (*train) return runTrainCommand(train_args);
     if (*pretrain) return la::runPretrain(pre_args, std::cout);
@@ -222,6 +293,7 @@ int main(int argc, char** argv) {
     if (*compare) return tr::runCompare(cmp_args.a, cmp_args.b, cmp_args.overrides, std::cout);
     if (*show) return la::runConfigShow(show_args, std::cout);
     if (*vectors_args.command) return runVectorsCommand(vectors_args);
+    if (*generate_args.kg_cmd) return la::runGenerateKg(generate_args.kg, std::cout, std::cerr);
   } catch (const autoglm::ConfigError& e) {
     // Raised before MPI starts work (a rank's own errors are reported by the
     // rank, commands.cc): every rank of the job finds the same one, rank 0 says it.
