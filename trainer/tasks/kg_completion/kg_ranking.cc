@@ -95,24 +95,42 @@ RankingMetrics rankFiltered(const KgModel& model, const std::vector<Triple>& tri
   const int64_t first = tp_ops::partitionOffset(n, dp, me);
   const int64_t count = tp_ops::partitionSizes(n, dp)[static_cast<size_t>(me)];
   const std::vector<Triple> share(triples.begin() + first, triples.begin() + first + count);
-  const std::vector<int64_t> ranks = filteredRanks(model, share, relations, filter, opts, grid.tp());
-  // Sums per relation: queries, 1/rank, rank, hits@1, @3, @10.
-  at::Tensor sums = at::zeros({relations, 6}, at::kDouble);
-  auto acc = sums.accessor<double, 2>();
-  for (size_t q = 0; q < ranks.size(); ++q) {
-    const int64_t r = share[q % share.size()].relation;
-    const double rank = static_cast<double>(ranks[q]);
-    acc[r][0] += 1;
-    acc[r][1] += 1.0 / rank;
-    acc[r][2] += rank;
-    acc[r][3] += rank <= 1;
-    acc[r][4] += rank <= 3;
-    acc[r][5] += rank <= 10;
+  std::vector<int64_t> ranks = filteredRanks(model, share, relations, filter, opts, grid.tp());
+  if (dp > 1) {
+    // Every share's ranks (its tails, then its heads), back in the order one
+    // process ranks them: all tails, then all heads. Integers, so the sums
+    // below are the same at every layout.
+    auto w = grid.dp().allgatherv(longTensor(ranks), {});
+    w->wait();
+    std::vector<int64_t> all(static_cast<size_t>(2 * n));
+    for (int r = 0; r < dp; ++r) {
+      const at::Tensor got = w->result()[static_cast<size_t>(r)].contiguous();
+      const int64_t f = tp_ops::partitionOffset(n, dp, r), c = got.numel() / 2;
+      const int64_t* g = got.data_ptr<int64_t>();
+      for (int64_t k = 0; k < c; ++k) {
+        all[static_cast<size_t>(f + k)] = g[k];
+        all[static_cast<size_t>(n + f + k)] = g[c + k];
+      }
+    }
+    ranks = std::move(all);
   }
-  if (dp > 1) grid.dp().allreduce(sums, {comm::ReduceOp::kSum})->wait();
+  // Sums per relation: queries, 1/rank, rank, hits@1, @3, @10.
+  std::vector<std::array<double, 6>> sums(static_cast<size_t>(relations), std::array<double, 6>{});
+  for (size_t q = 0; q < ranks.size(); ++q) {
+    auto& s = sums[static_cast<size_t>(triples[q % triples.size()].relation)];
+    const double rank = static_cast<double>(ranks[q]);
+    s[0] += 1;
+    s[1] += 1.0 / rank;
+    s[2] += rank;
+    s[3] += rank <= 1;
+    s[4] += rank <= 3;
+    s[5] += rank <= 10;
+  }
   RankingMetrics m;
-  const at::Tensor total = sums.sum(0);
-  const auto t = total.accessor<double, 1>();
+  std::array<double, 6> t{};
+  for (const auto& s : sums) {
+    for (size_t k = 0; k < 6; ++k) t[k] += s[k];
+  }
   m.queries = static_cast<int64_t>(t[0]);
   const double qn = std::max(1.0, t[0]);
   m.mrr = t[1] / qn;
@@ -120,9 +138,9 @@ RankingMetrics rankFiltered(const KgModel& model, const std::vector<Triple>& tri
   m.hits1 = t[3] / qn;
   m.hits3 = t[4] / qn;
   m.hits10 = t[5] / qn;
-  for (int64_t r = 0; r < relations; ++r) {
-    const double c = std::max(1.0, acc[r][0]);
-    m.per_relation.push_back({acc[r][0], acc[r][1] / c, acc[r][2] / c, acc[r][3] / c, acc[r][4] / c, acc[r][5] / c});
+  for (const auto& s : sums) {
+    const double c = std::max(1.0, s[0]);
+    m.per_relation.push_back({s[0], s[1] / c, s[2] / c, s[3] / c, s[4] / c, s[5] / c});
   }
   return m;
 }

@@ -225,13 +225,14 @@ double KgTask::trainStep(int64_t first, int64_t last, int64_t items, int64_t ste
 }
 
 double KgTask::meanOverRanks(double loss_sum) {
-  at::Tensor t = at::tensor({loss_sum}, at::kDouble);
-  if (grid_.dp().size() > 1) grid_.dp().allreduce(t, {comm::ReduceOp::kAvg})->wait();
+  if (grid_.dp().size() == 1) return loss_sum;
+  at::Tensor t = at::tensor({static_cast<float>(loss_sum)}, at::kFloat);
+  grid_.dp().allreduce(t, {comm::ReduceOp::kAvg})->wait();
   return t.item<double>();
 }
 
 bool KgTask::anyRank(bool local) {
-  at::Tensor t = at::tensor({local ? 1.0 : 0.0}, at::kDouble);
+  at::Tensor t = at::tensor({local ? 1.0f : 0.0f}, at::kFloat);
   if (grid_.world().size() > 1) grid_.world().allreduce(t, {comm::ReduceOp::kMax})->wait();
   return t.item<double>() > 0;
 }

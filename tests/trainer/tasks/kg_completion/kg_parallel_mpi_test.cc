@@ -1,0 +1,150 @@
+// Knowledge-graph completion at every layout dp x tp the world size allows
+// against one process: five steps give one process's loss at each step and
+// the same tables (each rank's entity rows against the matching rows of the
+// one-process table), for one_vs_all (ComplEx with N3, Adagrad; the sharded
+// softmax) and negative sampling (RotatE with self-adversarial weights and
+// TransE, head and tail batches, Adam). The filtered ranking of the
+// validation split is the same at every layout. A checkpoint written at the
+// layout is read back by one process (tp resliced) into the one-process
+// tables. Entities (37) split unevenly over tp. Run at 1-4 ranks.
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include "comm/communicator.h"
+#include "parallel/process_grid.h"
+#include "tests/mpi_test_main.h"
+#include "trainer/tasks/kg_completion/kg_checkpoint.h"
+#include "trainer/tasks/kg_completion/kg_task.h"
+
+namespace autoglm::trainer {
+namespace {
+namespace fs = std::filesystem;
+
+const std::string kDir = "/tmp/autoglm_kg_mpi_test";
+
+// A small graph in the ids form, written by world rank 0.
+void writeGraph(comm::Communicator& world) {
+  if (world.rank() == 0) {
+    fs::remove_all(kDir);
+    fs::create_directories(kDir + "/data");
+    std::ofstream(kDir + "/data/kg.json") << R"({"format": "autoglm-kg-ids", "entities": 37, "relations": 4})";
+    std::mt19937_64 rng(7);
+    std::ofstream train(kDir + "/data/train.txt"), valid(kDir + "/data/valid.txt");
+    for (int i = 0; i < 150; ++i) {
+      std::ofstream& out = i < 130 ? train : valid;
+      out << rng() % 37 << '\t' << rng() % 4 << '\t' << rng() % 37 << '\n';
+    }
+  }
+  world.barrier({})->wait();
+}
+
+ExperimentConfig config(const std::string& variant, int dp, int tp) {
+  ExperimentConfig cfg;
+  cfg.model.kind = core::model::ModelKind::kKgCompletion;
+  cfg.run.seed = 3;
+  cfg.run.out_dir = kDir + "/run-" + variant + "-" + std::to_string(dp) + "x" + std::to_string(tp);
+  cfg.parallel.dp = dp;
+  cfg.parallel.tp = tp;
+  cfg.kg.data_dir = kDir + "/data";
+  cfg.kg.batch = 12;
+  cfg.kg.dim = 8;
+  cfg.kg.eval_batch = 5;
+  cfg.train.grad_clip = 0;
+  cfg.train.weight_decay = 0;
+  cfg.train.warmup_steps = 2;
+  cfg.train.schedule = ScheduleKind::kConstant;
+  if (variant == "complex") {
+    cfg.kg.score = core::kg::KgScore::kComplEx;
+    cfg.kg.training = core::kg::KgTraining::kOneVsAll;
+    cfg.kg.n3 = 0.05;
+    cfg.kg.init_scale = 0.3;
+    cfg.train.optimizer = OptimizerKind::kAdagrad;
+    cfg.train.lr = 0.1;
+  } else {
+    cfg.kg.score = variant == "rotate" ? core::kg::KgScore::kRotatE : core::kg::KgScore::kTransEL1;
+    cfg.kg.training = core::kg::KgTraining::kNegative;
+    cfg.kg.reciprocal = variant == "rotate";  // transe: head batches on odd steps
+    cfg.kg.negatives = 6;
+    cfg.kg.adversarial_temperature = variant == "rotate" ? 0.5 : 0.0;
+    cfg.kg.gamma = 3.0;
+    cfg.train.optimizer = OptimizerKind::kAdam;
+    cfg.train.embedding_update = variant == "rotate" ? EmbeddingUpdate::kLazy : EmbeddingUpdate::kSparse;
+    cfg.train.lr = 0.05;
+  }
+  return cfg;
+}
+
+void checkLayout(const std::string& variant, int dp, int tp, std::shared_ptr<comm::Communicator> world) {
+  const std::string what = variant + " at dp=" + std::to_string(dp) + " tp=" + std::to_string(tp);
+  ExperimentConfig cfg = config(variant, dp, tp);
+  parallel::ParallelGrid grid(world, cfg.parallel);
+  KgTask mp(cfg, grid);
+  KgTask one(config(variant, 1, 1), parallel::ParallelGrid::alone());
+  ASSERT_EQ(mp.planEpoch(0).global_items, one.planEpoch(0).global_items) << what;
+  for (int64_t s = 0; s < 5; ++s) {
+    const double loss = mp.meanOverRanks(mp.trainStep(s, s + 1, 12, s));
+    const double ref = one.trainStep(s, s + 1, 12, s);
+    EXPECT_NEAR(loss, ref, 1e-5) << what << " step " << s;
+  }
+  const KgModel& m = mp.model();
+  const at::Tensor ref_rows = one.model().entities().detach().narrow(0, m.offset(), m.rows());
+  EXPECT_TRUE(at::allclose(m.entities().detach(), ref_rows, 1e-5, 1e-5))
+      << what << ": max diff " << (m.entities().detach() - ref_rows).abs().max().item<float>();
+  EXPECT_TRUE(at::allclose(m.relations().detach(), one.model().relations().detach(), 1e-5, 1e-5)) << what;
+  EXPECT_GT((one.model().relations().detach() - KgModel(cfg.kg, 37, m.relations().size(0), 3, 0, 1).relations())
+                .abs().max().item<float>(), 1e-4) << what << ": the relations moved";
+  const RankingMetrics a = mp.rank(core::kg::KgSplit::kValid), b = one.rank(core::kg::KgSplit::kValid);
+  EXPECT_EQ(a.queries, b.queries) << what;
+  EXPECT_NEAR(a.mrr, b.mrr, 1e-9) << what;
+  EXPECT_NEAR(a.mr, b.mr, 1e-9) << what;
+
+  // The layout's checkpoint, read by one process.
+  TrainState state;
+  mp.describeRun(&state);
+  state.step = 5;
+  mp.save("step-00000005", state);
+  if (world->rank() == 0) {
+    KgModel back(cfg.kg, 37, m.relations().size(0), 99, 0, 1);
+    readKgTables(openCheckpoint(cfg.run.out_dir + "/checkpoints/step-00000005", false), back, nullptr);
+    EXPECT_TRUE(at::allclose(back.entities(), one.model().entities().detach(), 1e-5, 1e-5)) << what << " checkpoint";
+    EXPECT_TRUE(at::allclose(back.relations(), one.model().relations().detach(), 1e-5, 1e-5)) << what;
+  }
+  world->barrier({})->wait();
+}
+
+TEST(KgParallelTest, EveryLayoutMatchesOneProcess) {
+  auto world = test::worldComm();
+  writeGraph(*world);
+  const int n = world->size();
+  for (const std::string variant : {"complex", "rotate", "transe"}) {
+    for (int tp = 1; tp <= n; ++tp) {
+      if (n % tp == 0) checkLayout(variant, n / tp, tp, world);
+    }
+  }
+}
+
+TEST(KgParallelTest, LayoutBeyondTheMemoryLimitIsRefusedOnEveryRank) {
+  auto world = test::worldComm();
+  writeGraph(*world);
+  ExperimentConfig cfg = config("complex", world->size(), 1);
+  cfg.run.memory_limit = "1MiB";
+  try {
+    KgTask task(cfg, parallel::ParallelGrid(world, cfg.parallel));
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("world rank 0"), std::string::npos) << m;
+    EXPECT_NE(m.find("run.memory_limit"), std::string::npos) << m;
+    EXPECT_NE(m.find("limit is 1.0 MiB"), std::string::npos) << m;
+  }
+}
+
+}  // namespace
+}  // namespace autoglm::trainer
