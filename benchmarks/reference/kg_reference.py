@@ -459,7 +459,9 @@ class Trainer:
         a, m = self.args, self.model
         tri = self.train_t.index_select(0, idx)
         h, r, t = tri[:, 0], tri[:, 1], tri[:, 2]
-        eh, er, et = m.ent(h), m.rel(r), m.ent(t)
+        # one lookup for heads and tails: one embedding backward instead of two
+        eh, et = m.ent(torch.cat([h, t])).split(h.shape[0])
+        er = m.rel(r)
         q = m.tail_query(eh, er)
         if a.training == "one_vs_all":
             loss = Fn.cross_entropy(m.match(q, m.ent.weight), t)
