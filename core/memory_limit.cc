@@ -49,23 +49,20 @@ std::string cgroupPath() {
 }
 
 std::optional<int64_t> cgroupMemoryLimit(const std::string& root) {
-  const std::string path = cgroupPath();
-  // v2: the process's own cgroup and its ancestors, the tightest limit.
+  const fs::path own = fs::path(cgroupPath()).relative_path();
   std::optional<int64_t> best;
-  for (fs::path p = fs::path(root) / fs::path(path).relative_path();; p = p.parent_path()) {
-    if (const auto line = firstLine(p / "memory.max")) {
-      if (const auto v = limitValue(*line)) best = best ? std::min(*best, *v) : *v;
-    }
-    if (p == fs::path(root) || !p.has_parent_path() || p.parent_path() == p) break;
-  }
-  if (best) return best;
-  for (const fs::path& p : {fs::path(root) / "memory" / fs::path(path).relative_path() / "memory.limit_in_bytes",
-                           fs::path(root) / "memory" / "memory.limit_in_bytes"}) {
-    if (const auto line = firstLine(p)) {
-      if (const auto v = limitValue(*line)) return v;
+  // The process's cgroup and its ancestors (the tightest limit binds): v2's
+  // memory.max under the mount, v1's memory.limit_in_bytes under memory/.
+  for (const auto& [base, file] : {std::pair<fs::path, const char*>{fs::path(root), "memory.max"},
+                                   {fs::path(root) / "memory", "memory.limit_in_bytes"}}) {
+    for (fs::path p = base / own;; p = p.parent_path()) {
+      if (const auto line = firstLine(p / file)) {
+        if (const auto v = limitValue(*line)) best = best ? std::min(*best, *v) : *v;
+      }
+      if (p == base || p.parent_path() == p || p.string().size() <= base.string().size()) break;
     }
   }
-  return std::nullopt;
+  return best;
 }
 
 int64_t parseBytes(const std::string& text, const std::string& key) {

@@ -59,8 +59,13 @@ ExperimentConfig loadConfig(const ConfigArgs& args) {
 
 int reportResult(const FitResult& r) {
   if (r.interrupted) return 130;
-  core::log::info0("best epoch {} (selection score {:.4f}); {} epochs, {} steps, {:.1f}s", r.best_epoch,
-             r.best_score, r.epochs_run, r.steps, r.seconds);
+  if (r.best_epoch > 0) {
+    core::log::info0("best epoch {} (selection score {:.4f}); {} epochs, {} steps, {:.1f}s", r.best_epoch,
+                     r.best_score, r.epochs_run, r.steps, r.seconds);
+  } else {
+    core::log::info0("no epoch finished (train.max_steps ended the run first): {} steps, {:.1f}s", r.steps,
+                     r.seconds);
+  }
   if (core::log::rank() == 0) {
     std::cout << "test " << r.metric << ": " << fmt::format("{:.4f}", r.test_metric) << " (best epoch " << r.best_epoch
               << ", " << fmt::format("{:.1f}", r.seconds) << "s)" << std::endl;

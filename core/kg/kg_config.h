@@ -44,6 +44,7 @@ struct KgConfig {
   double init_scale = 1e-3;      // complex: N(0, 1) x init_scale; transe, rotate: uniform in (gamma+2)/width
   int64_t eval_batch = 128;      // queries scored at once in evaluation
   int64_t valid_max = 0;         // validation triples scored each epoch (the first ones); 0 = all
+  int64_t test_max = 0;          // test triples scored at the end (the first ones); 0 = all
   std::string filter = "train,valid,test";  // the splits whose triples are filtered out of rankings
 
   template <class V>
@@ -61,6 +62,7 @@ struct KgConfig {
     v.field("init_scale", init_scale, check::greaterThan(0.0));
     v.field("eval_batch", eval_batch, check::atLeast<int64_t>(1));
     v.field("valid_max", valid_max, check::atLeast<int64_t>(0));
+    v.field("test_max", test_max, check::atLeast<int64_t>(0));
     v.field("filter", filter);
   }
 };

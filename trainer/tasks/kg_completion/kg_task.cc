@@ -279,7 +279,7 @@ void KgTask::finish(const TrainState& state, FitResult* r) {
     if (root()) best = openCheckpoint((fs::path(ckpt_.dir()) / "best").string(), true);
     loadKgCheckpoint(fromRoot(best, "no best checkpoint"), grid_, *model_, nullptr);
   }
-  const RankingMetrics test = rank(KgSplit::kTest);
+  const RankingMetrics test = rank(KgSplit::kTest, cfg_.kg.test_max);
   r->test_metric = test.mrr;
   if (!root()) return;
   nlohmann::json j = {{"best_epoch", state.best_epoch}, {"valid_mrr_at_best", state.best_score},
