@@ -22,6 +22,7 @@
 #include "launch/serve/model_engine.h"
 #include "launch/supervisor_client.h"
 #include "launch/commands.h"
+#include "launch/extract_command.h"
 #include "launch/vectors_command.h"
 #include "trainer/inference/compare.h"
 
@@ -159,6 +160,25 @@ int runVectorsCommand(const VectorsArgs& a) {
   return autoglm::launch::runVectorsInfo(a.info_file, std::cout);
 }
 
+// `extract --corpus FILE --out DIR ...`: a knowledge graph from a text corpus.
+CLI::App* addExtractCommand(CLI::App& app, autoglm::launch::ExtractCommandOptions* o) {
+  auto* cmd = app.add_subcommand("extract", "Knowledge-graph triples (subject, relation, object) from a text corpus, "
+                                            "written as entities.dict, relations.dict, train/valid/test.txt");
+  cmd->add_option("--corpus", o->corpus, "Corpus file, one document per line (e.g. data/r8/corpus.txt)")->required();
+  cmd->add_option("--out", o->out, "Output directory (empty or absent unless --overwrite)")->required();
+  cmd->add_option("--max-docs", o->max_docs, "Only the first N documents (0: all)");
+  cmd->add_option("--valid-fraction", o->valid_fraction, "Share of the triples held out for valid.txt")
+      ->capture_default_str();
+  cmd->add_option("--test-fraction", o->test_fraction, "Share of the triples held out for test.txt")
+      ->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Seed of the valid/test draw")->capture_default_str();
+  cmd->add_option("--min-count", o->min_count, "Keep triples extracted from at least N documents")
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Documents parsed at once")->capture_default_str();
+  cmd->add_flag("--overwrite", o->overwrite, "Write into a non-empty directory, replacing the five files");
+  return cmd;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -208,6 +228,9 @@ int main(int argc, char** argv) {
   VectorsArgs vectors_args;
   vectors_args.command = addVectorsCommand(app, &vectors_args);
 
+  la::ExtractCommandOptions extract_args;
+  auto* extract = addExtractCommand(app, &extract_args);
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*train) return runTrainCommand(train_args);
@@ -222,6 +245,7 @@ int main(int argc, char** argv) {
     if (*compare) return tr::runCompare(cmp_args.a, cmp_args.b, cmp_args.overrides, std::cout);
     if (*show) return la::runConfigShow(show_args, std::cout);
     if (*vectors_args.command) return runVectorsCommand(vectors_args);
+    if (*extract) return la::runExtract(extract_args, std::cout, std::cerr);
   } catch (const autoglm::ConfigError& e) {
     // Raised before MPI starts work (a rank's own errors are reported by the
     // rank, commands.cc): every rank of the job finds the same one, rank 0 says it.
