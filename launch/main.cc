@@ -98,6 +98,22 @@ int runTrainCommand(TrainArgs& a) {
   return autoglm::launch::runTrain(a.config, a.opts);
 }
 
+struct ServeArgs {
+  CheckpointArgs checkpoint;
+  std::optional<int> port;
+  std::optional<std::string> host;
+};
+
+// `serve --checkpoint DIR [--port N] [--host ADDR]`.
+CLI::App* addServeCommand(CLI::App& app, ServeArgs* a) {
+  auto* serve = addCheckpointCommand(app, "serve", "Serve a checkpoint over HTTP (POST /v1/classify, /healthz, /metrics)",
+                                     "serve.max_batch=32, infer.exit_threshold=0.8", &a->checkpoint);
+  serve->add_option("--port,-p", a->port, "Port to listen on, 0 for any free one (serve.port; wins over --set)")
+      ->check(CLI::Range(0, 65535));
+  serve->add_option("--host", a->host, "Address to listen on, e.g. 0.0.0.0 (serve.host; wins over --set)");
+  return serve;
+}
+
 struct CompareArgs {
   std::string a, b;
   std::vector<std::string> overrides;
@@ -204,17 +220,12 @@ int main(int argc, char** argv) {
   addConfigOptions(prepare, &prep_args);
   prepare->add_flag("--force", force, "Rebuild even when the cache is up to date");
 
-  CheckpointArgs eval_args, pred_args, serve_args;
+  CheckpointArgs eval_args, pred_args;
   auto* eval = addCheckpointCommand(app, "eval", "Evaluate a checkpoint on the test split", "data.dir=...", &eval_args);
   auto* predict = addCheckpointCommand(app, "predict", "Classify text lines from stdin", "infer.exit_threshold=0.9",
                                        &pred_args);
-  auto* serve = addCheckpointCommand(app, "serve", "Serve a checkpoint over HTTP (POST /v1/classify, /healthz, /metrics)",
-                                     "serve.max_batch=32, infer.exit_threshold=0.8", &serve_args);
-  std::optional<int> serve_port;
-  std::optional<std::string> serve_host;
-  serve->add_option("--port,-p", serve_port, "Port to listen on, 0 for any free one (serve.port; wins over --set)")
-      ->check(CLI::Range(0, 65535));
-  serve->add_option("--host", serve_host, "Address to listen on, e.g. 0.0.0.0 (serve.host; wins over --set)");
+  ServeArgs serve_args;
+  auto* serve = addServeCommand(app, &serve_args);
 
   CompareArgs cmp_args;
   auto* compare = addCompareCommand(app, &cmp_args);
@@ -239,8 +250,8 @@ int main(int argc, char** argv) {
     if (*eval) return la::runEval(eval_args.checkpoint, eval_args.overrides);
     if (*predict) return la::runPredict(pred_args.checkpoint, pred_args.overrides, std::cin, std::cout);
     if (*serve) {
-      la::addServeAddress(serve_host, serve_port, serve_args.overrides);
-      return autoglm::launch::serve::runServe(serve_args.checkpoint, serve_args.overrides);
+      la::addServeAddress(serve_args.host, serve_args.port, serve_args.checkpoint.overrides);
+      return autoglm::launch::serve::runServe(serve_args.checkpoint.checkpoint, serve_args.checkpoint.overrides);
     }
     if (*compare) return tr::runCompare(cmp_args.a, cmp_args.b, cmp_args.overrides, std::cout);
     if (*show) return la::runConfigShow(show_args, std::cout);
