@@ -23,6 +23,9 @@ const std::unordered_set<std::string>& stopWords() {
       "but", "nor", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "than",
       "more", "most", "much", "many", "few", "lot", "lots", "plenty", "enough", "way", "thing",
       "things", "reuter", "vs", "mths", "qtr", "avg",
+      // number words
+      "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+      "twenty", "hundred", "dozen", "first", "second", "third", "half",
       // time words
       "year", "years", "month", "months", "week", "weeks", "day", "days", "quarter", "quarters",
       "today", "yesterday", "tomorrow", "time", "times", "monday", "tuesday", "wednesday",
@@ -121,16 +124,24 @@ class Namer {
       if (measureWords().count(w) != 0) return "";
     }
     if (!isName(w) || measureWords().count(w) != 0) return "";
-    // An adjective Link Grammar linked as a noun ("the characters are interesting").
-    if (wn_.baseForm(w, PartOfSpeech::kNoun).empty() && !wn_.baseForm(w, PartOfSpeech::kAdjective).empty()) return "";
+    // An adjective or verb Link Grammar linked as a noun ("the characters are
+    // interesting", "includes" in unpunctuated text); words WordNet does not
+    // know at all (names) stay.
+    if (wn_.baseForm(w, PartOfSpeech::kNoun).empty() && (!wn_.baseForm(w, PartOfSpeech::kAdjective).empty() ||
+                                                         !wn_.baseForm(w, PartOfSpeech::kVerb).empty())) {
+      return "";
+    }
     std::vector<int32_t> mods;
     collectModifiers(n, &mods, 0);
     std::sort(mods.begin(), mods.end());
     std::string out;
+    const bool name = wn_.baseForm(w, PartOfSpeech::kNoun).empty();
     for (int32_t m : mods) {
       const std::string& mw = g_.word(m);
-      if (isPossessor(m)) {
-        out.clear();  // "the kingdom s commitment": the possessor and what precedes it go
+      if (isPossessor(m) || (name && !wn_.baseForm(mw, PartOfSpeech::kNoun).empty())) {
+        // "the kingdom s commitment": the possessor and what precedes it go;
+        // so do the common nouns before a name ("oil minister hisham nazer").
+        out.clear();
       } else if (isName(mw) && measureWords().count(mw) == 0 &&
                  (mw.find('-') == std::string::npos || !wn_.baseForm(mw, PartOfSpeech::kNoun).empty())) {
         out += mw + "_";  // a hyphenated word WordNet has no noun for is an adjective (eye-popping)

@@ -36,8 +36,11 @@ struct ExtractStats {
 //     world_oil_price. Modifiers keep their written form; adjectives,
 //     determiners, numbers and possessors are dropped. The compound is kept
 //     whether or not WordNet lists it. "kind/type/lot/number of X" and
-//     measures ("mln yards of debris") name X. Pronouns, stop words, measure
-//     and time words, and words without a letter are no entity.
+//     measures ("mln yards of debris") name X. A head WordNet does not know
+//     (a name) keeps only the unknown words right before it ("oil minister
+//     hisham nazer" -> hisham_nazer). Pronouns, stop words, number, measure
+//     and time words, words without a letter, and words WordNet knows only
+//     as adjectives or verbs are no entity.
 //   Relation: the main verb's WordNet verb base form (auxiliaries and modals
 //     dropped; copula "be"), then '_' + particle for a phrasal verb (suck_in),
 //     then '_' + preposition for an object reached through a prepositional

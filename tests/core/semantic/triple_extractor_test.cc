@@ -131,8 +131,8 @@ std::vector<Labelled> readLabelled() {
 }
 
 // The hand-labelled set (labels written before the extractor; see its
-// README). Measured on this extractor (window_words 30): precision 0.300
-// (12 of 40 extracted triples match a label), recall 0.197 (12 of 61); 0.400
+// README). Measured on this extractor (window_words 30): precision 0.325
+// (13 of 40 extracted triples match a label), recall 0.213 (13 of 61); 0.400
 // when head and tail need only agree in their head noun. The floors sit a few
 // points below the measured figures.
 TEST_F(TripleExtractorTest, PrecisionOnTheLabelledSet) {
@@ -156,8 +156,8 @@ TEST_F(TripleExtractorTest, PrecisionOnTheLabelledSet) {
             << static_cast<double>(correct_heads) / static_cast<double>(std::max<int64_t>(extracted, 1)) << " ("
             << correct_heads << " of " << extracted << ")\n";
   EXPECT_EQ(labelled, 61);
-  EXPECT_GE(precision, 0.25) << misses;
-  EXPECT_GE(recall, 0.15) << misses;
+  EXPECT_GE(precision, 0.28) << misses;
+  EXPECT_GE(recall, 0.17) << misses;
 }
 
 }  // namespace
