@@ -23,6 +23,7 @@
 #include "launch/supervisor_client.h"
 #include "launch/commands.h"
 #include "launch/generate_command.h"
+#include "launch/extract_command.h"
 #include "launch/vectors_command.h"
 #include "trainer/inference/compare.h"
 
@@ -96,6 +97,22 @@ int runTrainCommand(TrainArgs& a) {
     a.opts.on_error = [client](const std::string& m, bool config) { client->reportError(m, config); };
   }
   return autoglm::launch::runTrain(a.config, a.opts);
+}
+
+struct ServeArgs {
+  CheckpointArgs checkpoint;
+  std::optional<int> port;
+  std::optional<std::string> host;
+};
+
+// `serve --checkpoint DIR [--port N] [--host ADDR]`.
+CLI::App* addServeCommand(CLI::App& app, ServeArgs* a) {
+  auto* serve = addCheckpointCommand(app, "serve", "Serve a checkpoint over HTTP (POST /v1/classify, /healthz, /metrics)",
+                                     "serve.max_batch=32, infer.exit_threshold=0.8", &a->checkpoint);
+  serve->add_option("--port,-p", a->port, "Port to listen on, 0 for any free one (serve.port; wins over --set)")
+      ->check(CLI::Range(0, 65535));
+  serve->add_option("--host", a->host, "Address to listen on, e.g. 0.0.0.0 (serve.host; wins over --set)");
+  return serve;
 }
 
 struct CompareArgs {
@@ -231,6 +248,25 @@ std::optional<int> parseArguments(CLI::App& app, int argc, char** argv, const CL
   return std::nullopt;
 }
 
+// `extract --corpus FILE --out DIR ...`: a knowledge graph from a text corpus.
+CLI::App* addExtractCommand(CLI::App& app, autoglm::launch::ExtractCommandOptions* o) {
+  auto* cmd = app.add_subcommand("extract", "Knowledge-graph triples (subject, relation, object) from a text corpus, "
+                                            "written as entities.dict, relations.dict, train/valid/test.txt");
+  cmd->add_option("--corpus", o->corpus, "Corpus file, one document per line (e.g. data/r8/corpus.txt)")->required();
+  cmd->add_option("--out", o->out, "Output directory (empty or absent unless --overwrite)")->required();
+  cmd->add_option("--max-docs", o->max_docs, "Only the first N documents (0: all)");
+  cmd->add_option("--valid-fraction", o->valid_fraction, "Share of the triples held out for valid.txt")
+      ->capture_default_str();
+  cmd->add_option("--test-fraction", o->test_fraction, "Share of the triples held out for test.txt")
+      ->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Seed of the valid/test draw")->capture_default_str();
+  cmd->add_option("--min-count", o->min_count, "Keep triples extracted from at least N documents")
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Documents parsed at once")->capture_default_str();
+  cmd->add_flag("--overwrite", o->overwrite, "Write into a non-empty directory, replacing the five files");
+  return cmd;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -256,17 +292,12 @@ int main(int argc, char** argv) {
   addConfigOptions(prepare, &prep_args);
   prepare->add_flag("--force", force, "Rebuild even when the cache is up to date");
 
-  CheckpointArgs eval_args, pred_args, serve_args;
+  CheckpointArgs eval_args, pred_args;
   auto* eval = addCheckpointCommand(app, "eval", "Evaluate a checkpoint on the test split", "data.dir=...", &eval_args);
   auto* predict = addCheckpointCommand(app, "predict", "Classify text lines from stdin", "infer.exit_threshold=0.9",
                                        &pred_args);
-  auto* serve = addCheckpointCommand(app, "serve", "Serve a checkpoint over HTTP (POST /v1/classify, /healthz, /metrics)",
-                                     "serve.max_batch=32, infer.exit_threshold=0.8", &serve_args);
-  std::optional<int> serve_port;
-  std::optional<std::string> serve_host;
-  serve->add_option("--port,-p", serve_port, "Port to listen on, 0 for any free one (serve.port; wins over --set)")
-      ->check(CLI::Range(0, 65535));
-  serve->add_option("--host", serve_host, "Address to listen on, e.g. 0.0.0.0 (serve.host; wins over --set)");
+  ServeArgs serve_args;
+  auto* serve = addServeCommand(app, &serve_args);
 
   CompareArgs cmp_args;
   auto* compare = addCompareCommand(app, &cmp_args);
@@ -279,6 +310,9 @@ int main(int argc, char** argv) {
   GenerateArgs generate_args;
   generate_args.command = addGenerateCommand(app, &generate_args);
 
+  la::ExtractCommandOptions extract_args;
+  auto* extract = addExtractCommand(app, &extract_args);
+
   if (const std::optional<int> status = parseArguments(app, argc, argv, *generate_args.command)) return *status;
   try {
     if (*train) return runTrainCommand(train_args);
@@ -287,13 +321,14 @@ int main(int argc, char** argv) {
     if (*eval) return la::runEval(eval_args.checkpoint, eval_args.overrides);
     if (*predict) return la::runPredict(pred_args.checkpoint, pred_args.overrides, std::cin, std::cout);
     if (*serve) {
-      la::addServeAddress(serve_host, serve_port, serve_args.overrides);
-      return autoglm::launch::serve::runServe(serve_args.checkpoint, serve_args.overrides);
+      la::addServeAddress(serve_args.host, serve_args.port, serve_args.checkpoint.overrides);
+      return autoglm::launch::serve::runServe(serve_args.checkpoint.checkpoint, serve_args.checkpoint.overrides);
     }
     if (*compare) return tr::runCompare(cmp_args.a, cmp_args.b, cmp_args.overrides, std::cout);
     if (*show) return la::runConfigShow(show_args, std::cout);
     if (*vectors_args.command) return runVectorsCommand(vectors_args);
     if (*generate_args.kg_cmd) return la::runGenerateKg(generate_args.kg, std::cout, std::cerr);
+    if (*extract) return la::runExtract(extract_args, std::cout, std::cerr);
   } catch (const autoglm::ConfigError& e) {
     // Raised before MPI starts work (a rank's own errors are reported by the
     // rank, commands.cc): every rank of the job finds the same one, rank 0 says it.

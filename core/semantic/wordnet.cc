@@ -225,6 +225,18 @@ std::vector<std::string> WordNet::relatedWords(const std::string& word, int max_
   return out;
 }
 
+std::string WordNet::baseForm(const std::string& word, PartOfSpeech pos) const {
+  const std::string w = normalise(word);
+  if (w.empty()) return "";
+  const int wn_pos = pos == PartOfSpeech::kNoun ? NOUN : pos == PartOfSpeech::kVerb ? VERB : ADJ;
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::vector<std::string> forms = lemmas(w, wn_pos);
+  if (forms.empty()) return "";
+  // lemmas() puts the word itself first when it is listed; a base form wins
+  // ("banks" is listed as a surname, "found" as a verb of its own).
+  return forms.size() > 1 && forms[0] == w ? forms[1] : forms[0];
+}
+
 std::vector<std::string> WordNet::synsetWords(const std::string& key) const {
   // "wn:<pos>:<8 digits>"
   if (key.size() != 13 || key.compare(0, 3, "wn:") != 0 || key[4] != ':') return {};

@@ -24,6 +24,8 @@ struct Concepts {
 
 // The process-wide WordNet database (the C library keeps its open files and
 // buffers in globals, so there is exactly one).
+enum class PartOfSpeech { kNoun, kVerb, kAdjective };
+
 class WordNet {
  public:
   // Opens the database on the first call (wninit); throws DataError with an
@@ -51,6 +53,14 @@ class WordNet {
   // Collocations keep WordNet's underscores ("new_york"). Same word rules and
   // locking as lookup().
   std::vector<std::string> relatedWords(const std::string& word, int max_senses) const;
+
+  // The dictionary form of `word` as a noun, verb or adjective: its first base form
+  // from WordNet's morphology, exceptions included ("companies" -> "company",
+  // "banks" -> "bank", "sold" -> "sell", "is" -> "be", "found" -> "find"),
+  // else the word itself if WordNet lists it for that part of speech ("news").
+  // Empty when WordNet has neither, and for words lookup() would not look up.
+  // Same locking as lookup().
+  std::string baseForm(const std::string& word, PartOfSpeech pos) const;
 
   // The lemmas of a synset named by its key ("wn:n:02084071" -> dog,
   // domestic_dog, Canis_familiaris), in WordNet's order; none for a key that

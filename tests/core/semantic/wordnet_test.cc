@@ -113,6 +113,24 @@ TEST(WordNet, ConcurrentLookupsMatchSerialOnes) {
   }
 }
 
+TEST(WordNetBaseForm, NounsAndVerbs) {
+  const WordNet& wn = WordNet::instance();
+  EXPECT_EQ(wn.baseForm("companies", PartOfSpeech::kNoun), "company");
+  EXPECT_EQ(wn.baseForm("prices", PartOfSpeech::kNoun), "price");
+  EXPECT_EQ(wn.baseForm("banks", PartOfSpeech::kNoun), "bank");
+  EXPECT_EQ(wn.baseForm("news", PartOfSpeech::kNoun), "news");
+  EXPECT_EQ(wn.baseForm("dog", PartOfSpeech::kNoun), "dog");
+  EXPECT_EQ(wn.baseForm("sold", PartOfSpeech::kVerb), "sell");
+  EXPECT_EQ(wn.baseForm("is", PartOfSpeech::kVerb), "be");
+  EXPECT_EQ(wn.baseForm("acquired", PartOfSpeech::kVerb), "acquire");
+  EXPECT_EQ(wn.baseForm("found", PartOfSpeech::kVerb), "find");
+  EXPECT_EQ(wn.baseForm("take", PartOfSpeech::kVerb), "take");
+  EXPECT_EQ(wn.baseForm("interesting", PartOfSpeech::kAdjective), "interesting");
+  EXPECT_EQ(wn.baseForm("interesting", PartOfSpeech::kNoun), "");
+  EXPECT_EQ(wn.baseForm("zzqqxx", PartOfSpeech::kNoun), "");
+  EXPECT_EQ(wn.baseForm("", PartOfSpeech::kVerb), "");
+}
+
 }  // namespace
 }  // namespace autoglm::core::semantic
 
