@@ -45,7 +45,7 @@ KgMemoryNeed kgMemoryNeed(const core::kg::KgConfig& cfg, int64_t entities, int64
   m.gradients = one_vs_all ? m.parameters : (looked_up * cfg.dim + rel_rows * fn.relationWidth()) * f * 2;
   // A training step's scores (and their gradient) and an evaluation batch's.
   const int64_t train_scores = one_vs_all ? 3 * batch * rows : 3 * batch * cfg.negatives * (fn.bilinear() ? 1 : cfg.dim);
-  m.scoring = std::max(train_scores, 2 * cfg.eval_batch * rows) * f;
+  m.scoring = std::max(train_scores, 2 * std::min(cfg.eval_batch * rows, int64_t{1} << 25)) * f;
   m.filter = 2 * triples * 16;
   return m;
 }

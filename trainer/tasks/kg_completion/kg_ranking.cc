@@ -40,21 +40,66 @@ void applyFilter(at::Tensor& scores, const std::vector<int64_t>& anchors, const 
 
 }  // namespace
 
-at::Tensor scoreQueries(const KgModel& model, const at::Tensor& anchors, const at::Tensor& rel_rows,
-                        bool predict_head, comm::Communicator& tp) {
-  at::NoGradGuard no_grad;
-  const at::Tensor a = model.lookup(anchors, tp);
-  const at::Tensor q = model.fn().query(a, model.relations().index_select(0, rel_rows), predict_head);
-  const at::Tensor& table = model.entities();
+namespace {
+
+// Scores [B, count] of queries [B, dim] against this rank's entity rows
+// [first, first + count). Distances need [B, chunk, dim] at once: bounded to
+// about 32 M floats.
+at::Tensor scoreRows(const KgModel& model, const at::Tensor& q, int64_t first, int64_t count) {
+  const at::Tensor table = model.entities().narrow(0, first, count);
   if (model.fn().bilinear()) return model.fn().against(q, table).contiguous();
-  // Distances need [B, chunk, dim] at once: bound it to about 32 M floats.
   const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 25) / std::max<int64_t>(1, q.size(0) * q.size(1)));
-  at::Tensor out = at::empty({q.size(0), table.size(0)}, q.options());
-  for (int64_t c0 = 0; c0 < table.size(0); c0 += chunk) {
-    const int64_t n = std::min(chunk, table.size(0) - c0);
+  at::Tensor out = at::empty({q.size(0), count}, q.options());
+  for (int64_t c0 = 0; c0 < count; c0 += chunk) {
+    const int64_t n = std::min(chunk, count - c0);
     out.narrow(1, c0, n).copy_(model.fn().against(q, table.narrow(0, c0, n)));
   }
   return out;
+}
+
+at::Tensor queryVectors(const KgModel& model, const at::Tensor& anchors, const at::Tensor& rel_rows, bool predict_head,
+                        comm::Communicator& tp) {
+  const at::Tensor a = model.lookup(anchors, tp);
+  return model.fn().query(a, model.relations().index_select(0, rel_rows), predict_head);
+}
+
+// 1 + the unfiltered other candidates scoring >= each target, over the group.
+std::vector<int64_t> countAbove(const KgModel& model, const at::Tensor& q, const std::vector<int64_t>& anchors,
+                                const std::vector<int64_t>& key_rels, const std::vector<int64_t>& targets,
+                                const core::kg::FilterIndex& filter, int64_t budget, comm::Communicator& tp) {
+  const int64_t bn = q.size(0), rows = model.rows(), off = model.offset();
+  const int64_t block = std::max<int64_t>(1, budget / std::max<int64_t>(1, bn));
+  at::Tensor s = rows <= block ? scoreRows(model, q, 0, rows) : at::Tensor();
+  at::Tensor mine = at::zeros({bn}, q.options());  // the targets this rank holds
+  for (int64_t b0 = 0; b0 < rows && !s.defined(); b0 += block) {
+    const at::Tensor part = scoreRows(model, q, b0, std::min(block, rows - b0));
+    for (int64_t b = 0; b < bn; ++b) {
+      const int64_t col = targets[static_cast<size_t>(b)] - off - b0;
+      if (col >= 0 && col < part.size(1)) mine[b] = part[b][col];
+    }
+  }
+  const at::Tensor ts = s.defined() ? tp_ops::targetValues(s, longTensor(targets), off, tp)
+                                    : tp_ops::reduceFromTensorParallel(mine, tp);
+  at::Tensor above = at::zeros({bn}, at::kLong);
+  for (int64_t b0 = 0; b0 < rows; b0 += block) {
+    at::Tensor part = s.defined() ? s : scoreRows(model, q, b0, std::min(block, rows - b0));
+    applyFilter(part, anchors, key_rels, targets, filter, off + b0);
+    above += (part >= ts.unsqueeze(1)).sum(1).to(at::kLong);
+    if (s.defined()) break;
+  }
+  above = above.contiguous();
+  if (tp.size() > 1) tp.allreduce(above, {comm::ReduceOp::kSum})->wait();
+  std::vector<int64_t> out(above.data_ptr<int64_t>(), above.data_ptr<int64_t>() + bn);
+  for (auto& v : out) v += 1;
+  return out;
+}
+
+}  // namespace
+
+at::Tensor scoreQueries(const KgModel& model, const at::Tensor& anchors, const at::Tensor& rel_rows,
+                        bool predict_head, comm::Communicator& tp) {
+  at::NoGradGuard no_grad;
+  return scoreRows(model, queryVectors(model, anchors, rel_rows, predict_head, tp), 0, model.rows());
 }
 
 std::vector<int64_t> filteredRanks(const KgModel& model, const std::vector<Triple>& triples, int64_t relations,
@@ -75,13 +120,10 @@ std::vector<int64_t> filteredRanks(const KgModel& model, const std::vector<Tripl
         key_rels.push_back(head ? t.relation + relations : t.relation);
         rel_rows.push_back(head && opts.reciprocal ? t.relation + relations : t.relation);
       }
-      at::Tensor s = scoreQueries(model, longTensor(anchors), longTensor(rel_rows), head && !opts.reciprocal, tp);
-      const at::Tensor target_scores = tp_ops::targetValues(s, longTensor(targets), model.offset(), tp);
-      applyFilter(s, anchors, key_rels, targets, filter, model.offset());
-      at::Tensor above = (s >= target_scores.unsqueeze(1)).sum(1).to(at::kLong).contiguous();
-      if (tp.size() > 1) tp.allreduce(above, {comm::ReduceOp::kSum})->wait();
-      const int64_t* c = above.data_ptr<int64_t>();
-      for (int64_t k = 0; k < bn; ++k) ranks[static_cast<size_t>(direction * n + b0 + k)] = 1 + c[k];
+      const at::Tensor q =
+          queryVectors(model, longTensor(anchors), longTensor(rel_rows), head && !opts.reciprocal, tp);
+      const std::vector<int64_t> r = countAbove(model, q, anchors, key_rels, targets, filter, opts.score_budget, tp);
+      std::copy(r.begin(), r.end(), ranks.begin() + direction * n + b0);
     }
   }
   return ranks;

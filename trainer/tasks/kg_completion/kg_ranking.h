@@ -38,15 +38,17 @@ struct RankingMetrics {
 struct RankingOptions {
   bool reciprocal = true;
   int64_t batch = 128;  // queries scored at once
+  // Score matrices of at most this many floats: a larger table slice is
+  // scored in column blocks, twice (the targets' scores, then the counts).
+  int64_t score_budget = int64_t{1} << 25;
 };
 
 RankingMetrics rankFiltered(const KgModel& model, const std::vector<core::kg::Triple>& triples, int64_t relations,
                             const core::kg::FilterIndex& filter, const RankingOptions& opts,
                             const parallel::ParallelGrid& grid);
 
-// The ranks (one per query: all tail queries, then all head queries) of
-// `triples` on this data-parallel rank's share... for tests: the ranks of
-// every query on one process (grid alone) or, with tp, on every rank.
+// The ranks of every query of `triples` (all tail queries, then all head
+// queries), the same on every rank of `tp`. Collective over `tp`.
 std::vector<int64_t> filteredRanks(const KgModel& model, const std::vector<core::kg::Triple>& triples,
                                    int64_t relations, const core::kg::FilterIndex& filter, const RankingOptions& opts,
                                    comm::Communicator& tp);

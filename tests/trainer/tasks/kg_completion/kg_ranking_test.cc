@@ -110,6 +110,9 @@ TEST(KgRankingTest, FilteredRanksEqualBruteForceWithTies) {
       const auto expected = bruteRanks(m, test, relations, all, reciprocal);
       const auto got = filteredRanks(m, test, relations, filter, {reciprocal, 7}, grid.tp());
       EXPECT_EQ(got, expected) << core::enumName(kind) << " reciprocal=" << reciprocal;
+      // The same in column blocks of 2-3 entities (a table too large to score at once).
+      const auto blocked = filteredRanks(m, test, relations, filter, {reciprocal, 7, 20}, grid.tp());
+      EXPECT_EQ(blocked, expected) << core::enumName(kind) << " reciprocal=" << reciprocal << " blocked";
       const RankingMetrics metrics = rankFiltered(m, test, relations, filter, {reciprocal, 7}, grid);
       double mrr = 0;
       for (const int64_t r : expected) mrr += 1.0 / static_cast<double>(r);
