@@ -260,7 +260,7 @@ int main(int argc, char** argv) {
   auto* eval = addCheckpointCommand(app, "eval", "Evaluate a checkpoint on the test split", "data.dir=...", &eval_args);
   auto* predict = addCheckpointCommand(app, "predict", "Classify text lines from stdin", "infer.exit_threshold=0.9",
                                        &pred_args);
-  auto* serve = addCheckpointCommand(app, "serve", "Serve a checkpoint over HTTP (POST /v1/classify, /healthz, /metrics)",
+  auto* serve = addCheckpointCommand(app, "serve", "Serve a checkpoint over HTTP (POST /v1/classify or /v1/kg/complete)",
                                      "serve.max_batch=32, infer.exit_threshold=0.8", &serve_args);
   std::optional<int> serve_port;
   std::optional<std::string> serve_host;
