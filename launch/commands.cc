@@ -28,6 +28,7 @@
 #include "trainer/loop/trainer.h"
 #include "trainer/observe/trace_recorder.h"
 #include "trainer/tasks/graph_classification/feedback_data.h"
+#include "trainer/tasks/kg_completion/kg_inference.h"
 #include "trainer/tasks/make_task.h"
 #include "trainer/tasks/pretrain/pretrainer.h"
 
@@ -242,7 +243,33 @@ int runConfigShow(const ConfigArgs& args, std::ostream& out) {
   return 0;
 }
 
+namespace {
+
+// `autoglm eval` on a kg_completion checkpoint: filtered ranking of the test
+// split on one process, printed as one JSON line.
+int runKgEval(const CheckpointInfo& ckpt, const std::vector<std::string>& overrides) {
+  const KgInference kg = loadKgInference(ckpt, overrides);
+  const auto t0 = std::chrono::steady_clock::now();
+  const RankingMetrics m = rankKgTest(kg);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  nlohmann::json line = m.json(&kg.data);
+  line["checkpoint"] = ckpt.dir;
+  line["data_dir"] = kg.cfg.kg.data_dir;
+  line["filter"] = kg.cfg.kg.filter;
+  line["seconds"] = secs;
+  std::cout << line.dump() << std::endl;
+  return 0;
+}
+
+}  // namespace
+
 int runEval(const std::string& checkpoint, const std::vector<std::string>& overrides) {
+  {
+    const CheckpointInfo ckpt = openCheckpoint(checkpoint, /*prefer_best=*/true);
+    if (configFromCheckpoint(ckpt, overrides).model.kind == core::model::ModelKind::kKgCompletion) {
+      return runKgEval(ckpt, overrides);
+    }
+  }
   const CheckpointOnData c = openOnData(checkpoint, overrides);
   const ExperimentConfig& cfg = c.cfg;
   const auto t0 = std::chrono::steady_clock::now();

@@ -52,7 +52,11 @@ int runTrain(const ConfigArgs& args, const TrainOptions& opts);
 int runPretrain(const ConfigArgs& args, std::ostream& out);
 int runPrepare(const ConfigArgs& args, bool force);
 int runConfigShow(const ConfigArgs& args, std::ostream& out);
-// Evaluates the checkpoint on the test split of its data (or of data_dir when given).
+// Evaluates the checkpoint on the test split of its data (or of data_dir when
+// given). A kg_completion checkpoint: filtered ranking of its graph's test
+// split (kg.filter, --set kg.data_dir=... to point elsewhere), printed as one
+// JSON line {"queries", "mrr", "mr", "hits1", "hits3", "hits10",
+// "per_relation": {name: {...}}, "checkpoint", "data_dir", "filter", "seconds"}.
 int runEval(const std::string& checkpoint, const std::vector<std::string>& overrides);
 // Reads one document per line from `in`, writes "<label>\t<probability>" per
 // line (with early exit, a third column: the blocks computed). overrides:

@@ -107,7 +107,9 @@ struct ServeArgs {
 
 // `serve --checkpoint DIR [--port N] [--host ADDR]`.
 CLI::App* addServeCommand(CLI::App& app, ServeArgs* a) {
-  auto* serve = addCheckpointCommand(app, "serve", "Serve a checkpoint over HTTP (POST /v1/classify, /healthz, /metrics)",
+  auto* serve = addCheckpointCommand(app, "serve",
+                                     "Serve a checkpoint over HTTP (POST /v1/classify or /v1/kg/complete, /healthz, "
+                                     "/metrics)",
                                      "serve.max_batch=32, infer.exit_threshold=0.8", &a->checkpoint);
   serve->add_option("--port,-p", a->port, "Port to listen on, 0 for any free one (serve.port; wins over --set)")
       ->check(CLI::Range(0, 65535));

@@ -4,23 +4,28 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "launch/serve/kg_engine.h"
 
 namespace autoglm::launch::serve {
 
-struct Batcher::Job {
+template <class Result>
+struct BasicBatcher<Result>::Job {
   std::vector<std::shared_ptr<const PreparedInput>> inputs;
-  std::vector<Prediction> predictions;
+  std::vector<Result> predictions;
   size_t remaining = 0;
   std::exception_ptr error;
   Done done;
   std::chrono::steady_clock::time_point arrived;
 };
 
-Batcher::Reservation::Reservation(Reservation&& other) noexcept : owner_(other.owner_), texts_(other.texts_) {
+template <class Result>
+BasicBatcher<Result>::Reservation::Reservation(Reservation&& other) noexcept
+    : owner_(other.owner_), texts_(other.texts_) {
   other.owner_ = nullptr;
 }
 
-Batcher::Reservation& Batcher::Reservation::operator=(Reservation&& other) noexcept {
+template <class Result>
+typename BasicBatcher<Result>::Reservation& BasicBatcher<Result>::Reservation::operator=(Reservation&& other) noexcept {
   if (this != &other) {
     if (owner_ != nullptr) owner_->release(texts_);
     owner_ = std::exchange(other.owner_, nullptr);
@@ -29,23 +34,27 @@ Batcher::Reservation& Batcher::Reservation::operator=(Reservation&& other) noexc
   return *this;
 }
 
-Batcher::Reservation::~Reservation() {
+template <class Result>
+BasicBatcher<Result>::Reservation::~Reservation() {
   if (owner_ != nullptr) owner_->release(texts_);
 }
 
-Batcher::Batcher(Engine& engine, const Options& options, Metrics& metrics)
-    : engine_(engine), options_(options), metrics_(metrics) {
+template <class Result>
+BasicBatcher<Result>::BasicBatcher(Run run, const Options& options, Metrics& metrics)
+    : run_(std::move(run)), options_(options), metrics_(metrics) {
   AUTOGLM_CHECK(options_.max_batch >= 1, "Batcher: max_batch must be at least 1, got ", options_.max_batch);
   AUTOGLM_CHECK(options_.capacity >= 1, "Batcher: capacity must be at least 1, got ", options_.capacity);
   thread_ = std::thread([this] { loop(); });
 }
 
-Batcher::~Batcher() {
+template <class Result>
+BasicBatcher<Result>::~BasicBatcher() {
   stop();
   thread_.join();
 }
 
-void Batcher::stop() {
+template <class Result>
+void BasicBatcher<Result>::stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -53,7 +62,8 @@ void Batcher::stop() {
   cv_.notify_all();
 }
 
-std::optional<Batcher::Reservation> Batcher::reserve(size_t texts) {
+template <class Result>
+std::optional<typename BasicBatcher<Result>::Reservation> BasicBatcher<Result>::reserve(size_t texts) {
   std::lock_guard<std::mutex> lock(mu_);
   if (reserved_ + queue_.size() + texts > options_.capacity) return std::nullopt;
   reserved_ += texts;
@@ -61,13 +71,16 @@ std::optional<Batcher::Reservation> Batcher::reserve(size_t texts) {
   return Reservation(this, texts);
 }
 
-void Batcher::release(size_t texts) {
+template <class Result>
+void BasicBatcher<Result>::release(size_t texts) {
   std::lock_guard<std::mutex> lock(mu_);
   reserved_ -= texts;
   metrics_.setQueueDepth(static_cast<int64_t>(reserved_ + queue_.size()));
 }
 
-void Batcher::submit(Reservation reservation, std::vector<std::shared_ptr<const PreparedInput>> inputs, Done done) {
+template <class Result>
+void BasicBatcher<Result>::submit(Reservation reservation, std::vector<std::shared_ptr<const PreparedInput>> inputs,
+                                  Done done) {
   AUTOGLM_CHECK(reservation.owner_ == this && reservation.texts_ == inputs.size(), "Batcher::submit: ",
                 inputs.size(), " inputs for a reservation of ", reservation.texts_, " texts");
   auto job = std::make_shared<Job>();
@@ -99,12 +112,14 @@ void Batcher::submit(Reservation reservation, std::vector<std::shared_ptr<const 
   cv_.notify_one();
 }
 
-size_t Batcher::depth() const {
+template <class Result>
+size_t BasicBatcher<Result>::depth() const {
   std::lock_guard<std::mutex> lock(mu_);
   return reserved_ + queue_.size();
 }
 
-void Batcher::loop() {
+template <class Result>
+void BasicBatcher<Result>::loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
@@ -136,7 +151,8 @@ void Batcher::loop() {
   }
 }
 
-std::vector<Batcher::Item> Batcher::takeBatch(std::unique_lock<std::mutex>& lock) {
+template <class Result>
+std::vector<typename BasicBatcher<Result>::Item> BasicBatcher<Result>::takeBatch(std::unique_lock<std::mutex>& lock) {
   const size_t n = std::min(options_.max_batch, queue_.size());
   std::vector<Item> batch(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
   queue_.erase(queue_.begin(), queue_.begin() + n);
@@ -144,18 +160,19 @@ std::vector<Batcher::Item> Batcher::takeBatch(std::unique_lock<std::mutex>& lock
   return batch;
 }
 
-void Batcher::runBatch(const std::vector<Item>& batch) {
+template <class Result>
+void BasicBatcher<Result>::runBatch(const std::vector<Item>& batch) {
   std::vector<const PreparedInput*> inputs;
   inputs.reserve(batch.size());
   for (const Item& item : batch) inputs.push_back(item.job->inputs[item.index].get());
   metrics_.observeBatch(batch.size());
-  std::vector<Prediction> out;
+  std::vector<Result> out;
   std::exception_ptr error;
   try {
-    out = engine_.classify(inputs);
+    out = run_(inputs);
     if (out.size() != inputs.size()) {
-      throw Error(detail::concat("Engine::classify returned ", out.size(), " predictions for a batch of ",
-                                 inputs.size(), " inputs"));
+      throw Error(detail::concat("the model returned ", out.size(), " results for a batch of ", inputs.size(),
+                                 " inputs"));
     }
   } catch (...) {
     error = std::current_exception();
@@ -172,7 +189,8 @@ void Batcher::runBatch(const std::vector<Item>& batch) {
   }
 }
 
-void Batcher::complete(Job& job) {
+template <class Result>
+void BasicBatcher<Result>::complete(Job& job) {
   Done done = std::move(job.done);
   try {
     if (job.error) {
@@ -186,5 +204,13 @@ void Batcher::complete(Job& job) {
     core::log::error("serve: a batch completion threw a non-standard exception");
   }
 }
+
+template class BasicBatcher<Prediction>;
+template class BasicBatcher<KgAnswer>;
+
+Batcher::Batcher(Engine& engine, const Options& options, Metrics& metrics)
+    : BasicBatcher<Prediction>(
+          [&engine](const std::vector<const PreparedInput*>& batch) { return engine.classify(batch); }, options,
+          metrics) {}
 
 }  // namespace autoglm::launch::serve

@@ -1,9 +1,11 @@
 #pragma once
 // Dynamic batching: texts of many requests, prepared (Engine::prepare) on the
 // server's threads, wait in one bounded queue; one thread of the Batcher's
-// own takes up to max_batch of them, oldest first, calls Engine::classify and
-// completes each request once all of its texts are classified. A request's
-// texts may be split over several forward passes.
+// own takes up to max_batch of them, oldest first, runs the model on them
+// (Engine::classify for texts, KgEngine::complete for knowledge-graph queries:
+// BasicBatcher<Result> is the same machinery over either result) and completes
+// each request once all of its inputs are done. A request's inputs may be
+// split over several forward passes. "Texts" below are the inputs of either.
 //
 // The thread looks at the queue only when no forward pass runs. When the
 // queue holds the texts of one request only, they go at once (a lone client
@@ -34,18 +36,27 @@
 
 namespace autoglm::launch::serve {
 
-class Batcher {
+struct BatcherOptions {
+  size_t max_batch = 64;                  // inputs per forward pass, >= 1
+  std::chrono::microseconds max_wait{0};  // how long the oldest queued input waits for others (several requests queued)
+  size_t capacity = 1024;                 // texts reserved or queued, at most
+};
+
+// Instantiated (batcher.cc) for Prediction (classification) and KgAnswer
+// (knowledge-graph completion, kg_engine.h).
+template <class Result>
+class BasicBatcher {
  public:
-  struct Options {
-    size_t max_batch = 64;                  // inputs per Engine::classify call, >= 1
-    std::chrono::microseconds max_wait{0};  // how long the oldest queued input waits for others (several requests queued)
-    size_t capacity = 1024;                 // texts reserved or queued, at most
-  };
+  using Options = BatcherOptions;
+
+  // One forward pass: one result per input, in order. Called from the
+  // batching thread only; may throw (every request in the batch gets the error).
+  using Run = std::function<std::vector<Result>(const std::vector<const PreparedInput*>& batch)>;
 
   // Called once per submitted request from the batching thread: the
-  // predictions in input order, or the error of a forward pass that held one
+  // results in input order, or the error of a forward pass that held one
   // of its inputs (then `predictions` is empty). Must not block.
-  using Done = std::function<void(std::vector<Prediction> predictions, std::exception_ptr error)>;
+  using Done = std::function<void(std::vector<Result> predictions, std::exception_ptr error)>;
 
   // Capacity slots taken by reserve(); move-only; gives them back when
   // destroyed unless submit() took it.
@@ -59,18 +70,19 @@ class Batcher {
     size_t texts() const { return texts_; }
 
    private:
-    friend class Batcher;
-    Reservation(Batcher* owner, size_t texts) : owner_(owner), texts_(texts) {}
-    Batcher* owner_;
+    friend class BasicBatcher;
+    Reservation(BasicBatcher* owner, size_t texts) : owner_(owner), texts_(texts) {}
+    BasicBatcher* owner_;
     size_t texts_;
   };
 
-  // Starts the batching thread. `engine` and `metrics` must outlive the Batcher.
-  Batcher(Engine& engine, const Options& options, Metrics& metrics);
+  // Starts the batching thread. What `run` refers to and `metrics` must
+  // outlive the batcher.
+  BasicBatcher(Run run, const Options& options, Metrics& metrics);
   // stop(), then waits for the forward pass in progress and the thread.
-  ~Batcher();
-  Batcher(const Batcher&) = delete;
-  Batcher& operator=(const Batcher&) = delete;
+  ~BasicBatcher();
+  BasicBatcher(const BasicBatcher&) = delete;
+  BasicBatcher& operator=(const BasicBatcher&) = delete;
 
   // Takes `texts` slots, or nullopt when the texts already reserved or queued
   // plus `texts` would exceed the capacity.
@@ -101,7 +113,7 @@ class Batcher {
   void runBatch(const std::vector<Item>& batch);
   void complete(Job& job);
 
-  Engine& engine_;
+  Run run_;
   const Options options_;
   Metrics& metrics_;
   mutable std::mutex mu_;
@@ -110,6 +122,13 @@ class Batcher {
   size_t reserved_ = 0;     // slots reserved, not yet submitted; under mu_
   bool stopping_ = false;   // under mu_
   std::thread thread_;
+};
+
+// Classification: Engine::classify over prepared texts.
+class Batcher : public BasicBatcher<Prediction> {
+ public:
+  // `engine` and `metrics` must outlive the Batcher.
+  Batcher(Engine& engine, const Options& options, Metrics& metrics);
 };
 
 }  // namespace autoglm::launch::serve

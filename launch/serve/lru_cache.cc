@@ -1,10 +1,14 @@
 #include "launch/serve/lru_cache.h"
 
+#include "launch/serve/kg_engine.h"
+
 namespace autoglm::launch::serve {
 
-LruCache::LruCache(size_t capacity) : capacity_(capacity) { index_.reserve(capacity); }
+template <class Value>
+BasicLruCache<Value>::BasicLruCache(size_t capacity) : capacity_(capacity) { index_.reserve(capacity); }
 
-std::optional<Prediction> LruCache::get(std::string_view text) {
+template <class Value>
+std::optional<Value> BasicLruCache<Value>::get(std::string_view text) {
   if (capacity_ == 0) return std::nullopt;
   std::lock_guard<std::mutex> lock(mu_);
   const auto it = index_.find(text);
@@ -13,7 +17,8 @@ std::optional<Prediction> LruCache::get(std::string_view text) {
   return it->second->second;
 }
 
-void LruCache::put(std::string_view text, const Prediction& prediction) {
+template <class Value>
+void BasicLruCache<Value>::put(std::string_view text, const Value& prediction) {
   if (capacity_ == 0) return;
   std::lock_guard<std::mutex> lock(mu_);
   const auto it = index_.find(text);
@@ -30,9 +35,13 @@ void LruCache::put(std::string_view text, const Prediction& prediction) {
   index_.emplace(order_.front().first, order_.begin());
 }
 
-size_t LruCache::size() const {
+template <class Value>
+size_t BasicLruCache<Value>::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return order_.size();
 }
+
+template class BasicLruCache<Prediction>;
+template class BasicLruCache<KgAnswer>;
 
 }  // namespace autoglm::launch::serve

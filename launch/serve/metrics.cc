@@ -40,6 +40,10 @@ void Metrics::countCache(uint64_t hits, uint64_t misses) {
 
 void Metrics::countTexts(uint64_t texts) { texts_.fetch_add(texts, std::memory_order_relaxed); }
 
+void Metrics::countKgQuery(bool predict_head) {
+  kg_queries_[predict_head ? 1 : 0].fetch_add(1, std::memory_order_relaxed);
+}
+
 void Metrics::countSessionError() { session_errors_.fetch_add(1, std::memory_order_relaxed); }
 
 void Metrics::setConnections(int64_t open) { connections_.store(open, std::memory_order_relaxed); }
@@ -65,12 +69,15 @@ std::string Metrics::render() const {
   }
   header(os, "autoglm_request_duration_seconds", "histogram", "Time from a request read whole to its response ready to send.");
   os << duration_.render("autoglm_request_duration_seconds");
-  header(os, "autoglm_batch_size", "histogram", "Graphs per forward pass.");
+  header(os, "autoglm_batch_size", "histogram", "Inputs (graphs or knowledge-graph queries) per forward pass.");
   os << batch_size_.render("autoglm_batch_size");
-  scalar(os, "autoglm_queue_depth", "gauge", "Texts waiting for a forward pass.", queueDepth());
+  scalar(os, "autoglm_queue_depth", "gauge", "Inputs (texts or knowledge-graph queries) waiting for a forward pass.", queueDepth());
   scalar(os, "autoglm_cache_hits_total", "counter", "Texts answered from the result cache.", cacheHits());
   scalar(os, "autoglm_cache_misses_total", "counter", "Texts not in the result cache.", cacheMisses());
   scalar(os, "autoglm_texts_total", "counter", "Texts in valid classify requests.", texts());
+  header(os, "autoglm_kg_queries_total", "counter", "Knowledge-graph queries with known names, by the side asked for.");
+  os << "autoglm_kg_queries_total{side=\"tail\"} " << kgQueries(false) << "\n";
+  os << "autoglm_kg_queries_total{side=\"head\"} " << kgQueries(true) << "\n";
   scalar(os, "autoglm_session_errors_total", "counter", "Exceptions caught inside connections.", sessionErrors());
   scalar(os, "autoglm_connections_open", "gauge", "Connections open, those over serve.max_connections included.",
          connections());

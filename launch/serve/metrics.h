@@ -7,6 +7,7 @@
 //   autoglm_queue_depth                    gauge: texts admitted and waiting for a forward pass
 //   autoglm_cache_hits_total, autoglm_cache_misses_total
 //   autoglm_texts_total                    texts in valid classify requests
+//   autoglm_kg_queries_total{side="tail"}  knowledge-graph queries with known names, by the side asked for
 //   autoglm_session_errors_total           exceptions caught inside connections
 //   autoglm_connections_open               gauge: connections open, over the limit included
 //   autoglm_connections_over_limit_total   connections accepted over serve.max_connections
@@ -34,6 +35,7 @@ class Metrics {
   void setQueueDepth(int64_t texts);
   void countCache(uint64_t hits, uint64_t misses);
   void countTexts(uint64_t texts);
+  void countKgQuery(bool predict_head);
   void countSessionError();
   void setConnections(int64_t open);
   void countOverLimit();
@@ -44,6 +46,9 @@ class Metrics {
   uint64_t cacheHits() const { return cache_hits_.load(std::memory_order_relaxed); }
   uint64_t cacheMisses() const { return cache_misses_.load(std::memory_order_relaxed); }
   uint64_t texts() const { return texts_.load(std::memory_order_relaxed); }
+  uint64_t kgQueries(bool predict_head) const {
+    return kg_queries_[predict_head ? 1 : 0].load(std::memory_order_relaxed);
+  }
   uint64_t sessionErrors() const { return session_errors_.load(std::memory_order_relaxed); }
   int64_t connections() const { return connections_.load(std::memory_order_relaxed); }
   uint64_t overLimit() const { return over_limit_.load(std::memory_order_relaxed); }
@@ -62,6 +67,7 @@ class Metrics {
   std::atomic<uint64_t> cache_hits_{0};
   std::atomic<uint64_t> cache_misses_{0};
   std::atomic<uint64_t> texts_{0};
+  std::atomic<uint64_t> kg_queries_[2] = {{0}, {0}};  // tail, head
   std::atomic<uint64_t> session_errors_{0};
   std::atomic<int64_t> connections_{0};
   std::atomic<uint64_t> over_limit_{0};

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/log.h"
+#include "launch/serve/kg_model_engine.h"
 #include "launch/serve/server.h"
 
 namespace autoglm::launch::serve {
@@ -42,7 +43,11 @@ std::vector<Prediction> ModelEngine::classify(const std::vector<const PreparedIn
 }
 
 int runServe(const std::string& checkpoint, const std::vector<std::string>& overrides) {
-  trainer::Predictor predictor(checkpoint, overrides);
+  const trainer::CheckpointInfo ckpt = trainer::openCheckpoint(checkpoint, /*prefer_best=*/true);
+  if (trainer::configFromCheckpoint(ckpt, overrides).model.kind == core::model::ModelKind::kKgCompletion) {
+    return runKgServe(ckpt, overrides);
+  }
+  trainer::Predictor predictor(ckpt, overrides);
   const trainer::ServeConfig& cfg = predictor.config().serve;
   ModelEngine engine(predictor);
   Server server(cfg, engine);

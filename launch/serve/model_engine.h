@@ -24,7 +24,8 @@ class ModelEngine final : public Engine {
   trainer::Predictor& predictor_;
 };
 
-// `autoglm serve --checkpoint DIR [--set serve.port=0 ...]`: prints
+// `autoglm serve --checkpoint DIR [--set serve.port=0 ...]` (a kg_completion
+// checkpoint: runKgServe, kg_model_engine.h): prints
 // "serving on http://HOST:PORT" once it listens, serves until SIGTERM or
 // SIGINT, drains and returns 0.
 int runServe(const std::string& checkpoint, const std::vector<std::string>& overrides);

@@ -168,13 +168,38 @@ Handled validateNonUtf8(const std::string& body, size_t bad, const RequestLimits
   return h;
 }
 
-Handled classifyRequest(const Request& req, const RequestLimits& limits) {
-  if (auto bad = checkContentType(req)) return answer(std::move(*bad));
+// 415 or 413 for a POST body, or nothing when it may be parsed.
+std::optional<Reply> checkBody(const Request& req, const RequestLimits& limits) {
+  if (auto bad = checkContentType(req)) return bad;
   const std::string& body = req.body();
   if (body.size() > limits.max_body_bytes) {
-    return fail(413, "body of " + std::to_string(body.size()) + " bytes is over the limit of " +
-                         std::to_string(limits.max_body_bytes) + " bytes (serve.max_body_bytes)");
+    return errorReply(413, "body of " + std::to_string(body.size()) + " bytes is over the limit of " +
+                               std::to_string(limits.max_body_bytes) + " bytes (serve.max_body_bytes)");
   }
+  return std::nullopt;
+}
+
+Handled kgRequest(const Request& req, const RequestLimits& limits) {
+  if (auto bad = checkBody(req, limits)) return answer(std::move(*bad));
+  const std::string& body = req.body();
+  if (auto bad = firstInvalidUtf8(body)) return fail(400, "body: not valid UTF-8 at byte " + std::to_string(*bad));
+  json doc;
+  try {
+    doc = json::parse(body);
+  } catch (const json::exception& e) {
+    return fail(400, parseErrorMessage(e));
+  }
+  auto parsed = parseKgRequest(doc, limits.max_k);
+  if (auto* message = std::get_if<std::string>(&parsed)) return fail(400, *message);
+  Handled h;
+  h.route = Route::kKgComplete;
+  h.kg = std::move(std::get<KgRequest>(parsed));
+  return h;
+}
+
+Handled classifyRequest(const Request& req, const RequestLimits& limits) {
+  if (auto bad = checkBody(req, limits)) return answer(std::move(*bad));
+  const std::string& body = req.body();
   if (auto bad = firstInvalidUtf8(body)) return validateNonUtf8(body, *bad, limits);
   json doc;
   try {
@@ -195,9 +220,11 @@ Handled methodNotAllowed(const Request& req, std::string_view path, const char* 
 Handled route(const Request& req, const RequestLimits& limits) {
   std::string_view path = view(req.target());
   path = path.substr(0, path.find('?'));
-  if (path == "/v1/classify") {
+  const bool kg = limits.api == Api::kKgCompletion;
+  const std::string_view served = kg ? "/v1/kg/complete" : "/v1/classify";
+  if (path == served) {
     if (req.method() != http::verb::post) return methodNotAllowed(req, path, "POST");
-    return classifyRequest(req, limits);
+    return kg ? kgRequest(req, limits) : classifyRequest(req, limits);
   }
   if (path == "/healthz" || path == "/metrics") {
     if (req.method() != http::verb::get) return methodNotAllowed(req, path, "GET");
@@ -205,8 +232,9 @@ Handled route(const Request& req, const RequestLimits& limits) {
     h.route = path == "/healthz" ? Route::kHealth : Route::kMetrics;
     return h;
   }
-  return fail(404, "no route for '" + std::string(path) +
-                       "'; the server answers POST /v1/classify, GET /healthz and GET /metrics");
+  return fail(404, "no route for '" + std::string(path) + "'; the server answers POST " + std::string(served) +
+                       " (a " + (kg ? "kg_completion" : "classification") +
+                       " checkpoint), GET /healthz and GET /metrics");
 }
 
 }  // namespace

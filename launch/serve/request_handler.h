@@ -4,6 +4,8 @@
 // it (tests/launch/serve/request_handler_test.cc, request_fuzzer.cc).
 //
 //   POST /v1/classify  {"texts": ["...", ...]}  -> Route::kClassify with the texts
+//   POST /v1/kg/complete {"head"|"tail", "relation", "k", "filter"}
+//                                                -> Route::kKgComplete (kg_request.h)
 //   GET  /healthz                                -> Route::kHealth
 //   GET  /metrics                                -> Route::kMetrics
 //
@@ -14,7 +16,9 @@
 // malformed JSON, `texts` missing / not an array / empty / over max_texts, an
 // element that is not a string ("texts[2]: not a string (got number)"), not
 // UTF-8 ("texts[0]: not valid UTF-8 at byte 5"), empty or only whitespace, or
-// over max_text_bytes.
+// over max_text_bytes. A server serves one of the two POST routes (the
+// checkpoint's model kind: RequestLimits::api); the other is 404 naming the
+// one it serves.
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -27,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "launch/serve/kg_request.h"
 #include "launch/serve/reply.h"
 #include "trainer/config/serve_config.h"
 
@@ -38,7 +43,12 @@ using RequestParser = boost::beast::http::request_parser<boost::beast::http::str
 // Request header bytes (request line and fields) beyond which the answer is 431.
 inline constexpr uint32_t kMaxHeaderBytes = 16 * 1024;
 
+// What the server answers: text classification or knowledge-graph completion.
+enum class Api { kClassify, kKgCompletion };
+
 struct RequestLimits {
+  Api api = Api::kClassify;
+  int64_t max_k = kMaxK;  // knowledge-graph completion: answers per query
   uint64_t max_body_bytes = 1 << 20;
   size_t max_texts = 256;
   size_t max_text_bytes = 65536;
@@ -46,12 +56,13 @@ struct RequestLimits {
   static RequestLimits from(const trainer::ServeConfig& config);
 };
 
-enum class Route { kReply, kClassify, kHealth, kMetrics };
+enum class Route { kReply, kClassify, kKgComplete, kHealth, kMetrics };
 
 struct Handled {
   Route route = Route::kReply;
   Reply reply;                     // Route::kReply: the answer
   std::vector<std::string> texts;  // Route::kClassify: the validated texts, in request order
+  KgRequest kg;                    // Route::kKgComplete: the validated query (names not yet resolved)
 };
 
 // Routes and validates one request that was read whole. Never throws: an

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "launch/serve/batcher.h"
 #include "launch/serve/classify_service.h"
+#include "launch/serve/kg_service.h"
 #include "launch/serve/log_throttle.h"
 #include "launch/serve/lru_cache.h"
 #include "launch/serve/session.h"
@@ -99,20 +100,40 @@ uint64_t openFileLimit() {
 
 // Declaration order is destruction order reversed: the io_context goes
 // before what the sessions it still holds refer to (registry, context).
+// One of `engine` (classification) and `kg_engine` is set, and the batcher
+// and service of that one exist.
 struct Server::State {
-  State(const trainer::ServeConfig& c, Engine& e)
+  State(const trainer::ServeConfig& c, Engine* e, KgEngine* kg_e)
       : config(c),
         engine(e),
+        kg_engine(kg_e),
         limits(serve::connectionLimits(c.max_connections, openFileLimit())),
-        cache(static_cast<size_t>(std::max<int64_t>(0, c.cache_entries))),
-        batcher(std::make_unique<Batcher>(e, batcherOptions(c), metrics)),
+        cache(e != nullptr ? static_cast<size_t>(std::max<int64_t>(0, c.cache_entries)) : 0),
+        kg_cache(kg_e != nullptr ? static_cast<size_t>(std::max<int64_t>(0, c.cache_entries)) : 0),
+        batcher(e != nullptr ? std::make_unique<Batcher>(*e, batcherOptions(c), metrics) : nullptr),
+        kg_batcher(kg_e != nullptr ? std::make_unique<KgBatcher>(kgRun(*kg_e), batcherOptions(c), metrics) : nullptr),
         prepare_pool(std::make_unique<asio::thread_pool>(static_cast<size_t>(std::max<int64_t>(1, c.prepare_threads)))),
-        classify(e, *batcher, cache, metrics, prepare_pool->get_executor()),
-        context(sessionContext(c, {RequestLimits::from(c), metrics, classify, draining,
-                                   [this](const Session* s) { onClosed(s); }}, limits.served)),
+        classify(e != nullptr ? std::make_unique<ClassifyService>(*e, *batcher, cache, metrics,
+                                                                  prepare_pool->get_executor())
+                              : nullptr),
+        kg(kg_e != nullptr ? std::make_unique<KgService>(*kg_e, *kg_batcher, kg_cache, metrics) : nullptr),
+        context(makeContext(c, requestLimits(c, kg_e != nullptr), classify.get(), kg.get(),
+                            [this](const Session* s) { onClosed(s); })),
         acceptor(asio::make_strand(io)),
         drain_timer(io),
         retry_timer(acceptor.get_executor()) {}
+
+  static RequestLimits requestLimits(const trainer::ServeConfig& c, bool kg) {
+    RequestLimits l = RequestLimits::from(c);
+    l.api = kg ? Api::kKgCompletion : Api::kClassify;
+    return l;
+  }
+  Session::Context makeContext(const trainer::ServeConfig& c, const RequestLimits& l, ClassifyService* cs,
+                               KgService* ks, std::function<void(const Session*)> closed) {
+    Session::Context base{l, metrics, cs, draining, std::move(closed)};
+    base.kg = ks;
+    return sessionContext(c, std::move(base), limits.served);
+  }
 
   void accept();
   void onAccept(const boost::system::error_code& ec, tcp::socket socket);
@@ -126,15 +147,19 @@ struct Server::State {
   void loop();
 
   const trainer::ServeConfig config;
-  Engine& engine;
+  Engine* engine;
+  KgEngine* kg_engine;
   const ConnectionLimits limits;
   Metrics metrics;
-  LruCache cache;
-  std::unique_ptr<Batcher> batcher;
-  std::unique_ptr<asio::thread_pool> prepare_pool;  // Engine::prepare, off the I/O threads
-  ClassifyService classify;
-  SessionRegistry registry;
   std::atomic<bool> draining{false};
+  LruCache cache;
+  KgCache kg_cache;
+  std::unique_ptr<Batcher> batcher;
+  std::unique_ptr<KgBatcher> kg_batcher;
+  std::unique_ptr<asio::thread_pool> prepare_pool;  // Engine::prepare, off the I/O threads
+  std::unique_ptr<ClassifyService> classify;
+  std::unique_ptr<KgService> kg;
+  SessionRegistry registry;
   std::atomic<bool> stop_requested{false};
   std::atomic<bool> destroying{false};
   bool ran = false;
@@ -310,12 +335,16 @@ void Server::State::loop() {
 }
 
 Server::Server(const trainer::ServeConfig& config, Engine& engine)
-    : state_(std::make_unique<State>(config, engine)) {}
+    : state_(std::make_unique<State>(config, &engine, nullptr)) {}
+
+Server::Server(const trainer::ServeConfig& config, KgEngine& engine)
+    : state_(std::make_unique<State>(config, nullptr, &engine)) {}
 
 Server::~Server() {
   state_->destroying.store(true);
   state_->prepare_pool->join();  // what it still prepares goes to the batcher
   state_->batcher.reset();       // its last completions post into the io_context, which is still there
+  state_->kg_batcher.reset();
 }
 
 uint16_t Server::listen() {

@@ -5,6 +5,12 @@
 //        -> 200 {"results": [{"label": "<name>", "probability": p,
 //                "probabilities": {"<label>": p, ...}, "exit_block": k,
 //                "cached": bool}, ...]}            (in input order)
+//   POST /v1/kg/complete  {"head" | "tail": "<entity>", "relation": "<relation>",
+//                          "k": 10, "filter": true}     (a kg_completion checkpoint)
+//        -> 200 {"query": {...}, "entities": [{"entity": "<name>", "id": id,
+//                "score": s}, ...], "filtered": bool, "cached": bool}
+//           (kg_service.h; k in 1..1000, kg_request.h); a server answers
+//           one of the two POST routes, the other is 404
 //   GET  /healthz   -> 200 {"status":"ok"}; 503 {"status":"draining"} once stopping
 //   GET  /metrics   -> Prometheus text format 0.0.4 (launch/serve/metrics.h)
 //
@@ -51,6 +57,7 @@
 #include <memory>
 
 #include "launch/serve/engine.h"
+#include "launch/serve/kg_engine.h"
 #include "launch/serve/metrics.h"
 #include "trainer/config/serve_config.h"
 
@@ -79,6 +86,10 @@ class Server {
   // prepare pool. Throws ConfigError when serve.max_connections does not fit
   // the open-file limit (connectionLimits()).
   Server(const trainer::ServeConfig& config, Engine& engine);
+  // Knowledge-graph completion (POST /v1/kg/complete) over `engine`, with
+  // the same batching, cache, limits and metrics; the batcher calls
+  // KgEngine::complete. serve.prepare_threads are unused.
+  Server(const trainer::ServeConfig& config, KgEngine& engine);
   // run() must have returned. Waits for a forward pass in progress.
   ~Server();
   Server(const Server&) = delete;

@@ -140,8 +140,13 @@ void Session::handle(const Request& request) {
       return send(std::move(r));
     }
     case Route::kClassify:
-      ctx_.classify.classify(std::move(h.texts), stream_.get_executor(), [self = shared_from_this()](Reply r) {
+      ctx_.classify->classify(std::move(h.texts), stream_.get_executor(), [self = shared_from_this()](Reply r) {
         self->guarded("classify", [&] { self->send(std::move(r)); });
+      });
+      return;
+    case Route::kKgComplete:
+      ctx_.kg->complete(h.kg, stream_.get_executor(), [self = shared_from_this()](Reply r) {
+        self->guarded("kg complete", [&] { self->send(std::move(r)); });
       });
       return;
   }

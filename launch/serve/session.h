@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "launch/serve/classify_service.h"
+#include "launch/serve/kg_service.h"
 #include "launch/serve/metrics.h"
 #include "launch/serve/request_handler.h"
 
@@ -52,7 +53,7 @@ class Session : public std::enable_shared_from_this<Session> {
   struct Context {
     RequestLimits limits;
     Metrics& metrics;
-    ClassifyService& classify;
+    ClassifyService* classify;  // the service of RequestLimits::api; the other is null
     const std::atomic<bool>& draining;          // responses carry Connection: close once set
     std::function<void(const Session*)> closed;  // from the destructor, any thread
     std::chrono::milliseconds read_timeout{30000};
@@ -61,6 +62,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::chrono::milliseconds idle_timeout{30000};
     std::chrono::milliseconds overflow_idle_timeout{1000};
     int64_t max_connections = 0;  // for the 503 of an overflow connection
+    KgService* kg = nullptr;
   };
 
   // `overflow`: accepted over serve.max_connections (see above).

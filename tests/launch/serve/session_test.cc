@@ -230,7 +230,7 @@ TEST(Session, AStalledRequestIsClosedAfterTheReadTimeout) {
   ClassifyService service(engine, batcher, cache, metrics, io.get_executor());
   std::atomic<bool> draining{false};
   bool closed = false;
-  Session::Context context{RequestLimits{}, metrics, service, draining,
+  Session::Context context{RequestLimits{}, metrics, &service, draining,
                            [&closed](const Session*) { closed = true; }, std::chrono::milliseconds(200)};
   asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
   acceptor.async_accept(asio::make_strand(io), [&](beast::error_code ec, asio::ip::tcp::socket socket) {

@@ -21,6 +21,7 @@
 #include "trainer/optim/optimizer.h"
 #include "trainer/checkpoint/shared_dir.h"
 #include "trainer/tasks/kg_completion/kg_checkpoint.h"
+#include "trainer/tasks/kg_completion/kg_inference.h"
 #include "trainer/tasks/kg_completion/kg_memory.h"
 
 namespace autoglm::trainer {
@@ -38,21 +39,6 @@ double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 
 at::Tensor longTensor(const std::vector<int64_t>& v) {
   return at::tensor(at::ArrayRef<int64_t>(v), at::TensorOptions().dtype(at::kLong));
-}
-
-core::kg::FilterIndex buildFilter(const ExperimentConfig& cfg, const core::kg::KgDataset& d) {
-  std::vector<const std::vector<Triple>*> splits;
-  std::string rest = cfg.kg.filter;
-  while (!rest.empty()) {
-    const size_t comma = rest.find(',');
-    const std::string name = rest.substr(0, comma);
-    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
-    if (name == "train") splits.push_back(&d.train());
-    else if (name == "valid") splits.push_back(&d.valid());
-    else if (name == "test") splits.push_back(&d.test());
-    else if (!name.empty()) throw ConfigError("kg.filter: unknown split \"" + name + "\" (train, valid, test)");
-  }
-  return core::kg::FilterIndex(d.numRelations(), splits);
 }
 
 // The negatives of global step `step`: the same ids on every rank.
@@ -102,7 +88,7 @@ KgTask::KgTask(const ExperimentConfig& cfg, parallel::ParallelGrid grid)
                                   data_.numEntities(), cfg.kg.data_dir));
   }
   checkKgMemory(cfg_, data_, grid_);
-  filter_ = buildFilter(cfg_, data_);
+  filter_ = kgFilter(cfg_.kg.filter, data_);
   model_ = std::make_unique<KgModel>(cfg_.kg, data_.numEntities(), relation_rows_, static_cast<uint64_t>(cfg.run.seed),
                                      grid_.tp().rank(), grid_.tp().size());
   opt_ = makeOptimizer(cfg_.train, {model_->entities(), model_->relations()});
