@@ -27,10 +27,12 @@ namespace autoglm::trainer {
 namespace {
 namespace fs = std::filesystem;
 
-const std::string kDir = "/tmp/autoglm_kg_mpi_test";
+// One folder per world size: ctest runs the np1-np4 variants side by side.
+std::string kDir;  // set by writeGraph
 
 // A small graph in the ids form, written by world rank 0.
 void writeGraph(comm::Communicator& world) {
+  kDir = "/tmp/autoglm_kg_mpi_test-np" + std::to_string(world.size());
   if (world.rank() == 0) {
     fs::remove_all(kDir);
     fs::create_directories(kDir + "/data");
