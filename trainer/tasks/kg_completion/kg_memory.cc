@@ -46,9 +46,10 @@ RankLimit rankLimit(const ExperimentConfig& cfg, comm::Communicator& world) {
 }
 
 std::string needText(const KgMemoryNeed& n, int64_t resident) {
-  return fmt::format("parameters {}, gradients {}, optimizer state {}, scores {}, filter {}, process so far {}",
-                     core::formatBytes(n.parameters), core::formatBytes(n.gradients), core::formatBytes(n.optimizer),
-                     core::formatBytes(n.scoring), core::formatBytes(n.filter), core::formatBytes(resident));
+  return fmt::format("parameters {}, gradients {}, optimizer state {}, scores {}, filter {}, epoch plan {}, process "
+                     "so far {}", core::formatBytes(n.parameters), core::formatBytes(n.gradients),
+                     core::formatBytes(n.optimizer), core::formatBytes(n.scoring), core::formatBytes(n.filter),
+                     core::formatBytes(n.plan), core::formatBytes(resident));
 }
 
 }  // namespace
@@ -64,8 +65,9 @@ void checkKgMemory(const ExperimentConfig& cfg, const core::kg::KgDataset& data,
   const int tp = grid.tp().size(), dp = grid.dp().size();
   const bool adam = cfg.train.optimizer != OptimizerKind::kAdagrad;
   const int64_t triples = static_cast<int64_t>(data.train().size() + data.valid().size() + data.test().size());
+  const int64_t train = static_cast<int64_t>(data.train().size()) * (cfg.kg.reciprocal ? 2 : 1);
   const auto needAt = [&](int t) {
-    return kgMemoryNeed(cfg.kg, data.numEntities(), data.numRelations(), triples, t, dp, adam);
+    return kgMemoryNeed(cfg.kg, data.numEntities(), data.numRelations(), triples, train, t, dp, adam);
   };
   const KgMemoryNeed need = needAt(tp);
   const int64_t resident = residentBytes();

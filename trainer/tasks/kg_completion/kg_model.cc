@@ -30,8 +30,8 @@ at::Tensor KgModel::lookup(const at::Tensor& ids, comm::Communicator& tp) const 
   return tp_ops::lookupRows(entities_, offset_, ids, tp);
 }
 
-KgMemoryNeed kgMemoryNeed(const core::kg::KgConfig& cfg, int64_t entities, int64_t relations, int64_t triples, int tp,
-                          int dp, bool adam) {
+KgMemoryNeed kgMemoryNeed(const core::kg::KgConfig& cfg, int64_t entities, int64_t relations, int64_t triples,
+                          int64_t train, int tp, int dp, bool adam) {
   const int64_t rows = (entities + tp - 1) / tp;
   const int64_t f = 4;  // float32
   const core::kg::ScoreFunction fn(cfg.score, cfg.dim, cfg.gamma);
@@ -47,6 +47,7 @@ KgMemoryNeed kgMemoryNeed(const core::kg::KgConfig& cfg, int64_t entities, int64
   const int64_t train_scores = one_vs_all ? 3 * batch * rows : 3 * batch * cfg.negatives * (fn.bilinear() ? 1 : cfg.dim);
   m.scoring = std::max(train_scores, 2 * std::min(cfg.eval_batch * rows, int64_t{1} << 25)) * f;
   m.filter = 2 * triples * 16;
+  m.plan = 3 * train * 8;
   return m;
 }
 

@@ -22,7 +22,8 @@ struct KgMemoryNeed {
   int64_t optimizer = 0;   // Adagrad's sum, Adam's two moments
   int64_t scoring = 0;     // the largest score matrix of a step or an evaluation batch
   int64_t filter = 0;      // the filter of known answers
-  int64_t total() const { return parameters + gradients + optimizer + scoring + filter; }
+  int64_t plan = 0;        // an epoch's order and this rank's batches (8 bytes a training triple, three times)
+  int64_t total() const { return parameters + gradients + optimizer + scoring + filter + plan; }
 };
 
 class KgModel {
@@ -51,7 +52,9 @@ class KgModel {
 };
 
 // The memory one rank of the layout needs (see KgMemoryNeed).
+// triples: all splits' (the filter); train: the training list's length
+// (reciprocals included).
 KgMemoryNeed kgMemoryNeed(const core::kg::KgConfig& cfg, int64_t entities, int64_t relations, int64_t triples,
-                          int tp, int dp, bool adam);
+                          int64_t train, int tp, int dp, bool adam);
 
 }  // namespace autoglm::trainer
