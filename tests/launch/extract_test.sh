@@ -2,7 +2,9 @@
 # `autoglm extract` end to end on the first 300 R8 documents: the five files
 # of the knowledge-graph layout, ids 0..N-1, every name of a triple in the
 # dicts, no triple twice, valid/test entities in train; then errors: a missing
-# corpus, a line that is not UTF-8, a non-empty output directory.
+# corpus, a line that is not UTF-8, a non-empty output directory. And the
+# text-to-answers path: the extracted graph trains (model.kind: kg_completion),
+# its checkpoint evaluates, and a served query about an extracted entity answers.
 #   extract_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -41,6 +43,33 @@ awk -F'\t' 'FILENAME ~ /train/ { ent[$1] = ent[$3] = rel[$2] = 1; next }
 expect "$out" "train $(wc -l <"$work/kg/train.txt"), valid $(wc -l <"$work/kg/valid.txt"), test $(wc -l <"$work/kg/test.txt"))"
 expect "$out" "$(wc -l <"$work/kg/entities.dict") entities, $(wc -l <"$work/kg/relations.dict") relations"
 [[ $(wc -l <"$work/kg/valid.txt") -gt 0 ]] || fail "valid.txt is empty"
+
+# extract -> train -> eval -> serve on the extracted graph.
+cat >"$work/kg.yaml" <<YAML
+run: {name: extracted, out_dir: $work/run, seed: 1, threads: 1}
+model: {kind: kg_completion}
+kg: {data_dir: $work/kg, score: complex, dim: 16, training: one_vs_all, batch: 256, n3: 0.01, init_scale: 0.1}
+train: {optimizer: adagrad, lr: 0.1, weight_decay: 0, warmup_steps: 0, schedule: constant, grad_clip: 0, epochs: 2,
+        progress: off}
+YAML
+"$autoglm" train "$work/kg.yaml" >"$work/train.log" 2>&1 || { cat "$work/train.log"; fail "train on the extracted graph"; }
+eval_out=$("$autoglm" eval --checkpoint "$work/run" 2>/dev/null) || fail "eval of the extracted graph's checkpoint"
+expect "$eval_out" '"mrr":'
+"$autoglm" serve --checkpoint "$work/run" --port 0 >"$work/serve.out" 2>"$work/serve.log" &
+serve_pid=$!
+trap 'kill $serve_pid 2>/dev/null; rm -rf "$work"' EXIT
+url=""
+for _ in $(seq 1 300); do
+  url=$(grep -o 'http://[^ ]*' "$work/serve.out" 2>/dev/null || true)
+  [[ -n "$url" ]] && break
+  sleep 0.2
+done
+[[ -n "$url" ]] || { cat "$work/serve.log"; fail "serve did not start"; }
+IFS=$'\t' read -r head rel _ <"$work/kg/train.txt"
+answer=$(curl -s -H 'Content-Type: application/json' "$url/v1/kg/complete" \
+         --data "{\"head\": \"$head\", \"relation\": \"$rel\", \"k\": 3}")
+expect "$answer" '"entities":[{"entity":'
+kill $serve_pid
 
 # Errors: one line naming the file, exit 1 or 2.
 check_error() {  # check_error NEEDLE ARGS...
