@@ -9,6 +9,7 @@
 
 #include <random>
 #include <set>
+#include <functional>
 #include <tuple>
 
 #include "core/kg/kg_dataset.h"
@@ -16,6 +17,7 @@
 #include "parallel/process_grid.h"
 #include "trainer/tasks/kg_completion/kg_model.h"
 #include "trainer/tasks/kg_completion/kg_ranking.h"
+#include "trainer/tasks/kg_completion/kg_task.h"
 
 namespace autoglm::trainer {
 namespace {
@@ -120,6 +122,48 @@ TEST(KgRankingTest, FilteredRanksEqualBruteForceWithTies) {
       EXPECT_EQ(metrics.queries, 2 * static_cast<int64_t>(test.size()));
     }
   }
+}
+
+}  // namespace
+}  // namespace autoglm::trainer
+
+namespace autoglm::trainer {
+namespace {
+
+// Config rules of model.kind: kg_completion, each an error naming its key.
+TEST(KgConfigTest, RulesNameTheirKeys) {
+  const auto error = [](const std::function<void(ExperimentConfig&)>& edit) {
+    ExperimentConfig cfg;
+    cfg.model.kind = core::model::ModelKind::kKgCompletion;
+    cfg.kg.data_dir = "/nowhere";
+    cfg.train.grad_clip = 0;
+    edit(cfg);
+    try {
+      validateKgCompletion(cfg, {});
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(error([](ExperimentConfig&) {}), "");
+  EXPECT_NE(error([](ExperimentConfig& c) { c.parallel.pp = 2; }).find("parallel.pp=2"), std::string::npos);
+  EXPECT_NE(error([](ExperimentConfig& c) { c.kg.data_dir.clear(); }).find("kg.data_dir"), std::string::npos);
+  EXPECT_NE(error([](ExperimentConfig& c) { c.kg.score = KgScore::kRotatE; }).find("kg.training=one_vs_all"),
+            std::string::npos);
+  EXPECT_NE(error([](ExperimentConfig& c) {
+              c.kg.score = KgScore::kRotatE;
+              c.kg.training = core::kg::KgTraining::kNegative;
+              c.kg.n3 = 0.1;
+            }).find("kg.n3"),
+            std::string::npos);
+  EXPECT_NE(error([](ExperimentConfig& c) { c.train.grad_clip = 1.0; }).find("train.grad_clip"), std::string::npos);
+  EXPECT_NE(error([](ExperimentConfig& c) { c.train.select = SelectKind::kValLoss; }).find("train.select"),
+            std::string::npos);
+  EXPECT_NE(error([](ExperimentConfig& c) {
+              c.parallel.dp = 4;
+              c.kg.batch = 2;
+            }).find("kg.batch=2"),
+            std::string::npos);
 }
 
 }  // namespace
