@@ -60,9 +60,12 @@ at::Tensor shardedCrossEntropy(const at::Tensor& logits, const at::Tensor& targe
 std::pair<at::Tensor, at::Tensor> shardedTopK(const at::Tensor& values, int64_t k, int64_t offset,
                                               comm::Communicator& tp) {
   at::NoGradGuard no_grad;
+  // Each rank's own best k, ties lower id first (a stable sort of columns in
+  // id order), so that the merge below sees every column that can win.
   const int64_t kk = std::min<int64_t>(k, values.size(1));
-  auto [v, i] = values.topk(kk, 1, true, true);
-  i = i + offset;
+  auto [v, i] = values.sort(/*stable=*/true, 1, /*descending=*/true);
+  v = v.narrow(1, 0, kk);
+  i = i.narrow(1, 0, kk) + offset;
   if (tp.size() > 1) {
     auto wv = tp.allgatherv(v.contiguous(), {});
     wv->wait();

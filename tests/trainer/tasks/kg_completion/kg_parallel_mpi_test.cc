@@ -12,6 +12,7 @@
 #include <ATen/TensorOperators.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -19,6 +20,8 @@
 
 #include "comm/communicator.h"
 #include "parallel/process_grid.h"
+#include "parallel/tensor_parallel/row_sharded.h"
+#include "parallel/tensor_parallel/tp_ops.h"
 #include "tests/mpi_test_main.h"
 #include "trainer/tasks/kg_completion/kg_checkpoint.h"
 #include "trainer/tasks/kg_completion/kg_task.h"
@@ -128,6 +131,27 @@ TEST(KgParallelTest, EveryLayoutMatchesOneProcess) {
   for (const std::string variant : {"complex", "rotate", "transe"}) {
     for (int tp = 1; tp <= n; ++tp) {
       if (n % tp == 0) checkLayout(variant, n / tp, tp, world);
+    }
+  }
+}
+
+// The top k of rows whose columns are spread over the ranks: the k best of all
+// columns, ties lower id first, as one process sorting the whole row.
+TEST(KgParallelTest, ShardedTopKEqualsOneProcessSort) {
+  auto world = test::worldComm();
+  at::manual_seed(5);
+  at::Tensor full = at::randint(0, 6, {4, 37}, at::kFloat);  // few values: many ties
+  const int n = world->size();
+  const int64_t off = parallel::tensor_parallel::partitionOffset(37, n, world->rank());
+  const int64_t cols = parallel::tensor_parallel::partitionSizes(37, n)[static_cast<size_t>(world->rank())];
+  const auto [v, i] = parallel::tensor_parallel::shardedTopK(full.narrow(1, off, cols).contiguous(), 5, off, *world);
+  for (int64_t r = 0; r < 4; ++r) {
+    std::vector<std::pair<float, int64_t>> row;
+    for (int64_t c = 0; c < 37; ++c) row.emplace_back(-full[r][c].item<float>(), c);
+    std::sort(row.begin(), row.end());
+    for (int64_t k = 0; k < 5; ++k) {
+      EXPECT_EQ(i[r][k].item<int64_t>(), row[static_cast<size_t>(k)].second) << "row " << r << " k " << k;
+      EXPECT_EQ(v[r][k].item<float>(), -row[static_cast<size_t>(k)].first);
     }
   }
 }
