@@ -12,6 +12,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "comm/chunked_bytes.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/hash.h"
@@ -422,6 +423,20 @@ std::string verifiedCheckpointPath(const CheckpointInfo& ckpt, const std::string
     throw CheckpointError(p.string() + ": MANIFEST.json entry unreadable: " + e.what());
   }
   return p.string();
+}
+
+CheckpointInfo checkpointFromRoot(comm::Communicator& world, const std::optional<CheckpointInfo>& on_root,
+                                  const std::string& error) {
+  if (world.size() == 1) {
+    if (!on_root) throw CheckpointError(error);
+    return *on_root;
+  }
+  const bool root = world.rank() == 0;
+  const nlohmann::json mine = root ? (on_root ? checkpointInfoJson(*on_root) : nlohmann::json{{"error", error}})
+                                   : nlohmann::json();
+  const nlohmann::json got = nlohmann::json::parse(comm::broadcastBytes(world, root ? mine.dump() : "", 0));
+  if (got.contains("error")) throw CheckpointError("world rank 0: " + got["error"].get<std::string>());
+  return checkpointInfoFromJson(got);
 }
 
 }  // namespace autoglm::trainer

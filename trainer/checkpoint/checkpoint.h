@@ -26,6 +26,8 @@
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
+#include "comm/communicator.h"
+
 #include <functional>
 #include <optional>
 #include <string>
@@ -108,6 +110,11 @@ struct CheckpointInfo {
 // CheckpointInfo), as JSON to send, and back.
 nlohmann::json checkpointInfoJson(const CheckpointInfo& info);
 CheckpointInfo checkpointInfoFromJson(const nlohmann::json& j);
+// The checkpoint world rank 0 opened (on_root; or its `error`) on every rank of
+// `world`, sent as JSON, so that the others need not see its disk. Collective;
+// throws CheckpointError naming rank 0 on every rank when it has none.
+CheckpointInfo checkpointFromRoot(comm::Communicator& world, const std::optional<CheckpointInfo>& on_root,
+                                  const std::string& error);
 
 // A manifest's (or LATEST's) file name is one plain component: not empty, no
 // '/' or '\\', not "." or "..", no NUL; anything else could leave the folder.

@@ -235,15 +235,7 @@ void ClassificationTask::barrier() {
 }
 
 CheckpointInfo ClassificationTask::fromRoot(const std::optional<CheckpointInfo>& on_root, const std::string& error) {
-  if (grid_.world().size() == 1) {
-    if (!on_root) throw CheckpointError(error);
-    return *on_root;
-  }
-  const nlohmann::json mine = root() ? (on_root ? checkpointInfoJson(*on_root) : nlohmann::json{{"error", error}})
-                                     : nlohmann::json();
-  const nlohmann::json got = nlohmann::json::parse(comm::broadcastBytes(grid_.world(), root() ? mine.dump() : "", 0));
-  if (got.contains("error")) throw CheckpointError("world rank 0: " + got["error"].get<std::string>());
-  return checkpointInfoFromJson(got);
+  return checkpointFromRoot(grid_.world(), on_root, error);
 }
 
 }  // namespace autoglm::trainer
