@@ -61,10 +61,16 @@ for e in $SIZES; do
   rm -rf "$run"
   config "$data" "$run" > "$WORK/kg-$e.yaml"
   t0=$(date +%s.%N)
+  status=0
   in_cgroup $(( $(bytes "$PER_RANK") * 4 )) mpirun -np 4 --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 \
     /usr/bin/time -f "peak_rss_kb %M" "$AUTOGLM" train "$WORK/kg-$e.yaml" --set parallel.tp=4 --overwrite \
-    > "$WORK/train-$e.log" 2>&1
+    > "$WORK/train-$e.log" 2>&1 || status=$?
   secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+  if [[ $status != 0 ]]; then  # an OOM kill (137) is a result too: the check let through what did not fit
+    cp "$WORK/train-$e.log" "$OUT/failed-$e.log"
+    echo "$e,4,$STEPS,failed (exit $status; failed-$e.log),,,,$secs" | tee -a "$csv"
+    continue
+  fi
   # Steps/s between step 5 and the last (start-up and the first steps' page faults left out).
   sps=$(python3 - "$run/metrics.jsonl" <<'PY'
 import json, sys

@@ -46,10 +46,11 @@ RankLimit rankLimit(const ExperimentConfig& cfg, comm::Communicator& world) {
 }
 
 std::string needText(const KgMemoryNeed& n, int64_t resident) {
-  return fmt::format("parameters {}, gradients {}, optimizer state {}, scores {}, filter {}, epoch plan {}, process "
-                     "so far {}", core::formatBytes(n.parameters), core::formatBytes(n.gradients),
-                     core::formatBytes(n.optimizer), core::formatBytes(n.scoring), core::formatBytes(n.filter),
-                     core::formatBytes(n.plan), core::formatBytes(resident));
+  return fmt::format("parameters {}, gradients {}, optimizer state {}, scores {}, filter {}, epoch plan {}, "
+                     "checkpoint chunk {}, process so far {}", core::formatBytes(n.parameters),
+                     core::formatBytes(n.gradients), core::formatBytes(n.optimizer), core::formatBytes(n.scoring),
+                     core::formatBytes(n.filter), core::formatBytes(n.plan), core::formatBytes(n.checkpoint),
+                     core::formatBytes(resident));
 }
 
 }  // namespace

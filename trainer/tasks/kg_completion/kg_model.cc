@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "parallel/tensor_parallel/row_sharded.h"
+#include "trainer/tasks/kg_completion/kg_checkpoint.h"
 #include "parallel/tensor_parallel/tp_ops.h"
 
 namespace autoglm::trainer {
@@ -48,6 +49,8 @@ KgMemoryNeed kgMemoryNeed(const core::kg::KgConfig& cfg, int64_t entities, int64
   m.scoring = std::max(train_scores, 2 * std::min(cfg.eval_batch * rows, int64_t{1} << 25)) * f;
   m.filter = 2 * triples * 16;
   m.plan = 3 * train * 8;
+  // A chunk of rows and moments, its archive in memory and the copy taken of it.
+  m.checkpoint = 3 * (adam ? 3 : 2) * std::min(kKgCheckpointChunkBytes, rows * cfg.dim * f);
   return m;
 }
 

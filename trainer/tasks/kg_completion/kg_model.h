@@ -23,7 +23,8 @@ struct KgMemoryNeed {
   int64_t scoring = 0;     // the largest score matrix of a step or an evaluation batch
   int64_t filter = 0;      // the filter of known answers
   int64_t plan = 0;        // an epoch's order and this rank's batches (8 bytes a training triple, three times)
-  int64_t total() const { return parameters + gradients + optimizer + scoring + filter + plan; }
+  int64_t checkpoint = 0;  // a checkpoint chunk being written or read (kg_checkpoint.h)
+  int64_t total() const { return parameters + gradients + optimizer + scoring + filter + plan + checkpoint; }
 };
 
 class KgModel {

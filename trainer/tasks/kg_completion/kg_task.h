@@ -75,6 +75,8 @@ class KgTask final : public Task, public Checkpointing {
   void finish(const TrainState& state, FitResult* result) override;
 
   KgModel& model() { return *model_; }
+  torch::optim::Optimizer& optimizer() { return *opt_; }
+  const parallel::ParallelGrid& grid() const { return grid_; }
   const core::kg::KgDataset& data() const { return data_; }
   // Filtered ranking of a split's triples (the first `max` when max > 0). Collective.
   RankingMetrics rank(core::kg::KgSplit split, int64_t max = 0);
