@@ -28,13 +28,16 @@ own=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ || $2 == "" {print $3; exit}' /proc/self/
 if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then base=/sys/fs/cgroup$own; file=memory.max
 else base=/sys/fs/cgroup/memory$own; file=memory.limit_in_bytes; fi
 CG=$base/autoglm_kg_scale
-cleanup() { rmdir "$CG" 2>/dev/null || true; }
+runs=0
+cleanup() { for d in "$CG"-*; do [[ -d $d ]] && rmdir "$d" 2>/dev/null; done; true; }
 trap cleanup EXIT
-mkdir -p "$CG"
 bytes() { numfmt --from=iec "$1"; }
-in_cgroup() {  # in_cgroup LIMIT cmd...: runs cmd inside the cgroup limited to LIMIT bytes
-  echo "$1" > "$CG/$file"; shift
-  bash -c 'echo $$ > "$0/cgroup.procs"; exec "$@"' "$CG" "$@"
+in_cgroup() {  # in_cgroup LIMIT cmd...: runs cmd inside a fresh cgroup limited to LIMIT bytes
+  runs=$((runs + 1))
+  local cg=$CG-$runs
+  mkdir -p "$cg"
+  echo "$1" > "$cg/$file"; shift
+  bash -c 'echo $$ > "$0/cgroup.procs"; exec "$@"' "$cg" "$@"
 }
 
 config() {  # config DATA_DIR OUT_DIR

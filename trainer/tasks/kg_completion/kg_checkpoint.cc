@@ -34,13 +34,14 @@ std::string entityFile(int tp_rank, int64_t chunk) { return fmt::format("entitie
 // Rows [first, first + n) of a table and of its optimizer state as archive bytes.
 std::string chunkBytes(const at::Tensor& p, torch::optim::Optimizer* opt, int64_t first, int64_t n, int64_t* step) {
   torch::serialize::OutputArchive a;
-  a.write("rows", p.detach().narrow(0, first, n));
+  // Copies: an archive holds a view's whole storage, the table, not its rows.
+  a.write("rows", p.detach().narrow(0, first, n).clone());
   *step = -1;
   if (opt != nullptr) {
     if (const auto m = momentsOf(*opt, p)) {
       *step = m->step;
       a.write("step", at::tensor({m->step}, at::kLong));
-      for (const auto& [name, t] : m->tensors) a.write(name, t.narrow(0, first, n));
+      for (const auto& [name, t] : m->tensors) a.write(name, t.narrow(0, first, n).clone());
     }
   }
   std::ostringstream out;

@@ -11,6 +11,7 @@
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 #include <gtest/gtest.h>
+#include <torch/serialize.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -123,6 +124,19 @@ void checkLayout(const std::string& variant, int dp, int tp, std::shared_ptr<com
   payload.config_yaml = cfg.toYaml();
   saveKgCheckpoint(manager, "step-00000005", payload, grid, mp.model(), &mp.optimizer(), 100);
   if (world->rank() == 0) {
+    // Each chunk file holds its rows only (an archive keeps a view's whole storage).
+    int chunks = 0;
+    for (const auto& f : fs::directory_iterator(cfg.run.out_dir + "/checkpoints/step-00000005")) {
+      if (f.path().filename().string().rfind("entities-", 0) != 0) continue;
+      torch::serialize::InputArchive a;
+      a.load_from(f.path().string());
+      at::Tensor rows;
+      a.read("rows", rows);
+      EXPECT_LE(rows.size(0), 3) << f.path();
+      EXPECT_EQ(rows.storage().nbytes(), static_cast<size_t>(rows.numel()) * sizeof(float)) << f.path();
+      ++chunks;
+    }
+    EXPECT_EQ(chunks, 13) << what;  // 37 rows in chunks of 3 on each tp rank's slice
     KgModel back(cfg.kg, 37, m.relations().size(0), 99, 0, 1);
     readKgTables(openCheckpoint(cfg.run.out_dir + "/checkpoints/step-00000005", false), back, nullptr);
     EXPECT_TRUE(at::allclose(back.entities(), one.model().entities().detach(), 1e-5, 1e-5)) << what << " checkpoint";
