@@ -48,8 +48,10 @@ bool isStepName(const std::string& n) {
 // Where a replaced name's old folder waits until the new one is in place.
 constexpr const char* kOldSuffix = ".old";
 
-// Size and CRC-32 of a file, read in blocks.
-std::pair<uint64_t, uint32_t> sizeAndCrc(const fs::path& p) {
+}  // namespace
+
+std::pair<uint64_t, uint32_t> fileSizeAndCrc32(const std::string& path) {
+  const fs::path p(path);
   std::ifstream in(p, std::ios::binary);
   if (!in) throw CheckpointError(p.string() + ": cannot read");
   boost::crc_32_type crc;
@@ -64,6 +66,10 @@ std::pair<uint64_t, uint32_t> sizeAndCrc(const fs::path& p) {
   if (in.bad()) throw CheckpointError(p.string() + ": read failed");
   return {bytes, crc.checksum()};
 }
+
+namespace {
+
+std::pair<uint64_t, uint32_t> sizeAndCrc(const fs::path& p) { return fileSizeAndCrc32(p.string()); }
 
 // The manifest's entry for `name`, or an error naming the file.
 const nlohmann::json& listed(const CheckpointInfo& ckpt, const std::string& name) {

@@ -131,6 +131,10 @@ void setCpuRngState(const at::Tensor& state);
 // Throws CheckpointError naming the file when the manifest does not list it, it
 // is missing, or its size or CRC-32 differ.
 std::string readCheckpointFile(const CheckpointInfo& ckpt, const std::string& name);
+// Size and CRC-32 of a file (as MANIFEST.json lists them), read in blocks.
+// Throws CheckpointError when it cannot be read.
+std::pair<uint64_t, uint32_t> fileSizeAndCrc32(const std::string& path);
+
 // The path of a file of the checkpoint after checking it as readCheckpointFile
 // does, in blocks (for files read by another reader, the shard archives).
 std::string verifiedCheckpointPath(const CheckpointInfo& ckpt, const std::string& name);

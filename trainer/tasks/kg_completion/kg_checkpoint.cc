@@ -31,9 +31,9 @@ int64_t chunkRows(int64_t width, int64_t chunk_bytes = kKgCheckpointChunkBytes) 
 
 std::string entityFile(int tp_rank, int64_t chunk) { return fmt::format("entities-tp{:02d}-c{:05d}.pt", tp_rank, chunk); }
 
-// Rows [first, first + n) of a table and of its optimizer state as archive bytes.
-std::string chunkBytes(const at::Tensor& p, torch::optim::Optimizer* opt, int64_t first, int64_t n, int64_t* step) {
-  torch::serialize::OutputArchive a;
+// Rows [first, first + n) of a table and of its optimizer state into an archive.
+void chunkArchive(torch::serialize::OutputArchive& a, const at::Tensor& p, torch::optim::Optimizer* opt, int64_t first,
+                  int64_t n, int64_t* step) {
   // Copies: an archive holds a view's whole storage, the table, not its rows.
   a.write("rows", p.detach().narrow(0, first, n).clone());
   *step = -1;
@@ -44,6 +44,12 @@ std::string chunkBytes(const at::Tensor& p, torch::optim::Optimizer* opt, int64_
       for (const auto& [name, t] : m->tensors) a.write(name, t.narrow(0, first, n).clone());
     }
   }
+}
+
+// The same as bytes (the relation table; chunks sent over dp).
+std::string chunkBytes(const at::Tensor& p, torch::optim::Optimizer* opt, int64_t first, int64_t n, int64_t* step) {
+  torch::serialize::OutputArchive a;
+  chunkArchive(a, p, opt, first, n, step);
   std::ostringstream out;
   a.save_to(out);
   return out.str();
@@ -134,10 +140,17 @@ nlohmann::json writeEntityChunks(const std::string& staging, const parallel::Par
     const int64_t n = std::min(per, model.rows() - first);
     const std::string file = entityFile(grid.tp().rank(), c);
     int64_t step = -1;
-    const std::string bytes = chunkBytes(model.entities(), opt, first, n, &step);
-    core::writeFileDurable((fs::path(staging) / file).string(), bytes);
-    out["files"][file] = {{"bytes", bytes.size()}, {"crc32", core::crc32(bytes.data(), bytes.size())},
-                          {"rank", grid.worldRank()}};
+    const std::string path = (fs::path(staging) / file).string();
+    {
+      // Straight to the file: no archive in memory (a shard's chunks would
+      // leave the heap fragmented by as much).
+      torch::serialize::OutputArchive a;
+      chunkArchive(a, model.entities(), opt, first, n, &step);
+      a.save_to(path);
+    }
+    core::fsyncPath(path);
+    const auto [bytes, crc] = fileSizeAndCrc32(path);
+    out["files"][file] = {{"bytes", bytes}, {"crc32", crc}, {"rank", grid.worldRank()}};
     out["pieces"].push_back({{"file", file}, {"offset", model.offset() + first}, {"rows", n}, {"step", step}});
   }
   return out;
