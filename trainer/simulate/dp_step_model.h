@@ -1,0 +1,82 @@
+#pragma once
+// One data-parallel optimizer step, predicted by replaying the reducer's real
+// plan on modelled costs (no formula for the whole step):
+//
+//   - the buckets are assignBuckets() over the dense parameters, in the order the
+//     reducer registers them, each parameter starting at a multiple of the
+//     compressor's alignment (gradient_reducer.cc);
+//   - backward produces gradients last parameter first; a parameter's gradient is
+//     ready once backward has done its share of the work, taken proportional to
+//     the parameters' element counts unless per-parameter times are given;
+//   - a bucket's collectives are the compressor's (compressor.h): none an
+//     all-reduce of 4 n bytes, fp16/bf16 of 2 n, onebit a max all-reduce of one
+//     byte per chunk (skip_zero_chunks), an all-to-all of its compressed parts and
+//     an all-gather of one part (onebitLayout), topk an all-gather of 8 k bytes
+//     per rank (k = targetCount(n, ratio): its volume grows with the ranks);
+//   - the reducer's one synchronisation thread runs the buckets in order, each
+//     when it is ready (overlap) or all after backward (after_backward);
+//   - step = forward + max(backward end, last bucket end) + optimizer.
+// Compression's own compute (packing signs, selecting top-k) is not modelled:
+// it is part of the measured step on one rank only when dp > 1.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "comm/cost/collective_cost.h"
+#include "parallel/data_parallel/compression/compression_config.h"
+#include "parallel/data_parallel/reducer_options.h"
+
+namespace autoglm::trainer::simulate {
+
+// Seconds of one rank's step, measured or given, at its share of the batch.
+struct ComputeTimes {
+  double forward_s = 0.0;
+  double backward_s = 0.0;
+  double optimizer_s = 0.0;
+  double total() const { return forward_s + backward_s + optimizer_s; }
+};
+
+struct DpStepInputs {
+  std::vector<int64_t> param_numels;  // dense parameters, in registration order
+  // Optional: backward seconds of each parameter's gradient (same order); empty =
+  // compute.backward_s shared by element count.
+  std::vector<double> param_backward_s;
+  ComputeTimes compute;
+  int64_t bucket_bytes = int64_t{25} << 20;
+  parallel::data_parallel::ReducerMode mode = parallel::data_parallel::ReducerMode::kOverlap;
+  parallel::data_parallel::compression::CompressionConfig compression;
+  comm::cost::Topology dp;  // the data-parallel group: ranks, placement, links
+};
+
+struct BucketTiming {
+  int64_t numel = 0;         // elements, alignment padding included
+  double wire_bytes = 0.0;   // bytes this rank hands to the communicator
+  double ready_s = 0.0;      // after the start of backward
+  double start_s = 0.0;
+  double end_s = 0.0;
+};
+
+struct DpStepPrediction {
+  double step_s = 0.0;
+  double compute_s = 0.0;        // forward + backward + optimizer
+  double communication_s = 0.0;  // the buckets' collectives, summed (busy time)
+  double exposed_s = 0.0;        // communication not hidden behind backward
+  double wire_bytes = 0.0;       // per rank per step
+  std::vector<BucketTiming> buckets;
+};
+
+// Throws ConfigError naming the field for inputs out of range (no parameters,
+// negative times, param_backward_s of the wrong length).
+DpStepPrediction predictDpStep(const DpStepInputs& in);
+
+// One bucket of `numel` elements under `compression` over `dp`: its seconds and
+// the bytes this rank hands to the communicator.
+struct BucketCost {
+  double seconds = 0.0;
+  double wire_bytes = 0.0;
+};
+BucketCost bucketCost(int64_t numel, const parallel::data_parallel::compression::CompressionConfig& compression,
+                      const comm::cost::Topology& dp);
+
+}  // namespace autoglm::trainer::simulate
