@@ -23,6 +23,7 @@
 #include "launch/supervisor_client.h"
 #include "launch/commands.h"
 #include "launch/generate_command.h"
+#include "launch/simulate_command.h"
 #include "launch/extract_command.h"
 #include "launch/vectors_command.h"
 #include "trainer/inference/compare.h"
@@ -225,6 +226,21 @@ CLI::App* addGenerateCommand(CLI::App& app, GenerateArgs* a) {
   return generate;
 }
 
+// `simulate WORKLOAD --cluster CLUSTER.yaml`: the performance model's scaling table.
+CLI::App* addSimulateCommand(CLI::App& app, autoglm::launch::SimulateOptions* o) {
+  auto* cmd = app.add_subcommand("simulate", "Predict step time and scaling efficiency of a workload on a cluster");
+  cmd->add_option("workload", o->workload, "Workload YAML (workload: section)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--cluster", o->cluster, "Cluster YAML (cluster: section), e.g. configs/clusters/*.yaml")
+      ->required()->check(CLI::ExistingFile);
+  cmd->add_option("--set", o->overrides, "Override cluster.KEY=VALUE or workload.KEY=VALUE (repeatable)");
+  cmd->add_option("--ranks", o->ranks, "Rank counts (default: powers of two up to the cluster's ranks)")
+      ->delimiter(',')->check(CLI::PositiveNumber);
+  cmd->add_option("--compressors", o->compressors, "Compressors to compare: none,fp16,bf16,onebit,topk "
+                  "(default: the workload's)")->delimiter(',');
+  cmd->add_option("--csv", o->csv, "Also write the table as CSV to this file");
+  return cmd;
+}
+
 // `config show`: the resolved config.
 CLI::App* addConfigShowCommand(CLI::App& app, autoglm::launch::ConfigArgs* args) {
   auto* config = app.add_subcommand("config", "Config utilities");
@@ -315,6 +331,9 @@ int main(int argc, char** argv) {
   la::ExtractCommandOptions extract_args;
   auto* extract = addExtractCommand(app, &extract_args);
 
+  la::SimulateOptions simulate_args;
+  auto* simulate = addSimulateCommand(app, &simulate_args);
+
   if (const std::optional<int> status = parseArguments(app, argc, argv, *generate_args.command)) return *status;
   try {
     if (*train) return runTrainCommand(train_args);
@@ -331,6 +350,7 @@ int main(int argc, char** argv) {
     if (*vectors_args.command) return runVectorsCommand(vectors_args);
     if (*generate_args.kg_cmd) return la::runGenerateKg(generate_args.kg, std::cout, std::cerr);
     if (*extract) return la::runExtract(extract_args, std::cout, std::cerr);
+    if (*simulate) return la::runSimulate(simulate_args, std::cout);
   } catch (const autoglm::ConfigError& e) {
     // Raised before MPI starts work (a rank's own errors are reported by the
     // rank, commands.cc): every rank of the job finds the same one, rank 0 says it.

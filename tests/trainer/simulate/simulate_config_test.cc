@@ -1,0 +1,90 @@
+// The simulate inputs (cluster and workload files) and the scaling sweep.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "trainer/simulate/scaling_sweep.h"
+#include "trainer/simulate/simulate_config.h"
+
+namespace autoglm::trainer::simulate {
+namespace {
+
+std::string writeFile(const std::string& name, const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() / ("autoglm_simulate_" + name);
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+TEST(SimulateConfig, ShippedFilesLoad) {
+  const std::string root = AUTOGLM_SOURCE_ROOT;
+  const ClusterConfig c = loadCluster(root + "/configs/clusters/horovod_roce25.yaml");
+  EXPECT_EQ(c.maxRanks(), 512);
+  EXPECT_EQ(c.topology(512).nodes(), 128);
+  const WorkloadConfig w = loadWorkload(root + "/configs/workloads/resnet101_p100.yaml");
+  int64_t total = 0;
+  for (int64_t n : w.numels()) total += n;
+  EXPECT_EQ(total, 44549160);
+  EXPECT_EQ(w.numels().size(), 314u);
+}
+
+TEST(SimulateConfig, ErrorsNameFileLineAndKey) {
+  const std::string bad = writeFile("bad_cluster.yaml", "cluster:\n  nodes: 2\n  ranks_per_nod: 4\n");
+  try {
+    loadCluster(bad);
+    FAIL() << "unknown key accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("ranks_per_nod"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
+  }
+  const std::string zero = writeFile("zero_bw.yaml", "cluster:\n  inter:\n    bandwidth_gbit: 0\n");
+  EXPECT_THROW(loadCluster(zero), ConfigError);
+  EXPECT_THROW(loadCluster(writeFile("no_section.yaml", "nodes: 2\n")), ConfigError);
+  const std::string both =
+      writeFile("both.yaml", "workload:\n  parameters: 10\n  tensor_numels: [4, 6]\n");
+  EXPECT_THROW(loadWorkload(both), ConfigError);
+  EXPECT_THROW(loadWorkload(writeFile("none.yaml", "workload:\n  name: x\n")), ConfigError);
+  // Overrides reach the file's values.
+  const ClusterConfig c = loadCluster(writeFile("ok.yaml", "cluster:\n  nodes: 2\n"), {"cluster.nodes=8"});
+  EXPECT_EQ(c.nodes, 8);
+  EXPECT_THROW(c.topology(9), ConfigError);
+}
+
+TEST(SimulateConfig, EvenSplitKeepsEveryParameter) {
+  WorkloadConfig w;
+  w.parameters = 10;
+  w.tensors = 3;
+  EXPECT_EQ(w.numels(), (std::vector<int64_t>{4, 3, 3}));
+}
+
+TEST(ScalingSweep, EfficiencyFallsWithRanksAndStartsAtOne) {
+  ClusterConfig c;
+  c.nodes = 16;
+  c.ranks_per_node = 4;
+  WorkloadConfig w;
+  w.parameters = 25000000;
+  w.tensors = 100;
+  w.samples_per_rank = 32;
+  w.forward_ms = 50;
+  w.backward_ms = 100;
+  using parallel::data_parallel::compression::CompressionType;
+  const auto rows = sweepDataParallel(w, c, defaultRankCounts(c), {CompressionType::kNone, CompressionType::kFp16});
+  ASSERT_EQ(rows.size(), 14u);  // 1..64: 7 counts, 2 compressors
+  EXPECT_DOUBLE_EQ(rows[0].efficiency, 1.0);
+  EXPECT_NEAR(rows[0].samples_per_s, 32 / 0.150, 1e-9);
+  for (size_t i = 1; i < 7; ++i) EXPECT_LE(rows[i].efficiency, rows[i - 1].efficiency + 1e-12);
+  // Half the bytes: fp16 at least as efficient as fp32 at every count.
+  for (size_t i = 0; i < 7; ++i) EXPECT_GE(rows[7 + i].efficiency, rows[i].efficiency - 1e-12);
+  std::ostringstream table, csv;
+  printScalingTable(rows, table);
+  writeScalingCsv(rows, csv);
+  EXPECT_NE(table.str().find("| 64 | 16 | fp16 |"), std::string::npos) << table.str();
+  const std::string text = csv.str();
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 15);
+}
+
+}  // namespace
+}  // namespace autoglm::trainer::simulate

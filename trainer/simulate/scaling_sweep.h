@@ -1,0 +1,42 @@
+#pragma once
+// Weak scaling of a workload on a cluster: the data-parallel step predicted
+// (dp_step_model.h) at each rank count and compressor, the per-rank batch held
+// fixed. Efficiency = throughput at p ranks / (p x throughput at one rank) =
+// step(1) / step(p), the measure Horovod's published figures use.
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "parallel/data_parallel/compression/compression_config.h"
+#include "trainer/simulate/dp_step_model.h"
+#include "trainer/simulate/simulate_config.h"
+
+namespace autoglm::trainer::simulate {
+
+struct ScalingRow {
+  int64_t ranks = 1;
+  int64_t nodes = 1;
+  parallel::data_parallel::compression::CompressionType compressor =
+      parallel::data_parallel::compression::CompressionType::kNone;
+  DpStepPrediction step;
+  double samples_per_s = 0.0;
+  double efficiency = 1.0;
+};
+
+// Powers of two from 1 up to the cluster's ranks, and its ranks when not one of them.
+std::vector<int64_t> defaultRankCounts(const ClusterConfig& cluster);
+
+// Throws ConfigError for a rank count the cluster does not have.
+std::vector<ScalingRow> sweepDataParallel(const WorkloadConfig& workload, const ClusterConfig& cluster,
+                                          const std::vector<int64_t>& ranks,
+                                          const std::vector<parallel::data_parallel::compression::CompressionType>&
+                                              compressors);
+
+// A Markdown table, one row per (ranks, compressor).
+void printScalingTable(const std::vector<ScalingRow>& rows, std::ostream& out);
+// CSV with a header line.
+void writeScalingCsv(const std::vector<ScalingRow>& rows, std::ostream& out);
+
+}  // namespace autoglm::trainer::simulate

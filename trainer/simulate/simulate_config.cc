@@ -1,0 +1,68 @@
+#include "trainer/simulate/simulate_config.h"
+
+#include "core/error.h"
+
+namespace autoglm::trainer::simulate {
+
+comm::cost::Topology ClusterConfig::topology(int64_t ranks) const {
+  if (ranks < 1 || ranks > maxRanks()) {
+    throw ConfigError(detail::concat("cluster '", name, "': ", ranks, " ranks requested, it has ", maxRanks(), " (",
+                                     nodes, " nodes x ", ranks_per_node, " ranks)"));
+  }
+  comm::cost::Topology t;
+  t.ranks = ranks;
+  t.ranks_per_node = ranks_per_node;
+  t.intra = intra.cost();
+  t.inter = inter.cost();
+  t.allreduce = allreduce;
+  return t;
+}
+
+std::vector<int64_t> WorkloadConfig::numels() const {
+  if (!tensor_numels.empty()) return tensor_numels;
+  std::vector<int64_t> out(static_cast<size_t>(tensors), parameters / tensors);
+  for (int64_t i = 0; i < parameters % tensors; ++i) ++out[static_cast<size_t>(i)];
+  return out;
+}
+
+namespace {
+
+// A file whose one top-level section is `key`.
+template <typename S>
+S loadSection(const std::string& path, const std::string& key, const std::vector<std::string>& overrides) {
+  YAML::Node root = core::loadYamlFile(path);
+  for (const auto& o : overrides) core::applyOverride(root, o);
+  if (!root.IsMap() || !root[key]) throw ConfigError(path + ": no '" + key + ":' section");
+  S out;
+  core::YamlReader reader(root, path);
+  reader.section(key, out);
+  reader.finish();
+  return out;
+}
+
+}  // namespace
+
+ClusterConfig loadCluster(const std::string& path, const std::vector<std::string>& overrides) {
+  return loadSection<ClusterConfig>(path, "cluster", overrides);
+}
+
+WorkloadConfig loadWorkload(const std::string& path, const std::vector<std::string>& overrides) {
+  WorkloadConfig w = loadSection<WorkloadConfig>(path, "workload", overrides);
+  if (w.tensor_numels.empty() && w.parameters <= 0) {
+    throw ConfigError(path + ": workload: give tensor_numels or parameters (> 0)");
+  }
+  if (!w.tensor_numels.empty() && w.parameters > 0) {
+    throw ConfigError(path + ": workload: give tensor_numels or parameters, not both");
+  }
+  for (size_t i = 0; i < w.tensor_numels.size(); ++i) {
+    if (w.tensor_numels[i] <= 0) {
+      throw ConfigError(detail::concat(path, ": workload.tensor_numels[", i, "]=", w.tensor_numels[i], ": must be > 0"));
+    }
+  }
+  if (w.tensor_numels.empty() && w.tensors > w.parameters) {
+    throw ConfigError(detail::concat(path, ": workload.tensors=", w.tensors, " exceeds parameters=", w.parameters));
+  }
+  return w;
+}
+
+}  // namespace autoglm::trainer::simulate

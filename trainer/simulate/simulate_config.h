@@ -1,0 +1,106 @@
+#pragma once
+// The inputs of `autoglm simulate` as YAML files:
+//
+//   a cluster (configs/clusters/*.yaml, top-level `cluster:`): nodes, ranks per
+//   node, the links inside a node and between nodes (bandwidth, latency), the
+//   all-reduce algorithm, and where the figures come from;
+//
+//   a workload (top-level `workload:`): a model given by its figures, for models
+//   that are not this framework's (the published runs the model is checked
+//   against): its parameter tensors, one rank's forward, backward and optimizer
+//   time at its per-rank batch, the reducer's bucket size and compression.
+//
+// Unknown keys and values out of range are ConfigError naming file:line: key.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "comm/cost/collective_cost.h"
+#include "core/yaml_config.h"
+#include "parallel/data_parallel/compression/compression_config.h"
+#include "parallel/data_parallel/reducer_options.h"
+#include "trainer/simulate/dp_step_model.h"
+
+namespace autoglm::trainer::simulate {
+
+struct LinkConfig {
+  double bandwidth_gbit = 25.0;  // Gbit/s, each direction
+  double latency_us = 10.0;      // per message, software overhead included
+
+  comm::cost::LinkCost cost() const { return comm::cost::LinkCost::fromLatencyBandwidth(latency_us, bandwidth_gbit); }
+  template <class V>
+  void visit(V& v) {
+    v.field("bandwidth_gbit", bandwidth_gbit, core::check::greaterThan(0.0));
+    v.field("latency_us", latency_us, core::check::atLeast(0.0));
+  }
+};
+
+struct ClusterConfig {
+  std::string name;
+  std::string source;  // where the figures come from (measured here, a vendor sheet, a paper)
+  int64_t nodes = 1;
+  int64_t ranks_per_node = 1;
+  LinkConfig intra{100.0, 2.0};
+  LinkConfig inter{25.0, 10.0};
+  comm::cost::AllreduceAlgorithm allreduce = comm::cost::AllreduceAlgorithm::kRing;
+
+  int64_t maxRanks() const { return nodes * ranks_per_node; }
+  // The first `ranks` ranks, filling nodes in order.
+  comm::cost::Topology topology(int64_t ranks) const;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("name", name);
+    v.field("source", source);
+    v.field("nodes", nodes, core::check::between<int64_t>(1, int64_t{1} << 24));
+    v.field("ranks_per_node", ranks_per_node, core::check::between<int64_t>(1, 4096));
+    v.section("intra", intra);
+    v.section("inter", inter);
+    v.field("allreduce", allreduce);
+  }
+};
+
+struct WorkloadConfig {
+  std::string name;
+  std::string source;
+  // The dense parameter tensors, in registration order (backward produces the
+  // last first). Either `tensor_numels`, or `parameters` split evenly into
+  // `tensors` tensors.
+  std::vector<int64_t> tensor_numels;
+  int64_t parameters = 0;
+  int64_t tensors = 1;
+  int64_t samples_per_rank = 1;  // graphs, images or triples one rank's step processes
+  double forward_ms = 0.0;
+  double backward_ms = 0.0;
+  double optimizer_ms = 0.0;
+  double bucket_mb = 25.0;
+  parallel::data_parallel::ReducerMode reducer_mode = parallel::data_parallel::ReducerMode::kOverlap;
+  parallel::data_parallel::compression::CompressionConfig compression;
+
+  std::vector<int64_t> numels() const;
+  ComputeTimes compute() const { return {forward_ms * 1e-3, backward_ms * 1e-3, optimizer_ms * 1e-3}; }
+
+  template <class V>
+  void visit(V& v) {
+    v.field("name", name);
+    v.field("source", source);
+    v.field("tensor_numels", tensor_numels);
+    v.field("parameters", parameters, core::check::atLeast<int64_t>(0));
+    v.field("tensors", tensors, core::check::atLeast<int64_t>(1));
+    v.field("samples_per_rank", samples_per_rank, core::check::atLeast<int64_t>(1));
+    v.field("forward_ms", forward_ms, core::check::atLeast(0.0));
+    v.field("backward_ms", backward_ms, core::check::atLeast(0.0));
+    v.field("optimizer_ms", optimizer_ms, core::check::atLeast(0.0));
+    v.field("bucket_mb", bucket_mb, core::check::greaterThan(0.0));
+    v.field("reducer_mode", reducer_mode);
+    v.section("compression", compression);
+  }
+};
+
+// Read `cluster:` / `workload:` from a file, with "a.b=value" overrides
+// (cluster.nodes=64, workload.compression.type=onebit) applied first.
+ClusterConfig loadCluster(const std::string& path, const std::vector<std::string>& overrides = {});
+WorkloadConfig loadWorkload(const std::string& path, const std::vector<std::string>& overrides = {});
+
+}  // namespace autoglm::trainer::simulate
