@@ -149,3 +149,29 @@ TEST(Cli, FreshTrainIntoAUsedOutDirExitsTwoAndOverwriteReplaces) {
 
 }  // namespace
 }  // namespace autoglm::trainer
+
+namespace autoglm::trainer {
+namespace {
+
+TEST(Cli, SimulatePrintsTheScalingTableAndRejectsBadKeys) {
+  TempDir d("cli_simulate");
+  const std::string root = AUTOGLM_SOURCE_ROOT;
+  const std::string files =
+      root + "/configs/workloads/resnet101_p100.yaml --cluster " + root + "/configs/clusters/horovod_roce25.yaml";
+  const std::string csv = (d / "scaling.csv").string();
+  const Result ok = run("simulate " + files + " --ranks 1,512 --compressors none,topk --csv " + csv, d);
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(ok.out.find("| 512 | 128 | none |"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("| 512 | 128 | topk |"), std::string::npos) << ok.out;
+  std::ifstream in(csv);
+  std::string header;
+  std::getline(in, header);
+  EXPECT_EQ(header.rfind("ranks,nodes,compression,step_s", 0), 0u) << header;
+  expectOneLineError(run("simulate " + files + " --set nodes=4", d), 2, "keys start with cluster. or workload.");
+  expectOneLineError(run("simulate " + files + " --set cluster.intra.bandwidth=4", d), 2, "unknown key");
+  expectOneLineError(run("simulate " + files + " --ranks 1024", d), 2, "1024 ranks requested, it has 512");
+  expectOneLineError(run("simulate " + files + " --compressors zip", d), 2, "--compressors zip: must be one of");
+}
+
+}  // namespace
+}  // namespace autoglm::trainer
