@@ -226,6 +226,22 @@ CLI::App* addGenerateCommand(CLI::App& app, GenerateArgs* a) {
   return generate;
 }
 
+// `pretrain CONFIG`: contrastive pre-training of the encoder.
+CLI::App* addPretrainCommand(CLI::App& app, autoglm::launch::ConfigArgs* args) {
+  auto* pretrain = app.add_subcommand("pretrain", "Contrastive pre-training of the encoder (pretrain: section); "
+                                                  "prints the checkpoint for train --init-from");
+  addConfigOptions(pretrain, args);
+  return pretrain;
+}
+
+// `prepare CONFIG [--force]`: the graph cache.
+CLI::App* addPrepareCommand(CLI::App& app, autoglm::launch::ConfigArgs* args, bool* force) {
+  auto* prepare = app.add_subcommand("prepare", "Build the binary graph cache for a config's data");
+  addConfigOptions(prepare, args);
+  prepare->add_flag("--force", *force, "Rebuild even when the cache is up to date");
+  return prepare;
+}
+
 // `simulate WORKLOAD --cluster CLUSTER.yaml`: the performance model's scaling table.
 CLI::App* addSimulateCommand(CLI::App& app, autoglm::launch::SimulateOptions* o) {
   auto* cmd = app.add_subcommand("simulate", "Predict step time and scaling efficiency of a workload on a cluster");
@@ -300,15 +316,10 @@ int main(int argc, char** argv) {
   auto* train = addTrainCommand(app, &train_args);
 
   la::ConfigArgs pre_args;
-  auto* pretrain = app.add_subcommand("pretrain", "Contrastive pre-training of the encoder (pretrain: section); "
-                                                  "prints the checkpoint for train --init-from");
-  addConfigOptions(pretrain, &pre_args);
-
+  auto* pretrain = addPretrainCommand(app, &pre_args);
   la::ConfigArgs prep_args;
   bool force = false;
-  auto* prepare = app.add_subcommand("prepare", "Build the binary graph cache for a config's data");
-  addConfigOptions(prepare, &prep_args);
-  prepare->add_flag("--force", force, "Rebuild even when the cache is up to date");
+  auto* prepare = addPrepareCommand(app, &prep_args, &force);
 
   CheckpointArgs eval_args, pred_args;
   auto* eval = addCheckpointCommand(app, "eval", "Evaluate a checkpoint on the test split", "data.dir=...", &eval_args);
