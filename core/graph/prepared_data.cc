@@ -157,6 +157,26 @@ void buildCache(const Sources& src, const std::string& path, uint64_t fingerprin
              ds.size(), ds.numClasses(), vocab.size(), nodes, edges, secs, path);
 }
 
+// The synthetic corpus's cache key: the generator's settings alone.
+uint64_t syntheticFingerprint(const CorpusGeneratorConfig& cfg) {
+  Fnv1a h;
+  h.addValue(GraphStore::kVersion);
+  h.add("synthetic");
+  h.add(toYamlString(cfg));
+  return h.value();
+}
+
+void buildSynthetic(const CorpusGeneratorConfig& cfg, const std::string& path, uint64_t fingerprint) {
+  const auto t0 = std::chrono::steady_clock::now();
+  GraphStore::Contents contents = generateCorpus(cfg);
+  contents.fingerprint = fingerprint;
+  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
+  GraphStore::write(path, contents);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  log::info0("generated {} synthetic documents ({} words, {} classes) into {} in {:.1f}s", cfg.documents, cfg.vocab,
+             cfg.classes, path, secs);
+}
+
 }  // namespace
 
 std::string dataFile(const DataConfig& data, const std::string& name, const char* key) {
@@ -180,11 +200,17 @@ std::vector<int64_t> PreparedData::indicesOf(text::Split s) const {
 PreparedData loadOrPrepare(const DataConfig& data, const text::TokenizerConfig& tokenizer,
                            const text::VocabConfig& vocab_cfg, const GraphConfig& graph, bool force) {
   const Sources src{data, tokenizer, vocab_cfg, graph};
-  const uint64_t fingerprint = cacheFingerprint(src);
-  const std::string path = cachePathFor(data, fingerprint);
+  const bool synthetic = data.format == DataFormat::kSynthetic;
+  const uint64_t fingerprint = synthetic ? syntheticFingerprint(data.synthetic) : cacheFingerprint(src);
+  const std::string path = synthetic ? (fs::path(data.cache_dir) / ("synthetic-" + hex64(fingerprint) + ".graphs")).string()
+                                     : cachePathFor(data, fingerprint);
   bool built = false;
   if (force || !fs::exists(path)) {
-    buildCache(src, path, fingerprint);
+    if (synthetic) {
+      buildSynthetic(data.synthetic, path, fingerprint);
+    } else {
+      buildCache(src, path, fingerprint);
+    }
     built = true;
   }
   GraphStore store = GraphStore::open(path);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/graph/corpus_generator.h"
 #include "core/graph/graph_builder.h"
 #include "core/graph/graph_store.h"
 #include "core/text/text_dataset.h"
@@ -21,9 +22,12 @@
 
 namespace autoglm::core::graph {
 
-enum class DataFormat { kTextClassification };
-constexpr std::array<EnumName<DataFormat>, 1> enumNames(DataFormat) {
-  return {{{DataFormat::kTextClassification, "text_classification"}}};
+// text_classification: a corpus and labels file (data.dir); synthetic: graphs
+// drawn by the corpus generator (data.synthetic, corpus_generator.h) straight
+// into the cache, no text involved.
+enum class DataFormat { kTextClassification, kSynthetic };
+constexpr std::array<EnumName<DataFormat>, 2> enumNames(DataFormat) {
+  return {{{DataFormat::kTextClassification, "text_classification"}, {DataFormat::kSynthetic, "synthetic"}}};
 }
 
 // YAML section `data:`.
@@ -35,6 +39,7 @@ struct DataConfig {
   std::string cache_dir = ".autoglm_cache";
   double val_fraction = 0.1;  // carved from train, seeded
   text::EmptyDocuments empty_documents = text::EmptyDocuments::kError;
+  CorpusGeneratorConfig synthetic;  // format: synthetic
 
   template <class V>
   void visit(V& v) {
@@ -45,6 +50,7 @@ struct DataConfig {
     v.field("cache_dir", cache_dir, check::nonEmpty());
     v.field("val_fraction", val_fraction, check::openFraction());
     v.field("empty_documents", empty_documents);
+    v.section("synthetic", synthetic);
   }
 };
 

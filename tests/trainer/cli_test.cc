@@ -175,3 +175,23 @@ TEST(Cli, SimulatePrintsTheScalingTableAndRejectsBadKeys) {
 
 }  // namespace
 }  // namespace autoglm::trainer
+
+namespace autoglm::trainer {
+namespace {
+
+TEST(Cli, SyntheticCorpusTrainsAndRefusesTheCorpusGcn) {
+  TempDir d("cli_synthetic");
+  const std::string cfg = std::string(AUTOGLM_SOURCE_ROOT) + "/configs/synthetic_gat.yaml";
+  const std::string common = " --set run.out_dir=" + d.str() + "/run --set data.cache_dir=" + d.str() +
+                             "/cache --set data.synthetic.documents=300 --set train.max_steps=3 --set train.progress=off";
+  const Result ok = run("train " + cfg + common, d);
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(ok.out.find("test accuracy"), std::string::npos) << ok.out;
+  expectOneLineError(run("train " + cfg + common + " --set model.kind=corpus_gcn", d), 2,
+                     "data.format=synthetic generates document graphs for model.kind=gat, not corpus_gcn");
+  expectOneLineError(run("train " + cfg + common + " --set data.synthetic.nodes_max=30000", d), 2,
+                     "data.synthetic.nodes_max=30000: a document's nodes are distinct words");
+}
+
+}  // namespace
+}  // namespace autoglm::trainer

@@ -110,6 +110,13 @@ void resolveVectors(core::model::ModelConfig& m) {
 }  // namespace
 
 void validateExperiment(ExperimentConfig* cfg, const RunRequest& run) {
+  if (cfg->data.format == core::graph::DataFormat::kSynthetic) {
+    if (cfg->model.kind != core::model::ModelKind::kGat) {
+      throw ConfigError(fmt::format("data.format=synthetic generates document graphs for model.kind=gat, not {}",
+                                    core::enumName(cfg->model.kind)));
+    }
+    cfg->data.synthetic.validate("data.synthetic");
+  }
   resolveVectors(cfg->model);
   resolveLayout(cfg->parallel, run.world_size);
   if (cfg->model.kind != core::model::ModelKind::kKgCompletion) checkModelAgainstLayout(*cfg);
