@@ -55,6 +55,33 @@ int64_t topicWord(const CorpusGeneratorConfig& cfg, int64_t c, int64_t j) {
   return static_cast<int64_t>(h % static_cast<uint64_t>(cfg.vocab));
 }
 
+// Undirected links (a < b) within the window, no node above max_degree.
+std::vector<std::pair<int32_t, int32_t>> drawLinks(const CorpusGeneratorConfig& cfg, int64_t n, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> uni(0.0, 1.0);
+  std::vector<int64_t> degree(static_cast<size_t>(n), 0);
+  std::vector<std::pair<int32_t, int32_t>> links;
+  std::unordered_set<int64_t> linked;
+  const double per_node = cfg.edges_per_node / 2.0;
+  const int64_t whole = static_cast<int64_t>(per_node);
+  const double frac = per_node - static_cast<double>(whole);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t tries = whole + (uni(rng) < frac ? 1 : 0);
+    for (int64_t t = 0; t < tries; ++t) {
+      const int64_t d = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(cfg.window));
+      int64_t j = (rng() & 1) ? i + d : i - d;
+      if (j < 0 || j >= n) j = (j < 0) ? i + d : i - d;  // reflect at the ends
+      if (j < 0 || j >= n || j == i) continue;
+      const int64_t a = std::min(i, j), b = std::max(i, j);
+      if (degree[static_cast<size_t>(a)] >= cfg.max_degree || degree[static_cast<size_t>(b)] >= cfg.max_degree) continue;
+      if (!linked.insert(a * n + b).second) continue;
+      ++degree[static_cast<size_t>(a)];
+      ++degree[static_cast<size_t>(b)];
+      links.emplace_back(static_cast<int32_t>(a), static_cast<int32_t>(b));
+    }
+  }
+  return links;
+}
+
 Graph generateDocument(const CorpusGeneratorConfig& cfg, int64_t doc, text::Split* split) {
   std::mt19937_64 rng(splitmix64(cfg.seed ^ splitmix64(static_cast<uint64_t>(doc) + 0x9e3779b97f4a7c15ull)));
   std::uniform_real_distribution<double> uni(0.0, 1.0);
@@ -85,28 +112,7 @@ Graph generateDocument(const CorpusGeneratorConfig& cfg, int64_t doc, text::Spli
     g.node_type.push_back(kWordNode);
   }
 
-  // Undirected links within the window, both directions stored, in-degree capped.
-  std::vector<int64_t> degree(static_cast<size_t>(n), 0);
-  std::vector<std::pair<int32_t, int32_t>> links;  // (a, b), a < b
-  std::unordered_set<int64_t> linked;
-  const double per_node = cfg.edges_per_node / 2.0;
-  const int64_t whole = static_cast<int64_t>(per_node);
-  const double frac = per_node - static_cast<double>(whole);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t tries = whole + (uni(rng) < frac ? 1 : 0);
-    for (int64_t t = 0; t < tries; ++t) {
-      const int64_t d = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(cfg.window));
-      int64_t j = (rng() & 1) ? i + d : i - d;
-      if (j < 0 || j >= n) j = (j < 0) ? i + d : i - d;  // reflect at the ends
-      if (j < 0 || j >= n || j == i) continue;
-      const int64_t a = std::min(i, j), b = std::max(i, j);
-      if (degree[static_cast<size_t>(a)] >= cfg.max_degree || degree[static_cast<size_t>(b)] >= cfg.max_degree) continue;
-      if (!linked.insert(a * n + b).second) continue;
-      ++degree[static_cast<size_t>(a)];
-      ++degree[static_cast<size_t>(b)];
-      links.emplace_back(static_cast<int32_t>(a), static_cast<int32_t>(b));
-    }
-  }
+  const std::vector<std::pair<int32_t, int32_t>> links = drawLinks(cfg, n, rng);
   struct Edge {
     int32_t src, dst;
     uint8_t type;
