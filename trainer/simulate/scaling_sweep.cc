@@ -2,20 +2,74 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ostream>
 
 #include "core/error.h"
+#include "parallel/pipeline/schedule.h"
+#include "trainer/simulate/pipeline_replay.h"
 
 namespace autoglm::trainer::simulate {
 
 using parallel::data_parallel::compression::CompressionType;
 
-std::vector<int64_t> defaultRankCounts(const ClusterConfig& cluster) {
+std::vector<int64_t> defaultRankCounts(const ClusterConfig& cluster, int64_t stages) {
   std::vector<int64_t> out;
-  for (int64_t p = 1; p <= cluster.maxRanks(); p *= 2) out.push_back(p);
-  if (out.back() != cluster.maxRanks()) out.push_back(cluster.maxRanks());
+  for (int64_t p = stages; p <= cluster.maxRanks(); p *= 2) out.push_back(p);
+  const int64_t most = cluster.maxRanks() / stages * stages;
+  if (most >= stages && (out.empty() || out.back() != most)) out.push_back(most);
   return out;
 }
+
+namespace {
+
+// One step of `p` ranks as pipelines of `workload.pipeline_stages` stages
+// (consecutive ranks), dp = p / stages replicas.
+ScalingRow pipelineStep(const WorkloadConfig& workload, const ClusterConfig& cluster, int64_t p, DpStepInputs in) {
+  const int64_t stages = workload.pipeline_stages;
+  const int64_t m = workload.micro_batches;
+  const double per = static_cast<double>(stages * m);
+  const ComputeTimes c = workload.compute();
+  PipelineReplayInputs pin;
+  StageCosts stage{c.forward_s / per, c.backward_s / per, 0.0};
+  if (parallel::pipeline::splitsBackward(workload.schedule)) {
+    stage.backward_s = stage.weight_s = c.backward_s / per / 2.0;
+  }
+  pin.stages.assign(static_cast<size_t>(stages), stage);
+  pin.activation_bytes = workload.activation_mb * 1e6;
+  const comm::cost::Topology all = cluster.topology(p);
+  for (int64_t s = 0; s + 1 < stages; ++s) {
+    const bool same_node = s / cluster.ranks_per_node == (s + 1) / cluster.ranks_per_node;
+    pin.links.push_back(same_node ? all.intra : all.inter);
+  }
+  const PipelineReplay replay =
+      replayPipeline(parallel::pipeline::buildSchedule(workload.schedule, static_cast<int>(stages), static_cast<int>(m)), pin);
+
+  // Each stage's share of the parameters, reduced over its replicas after the pipeline drains:
+  // the replicas of a stage are `stages` ranks apart, so a node holds ranks_per_node / stages of them.
+  std::vector<int64_t> share;
+  for (int64_t n : in.param_numels) share.push_back(std::max<int64_t>(1, n / stages));
+  in.param_numels = share;
+  in.param_backward_s.clear();
+  in.compute = {};
+  in.mode = parallel::data_parallel::ReducerMode::kAfterBackward;
+  in.dp = all;
+  in.dp.ranks = p / stages;
+  in.dp.ranks_per_node = std::max<int64_t>(1, cluster.ranks_per_node / stages);
+  const DpStepPrediction reduce = predictDpStep(in);
+
+  ScalingRow row;
+  row.ranks = p;
+  row.nodes = all.nodes();
+  row.bubble = replay.bubble;
+  row.step = reduce;
+  row.step.compute_s = c.total();
+  row.step.exposed_s = reduce.communication_s;
+  row.step.step_s = replay.makespan_s + reduce.communication_s + c.optimizer_s / static_cast<double>(stages);
+  return row;
+}
+
+}  // namespace
 
 std::vector<ScalingRow> sweepDataParallel(const WorkloadConfig& workload, const ClusterConfig& cluster,
                                           const std::vector<int64_t>& ranks,
@@ -31,17 +85,26 @@ std::vector<ScalingRow> sweepDataParallel(const WorkloadConfig& workload, const 
     in.compression.type = type;
     in.dp = cluster.topology(1);
     const double single = predictDpStep(in).step_s;
+    const int64_t stages = workload.pipeline_stages;
     for (int64_t p : ranks) {
-      in.dp = cluster.topology(p);
+      if (p % stages != 0) {
+        throw ConfigError(detail::concat("simulate: ", p, " ranks are not a multiple of workload.pipeline_stages=",
+                                         stages));
+      }
       ScalingRow row;
-      row.ranks = p;
-      row.nodes = in.dp.nodes();
+      if (stages > 1) {
+        row = pipelineStep(workload, cluster, p, in);
+      } else {
+        in.dp = cluster.topology(p);
+        row.ranks = p;
+        row.nodes = in.dp.nodes();
+        row.step = predictDpStep(in);
+      }
       row.compressor = type;
-      row.step = predictDpStep(in);
-      row.samples_per_s = row.step.step_s > 0
-                              ? static_cast<double>(p * workload.samples_per_rank) / row.step.step_s
-                              : 0.0;
-      row.efficiency = row.step.step_s > 0 ? single / row.step.step_s : 1.0;
+      const double replicas = static_cast<double>(p / stages);
+      row.samples_per_s =
+          row.step.step_s > 0 ? replicas * static_cast<double>(workload.samples_per_rank) / row.step.step_s : 0.0;
+      row.efficiency = row.step.step_s > 0 ? single / (static_cast<double>(stages) * row.step.step_s) : 1.0;
       rows.push_back(row);
     }
   }
@@ -49,22 +112,23 @@ std::vector<ScalingRow> sweepDataParallel(const WorkloadConfig& workload, const 
 }
 
 void printScalingTable(const std::vector<ScalingRow>& rows, std::ostream& out) {
-  out << "| ranks | nodes | compression | step ms | exposed comm ms | comm busy ms | MB sent per rank | samples/s | "
-         "efficiency |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|\n";
+  out << "| ranks | nodes | compression | step ms | exposed comm ms | comm busy ms | MB sent per rank | bubble | "
+         "samples/s | efficiency |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const ScalingRow& r : rows) {
-    out << fmt::format("| {} | {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.1f} | {:.1f} % |\n", r.ranks,
+    out << fmt::format("| {} | {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.3f} | {:.1f} | {:.1f} % |\n", r.ranks,
                        r.nodes, core::enumName(r.compressor), r.step.step_s * 1e3, r.step.exposed_s * 1e3,
-                       r.step.communication_s * 1e3, r.step.wire_bytes / 1e6, r.samples_per_s,
+                       r.step.communication_s * 1e3, r.step.wire_bytes / 1e6, r.bubble, r.samples_per_s,
                        100.0 * r.efficiency);
   }
 }
 
 void writeScalingCsv(const std::vector<ScalingRow>& rows, std::ostream& out) {
-  out << "ranks,nodes,compression,step_s,compute_s,exposed_s,communication_s,wire_bytes,samples_per_s,efficiency\n";
+  out << "ranks,nodes,compression,step_s,compute_s,exposed_s,communication_s,wire_bytes,bubble,samples_per_s,"
+         "efficiency\n";
   for (const ScalingRow& r : rows) {
-    out << fmt::format("{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.6f}\n", r.ranks, r.nodes,
+    out << fmt::format("{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.6f},{:.9g},{:.6f}\n", r.ranks, r.nodes,
                        core::enumName(r.compressor), r.step.step_s, r.step.compute_s, r.step.exposed_s,
-                       r.step.communication_s, r.step.wire_bytes, r.samples_per_s, r.efficiency);
+                       r.step.communication_s, r.step.wire_bytes, r.bubble, r.samples_per_s, r.efficiency);
   }
 }
 

@@ -1,8 +1,11 @@
 #pragma once
 // Weak scaling of a workload on a cluster: the data-parallel step predicted
-// (dp_step_model.h) at each rank count and compressor, the per-rank batch held
-// fixed. Efficiency = throughput at p ranks / (p x throughput at one rank) =
-// step(1) / step(p), the measure Horovod's published figures use.
+// (dp_step_model.h) at each rank count and compressor, the batch of each
+// data-parallel replica held fixed. Efficiency = throughput at p ranks /
+// (p x throughput at one rank), the measure Horovod's published figures use:
+// step(1) / step(p) without a pipeline, step(1) / (stages x step(p)) with one
+// (a replica then spans `stages` ranks; its step is the pipeline replay of the
+// schedule's tables, pipeline_replay.h, plus each stage's gradient reduction).
 
 #include <cstdint>
 #include <iosfwd>
@@ -21,14 +24,16 @@ struct ScalingRow {
   parallel::data_parallel::compression::CompressionType compressor =
       parallel::data_parallel::compression::CompressionType::kNone;
   DpStepPrediction step;
+  double bubble = 0.0;  // the pipeline's idle share (0 without one)
   double samples_per_s = 0.0;
   double efficiency = 1.0;
 };
 
-// Powers of two from 1 up to the cluster's ranks, and its ranks when not one of them.
-std::vector<int64_t> defaultRankCounts(const ClusterConfig& cluster);
+// Powers of two times the workload's pipeline stages, up to the cluster's ranks.
+std::vector<int64_t> defaultRankCounts(const ClusterConfig& cluster, int64_t stages = 1);
 
-// Throws ConfigError for a rank count the cluster does not have.
+// Throws ConfigError for a rank count the cluster does not have or that the
+// pipeline stages do not divide.
 std::vector<ScalingRow> sweepDataParallel(const WorkloadConfig& workload, const ClusterConfig& cluster,
                                           const std::vector<int64_t>& ranks,
                                           const std::vector<parallel::data_parallel::compression::CompressionType>&

@@ -20,6 +20,7 @@
 #include "core/yaml_config.h"
 #include "parallel/data_parallel/compression/compression_config.h"
 #include "parallel/data_parallel/reducer_options.h"
+#include "parallel/pipeline/pipeline_config.h"
 #include "trainer/simulate/dp_step_model.h"
 
 namespace autoglm::trainer::simulate {
@@ -77,6 +78,15 @@ struct WorkloadConfig {
   double bucket_mb = 25.0;
   parallel::data_parallel::ReducerMode reducer_mode = parallel::data_parallel::ReducerMode::kOverlap;
   parallel::data_parallel::compression::CompressionConfig compression;
+  // Pipeline parallel: `pipeline_stages` consecutive ranks hold a slice of the
+  // model each (compute and parameters split evenly), `micro_batches` per step
+  // run by `schedule`'s action tables, `activation_mb` crossing each stage
+  // boundary per micro-batch; the data-parallel groups (ranks / stages) reduce
+  // each stage's gradients after the pipeline drains.
+  int64_t pipeline_stages = 1;
+  int64_t micro_batches = 4;
+  parallel::pipeline::ScheduleKind schedule = parallel::pipeline::ScheduleKind::k1F1B;
+  double activation_mb = 0.0;
 
   std::vector<int64_t> numels() const;
   ComputeTimes compute() const { return {forward_ms * 1e-3, backward_ms * 1e-3, optimizer_ms * 1e-3}; }
@@ -95,6 +105,10 @@ struct WorkloadConfig {
     v.field("bucket_mb", bucket_mb, core::check::greaterThan(0.0));
     v.field("reducer_mode", reducer_mode);
     v.section("compression", compression);
+    v.field("pipeline_stages", pipeline_stages, core::check::between<int64_t>(1, 4096));
+    v.field("micro_batches", micro_batches, core::check::atLeast<int64_t>(1));
+    v.field("schedule", schedule);
+    v.field("activation_mb", activation_mb, core::check::atLeast(0.0));
   }
 };
 

@@ -86,5 +86,34 @@ TEST(ScalingSweep, EfficiencyFallsWithRanksAndStartsAtOne) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 15);
 }
 
+TEST(ScalingSweep, PipelineEfficiencyIsOneMinusTheBubble) {
+  // Free links, 1F1B over 4 stages and 8 micro-batches: each replica's step is (m + p - 1)
+  // micro-batch slots of 1/(p m) of the work, so efficiency = m / (m + p - 1) = 8/11.
+  ClusterConfig c;
+  c.nodes = 2;
+  c.ranks_per_node = 4;
+  c.intra = {1e6, 0.0};
+  c.inter = {1e6, 0.0};
+  WorkloadConfig w;
+  w.parameters = 1000;
+  w.forward_ms = 30;
+  w.backward_ms = 60;
+  w.pipeline_stages = 4;
+  w.micro_batches = 8;
+  using parallel::data_parallel::compression::CompressionType;
+  const auto rows = sweepDataParallel(w, c, defaultRankCounts(c, 4), {CompressionType::kNone});
+  ASSERT_EQ(rows.size(), 2u);  // 4 and 8 ranks
+  EXPECT_NEAR(rows[0].efficiency, 8.0 / 11.0, 1e-6);
+  EXPECT_NEAR(rows[0].bubble, 3.0 / 11.0, 1e-9);
+  EXPECT_NEAR(rows[0].step.step_s, 11 * 0.090 / 32, 1e-9);
+  EXPECT_NEAR(rows[1].efficiency, 8.0 / 11.0, 1e-4);  // two replicas, near-free all-reduce
+  EXPECT_NEAR(rows[1].samples_per_s, 2 * rows[0].samples_per_s, 1e-3 * rows[0].samples_per_s);
+  // A slow link between stages stretches the step.
+  c.intra = {25.0, 1000.0};
+  w.activation_mb = 1.0;
+  EXPECT_LT(sweepDataParallel(w, c, {4}, {CompressionType::kNone})[0].efficiency, 8.0 / 11.0 - 0.01);
+  EXPECT_THROW(sweepDataParallel(w, c, {6}, {CompressionType::kNone}), ConfigError);
+}
+
 }  // namespace
 }  // namespace autoglm::trainer::simulate
