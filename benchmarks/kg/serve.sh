@@ -17,7 +17,7 @@
 #
 #   benchmarks/kg/serve.sh [options]
 #     --checkpoint DIR   a kg_completion checkpoint or run dir (default: train one)
-#     --data DIR         the graph (default: /work/shared/data/fb15k-237, or ../shared/data/fb15k-237)
+#     --data DIR         the graph (default: ../shared/data/fb15k-237 beside the checkout)
 #     --build DIR        build tree with launch/autoglm (default: build)
 #     --steps N          train.max_steps of that training (100)
 #     --duration-s S     10 (per wrk run); --queries N: 200
@@ -25,8 +25,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 checkpoint="" build="$root/build" steps=100 duration=10 queries=200
-data=/work/shared/data/fb15k-237
-[[ -d "$data" ]] || data="$root/../shared/data/fb15k-237"
+data="$root/../shared/data/fb15k-237"
 die() { echo "serve.sh: $*" >&2; exit 1; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
