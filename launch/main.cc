@@ -243,11 +243,14 @@ CLI::App* addPrepareCommand(CLI::App& app, autoglm::launch::ConfigArgs* args, bo
 }
 
 // `simulate WORKLOAD --cluster CLUSTER.yaml`: the performance model's scaling table.
-CLI::App* addSimulateCommand(CLI::App& app, autoglm::launch::SimulateOptions* o) {
+CLI::App* addSimulateCommand(CLI::App& app, autoglm::launch::SimulateOptions* o, autoglm::launch::FitOptions* fit) {
   auto* cmd = app.add_subcommand("simulate", "Predict step time and scaling efficiency of a workload on a cluster");
-  cmd->add_option("workload", o->workload, "Workload YAML (workload: section)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("workload", o->workload, "Workload YAML (workload: section)")->check(CLI::ExistingFile);
   cmd->add_option("--cluster", o->cluster, "Cluster YAML (cluster: section), e.g. configs/clusters/*.yaml")
-      ->required()->check(CLI::ExistingFile);
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--fit", fit->csv, "Instead: fit a link's alpha and beta to all-reduce timings "
+                  "(benchmarks/collective CSV)")->check(CLI::ExistingFile);
+  cmd->add_option("--fit-column", fit->column, "Timing column of --fit, in microseconds")->capture_default_str();
   cmd->add_option("--set", o->overrides, "Override cluster.KEY=VALUE or workload.KEY=VALUE (repeatable)");
   cmd->add_option("--ranks", o->ranks, "Rank counts (default: powers of two up to the cluster's ranks)")
       ->delimiter(',')->check(CLI::PositiveNumber);
@@ -343,7 +346,8 @@ int main(int argc, char** argv) {
   auto* extract = addExtractCommand(app, &extract_args);
 
   la::SimulateOptions simulate_args;
-  auto* simulate = addSimulateCommand(app, &simulate_args);
+  la::FitOptions fit_args;
+  auto* simulate = addSimulateCommand(app, &simulate_args, &fit_args);
 
   if (const std::optional<int> status = parseArguments(app, argc, argv, *generate_args.command)) return *status;
   try {
@@ -361,7 +365,7 @@ int main(int argc, char** argv) {
     if (*vectors_args.command) return runVectorsCommand(vectors_args);
     if (*generate_args.kg_cmd) return la::runGenerateKg(generate_args.kg, std::cout, std::cerr);
     if (*extract) return la::runExtract(extract_args, std::cout, std::cerr);
-    if (*simulate) return la::runSimulate(simulate_args, std::cout);
+    if (*simulate) return la::runSimulateCommand(simulate_args, fit_args, std::cout);
   } catch (const autoglm::ConfigError& e) {
     // Raised before MPI starts work (a rank's own errors are reported by the
     // rank, commands.cc): every rank of the job finds the same one, rank 0 says it.

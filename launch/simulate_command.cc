@@ -2,9 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
 #include <ostream>
 
+#include "comm/cost/alpha_beta_fit.h"
 #include "core/error.h"
 #include "trainer/simulate/scaling_sweep.h"
 #include "trainer/simulate/simulate_config.h"
@@ -13,6 +18,18 @@ namespace autoglm::launch {
 
 namespace sim = trainer::simulate;
 using parallel::data_parallel::compression::CompressionType;
+
+namespace {
+
+std::vector<std::string> splitCsv(const std::string& line) {
+  std::vector<std::string> out;
+  std::string field;
+  std::istringstream in(line);
+  while (std::getline(in, field, ',')) out.push_back(field);
+  return out;
+}
+
+}  // namespace
 
 int runSimulate(const SimulateOptions& opts, std::ostream& out) {
   std::vector<std::string> cluster_overrides, workload_overrides;
@@ -60,6 +77,56 @@ int runSimulate(const SimulateOptions& opts, std::ostream& out) {
     out << "\nCSV: " << opts.csv << "\n";
   }
   return 0;
+}
+
+int runFit(const FitOptions& opts, std::ostream& out) {
+  std::ifstream in(opts.csv);
+  if (!in) throw DataError(opts.csv + ": cannot open");
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> header = splitCsv(line);
+  auto column = [&](const std::string& name) {
+    const auto it = std::find(header.begin(), header.end(), name);
+    if (it == header.end()) throw DataError(opts.csv + ":1: no column '" + name + "'");
+    return static_cast<size_t>(it - header.begin());
+  };
+  const size_t c_ranks = column("ranks"), c_bytes = column("bytes"), c_time = column(opts.column);
+  std::map<int64_t, std::vector<comm::cost::TimingSample>> by_ranks;
+  for (int64_t n = 2; std::getline(in, line); ++n) {
+    if (line.empty()) continue;
+    const std::vector<std::string> f = splitCsv(line);
+    try {
+      if (f.size() != header.size()) throw std::invalid_argument("field count");
+      by_ranks[std::stoll(f[c_ranks])].push_back({std::stod(f[c_bytes]), std::stod(f[c_time]) * 1e-6});
+    } catch (const std::exception&) {
+      throw DataError(fmt::format("{}:{}: expected {} numeric fields (ranks, bytes, {})", opts.csv, n, header.size(),
+                                  opts.column));
+    }
+  }
+  if (by_ranks.empty()) throw DataError(opts.csv + ": no timings");
+  for (const auto& [ranks, samples] : by_ranks) {
+    const comm::cost::AlphaBetaFit fit = comm::cost::fitAlphaBeta(comm::cost::Collective::kAllreduce, ranks, samples);
+    out << fmt::format("{} ranks, {} sizes: alpha {:.2f} us, beta {:.4g} s/B ({:.2f} Gbit/s); relative error median "
+                       "{:.1f} %, worst {:.1f} %\n",
+                       ranks, fit.samples, fit.link.alpha_s * 1e6, fit.link.beta_s_per_byte, fit.link.gbitPerSecond(),
+                       100 * fit.median_relative_error, 100 * fit.max_relative_error);
+    out << fmt::format("  cluster file: {{bandwidth_gbit: {:.3g}, latency_us: {:.3g}}}\n", fit.link.gbitPerSecond(),
+                       fit.link.alpha_s * 1e6);
+  }
+  return 0;
+}
+
+int runSimulateCommand(const SimulateOptions& simulate, const FitOptions& fit, std::ostream& out) {
+  if (!fit.csv.empty()) {
+    if (!simulate.workload.empty() || !simulate.cluster.empty()) {
+      throw ConfigError("simulate: --fit takes no WORKLOAD and no --cluster");
+    }
+    return runFit(fit, out);
+  }
+  if (simulate.workload.empty() || simulate.cluster.empty()) {
+    throw ConfigError("simulate: give a WORKLOAD file and --cluster CLUSTER.yaml (or --fit TIMINGS.csv)");
+  }
+  return runSimulate(simulate, out);
 }
 
 }  // namespace autoglm::launch

@@ -20,6 +20,20 @@ struct SimulateOptions {
   std::string csv;                        // written when set
 };
 
+// `autoglm simulate --fit TIMINGS.csv`: alpha and beta of a link fitted
+// (comm/cost/alpha_beta_fit.h) to all-reduce timings in the CSV that
+// benchmarks/collective writes (columns ranks, bytes and `column`, in
+// microseconds), one fit per rank count, printed with the cluster-file lines
+// that use it. Throws DataError naming the file and line of a bad row.
+struct FitOptions {
+  std::string csv;
+  std::string column = "ours_us";
+};
+int runFit(const FitOptions& opts, std::ostream& out);
+
+// The CLI's choice: --fit alone, or a workload with --cluster (ConfigError otherwise).
+int runSimulateCommand(const SimulateOptions& simulate, const FitOptions& fit, std::ostream& out);
+
 // Returns 0 or throws autoglm::Error (ConfigError for bad files, flags or overrides).
 int runSimulate(const SimulateOptions& opts, std::ostream& out);
 

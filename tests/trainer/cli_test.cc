@@ -171,6 +171,18 @@ TEST(Cli, SimulatePrintsTheScalingTableAndRejectsBadKeys) {
   expectOneLineError(run("simulate " + files + " --set cluster.intra.bandwidth=4", d), 2, "unknown key");
   expectOneLineError(run("simulate " + files + " --ranks 1024", d), 2, "1024 ranks requested, it has 512");
   expectOneLineError(run("simulate " + files + " --compressors zip", d), 2, "--compressors zip: must be one of");
+  expectOneLineError(run("simulate", d), 2, "give a WORKLOAD file and --cluster");
+
+  // --fit: alpha and beta from the collective benchmark's CSV (measured here, two ranks).
+  const Result fit = run("simulate --fit " + root + "/benchmarks/collective/results/allreduce_np2_run2.csv", d);
+  ASSERT_EQ(fit.status, 0) << fit.err;
+  EXPECT_NE(fit.out.find("2 ranks, 13 sizes: alpha"), std::string::npos) << fit.out;
+  EXPECT_NE(fit.out.find("cluster file: {bandwidth_gbit:"), std::string::npos) << fit.out;
+  const std::string bad = (d / "bad.csv").string();
+  std::ofstream(bad) << "ranks,bytes,ours_us\n2,4,1.0\n2,x,2.0\n";
+  expectOneLineError(run("simulate --fit " + bad, d), 1, "bad.csv:3: expected 3 numeric fields");
+  std::ofstream(bad) << "ranks,bytes\n2,4\n";
+  expectOneLineError(run("simulate --fit " + bad, d), 1, "bad.csv:1: no column 'ours_us'");
 }
 
 }  // namespace
