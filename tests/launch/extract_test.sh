@@ -57,7 +57,7 @@ eval_out=$("$autoglm" eval --checkpoint "$work/run" 2>/dev/null) || fail "eval o
 expect "$eval_out" '"mrr":'
 "$autoglm" serve --checkpoint "$work/run" --port 0 >"$work/serve.out" 2>"$work/serve.log" &
 serve_pid=$!
-trap 'kill $serve_pid 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $serve_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 url=""
 for _ in $(seq 1 300); do
   url=$(grep -o 'http://[^ ]*' "$work/serve.out" 2>/dev/null || true)
