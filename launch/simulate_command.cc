@@ -57,11 +57,12 @@ int runSimulate(const SimulateOptions& opts, std::ostream& out) {
   const std::vector<int64_t> ranks = opts.ranks.empty() ? sim::defaultRankCounts(cluster, workload.pipeline_stages) : opts.ranks;
   const std::vector<sim::ScalingRow> rows = sim::sweepDataParallel(workload, cluster, ranks, compressors);
 
+  const std::vector<int64_t> numels = workload.numels();
   int64_t params = 0;
-  for (int64_t n : workload.numels()) params += n;
+  for (int64_t n : numels) params += n;
   out << fmt::format("workload '{}': {} parameters in {} tensors, {} samples per rank, compute {:.2f} + {:.2f} + "
                      "{:.2f} ms (forward, backward, optimizer), buckets of {} MB\n",
-                     workload.name, params, workload.numels().size(), workload.samples_per_rank,
+                     workload.name, params, numels.size(), workload.samples_per_rank,
                      workload.forward_ms, workload.backward_ms, workload.optimizer_ms, workload.bucket_mb);
   out << fmt::format("cluster '{}': {} nodes x {} ranks, intra {} Gbit/s {} us, inter {} Gbit/s {} us, {} "
                      "all-reduce\n\n",

@@ -170,8 +170,7 @@ void buildSynthetic(const CorpusGeneratorConfig& cfg, const std::string& path, u
   const auto t0 = std::chrono::steady_clock::now();
   GraphStore::Contents contents = generateCorpus(cfg);
   contents.fingerprint = fingerprint;
-  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
-  GraphStore::write(path, contents);
+  GraphStore::write(path, contents);  // creates the cache folder
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   log::info0("generated {} synthetic documents ({} words, {} classes) into {} in {:.1f}s", cfg.documents, cfg.vocab,
              cfg.classes, path, secs);
