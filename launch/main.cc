@@ -257,6 +257,11 @@ CLI::App* addSimulateCommand(CLI::App& app, autoglm::launch::SimulateOptions* o,
   cmd->add_option("--compressors", o->compressors, "Compressors to compare: none,fp16,bf16,onebit,topk "
                   "(default: the workload's)")->delimiter(',');
   cmd->add_option("--csv", o->csv, "Also write the table as CSV to this file");
+  cmd->add_option("--profile", o->profile, "Instead: measure an experiment config's workload on this process "
+                  "(--set then overrides the experiment)")->check(CLI::ExistingFile);
+  cmd->add_option("--steps", o->profile_steps, "Timed steps of --profile")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--out", o->out, "Write --profile's workload YAML here (default: stdout)");
   return cmd;
 }
 

@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -11,6 +15,7 @@
 
 #include "comm/cost/alpha_beta_fit.h"
 #include "core/error.h"
+#include "trainer/simulate/profile.h"
 #include "trainer/simulate/scaling_sweep.h"
 #include "trainer/simulate/simulate_config.h"
 
@@ -117,7 +122,53 @@ int runFit(const FitOptions& opts, std::ostream& out) {
   return 0;
 }
 
+int runProfile(const SimulateOptions& opts, std::ostream& out) {
+  const trainer::ExperimentConfig cfg = trainer::ExperimentConfig::load(opts.profile, opts.overrides);
+  sim::ProfileOptions po;
+  po.steps = opts.profile_steps;
+  std::ostringstream log;
+  sim::ProfileResult r = sim::profileExperiment(cfg, po, log);
+  r.workload.name = std::filesystem::path(opts.profile).stem().string();
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  const std::time_t now = std::time(nullptr);
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%MZ", std::gmtime(&now));
+  r.workload.source = fmt::format("autoglm simulate --profile {} on {} at {}, {} timed steps after {}", opts.profile,
+                                  host, when, po.steps, po.warmup_steps);
+  std::vector<std::string> comment = {
+      fmt::format("Measured from {} on one process (layout forced to 1 x 1 x 1).", opts.profile),
+      fmt::format("Step: median {:.2f} ms (min {:.2f}, max {:.2f}) over {} steps; peak RSS {:.1f} MB.",
+                  r.step_ms_median, r.step_ms_min, r.step_ms_max, po.steps, r.peak_rss_mb)};
+  for (const std::string& o : opts.overrides) comment.push_back("--set " + o);
+  if (r.row_sparse_parameters > 0) {
+    comment.push_back(fmt::format("train.embedding_update is not dense: the model treats the {} embedding elements "
+                                  "as a dense gradient",
+                                  r.row_sparse_parameters));
+  }
+  std::ostringstream yaml;
+  sim::writeWorkloadYaml(r.workload, comment, yaml);
+  if (opts.out.empty()) {
+    out << yaml.str();
+  } else {
+    std::ofstream f(opts.out);
+    if (!f || !(f << yaml.str()) || !f.flush()) throw Error("simulate --profile: cannot write " + opts.out);
+    out << log.str() << fmt::format("workload: {} ({} tensors), step {:.2f} ms = {:.2f} + {:.2f} + {:.2f}; peak RSS "
+                                    "{:.1f} MB\n",
+                                    opts.out, r.workload.tensor_numels.size(), r.step_ms_median,
+                                    r.workload.forward_ms, r.workload.backward_ms, r.workload.optimizer_ms,
+                                    r.peak_rss_mb);
+  }
+  return 0;
+}
+
 int runSimulateCommand(const SimulateOptions& simulate, const FitOptions& fit, std::ostream& out) {
+  if (!simulate.profile.empty()) {
+    if (!simulate.workload.empty() || !simulate.cluster.empty() || !fit.csv.empty()) {
+      throw ConfigError("simulate: --profile CONFIG takes no WORKLOAD, no --cluster and no --fit");
+    }
+    return runProfile(simulate, out);
+  }
   if (!fit.csv.empty()) {
     if (!simulate.workload.empty() || !simulate.cluster.empty()) {
       throw ConfigError("simulate: --fit takes no WORKLOAD and no --cluster");

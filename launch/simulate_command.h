@@ -18,7 +18,16 @@ struct SimulateOptions {
   std::vector<int64_t> ranks;             // empty: powers of two up to the cluster's ranks
   std::vector<std::string> compressors;   // empty: the workload's own
   std::string csv;                        // written when set
+  // `--profile CONFIG`: measure a workload from an experiment instead
+  // (trainer/simulate/profile.h); overrides then go to the experiment.
+  std::string profile;
+  int64_t profile_steps = 10;
+  std::string out;  // the workload YAML (stdout when empty)
 };
+
+// `autoglm simulate --profile CONFIG [--set key=value] [--steps N] [--out FILE]`:
+// the experiment's workload measured on this process, written as YAML.
+int runProfile(const SimulateOptions& opts, std::ostream& out);
 
 // `autoglm simulate --fit TIMINGS.csv`: alpha and beta of a link fitted
 // (comm/cost/alpha_beta_fit.h) to all-reduce timings in the CSV that
@@ -31,7 +40,7 @@ struct FitOptions {
 };
 int runFit(const FitOptions& opts, std::ostream& out);
 
-// The CLI's choice: --fit alone, or a workload with --cluster (ConfigError otherwise).
+// The CLI's choice: --fit alone, --profile CONFIG, or a workload with --cluster (ConfigError otherwise).
 int runSimulateCommand(const SimulateOptions& simulate, const FitOptions& fit, std::ostream& out);
 
 // Returns 0 or throws autoglm::Error (ConfigError for bad files, flags or overrides).

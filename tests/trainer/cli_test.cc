@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "tests/trainer/test_util.h"
+#include "trainer/simulate/simulate_config.h"
 
 namespace autoglm::trainer {
 namespace {
@@ -183,6 +184,34 @@ TEST(Cli, SimulatePrintsTheScalingTableAndRejectsBadKeys) {
   expectOneLineError(run("simulate --fit " + bad, d), 1, "bad.csv:3: expected 3 numeric fields");
   std::ofstream(bad) << "ranks,bytes\n2,4\n";
   expectOneLineError(run("simulate --fit " + bad, d), 1, "bad.csv:1: no column 'ours_us'");
+}
+
+// --profile: a workload measured from an experiment (a small generated corpus),
+// which simulate then reads back; its tensors are the model's parameters.
+TEST(Cli, SimulateProfileWritesAWorkloadSimulateReads) {
+  TempDir d("cli_simulate_profile");
+  const std::string root = AUTOGLM_SOURCE_ROOT;
+  const std::string sets = " --set data.cache_dir=" + (d / "cache").string() +
+                           " --set data.synthetic.documents=200 --set model.embed_dim=16 --set data.synthetic.vocab=500"
+                           " --set train.batch_graphs=16";
+  const std::string yaml = (d / "w.yaml").string();
+  const Result prof = run("simulate --profile " + root + "/configs/synthetic_gat.yaml --steps 3 --out " + yaml + sets, d);
+  ASSERT_EQ(prof.status, 0) << prof.err;
+  EXPECT_NE(prof.out.find("workload: " + yaml), std::string::npos) << prof.out;
+  const trainer::simulate::WorkloadConfig w = trainer::simulate::loadWorkload(yaml);
+  EXPECT_EQ(w.samples_per_rank, 16);
+  EXPECT_EQ(w.tensor_numels.front() % 16, 0) << "the embedding first (vocabulary x embed_dim)";
+  EXPECT_GT(w.forward_ms + w.backward_ms, 0.0);
+  EXPECT_GT(w.compress_ns_per_element.onebit, 0.0);
+  EXPECT_GT(w.compress_ns_per_element.topk, 0.0);
+  const Result sim = run("simulate " + yaml + " --cluster " + root + "/configs/clusters/horovod_roce25.yaml --ranks 1,8", d);
+  ASSERT_EQ(sim.status, 0) << sim.err;
+  EXPECT_NE(sim.out.find("| 8 | 2 | none |"), std::string::npos) << sim.out;
+  expectOneLineError(run("simulate --profile " + root + "/configs/wn18rr_complex.yaml", d), 2,
+                     "only gat (graph classification) is profiled");
+  expectOneLineError(run("simulate --profile " + root + "/configs/synthetic_gat.yaml --cluster " + root +
+                             "/configs/clusters/horovod_roce25.yaml", d),
+                     2, "--profile CONFIG takes no WORKLOAD");
 }
 
 }  // namespace

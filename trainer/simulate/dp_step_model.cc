@@ -51,8 +51,9 @@ BucketCost bucketCost(int64_t numel, const dp::compression::CompressionConfig& c
 
 DpStepPrediction predictDpStep(const DpStepInputs& in) {
   if (in.param_numels.empty()) throw ConfigError("data-parallel step model: no dense parameters");
-  if (in.compute.forward_s < 0 || in.compute.backward_s < 0 || in.compute.optimizer_s < 0) {
-    throw ConfigError("data-parallel step model: compute times must be >= 0");
+  if (in.compute.forward_s < 0 || in.compute.backward_s < 0 || in.compute.optimizer_s < 0 ||
+      in.compress_s_per_element < 0) {
+    throw ConfigError("data-parallel step model: compute and compression times must be >= 0");
   }
   if (!in.param_backward_s.empty() && in.param_backward_s.size() != in.param_numels.size()) {
     throw ConfigError(detail::concat("data-parallel step model: param_backward_s has ", in.param_backward_s.size(),
@@ -95,7 +96,10 @@ DpStepPrediction predictDpStep(const DpStepInputs& in) {
     }
     b.numel = offset;
     if (in.mode == dp::ReducerMode::kAfterBackward) b.ready_s = backward_end;
-    const BucketCost cost = communicate ? bucketCost(b.numel, in.compression, in.dp) : BucketCost{};
+    BucketCost cost = communicate ? bucketCost(b.numel, in.compression, in.dp) : BucketCost{};
+    const double compress = communicate ? in.compress_s_per_element * static_cast<double>(b.numel) : 0.0;
+    cost.seconds += compress;
+    out.compress_s += compress;
     b.wire_bytes = cost.wire_bytes;
     b.start_s = std::max(b.ready_s, channel_free);
     b.end_s = b.start_s + cost.seconds;

@@ -16,8 +16,10 @@
 //   - the reducer's one synchronisation thread runs the buckets in order, each
 //     when it is ready (overlap) or all after backward (after_backward);
 //   - step = forward + max(backward end, last bucket end) + optimizer.
-// Compression's own compute (packing signs, selecting top-k) is not modelled:
-// it is part of the measured step on one rank only when dp > 1.
+// The compressor's own compute (casts, sign packing, top-k selection) runs on the
+// same thread before and after each bucket's collectives: `compress_s_per_element`
+// seconds per gradient element (measured by `autoglm simulate --profile`), added
+// to the bucket's time on that thread.
 
 #include <cstdint>
 #include <string>
@@ -47,6 +49,7 @@ struct DpStepInputs {
   parallel::data_parallel::ReducerMode mode = parallel::data_parallel::ReducerMode::kOverlap;
   parallel::data_parallel::compression::CompressionConfig compression;
   comm::cost::Topology dp;  // the data-parallel group: ranks, placement, links
+  double compress_s_per_element = 0.0;  // the compressor's own work per element (>= 0)
 };
 
 struct BucketTiming {
@@ -60,7 +63,8 @@ struct BucketTiming {
 struct DpStepPrediction {
   double step_s = 0.0;
   double compute_s = 0.0;        // forward + backward + optimizer
-  double communication_s = 0.0;  // the buckets' collectives, summed (busy time)
+  double communication_s = 0.0;  // the buckets' collectives and compressor work, summed (busy time)
+  double compress_s = 0.0;       // of which the compressor's own work
   double exposed_s = 0.0;        // communication not hidden behind backward
   double wire_bytes = 0.0;       // per rank per step
   std::vector<BucketTiming> buckets;

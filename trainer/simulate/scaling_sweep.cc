@@ -29,7 +29,9 @@ ScalingRow pipelineStep(const WorkloadConfig& workload, const ClusterConfig& clu
   const int64_t stages = workload.pipeline_stages;
   const int64_t m = workload.micro_batches;
   const double per = static_cast<double>(stages * m);
-  const ComputeTimes c = workload.compute();
+  ComputeTimes c = workload.compute();
+  const double slow = cluster.computeSlowdown(p);
+  c = {c.forward_s * slow, c.backward_s * slow, c.optimizer_s * slow};
   PipelineReplayInputs pin;
   StageCosts stage{c.forward_s / per, c.backward_s / per, 0.0};
   if (parallel::pipeline::splitsBackward(workload.schedule)) {
@@ -52,6 +54,7 @@ ScalingRow pipelineStep(const WorkloadConfig& workload, const ClusterConfig& clu
   in.param_numels = share;
   in.param_backward_s.clear();
   in.compute = {};
+  in.compress_s_per_element *= slow;
   in.mode = parallel::data_parallel::ReducerMode::kAfterBackward;
   in.dp = all;
   in.dp.ranks = p / stages;
@@ -83,6 +86,7 @@ std::vector<ScalingRow> sweepDataParallel(const WorkloadConfig& workload, const 
     in.mode = workload.reducer_mode;
     in.compression = workload.compression;
     in.compression.type = type;
+    in.compress_s_per_element = workload.compress_ns_per_element.nanoseconds(type) * 1e-9;
     in.dp = cluster.topology(1);
     const double single = predictDpStep(in).step_s;
     const int64_t stages = workload.pipeline_stages;
@@ -95,10 +99,14 @@ std::vector<ScalingRow> sweepDataParallel(const WorkloadConfig& workload, const 
       if (stages > 1) {
         row = pipelineStep(workload, cluster, p, in);
       } else {
-        in.dp = cluster.topology(p);
+        DpStepInputs at = in;
+        const double slow = cluster.computeSlowdown(p);
+        at.compute = {in.compute.forward_s * slow, in.compute.backward_s * slow, in.compute.optimizer_s * slow};
+        at.compress_s_per_element *= slow;
+        at.dp = cluster.topology(p);
         row.ranks = p;
-        row.nodes = in.dp.nodes();
-        row.step = predictDpStep(in);
+        row.nodes = at.dp.nodes();
+        row.step = predictDpStep(at);
       }
       row.compressor = type;
       const double replicas = static_cast<double>(p / stages);

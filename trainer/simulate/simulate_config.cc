@@ -18,6 +18,18 @@ comm::cost::Topology ClusterConfig::topology(int64_t ranks) const {
   return t;
 }
 
+double CompressCompute::nanoseconds(parallel::data_parallel::compression::CompressionType type) const {
+  using parallel::data_parallel::compression::CompressionType;
+  switch (type) {
+    case CompressionType::kNone: return 0.0;
+    case CompressionType::kFp16: return fp16;
+    case CompressionType::kBf16: return bf16;
+    case CompressionType::kOnebit: return onebit;
+    case CompressionType::kTopk: return topk;
+  }
+  return 0.0;
+}
+
 std::vector<int64_t> WorkloadConfig::numels() const {
   if (!tensor_numels.empty()) return tensor_numels;
   std::vector<int64_t> out(static_cast<size_t>(tensors), parameters / tensors);

@@ -45,7 +45,16 @@ struct ClusterConfig {
   LinkConfig intra{100.0, 2.0};
   LinkConfig inter{25.0, 10.0};
   comm::cost::AllreduceAlgorithm allreduce = comm::cost::AllreduceAlgorithm::kRing;
+  // CPU cores all ranks of the cluster share: 0 = every rank has its own (a real
+  // cluster). Emulated hosts on one machine share its cores: p ranks on c cores
+  // run each rank's compute p / c times slower (p > c), which the model applies.
+  int64_t compute_cores = 0;
 
+  // How much slower each rank computes at `ranks` ranks (>= 1).
+  double computeSlowdown(int64_t ranks) const {
+    return compute_cores > 0 && ranks > compute_cores ? static_cast<double>(ranks) / static_cast<double>(compute_cores)
+                                                      : 1.0;
+  }
   int64_t maxRanks() const { return nodes * ranks_per_node; }
   // The first `ranks` ranks, filling nodes in order.
   comm::cost::Topology topology(int64_t ranks) const;
@@ -59,6 +68,25 @@ struct ClusterConfig {
     v.section("intra", intra);
     v.section("inter", inter);
     v.field("allreduce", allreduce);
+    v.field("compute_cores", compute_cores, core::check::atLeast<int64_t>(0));
+  }
+};
+
+// The compressors' own work per gradient element, in nanoseconds (encode and
+// decode on the reducer's thread; `autoglm simulate --profile` measures them).
+struct CompressCompute {
+  double fp16 = 0.0;
+  double bf16 = 0.0;
+  double onebit = 0.0;
+  double topk = 0.0;
+
+  double nanoseconds(parallel::data_parallel::compression::CompressionType type) const;
+  template <class V>
+  void visit(V& v) {
+    v.field("fp16", fp16, core::check::atLeast(0.0));
+    v.field("bf16", bf16, core::check::atLeast(0.0));
+    v.field("onebit", onebit, core::check::atLeast(0.0));
+    v.field("topk", topk, core::check::atLeast(0.0));
   }
 };
 
@@ -78,6 +106,7 @@ struct WorkloadConfig {
   double bucket_mb = 25.0;
   parallel::data_parallel::ReducerMode reducer_mode = parallel::data_parallel::ReducerMode::kOverlap;
   parallel::data_parallel::compression::CompressionConfig compression;
+  CompressCompute compress_ns_per_element;
   // Pipeline parallel: `pipeline_stages` consecutive ranks hold a slice of the
   // model each (compute and parameters split evenly), `micro_batches` per step
   // run by `schedule`'s action tables, `activation_mb` crossing each stage
@@ -105,6 +134,7 @@ struct WorkloadConfig {
     v.field("bucket_mb", bucket_mb, core::check::greaterThan(0.0));
     v.field("reducer_mode", reducer_mode);
     v.section("compression", compression);
+    v.section("compress_ns_per_element", compress_ns_per_element);
     v.field("pipeline_stages", pipeline_stages, core::check::between<int64_t>(1, 4096));
     v.field("micro_batches", micro_batches, core::check::atLeast<int64_t>(1));
     v.field("schedule", schedule);

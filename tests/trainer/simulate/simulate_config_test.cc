@@ -86,6 +86,37 @@ TEST(ScalingSweep, EfficiencyFallsWithRanksAndStartsAtOne) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 15);
 }
 
+// Emulated hosts sharing 2 cores: at 4 and 8 ranks each rank computes 2x and
+// 4x slower; with free links the step is exactly that, and the compressor's
+// work per element slows down alike.
+TEST(ScalingSweep, SharedCoresSlowComputeByRanksOverCores) {
+  ClusterConfig c;
+  c.nodes = 2;
+  c.ranks_per_node = 4;
+  c.compute_cores = 2;
+  c.intra = {1e6, 0.0};
+  c.inter = {1e6, 0.0};
+  EXPECT_DOUBLE_EQ(c.computeSlowdown(2), 1.0);
+  EXPECT_DOUBLE_EQ(c.computeSlowdown(8), 4.0);
+  WorkloadConfig w;
+  w.parameters = 1000;
+  w.forward_ms = 10;
+  w.backward_ms = 20;
+  w.bucket_mb = 1;
+  w.compress_ns_per_element.fp16 = 1000;  // 1 us per element: 1 ms per 1000-element bucket
+  using parallel::data_parallel::compression::CompressionType;
+  const auto rows = sweepDataParallel(w, c, {1, 2, 4, 8}, {CompressionType::kNone, CompressionType::kFp16});
+  ASSERT_EQ(rows.size(), 8u);
+  EXPECT_NEAR(rows[1].step.step_s, 30e-3, 1e-9);
+  EXPECT_NEAR(rows[2].step.step_s, 60e-3, 1e-9);
+  EXPECT_NEAR(rows[3].step.step_s, 120e-3, 1e-9);
+  EXPECT_NEAR(rows[5].step.step_s, 31e-3, 1e-9);   // fp16: the bucket's 1 ms after backward
+  EXPECT_NEAR(rows[7].step.step_s, 124e-3, 1e-9);  // 4x compute, 4x its 1 ms
+  EXPECT_NEAR(rows[7].step.compress_s, 4e-3, 1e-9);
+  c.compute_cores = 0;
+  EXPECT_DOUBLE_EQ(c.computeSlowdown(8), 1.0);
+}
+
 TEST(ScalingSweep, PipelineEfficiencyIsOneMinusTheBubble) {
   // Free links, 1F1B over 4 stages and 8 micro-batches: each replica's step is (m + p - 1)
   // micro-batch slots of 1/(p m) of the work, so efficiency = m / (m + p - 1) = 8/11.

@@ -55,6 +55,25 @@ TEST(DpStepModel, AfterBackwardSerialisesEverything) {
   EXPECT_NEAR(predictDpStep(in).step_s, 9e-3, 1e-12);
 }
 
+// The compressor's own work (1 us per element here) lengthens each bucket on
+// the reducer's thread: bucket 0 runs 3 -> 5.3 ms (2 ms of messages + 300 us),
+// bucket 1 waits for p0 at 6 ms and ends at 8.3 ms; 2.3 ms exposed.
+TEST(DpStepModel, CompressorWorkRunsOnTheReducerThread) {
+  DpStepInputs in = handCase();
+  in.compress_s_per_element = 1e-6;
+  const DpStepPrediction p = predictDpStep(in);
+  EXPECT_NEAR(p.buckets[0].end_s, 5.3e-3, 1e-12);
+  EXPECT_NEAR(p.buckets[1].start_s, 6e-3, 1e-12);
+  EXPECT_NEAR(p.buckets[1].end_s, 8.3e-3, 1e-12);
+  EXPECT_NEAR(p.compress_s, 0.6e-3, 1e-12);
+  EXPECT_NEAR(p.communication_s, 4.6e-3, 1e-12);
+  EXPECT_NEAR(p.step_s, 9e-3 + 2.3e-3, 1e-12);
+  in.dp.ranks = 1;  // nothing to reduce, nothing to compress
+  EXPECT_NEAR(predictDpStep(in).step_s, 9e-3, 1e-12);
+  in.compress_s_per_element = -1.0;
+  EXPECT_THROW(predictDpStep(in), ConfigError);
+}
+
 TEST(DpStepModel, CompressorsByHand) {
   DpStepInputs in = handCase();
   in.compression.type = dp::compression::CompressionType::kFp16;
