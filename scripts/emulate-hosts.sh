@@ -23,6 +23,7 @@
 #   scripts/emulate-hosts.sh run DIR A|B CMD...   run CMD on host A or B (hostname hostA/hostB)
 #   scripts/emulate-hosts.sh pid DIR A|B PID      PID (as seen here) as host A or B numbers it
 #   scripts/emulate-hosts.sh mpirun-args DIR      the mpirun options for these hosts, one per line
+#                                                 (no binding, yield when idle: the hosts share cores)
 #                                                 (with --hostfile DIR/hosts beside them)
 #   scripts/emulate-hosts.sh down DIR        remove them (also safe when half made)
 set -euo pipefail
@@ -135,7 +136,12 @@ pid)
   ;;
 mpirun-args)
   load
-  printf '%s\n' --mca plm_rsh_agent "$dir/rsh" --mca plm_rsh_no_tree_spawn 1 \
+  # The hosts share this machine's cores, which each host's daemon believes its
+  # own: binding would pin every host's first rank to core 0 (two ranks on one
+  # core, each step twice as long), and ranks spinning in MPI would starve the
+  # kernel's network processing (4 ms, a scheduler tick, per small message).
+  printf '%s\n' --bind-to none --mca mpi_yield_when_idle 1 \
+    --mca plm_rsh_agent "$dir/rsh" --mca plm_rsh_no_tree_spawn 1 \
     --mca oob_tcp_if_include "$NET" --mca btl_tcp_if_include "$NET" --mca btl tcp,self,vader
   ;;
 down)
