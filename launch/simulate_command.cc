@@ -59,7 +59,8 @@ int runSimulate(const SimulateOptions& opts, std::ostream& out) {
     compressors.push_back(*type);
   }
   if (compressors.empty()) compressors.push_back(workload.compression.type);
-  const std::vector<int64_t> ranks = opts.ranks.empty() ? sim::defaultRankCounts(cluster, workload.pipeline_stages) : opts.ranks;
+  const std::vector<int64_t> ranks =
+      opts.ranks.empty() ? sim::defaultRankCounts(cluster, workload.pipeline_stages * workload.tp) : opts.ranks;
   const std::vector<sim::ScalingRow> rows = sim::sweepDataParallel(workload, cluster, ranks, compressors);
 
   const std::vector<int64_t> numels = workload.numels();

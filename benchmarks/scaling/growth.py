@@ -52,8 +52,8 @@ def main() -> None:
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
         w.writeheader()
         w.writerows(rows)
-    lines = ["| grows | values | step ms (min-max) | peak RSS MB | parameters | step ~ size^k |",
-             "|---|---|---|---|---|---:|"]
+    lines = ["| grows | values | step ms (min-max) | peak RSS MB | parameters | step ~ size^k | k, two largest |",
+             "|---|---|---|---|---|---:|---:|"]
     exps = {}
     for s in LABELS:
         pts = [r for r in rows if r["series"] == s]
@@ -64,7 +64,8 @@ def main() -> None:
         lines.append(f"| {LABELS[s]} | {', '.join(str(r['value']) for r in pts)} | "
                      + ", ".join(f"{r['step_ms']:.1f} ({r['step_ms_min']:.1f}-{r['step_ms_max']:.1f})" for r in pts)
                      + " | " + ", ".join(f"{r['peak_rss_mb']:.0f}" for r in pts) + " | "
-                     + ", ".join(str(r["parameters"]) for r in pts) + f" | {k:.2f} |")
+                     + ", ".join(str(r["parameters"]) for r in pts) + f" | {k:.2f} | "
+                     + f"{fit([r['value'] for r in pts[-2:]], [r['step_ms'] for r in pts[-2:]]):.2f} |")
     text = "\n".join(lines) + "\n"
     open(os.path.join(out, "growth.md"), "w").write(text)
     print(text)

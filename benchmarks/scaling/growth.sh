@@ -47,7 +47,8 @@ for n in 10 20 40 80 160; do
   point nodes "$n" --set data.synthetic.nodes_mean="$n" --set data.synthetic.nodes_max=$((n * 5)) --set data.synthetic.nodes_sigma=0.1
 done
 for e in 2 4 8 16; do
-  point edges "$e" --set data.synthetic.edges_per_node="$e" --set data.synthetic.max_degree=$((e * 4))
+  point edges "$e" --set data.synthetic.edges_per_node="$e" --set data.synthetic.max_degree=$((e * 4)) \
+    --set data.synthetic.window=$((e * 2))
 done
 for b in 16 32 64 128 256; do
   point batch "$b" --set train.batch_graphs="$b"

@@ -17,7 +17,9 @@ import re
 import sys
 
 MODELS = {"r8": "R8 (configs/r8_gat.yaml)", "ohsumed": "Ohsumed 300-d (configs/ohsumed_300d.yaml)",
-          "layout512": "512-d layout model (Ohsumed)"}
+          "layout512": "512-d layout model (Ohsumed)",
+          "layout512-tp2": "512-d layout model, tp = 2 in each node",
+          "layout512-tp4": "512-d layout model, tp = 4 in each node"}
 COMPRESSORS = ["none", "fp16", "onebit", "topk"]
 
 
@@ -35,11 +37,11 @@ def main() -> None:
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
         w.writeheader()
         w.writerows(rows)
-    ranks = sorted({int(r["ranks"]) for r in rows if int(r["ranks"]) > 1})
+    ranks = sorted({int(r["ranks"]) for r in rows if int(r["ranks"]) >= 64})
     head = "| model | Gbit/s | " + " | ".join(f"{c} @{p}" for c in COMPRESSORS for p in ranks) + " |"
     lines = []
     for m in MODELS:
-        wl = os.path.join(out, f"workload_{m}.yaml")
+        wl = os.path.join(out, f"workload_{m}.yaml")  # the tp variants share layout512's
         if os.path.exists(wl):
             text = open(wl).read()
             step = re.search(r"Step: median ([0-9.]+) ms", text).group(1)

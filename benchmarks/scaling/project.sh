@@ -11,7 +11,8 @@
 # Models: R8 (configs/r8_gat.yaml), Ohsumed (configs/ohsumed_300d.yaml; needs
 # ../shared/data/ohsumed or --set-ohsumed data.dir=...), and the 512-d layout
 # model of benchmarks/layouts (Ohsumed, 512-d embedding, 6 GAT blocks of
-# 8 x 64 heads, 32 graphs per rank, 4 MiB buckets).
+# 8 x 64 heads, 32 graphs per rank, 4 MiB buckets), also with tp = 2 and 4
+# inside each node.
 # Environment: BUILD_DIR (default build), OUT_DIR (default
 #   benchmarks/scaling/results/projections), PYTHON (default /usr/bin/python3).
 # A workload file that exists is reused (delete it to measure again).
@@ -56,6 +57,14 @@ for w in r8 ohsumed layout512; do
   for g in 10 25 100; do
     "$AUTOGLM" simulate "$OUT_DIR/workload_$w.yaml" --cluster "configs/clusters/cpu_${g}gbit.yaml" --ranks "$RANKS" \
       --compressors none,fp16,onebit,topk --csv "$OUT_DIR/${w}_${g}gbit.csv" > "$OUT_DIR/logs/${w}_${g}gbit.md"
+  done
+done
+# The 512-d model with tensor parallelism inside a node (tp = 2, 4), dp across.
+for tp in 2 4; do
+  for g in 10 25 100; do
+    "$AUTOGLM" simulate "$OUT_DIR/workload_layout512.yaml" --cluster "configs/clusters/cpu_${g}gbit.yaml" \
+      --ranks "$(echo "$RANKS" | sed "s/\b1,/$tp,/")" --set workload.tp=$tp --compressors none,fp16,onebit,topk \
+      --csv "$OUT_DIR/layout512-tp${tp}_${g}gbit.csv" > "$OUT_DIR/logs/layout512-tp${tp}_${g}gbit.md"
   done
 done
 "$PYTHON" "$ROOT/benchmarks/scaling/project.py" "$OUT_DIR"

@@ -107,6 +107,18 @@ ProfileResult profileExperiment(const ExperimentConfig& given, const ProfileOpti
   out.step_ms_min = *std::min_element(total.begin(), total.end()) * 1e3;
   out.step_ms_max = *std::max_element(total.begin(), total.end()) * 1e3;
   out.peak_rss_mb = peakRssMb();
+  // What sizes tensor parallelism's collectives (tp_step_model.h).
+  double nodes = 0.0;
+  for (const auto& batch : batches) {
+    for (int64_t g : batch) nodes += static_cast<double>(data.store.graph(g).num_nodes);
+  }
+  const core::model::ModelConfig& m = cfg.model;
+  w.tp_shape.nodes_per_step = nodes / static_cast<double>(batches.size());
+  w.tp_shape.embed_dim = m.embed_dim;
+  w.tp_shape.block_width = m.heads * m.head_dim;
+  w.tp_shape.layers = m.layers;
+  w.tp_shape.readout_width = (m.readout == core::model::ReadoutKind::kMeanMax ? 2 : 1) * w.tp_shape.block_width;
+  w.tp_shape.classes = static_cast<int64_t>(data.label_names.size());
   w.samples_per_rank = cfg.train.batch_graphs;
   w.bucket_mb = cfg.parallel.bucket_mb;
   w.reducer_mode = cfg.parallel.reducer_mode;
@@ -134,6 +146,10 @@ void writeWorkloadYaml(const WorkloadConfig& w, const std::vector<std::string>& 
   const CompressCompute& c = w.compress_ns_per_element;
   out << fmt::format("  compress_ns_per_element: {{fp16: {:.3f}, bf16: {:.3f}, onebit: {:.3f}, topk: {:.3f}}}\n",
                      c.fp16, c.bf16, c.onebit, c.topk);
+  const TpShape& t = w.tp_shape;
+  out << fmt::format("  tp: {}\n  tp_shape: {{nodes_per_step: {:.1f}, embed_dim: {}, block_width: {}, layers: {}, "
+                     "readout_width: {}, classes: {}}}\n",
+                     w.tp, t.nodes_per_step, t.embed_dim, t.block_width, t.layers, t.readout_width, t.classes);
 }
 
 }  // namespace autoglm::trainer::simulate

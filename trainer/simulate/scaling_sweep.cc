@@ -72,6 +72,36 @@ ScalingRow pipelineStep(const WorkloadConfig& workload, const ClusterConfig& clu
   return row;
 }
 
+// One step of `p` ranks as replicas of `workload.tp` consecutive ranks each:
+// compute and parameters split over the group, tp's collectives on the group's
+// links (blocking), then each shard's gradients reduced over its dp = p / tp
+// replicas (ranks tp apart, so a node holds ranks_per_node / tp of them).
+ScalingRow tensorParallelStep(const WorkloadConfig& workload, const ClusterConfig& cluster, int64_t p, DpStepInputs in) {
+  const int64_t tp = workload.tp;
+  const double split = cluster.computeSlowdown(p) / static_cast<double>(tp);
+  in.compute = {in.compute.forward_s * split, in.compute.backward_s * split, in.compute.optimizer_s * split};
+  in.compress_s_per_element *= cluster.computeSlowdown(p);
+  for (int64_t& n : in.param_numels) n = std::max<int64_t>(1, n / tp);
+  const comm::cost::Topology all = cluster.topology(p);
+  in.dp = all;
+  in.dp.ranks = p / tp;
+  in.dp.ranks_per_node = std::max<int64_t>(1, cluster.ranks_per_node / tp);
+  comm::cost::Topology group = all;
+  group.ranks = tp;
+  const TpStepCost tp_cost = tpStepCost(workload.tp_shape, workload.samples_per_rank, group);
+
+  ScalingRow row;
+  row.ranks = p;
+  row.nodes = all.nodes();
+  row.step = predictDpStep(in);
+  row.tp_s = tp_cost.seconds;
+  row.step.step_s += tp_cost.seconds;
+  row.step.exposed_s += tp_cost.seconds;
+  row.step.communication_s += tp_cost.seconds;
+  row.step.wire_bytes += tp_cost.bytes;
+  return row;
+}
+
 }  // namespace
 
 std::vector<ScalingRow> sweepDataParallel(const WorkloadConfig& workload, const ClusterConfig& cluster,
@@ -95,9 +125,14 @@ std::vector<ScalingRow> sweepDataParallel(const WorkloadConfig& workload, const 
         throw ConfigError(detail::concat("simulate: ", p, " ranks are not a multiple of workload.pipeline_stages=",
                                          stages));
       }
+      if (p % workload.tp != 0) {
+        throw ConfigError(detail::concat("simulate: ", p, " ranks are not a multiple of workload.tp=", workload.tp));
+      }
       ScalingRow row;
       if (stages > 1) {
         row = pipelineStep(workload, cluster, p, in);
+      } else if (workload.tp > 1) {
+        row = tensorParallelStep(workload, cluster, p, in);
       } else {
         DpStepInputs at = in;
         const double slow = cluster.computeSlowdown(p);
@@ -109,10 +144,11 @@ std::vector<ScalingRow> sweepDataParallel(const WorkloadConfig& workload, const 
         row.step = predictDpStep(at);
       }
       row.compressor = type;
-      const double replicas = static_cast<double>(p / stages);
+      const int64_t span = stages * workload.tp;  // ranks per replica
+      const double replicas = static_cast<double>(p / span);
       row.samples_per_s =
           row.step.step_s > 0 ? replicas * static_cast<double>(workload.samples_per_rank) / row.step.step_s : 0.0;
-      row.efficiency = row.step.step_s > 0 ? single / (static_cast<double>(stages) * row.step.step_s) : 1.0;
+      row.efficiency = row.step.step_s > 0 ? single / (static_cast<double>(span) * row.step.step_s) : 1.0;
       rows.push_back(row);
     }
   }
@@ -132,11 +168,11 @@ void printScalingTable(const std::vector<ScalingRow>& rows, std::ostream& out) {
 
 void writeScalingCsv(const std::vector<ScalingRow>& rows, std::ostream& out) {
   out << "ranks,nodes,compression,step_s,compute_s,exposed_s,communication_s,wire_bytes,bubble,samples_per_s,"
-         "efficiency\n";
+         "efficiency,tp_s\n";
   for (const ScalingRow& r : rows) {
-    out << fmt::format("{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.6f},{:.9g},{:.6f}\n", r.ranks, r.nodes,
+    out << fmt::format("{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.6f},{:.9g},{:.6f},{:.9g}\n", r.ranks, r.nodes,
                        core::enumName(r.compressor), r.step.step_s, r.step.compute_s, r.step.exposed_s,
-                       r.step.communication_s, r.step.wire_bytes, r.bubble, r.samples_per_s, r.efficiency);
+                       r.step.communication_s, r.step.wire_bytes, r.bubble, r.samples_per_s, r.efficiency, r.tp_s);
   }
 }
 

@@ -5,7 +5,9 @@
 // (p x throughput at one rank), the measure Horovod's published figures use:
 // step(1) / step(p) without a pipeline, step(1) / (stages x step(p)) with one
 // (a replica then spans `stages` ranks; its step is the pipeline replay of the
-// schedule's tables, pipeline_replay.h, plus each stage's gradient reduction).
+// schedule's tables, pipeline_replay.h, plus each stage's gradient reduction),
+// step(1) / (tp x step(p)) with tensor parallelism (a replica spans tp ranks,
+// each computing 1 / tp of it and running tp_step_model.h's collectives).
 
 #include <cstdint>
 #include <iosfwd>
@@ -25,6 +27,7 @@ struct ScalingRow {
       parallel::data_parallel::compression::CompressionType::kNone;
   DpStepPrediction step;
   double bubble = 0.0;  // the pipeline's idle share (0 without one)
+  double tp_s = 0.0;    // tensor parallelism's collectives (in step, exposed and busy time)
   double samples_per_s = 0.0;
   double efficiency = 1.0;
 };

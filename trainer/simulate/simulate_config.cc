@@ -71,6 +71,10 @@ WorkloadConfig loadWorkload(const std::string& path, const std::vector<std::stri
       throw ConfigError(detail::concat(path, ": workload.tensor_numels[", i, "]=", w.tensor_numels[i], ": must be > 0"));
     }
   }
+  if (w.tp > 1 && w.pipeline_stages > 1) {
+    throw ConfigError(detail::concat(path, ": workload.tp=", w.tp, " with workload.pipeline_stages=",
+                                     w.pipeline_stages, ": tensor and pipeline parallel together are not modelled"));
+  }
   if (w.tensor_numels.empty() && w.tensors > w.parameters) {
     throw ConfigError(detail::concat(path, ": workload.tensors=", w.tensors, " exceeds parameters=", w.parameters));
   }

@@ -22,6 +22,7 @@
 #include "parallel/data_parallel/reducer_options.h"
 #include "parallel/pipeline/pipeline_config.h"
 #include "trainer/simulate/dp_step_model.h"
+#include "trainer/simulate/tp_step_model.h"
 
 namespace autoglm::trainer::simulate {
 
@@ -116,6 +117,10 @@ struct WorkloadConfig {
   int64_t micro_batches = 4;
   parallel::pipeline::ScheduleKind schedule = parallel::pipeline::ScheduleKind::k1F1B;
   double activation_mb = 0.0;
+  // Tensor parallel: `tp` consecutive ranks share each replica (tp_step_model.h),
+  // their collectives sized by `tp_shape`; not combined with pipeline_stages.
+  int64_t tp = 1;
+  TpShape tp_shape;
 
   std::vector<int64_t> numels() const;
   ComputeTimes compute() const { return {forward_ms * 1e-3, backward_ms * 1e-3, optimizer_ms * 1e-3}; }
@@ -139,6 +144,8 @@ struct WorkloadConfig {
     v.field("micro_batches", micro_batches, core::check::atLeast<int64_t>(1));
     v.field("schedule", schedule);
     v.field("activation_mb", activation_mb, core::check::atLeast(0.0));
+    v.field("tp", tp, core::check::between<int64_t>(1, 4096));
+    v.section("tp_shape", tp_shape);
   }
 };
 

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "trainer/simulate/scaling_sweep.h"
 #include "trainer/simulate/simulate_config.h"
+#include "trainer/simulate/tp_step_model.h"
 
 namespace autoglm::trainer::simulate {
 namespace {
@@ -115,6 +116,57 @@ TEST(ScalingSweep, SharedCoresSlowComputeByRanksOverCores) {
   EXPECT_NEAR(rows[7].step.compress_s, 4e-3, 1e-9);
   c.compute_cores = 0;
   EXPECT_DOUBLE_EQ(c.computeSlowdown(8), 1.0);
+}
+
+// Tensor parallel by hand: N = 100 nodes, D = 10, W = 8, 2 layers, R = 16, C = 4,
+// B = 2 graphs; tp = 2 on one node over a link of 1 ms per message and 1 us per
+// byte. All-reduce of n bytes at 2 ranks: 2 (1 ms + n/2 us); all-gather of s
+// bytes per rank: 1 ms + s us.
+//   embedding all-reduce 4000 B       2 + 4 = 6 ms
+//   block 0 all-gather 1600 B/rank    1 + 1.6 = 2.6 ms; backward all-reduce 4000 B: 6 ms
+//   block 1 all-gather 1600 B/rank    2.6 ms; backward all-reduce 3200 B: 2 + 3.2 = 5.2 ms
+//   head logits 32 B: 2.032 ms; head input 128 B: 2.128 ms     total 26.56 ms
+TEST(ScalingSweep, TensorParallelCollectivesByHand) {
+  TpShape shape;
+  shape.nodes_per_step = 100;
+  shape.embed_dim = 10;
+  shape.block_width = 8;
+  shape.layers = 2;
+  shape.readout_width = 16;
+  shape.classes = 4;
+  comm::cost::Topology group;
+  group.ranks = 2;
+  group.ranks_per_node = 2;
+  group.intra = {1e-3, 1e-6};
+  const TpStepCost c = tpStepCost(shape, 2, group);
+  EXPECT_EQ(c.collectives, 7);
+  EXPECT_NEAR(c.seconds, 26.56e-3, 1e-9);
+  EXPECT_DOUBLE_EQ(c.bytes, 4000 + 1600 + 4000 + 1600 + 3200 + 32 + 128);
+  group.ranks = 1;
+  EXPECT_DOUBLE_EQ(tpStepCost(shape, 2, group).seconds, 0.0);
+  group.ranks = 2;
+  EXPECT_THROW(tpStepCost(TpShape{}, 2, group), ConfigError);
+
+  // In the sweep: tp = 2 on 2 ranks (dp = 1, nothing to reduce): compute halves,
+  // the collectives add, efficiency = step(1) / (2 step(2)).
+  ClusterConfig cl;
+  cl.nodes = 1;
+  cl.ranks_per_node = 4;
+  WorkloadConfig w;
+  w.parameters = 1000;
+  w.forward_ms = 10;
+  w.backward_ms = 20;
+  w.samples_per_rank = 2;
+  w.tp = 2;
+  w.tp_shape = shape;
+  using parallel::data_parallel::compression::CompressionType;
+  cl.intra = {8e-3, 1000.0};  // 8e-3 Gbit/s = 1 us per byte, 1000 us per message
+  const auto rows = sweepDataParallel(w, cl, {2}, {CompressionType::kNone});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_NEAR(rows[0].tp_s, 26.56e-3, 1e-9);
+  EXPECT_NEAR(rows[0].step.step_s, 15e-3 + 26.56e-3, 1e-9);  // dp = 1: no gradient reduction
+  EXPECT_NEAR(rows[0].efficiency, 30e-3 / (2 * (15e-3 + 26.56e-3)), 1e-9);
+  EXPECT_THROW(sweepDataParallel(w, cl, {3}, {CompressionType::kNone}), ConfigError);
 }
 
 TEST(ScalingSweep, PipelineEfficiencyIsOneMinusTheBubble) {
