@@ -23,14 +23,64 @@ import sys
 import tempfile
 
 
-def predict(autoglm: str, workload: str, cluster: str, ranks: int, compressor: str) -> dict:
+def predict(autoglm: str, workload: str, cluster: str, ranks: int, compressor: str, sets: tuple = ()) -> dict:
     # As measured: half the ranks on each of the two hosts.
+    args = [autoglm, "simulate", workload, "--cluster", cluster, "--ranks", str(ranks),
+            "--set", f"cluster.ranks_per_node={ranks // 2}", "--compressors", compressor]
+    for s in sets:
+        args += ["--set", s]
     with tempfile.NamedTemporaryFile(suffix=".csv") as f:
-        subprocess.run([autoglm, "simulate", workload, "--cluster", cluster, "--ranks", str(ranks),
-                        "--set", f"cluster.ranks_per_node={ranks // 2}",
-                        "--compressors", compressor, "--csv", f.name], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(args + ["--csv", f.name], check=True, stdout=subprocess.DEVNULL)
         rows = list(csv.DictReader(open(f.name)))
-    return {k: float(rows[0][k]) * 1e3 for k in ("step_s", "compute_s", "exposed_s", "communication_s")}
+    out = {k: float(rows[0][k]) * 1e3 for k in ("step_s", "compute_s", "exposed_s", "communication_s")}
+    out["wire_bytes"] = float(rows[0]["wire_bytes"])
+    out["bubble"] = float(rows[0]["bubble"])
+    return out
+
+
+def layouts(out: str, autoglm: str) -> str:
+    """Measured tp = 2 and pp = 2 steps beside the model's replays."""
+    path = os.path.join(out, "layouts.jsonl")
+    if not os.path.exists(path):
+        return ""
+    rows = [json.loads(l) for l in open(path) if l.strip()]
+    table = []
+    for r in rows:
+        w = os.path.join(out, f"workload_layouts_b{r['batch_per_rank']}.yaml")
+        text = open(w).read()
+        shape = dict(re.findall(r"(\w+): ([0-9.]+)", re.search(r"tp_shape: \{(.*)\}", text).group(1)))
+        sets = []
+        if r["tp"] > 1:
+            sets = [f"workload.tp={r['tp']}"]
+        if r["pp"] > 1:
+            m = r["micro_batches"]
+            act = float(shape["nodes_per_step"]) / m * float(shape["block_width"]) * 4 / 1e6
+            sets = [f"workload.pipeline_stages={r['pp']}", f"workload.micro_batches={m}",
+                    f"workload.schedule={r['schedule']}", f"workload.activation_mb={act:.4f}"]
+        c = os.path.join(out, f"cluster_{r['rate']}.yaml")
+        model = predict(autoglm, w, c, r["ranks"], "none", tuple(sets))
+        measured_bytes = r["tp_bytes_per_step"] if r["tp"] > 1 else r["pp_bytes_per_step"]
+        table.append({"rate": r["rate"], "layout": r["layout"], "measured_ms": round(r["step_ms"], 2),
+                      "predicted_ms": round(model["step_s"], 2),
+                      "error_pct": round(100 * (model["step_s"] - r["step_ms"]) / r["step_ms"], 1),
+                      "measured_bytes": measured_bytes, "predicted_tp_bytes": model["wire_bytes"] if r["tp"] > 1 else "",
+                      "measured_idle": r.get("idle_mean", ""), "predicted_bubble": model["bubble"] if r["pp"] > 1 else ""})
+    with open(os.path.join(out, "layouts_vs_model.csv"), "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=list(table[0].keys()))
+        wr.writeheader()
+        wr.writerows(table)
+    lines = ["| link | layout (dp,tp,pp) | measured ms | predicted ms | error | tp/pp MB per rank measured | "
+             "tp MB predicted | stage idle measured | bubble predicted |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for t in table:
+        pb = f"{t['predicted_tp_bytes'] / 1e6:.2f}" if t["predicted_tp_bytes"] != "" else "-"
+        mi = f"{t['measured_idle']:.3f}" if t["measured_idle"] != "" else "-"
+        bb = f"{t['predicted_bubble']:.3f}" if t["predicted_bubble"] != "" else "-"
+        lines.append(f"| {t['rate']} | ({t['layout']}) | {t['measured_ms']:.1f} | {t['predicted_ms']:.1f} | "
+                     f"{t['error_pct']:+.1f} % | {t['measured_bytes'] / 1e6:.2f} | {pb} | {mi} | {bb} |")
+    errs = [abs(t["error_pct"]) for t in table]
+    lines.append("")
+    lines.append(f"layouts: {len(errs)} points, |error| median {statistics.median(errs):.1f} %, worst {max(errs):.1f} %")
+    return "\n".join(lines) + "\n"
 
 
 def one_process_ms(workload: str) -> float:
@@ -99,6 +149,10 @@ def main() -> None:
                            f"worst {max(errs):.1f} %; compute part median {statistics.median(ce):.1f} %, "
                            f"communication busy median {statistics.median(be):.1f} %")
     text = "\n".join(lines) + "\n\n" + "\n".join(summary) + "\n"
+    extra = layouts(out, autoglm)
+    if extra:
+        open(os.path.join(out, "layouts_vs_model.md"), "w").write(extra)
+        text += "\n" + extra
     open(os.path.join(out, "model_vs_emulated.md"), "w").write(text)
     print(text)
     try:

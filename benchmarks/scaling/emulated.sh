@@ -12,7 +12,10 @@
 #   2. the steps: dp_step_bench (benchmarks/dp_step.cc, every compressor,
 #      reducer overlap) at each rank count, half the ranks on each host:
 #      weak scaling (train.batch_graphs = --batch per rank) and strong scaling
-#      (--batch x 2 graphs in all, split over the ranks).
+#      (--batch x 2 graphs in all, split over the ranks);
+#   3. the layouts (--layouts, default "1,2,1 1,1,2": tp = 2 and pp = 2, one rank
+#      on each host): benchmarks/layouts' layout_step_bench, the same config and
+#      batch, beside the model's tensor-parallel and pipeline replays.
 # The workloads are measured once on one process (`autoglm simulate --profile`
 # at each per-rank batch). More ranks than cores is oversubscribed: the model
 # then slows each rank's compute by ranks / cores (cluster.compute_cores), and
@@ -24,7 +27,7 @@
 #
 # Usage: benchmarks/scaling/emulated.sh [--rates 1gbit,10gbit,25gbit] [--ranks 2,4,8]
 #          [--config configs/ohsumed_300d.yaml] [--batch 32] [--steps 8] [--rounds 2]
-#          [--compressors none,fp16,onebit,topk] [--no-build] [--report-only]
+#          [--compressors none,fp16,onebit,topk] [--layouts "1,2,1 1,1,2"] [--no-build] [--report-only]
 # Environment: BUILD_DIR (default build), OUT_DIR (default
 #   benchmarks/scaling/results/emulated), PYTHON (default /usr/bin/python3).
 set -euo pipefail
@@ -37,6 +40,7 @@ BATCH=32
 STEPS=8
 ROUNDS=2
 COMPRESSORS=none,fp16,onebit,topk
+LAYOUTS="1,2,1 1,1,2"
 BUILD=1
 REPORT_ONLY=0
 BUILD_DIR="${BUILD_DIR:-build}"
@@ -52,6 +56,7 @@ while [[ $# -gt 0 ]]; do
     --steps) STEPS="${2:?}"; shift 2 ;;
     --rounds) ROUNDS="${2:?}"; shift 2 ;;
     --compressors) COMPRESSORS="${2:?}"; shift 2 ;;
+    --layouts) LAYOUTS="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --report-only) REPORT_ONLY=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -70,10 +75,11 @@ if [[ $REPORT_ONLY -eq 1 ]]; then report; exit 0; fi
 [[ -f "$CONFIG" ]] || die "config '$CONFIG' not found"
 CONFIG="$(realpath "$CONFIG")"
 if [[ $BUILD -eq 1 ]]; then
-  cmake --build "$BUILD_DIR" -j"$(nproc)" --target dp_step_bench collective_bench autoglm > "$OUT_DIR/logs/build.log" 2>&1 ||
+  cmake --build "$BUILD_DIR" -j"$(nproc)" --target dp_step_bench collective_bench layout_step_bench autoglm > "$OUT_DIR/logs/build.log" 2>&1 ||
     die "build failed (log: $OUT_DIR/logs/build.log)"
 fi
 STEP_BIN="$BUILD_DIR/benchmarks/dp_step_bench"
+LAYOUT_BIN="$BUILD_DIR/benchmarks/layout_step_bench"
 COLL_BIN="$BUILD_DIR/benchmarks/collective/collective_bench"
 CORES="$(nproc)"
 IFS=, read -r -a RATE_LIST <<< "$RATES"
@@ -95,6 +101,13 @@ for b in $(printf '%s\n' "$BATCH" "$STRONG_TOTAL" $(for p in "${RANK_LIST[@]}"; 
     --set train.batch_graphs="$b" --set run.threads=1 --set parallel.compression.warmup_steps=0 \
     > "$OUT_DIR/logs/profile_b$b.log" 2>&1 || die "profile failed (log: $OUT_DIR/logs/profile_b$b.log)"
 done
+
+# The same at --batch with tensor-parallel shapes (for the layouts' predictions).
+if [[ -n "$LAYOUTS" && ! -f "$OUT_DIR/workload_layouts_b$BATCH.yaml" ]]; then
+  OMP_NUM_THREADS=1 "$AUTOGLM" simulate --profile "$CONFIG" --steps $((STEPS * 4)) \
+    --out "$OUT_DIR/workload_layouts_b$BATCH.yaml" --set train.batch_graphs="$BATCH" --set run.threads=1 \
+    > "$OUT_DIR/logs/profile_layouts_b$BATCH.log" 2>&1 || die "profile failed (log: $OUT_DIR/logs/profile_layouts_b$BATCH.log)"
+fi
 
 NET_DIR="$OUT_DIR/logs/hosts"
 HOSTS="$ROOT/scripts/emulate-hosts.sh"
@@ -168,6 +181,24 @@ for line in sys.stdin:
     print("        {:<7} {:8.1f} ms/step".format(r["compressor"], r["step_ms"]), file=sys.stderr)
 ' "$rate" "$p" "$scaling" "$b" "$CORES" >> "$JSONL"
     done
+  done
+  # 4. Layouts at 2 ranks, one on each host.
+  for layout in $LAYOUTS; do
+    grep -q "\"rate\": \"$rate\", \"layout\": \"$layout\"" "$OUT_DIR/layouts.jsonl" 2> /dev/null && continue
+    log="$OUT_DIR/logs/layout_${rate}_${layout//,/x}"
+    echo "emulated.sh: [$rate] layout $layout, load $(cut -d' ' -f1 /proc/loadavg)" >&2
+    mpi 2 "$LAYOUT_BIN" --config "$CONFIG" --layout "$layout" --warmup-steps 3 --steps $((STEPS * ROUNDS)) \
+      --set train.batch_graphs="$BATCH" --set run.threads=1 > "$log.out" 2> "$log.err" ||
+      { tail -n 20 "$log.err" >&2; die "layout_step_bench failed (logs: $log.out, $log.err)"; }
+    grep -E '^\{.*\}\s*$' "$log.out" | "$PYTHON" -c '
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    out = {"rate": sys.argv[1], "layout": sys.argv[2], "batch_per_rank": int(sys.argv[3])}
+    out.update(r)
+    print(json.dumps(out))
+    print("        layout {}: {:8.1f} ms/step".format(sys.argv[2], r["step_ms"]), file=sys.stderr)
+' "$rate" "$layout" "$BATCH" >> "$OUT_DIR/layouts.jsonl"
   done
 done
 report
