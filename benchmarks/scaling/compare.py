@@ -91,9 +91,20 @@ def one_process_ms(workload: str) -> float:
 
 def main() -> None:
     out, autoglm = sys.argv[1], sys.argv[2]
-    rows = [json.loads(l) for l in open(os.path.join(out, "steps.jsonl")) if l.strip()]
-    if not rows:
+    raw = [json.loads(l) for l in open(os.path.join(out, "steps.jsonl")) if l.strip()]
+    if not raw:
         sys.exit("compare.py: no measured steps in steps.jsonl")
+    # One row per configuration: the median over passes, with their step times.
+    groups: dict = {}
+    for r in raw:
+        groups.setdefault((r["rate"], r["ranks"], r["scaling"], r["compressor"]), []).append(r)
+    rows = []
+    for g in groups.values():
+        r = dict(g[0])
+        for k in ("step_ms", "busy_ms", "exposed_ms"):
+            r[k] = statistics.median(x[k] for x in g)
+        r["passes"] = [round(x["step_ms"], 1) for x in g]
+        rows.append(r)
     settings = open(os.path.join(out, "settings.txt")).read()
     total = int(re.search(r"strong_total=(\d+)", settings).group(1))
     table = []
@@ -122,6 +133,7 @@ def main() -> None:
             "busy_ms": round(r["busy_ms"], 1), "predicted_busy_ms": round(model["communication_s"], 1),
             "exposed_ms": round(r["exposed_ms"], 1), "predicted_exposed_ms": round(model["exposed_s"], 1),
             "bytes_per_step": r.get("bytes_per_step", ""),
+            "step_ms_per_pass": " ".join(str(x) for x in r["passes"]),
         })
     cols = list(table[0].keys())
     with open(os.path.join(out, "model_vs_emulated.csv"), "w", newline="") as f:
@@ -133,6 +145,8 @@ def main() -> None:
              "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for t in table:
         over = f"{t['ranks']} (oversubscribed)" if t["oversubscribed"] else str(t["ranks"])
+        if " " in t["step_ms_per_pass"]:
+            over += f" [passes: {t['step_ms_per_pass']}]"
         lines.append(f"| {t['rate']} | {t['scaling']} | {over} | {t['batch_per_rank']} | {t['compressor']} | "
                      f"{t['measured_ms']:.1f} | {t['predicted_ms']:.1f} | {t['error_pct']:+.1f} % | "
                      f"{t['compute_ms']:.1f} / {t['predicted_compute_ms']:.1f} | "

@@ -19,7 +19,8 @@
 # The workloads are measured once on one process (`autoglm simulate --profile`
 # at each per-rank batch). More ranks than cores is oversubscribed: the model
 # then slows each rank's compute by ranks / cores (cluster.compute_cores), and
-# the tables label those rows.
+# the tables label those rows; from 2 ranks on it also applies the slowdown of
+# a rank whose machine's every core computes (busy_factor.txt, measured first).
 #
 # Results go to OUT_DIR as they finish (steps.jsonl is appended per job; a job
 # whose (rate, ranks, scaling) is already there is skipped, so a stopped run
@@ -27,7 +28,10 @@
 #
 # Usage: benchmarks/scaling/emulated.sh [--rates 1gbit,10gbit,25gbit] [--ranks 2,4,8]
 #          [--config configs/ohsumed_300d.yaml] [--batch 32] [--steps 8] [--rounds 2]
-#          [--compressors none,fp16,onebit,topk] [--layouts "1,2,1 1,1,2"] [--no-build] [--report-only]
+#          [--compressors none,fp16,onebit,topk] [--layouts "1,2,1 1,1,2"] [--passes 1]
+#          [--no-build] [--report-only]
+# --passes P: every step job P times, one after another; the report
+# takes the median over passes and shows their spread.
 # Environment: BUILD_DIR (default build), OUT_DIR (default
 #   benchmarks/scaling/results/emulated), PYTHON (default /usr/bin/python3).
 set -euo pipefail
@@ -41,6 +45,7 @@ STEPS=8
 ROUNDS=2
 COMPRESSORS=none,fp16,onebit,topk
 LAYOUTS="1,2,1 1,1,2"
+PASSES=1
 BUILD=1
 REPORT_ONLY=0
 BUILD_DIR="${BUILD_DIR:-build}"
@@ -57,6 +62,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) ROUNDS="${2:?}"; shift 2 ;;
     --compressors) COMPRESSORS="${2:?}"; shift 2 ;;
     --layouts) LAYOUTS="$2"; shift 2 ;;
+    --passes) PASSES="${2:?}"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --report-only) REPORT_ONLY=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -96,10 +102,16 @@ echo "config=$(realpath --relative-to="$ROOT" "$CONFIG") batch=$BATCH strong_tot
 for b in $(printf '%s\n' "$BATCH" "$STRONG_TOTAL" $(for p in "${RANK_LIST[@]}"; do echo $((STRONG_TOTAL / p)); done) | sort -un); do
   w="$OUT_DIR/workload_b$b.yaml"
   [[ -f "$w" ]] && continue
-  echo "emulated.sh: profiling one process at $b graphs per step" >&2
-  OMP_NUM_THREADS=1 "$AUTOGLM" simulate --profile "$CONFIG" --steps $((STEPS * 4)) --out "$w" \
-    --set train.batch_graphs="$b" --set run.threads=1 --set parallel.compression.warmup_steps=0 \
-    > "$OUT_DIR/logs/profile_b$b.log" 2>&1 || die "profile failed (log: $OUT_DIR/logs/profile_b$b.log)"
+  echo "emulated.sh: profiling one process at $b graphs per step (3 times; the median run is kept)" >&2
+  for k in 1 2 3; do
+    OMP_NUM_THREADS=1 "$AUTOGLM" simulate --profile "$CONFIG" --steps $((STEPS * 4)) --out "$w.$k" \
+      --set train.batch_graphs="$b" --set run.threads=1 --set parallel.compression.warmup_steps=0 \
+      > "$OUT_DIR/logs/profile_b$b.$k.log" 2>&1 || die "profile failed (log: $OUT_DIR/logs/profile_b$b.$k.log)"
+  done
+  keep="$(grep -H "Step: median" "$w".[123] | sed 's/:.*median / /; s/ ms.*//' | sort -k2 -n | sed -n 2p | cut -d' ' -f1)"
+  { echo "# The median of three profiles: $(grep -h "Step: median" "$w".[123] | sed 's/.*median \([0-9.]*\) ms.*/\1/' | tr '\n' ' ')ms"
+    cat "$keep"; } > "$w"
+  mv "$w".[123] "$OUT_DIR/logs/"
 done
 
 # The same at --batch with tensor-parallel shapes (for the layouts' predictions).
@@ -108,6 +120,32 @@ if [[ -n "$LAYOUTS" && ! -f "$OUT_DIR/workload_layouts_b$BATCH.yaml" ]]; then
     --out "$OUT_DIR/workload_layouts_b$BATCH.yaml" --set train.batch_graphs="$BATCH" --set run.threads=1 \
     > "$OUT_DIR/logs/profile_layouts_b$BATCH.log" 2>&1 || die "profile failed (log: $OUT_DIR/logs/profile_layouts_b$BATCH.log)"
 fi
+
+# How much slower a rank computes with every core busy: the profile alone and
+# on every core at once, interleaved three times; the ratio of the medians.
+if [[ ! -s "$OUT_DIR/busy_factor.txt" ]]; then
+  echo "emulated.sh: profiling alone and on all $CORES cores at once (busy_compute_factor)" >&2
+  busy_profile() {  # tag
+    OMP_NUM_THREADS=1 "$AUTOGLM" simulate --profile "$CONFIG" --steps $((STEPS * 4)) --out "$OUT_DIR/logs/busy_$1.yaml" \
+      --set train.batch_graphs="$BATCH" --set run.threads=1 > "$OUT_DIR/logs/busy_$1.log" 2>&1
+  }
+  for round in 1 2 3; do
+    busy_profile "alone$round" || die "profile failed (log: $OUT_DIR/logs/busy_alone$round.log)"
+    for ((c = 1; c <= CORES; c++)); do busy_profile "all${round}_$c" & done
+    wait
+  done
+  grep -H "Step: median" "$OUT_DIR"/logs/busy_*.yaml | "$PYTHON" -c '
+import re, statistics, sys
+alone, busy = [], []
+for line in sys.stdin:
+    ms = float(re.search(r"median ([0-9.]+) ms", line).group(1))
+    (alone if "busy_alone" in line else busy).append(ms)
+f = max(1.0, statistics.median(busy) / statistics.median(alone))
+print(f"{f:.3f} alone {statistics.median(alone):.2f} ms (" + " ".join(f"{a:.1f}" for a in alone) + f"), all cores busy {statistics.median(busy):.2f} ms (" + " ".join(f"{b:.1f}" for b in busy) + ")")
+' > "$OUT_DIR/busy_factor.txt"
+fi
+BUSY_FACTOR="$(cut -d' ' -f1 "$OUT_DIR/busy_factor.txt")"
+echo "emulated.sh: busy_compute_factor $(cat "$OUT_DIR/busy_factor.txt")" >&2
 
 NET_DIR="$OUT_DIR/logs/hosts"
 HOSTS="$ROOT/scripts/emulate-hosts.sh"
@@ -125,7 +163,14 @@ mpi() {  # ranks, then the command: half the ranks on each host, hostA's first
 }
 JSONL="$OUT_DIR/steps.jsonl"
 touch "$JSONL"
-done_already() { grep -q "\"rate\": \"$1\", \"ranks\": $2, \"scaling\": \"$3\"" "$JSONL"; }
+done_already() {  # rate ranks scaling pass (rows without "pass" are pass 1)
+  "$PYTHON" -c '
+import json, sys
+rate, ranks, scaling, n = sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+sys.exit(0 if any(r["rate"] == rate and r["ranks"] == ranks and r["scaling"] == scaling and r.get("pass", 1) == n
+                  for r in rows) else 1)' "$JSONL" "$@"
+}
 
 for rate in "${RATE_LIST[@]}"; do
   "$HOSTS" rate "$NET_DIR" "$rate" || die "tc rate $rate failed"
@@ -150,6 +195,7 @@ cluster:
   nodes: 2
   ranks_per_node: $(( ${RANK_LIST[-1]} / 2 ))
   compute_cores: $CORES
+  busy_compute_factor: $BUSY_FACTOR   # busy_factor.txt
   inter:
     bandwidth_gbit: $gbit
     latency_us: $lat
@@ -159,12 +205,14 @@ cluster:
   allreduce: ring
 YAML
   # 3. Step times.
+  for ((pass = 1; pass <= PASSES; pass++)); do
   for p in "${RANK_LIST[@]}"; do
     for scaling in weak strong; do
       b=$BATCH; [[ $scaling == strong ]] && b=$((STRONG_TOTAL / p))
       [[ $scaling == strong && $b -eq $BATCH ]] && continue  # the same job as weak
-      done_already "$rate" "$p" "$scaling" && continue
+      done_already "$rate" "$p" "$scaling" "$pass" && continue
       log="$OUT_DIR/logs/steps_${rate}_np${p}_$scaling"
+      [[ $pass -gt 1 ]] && log="$log.pass$pass"
       echo "emulated.sh: [$rate] $p ranks, $scaling ($b graphs per rank), load $(cut -d' ' -f1 /proc/loadavg)" >&2
       mpi "$p" "$STEP_BIN" --config "$CONFIG" --threads 1 --warmup-steps 3 --steps "$STEPS" --rounds "$ROUNDS" \
         --compressors "$COMPRESSORS" --modes overlap --wire-iface "$DEV_A" --wire-ranks $((p / 2)) \
@@ -174,13 +222,14 @@ YAML
 import json, sys
 for line in sys.stdin:
     r = json.loads(line)
-    out = {"rate": sys.argv[1], "ranks": int(sys.argv[2]), "scaling": sys.argv[3], "batch_per_rank": int(sys.argv[4]),
-           "cores": int(sys.argv[5])}
+    out = {"rate": sys.argv[1], "ranks": int(sys.argv[2]), "scaling": sys.argv[3], "pass": int(sys.argv[6]),
+           "batch_per_rank": int(sys.argv[4]), "cores": int(sys.argv[5])}
     out.update(r)
     print(json.dumps(out))
     print("        {:<7} {:8.1f} ms/step".format(r["compressor"], r["step_ms"]), file=sys.stderr)
-' "$rate" "$p" "$scaling" "$b" "$CORES" >> "$JSONL"
+' "$rate" "$p" "$scaling" "$b" "$CORES" "$pass" >> "$JSONL"
     done
+  done
   done
   # 4. Layouts at 2 ranks, one on each host.
   for layout in $LAYOUTS; do

@@ -52,7 +52,7 @@ BucketCost bucketCost(int64_t numel, const dp::compression::CompressionConfig& c
 DpStepPrediction predictDpStep(const DpStepInputs& in) {
   if (in.param_numels.empty()) throw ConfigError("data-parallel step model: no dense parameters");
   if (in.compute.forward_s < 0 || in.compute.backward_s < 0 || in.compute.optimizer_s < 0 ||
-      in.compress_s_per_element < 0) {
+      in.compress_s_per_element < 0 || in.reducer_s_per_element < 0 || in.sum_s_per_element < 0) {
     throw ConfigError("data-parallel step model: compute and compression times must be >= 0");
   }
   if (!in.param_backward_s.empty() && in.param_backward_s.size() != in.param_numels.size()) {
@@ -97,7 +97,12 @@ DpStepPrediction predictDpStep(const DpStepInputs& in) {
     b.numel = offset;
     if (in.mode == dp::ReducerMode::kAfterBackward) b.ready_s = backward_end;
     BucketCost cost = communicate ? bucketCost(b.numel, in.compression, in.dp) : BucketCost{};
-    const double compress = communicate ? in.compress_s_per_element * static_cast<double>(b.numel) : 0.0;
+    double compress = communicate ? in.compress_s_per_element * static_cast<double>(b.numel) : 0.0;
+    if (communicate && (in.compression.type == CompressionType::kNone || in.compression.type == CompressionType::kFp16 ||
+                        in.compression.type == CompressionType::kBf16)) {
+      const double p = static_cast<double>(in.dp.ranks);
+      compress += in.sum_s_per_element * static_cast<double>(b.numel) * (p - 1.0) / p;
+    }
     cost.seconds += compress;
     out.compress_s += compress;
     b.wire_bytes = cost.wire_bytes;
@@ -109,6 +114,11 @@ DpStepPrediction predictDpStep(const DpStepInputs& in) {
     out.buckets.push_back(b);
   }
   out.exposed_s = std::max(0.0, channel_free - backward_end);
+  if (communicate) {
+    double elements = 0.0;
+    for (int64_t n : in.param_numels) elements += static_cast<double>(n);
+    out.compute_s += in.reducer_s_per_element * elements;
+  }
   out.step_s = out.compute_s + out.exposed_s;
   return out;
 }

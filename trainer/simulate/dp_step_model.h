@@ -50,6 +50,13 @@ struct DpStepInputs {
   parallel::data_parallel::compression::CompressionConfig compression;
   comm::cost::Topology dp;  // the data-parallel group: ranks, placement, links
   double compress_s_per_element = 0.0;  // the compressor's own work per element (>= 0)
+  // The reducer's own passes over every gradient element when it has peers
+  // (copy into the bucket, finiteness check, the average's division, copy
+  // back): added to the step's compute from 2 ranks on.
+  double reducer_s_per_element = 0.0;
+  // The all-reduce's own sums (none, fp16, bf16): seconds per element added,
+  // in the wire type, over the (p-1)/p of the bucket each rank reduces in a ring.
+  double sum_s_per_element = 0.0;
 };
 
 struct BucketTiming {
@@ -62,7 +69,7 @@ struct BucketTiming {
 
 struct DpStepPrediction {
   double step_s = 0.0;
-  double compute_s = 0.0;        // forward + backward + optimizer
+  double compute_s = 0.0;        // forward + backward + optimizer (+ the reducer's passes)
   double communication_s = 0.0;  // the buckets' collectives and compressor work, summed (busy time)
   double compress_s = 0.0;       // of which the compressor's own work
   double exposed_s = 0.0;        // communication not hidden behind backward

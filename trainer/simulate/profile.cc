@@ -8,8 +8,10 @@
 #include <chrono>
 #include <ostream>
 
+#include "comm/reduce_kernels.h"
 #include "comm/self_communicator.h"
 #include "core/error.h"
+#include "core/finite.h"
 #include "parallel/data_parallel/compression/compressor.h"
 #include "trainer/tasks/graph_classification/classifier_trainer.h"
 
@@ -53,12 +55,46 @@ CompressCompute measureCompressors(int64_t numel, int64_t repeats, const Experim
     }
     return median(ns);
   };
+  auto time_sum = [&](at::ScalarType dtype) {
+    at::Tensor a = at::randn({numel}, at::TensorOptions().dtype(at::kFloat)).to(dtype);
+    at::Tensor b = a.clone();
+    std::vector<double> ns;
+    for (int64_t r = 0; r <= repeats; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      comm::reduceInto(a.data_ptr(), b.data_ptr(), numel, dtype, comm::ReduceOp::kSum);
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (r > 0) ns.push_back(s * 1e9 / static_cast<double>(numel));
+      a.copy_(b);
+    }
+    return median(ns);
+  };
   CompressCompute out;
+  out.sum_fp32 = time_sum(at::kFloat);
+  out.sum_fp16 = time_sum(at::kHalf);
+  out.sum_bf16 = time_sum(at::kBFloat16);
   out.fp16 = time_one(CompressionType::kFp16);
   out.bf16 = time_one(CompressionType::kBf16);
   out.onebit = time_one(CompressionType::kOnebit);
   out.topk = time_one(CompressionType::kTopk);
   return out;
+}
+
+double measureReducerPasses(int64_t numel, int64_t repeats) {
+  at::Tensor grad = at::randn({numel}, at::TensorOptions().dtype(at::kFloat));
+  at::Tensor flat = at::empty_like(grad);
+  std::vector<double> ns;
+  bool finite = true;
+  for (int64_t r = 0; r <= repeats; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    flat.copy_(grad);                     // the gradient hook's copy into the bucket
+    finite = core::allFinite(flat) && finite;  // finishStep's check
+    flat.div_(2.0);                       // the average's division
+    grad.copy_(flat);                     // back into the parameter's gradient
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (r > 0) ns.push_back(s * 1e9 / static_cast<double>(numel));
+  }
+  if (!finite) throw Error("simulate --profile: random gradients were not finite");
+  return median(ns);
 }
 
 ProfileResult profileExperiment(const ExperimentConfig& given, const ProfileOptions& opts, std::ostream& log) {
@@ -126,6 +162,7 @@ ProfileResult profileExperiment(const ExperimentConfig& given, const ProfileOpti
   int64_t numel = 0;
   for (int64_t n : w.tensor_numels) numel += n;
   w.compress_ns_per_element = measureCompressors(numel, opts.compress_repeats, cfg);
+  w.reducer_ns_per_element = measureReducerPasses(numel, opts.compress_repeats);
   return out;
 }
 
@@ -144,8 +181,10 @@ void writeWorkloadYaml(const WorkloadConfig& w, const std::vector<std::string>& 
                      core::enumName(w.compression.type), w.compression.ratio, w.compression.chunk_elems,
                      w.compression.skip_zero_chunks);
   const CompressCompute& c = w.compress_ns_per_element;
-  out << fmt::format("  compress_ns_per_element: {{fp16: {:.3f}, bf16: {:.3f}, onebit: {:.3f}, topk: {:.3f}}}\n",
-                     c.fp16, c.bf16, c.onebit, c.topk);
+  out << fmt::format("  compress_ns_per_element: {{sum_fp32: {:.3f}, sum_fp16: {:.3f}, sum_bf16: {:.3f}, fp16: {:.3f}, "
+                     "bf16: {:.3f}, onebit: {:.3f}, topk: {:.3f}}}\n",
+                     c.sum_fp32, c.sum_fp16, c.sum_bf16, c.fp16, c.bf16, c.onebit, c.topk);
+  out << fmt::format("  reducer_ns_per_element: {:.3f}\n", w.reducer_ns_per_element);
   const TpShape& t = w.tp_shape;
   out << fmt::format("  tp: {}\n  tp_shape: {{nodes_per_step: {:.1f}, embed_dim: {}, block_width: {}, layers: {}, "
                      "readout_width: {}, classes: {}}}\n",

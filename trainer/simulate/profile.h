@@ -10,6 +10,9 @@
 //   - each compressor's own work per gradient element: its reduce() on a bucket
 //     of the model's size over a group of one (the casts, sign packing, top-k
 //     selection and error feedback run; the collectives are copies);
+//   - the reducer's own passes per element (what it adds from 2 ranks on: copy
+//     into the bucket, finiteness check, division, copy back), timed on
+//     tensors of the model's size;
 //   - the process's peak resident memory after the steps.
 //
 // Graph classification (model.kind gat) only; the profiled process is alone
@@ -45,6 +48,9 @@ ProfileResult profileExperiment(const ExperimentConfig& cfg, const ProfileOption
 
 // The compressors' work per element (nanoseconds) on a bucket of `numel` float32 elements.
 CompressCompute measureCompressors(int64_t numel, int64_t repeats, const ExperimentConfig& cfg);
+
+// The reducer's passes over `numel` float32 elements, nanoseconds per element.
+double measureReducerPasses(int64_t numel, int64_t repeats);
 
 // The workload as a YAML file `loadWorkload` reads back, with `comment` lines first.
 void writeWorkloadYaml(const WorkloadConfig& w, const std::vector<std::string>& comment, std::ostream& out);

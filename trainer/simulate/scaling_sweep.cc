@@ -55,6 +55,8 @@ ScalingRow pipelineStep(const WorkloadConfig& workload, const ClusterConfig& clu
   in.param_backward_s.clear();
   in.compute = {};
   in.compress_s_per_element *= slow;
+  in.reducer_s_per_element *= slow;
+  in.sum_s_per_element *= slow;
   in.mode = parallel::data_parallel::ReducerMode::kAfterBackward;
   in.dp = all;
   in.dp.ranks = p / stages;
@@ -81,6 +83,8 @@ ScalingRow tensorParallelStep(const WorkloadConfig& workload, const ClusterConfi
   const double split = cluster.computeSlowdown(p) / static_cast<double>(tp);
   in.compute = {in.compute.forward_s * split, in.compute.backward_s * split, in.compute.optimizer_s * split};
   in.compress_s_per_element *= cluster.computeSlowdown(p);
+  in.reducer_s_per_element *= cluster.computeSlowdown(p);
+  in.sum_s_per_element *= cluster.computeSlowdown(p);
   for (int64_t& n : in.param_numels) n = std::max<int64_t>(1, n / tp);
   const comm::cost::Topology all = cluster.topology(p);
   in.dp = all;
@@ -117,6 +121,8 @@ std::vector<ScalingRow> sweepDataParallel(const WorkloadConfig& workload, const 
     in.compression = workload.compression;
     in.compression.type = type;
     in.compress_s_per_element = workload.compress_ns_per_element.nanoseconds(type) * 1e-9;
+    in.reducer_s_per_element = workload.reducer_ns_per_element * 1e-9;
+    in.sum_s_per_element = workload.compress_ns_per_element.sumNanoseconds(type) * 1e-9;
     in.dp = cluster.topology(1);
     const double single = predictDpStep(in).step_s;
     const int64_t stages = workload.pipeline_stages;
@@ -138,6 +144,8 @@ std::vector<ScalingRow> sweepDataParallel(const WorkloadConfig& workload, const 
         const double slow = cluster.computeSlowdown(p);
         at.compute = {in.compute.forward_s * slow, in.compute.backward_s * slow, in.compute.optimizer_s * slow};
         at.compress_s_per_element *= slow;
+        at.reducer_s_per_element *= slow;
+        at.sum_s_per_element *= slow;
         at.dp = cluster.topology(p);
         row.ranks = p;
         row.nodes = at.dp.nodes();

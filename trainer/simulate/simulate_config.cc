@@ -30,6 +30,16 @@ double CompressCompute::nanoseconds(parallel::data_parallel::compression::Compre
   return 0.0;
 }
 
+double CompressCompute::sumNanoseconds(parallel::data_parallel::compression::CompressionType type) const {
+  using parallel::data_parallel::compression::CompressionType;
+  switch (type) {
+    case CompressionType::kNone: return sum_fp32;
+    case CompressionType::kFp16: return sum_fp16;
+    case CompressionType::kBf16: return sum_bf16;
+    default: return 0.0;
+  }
+}
+
 std::vector<int64_t> WorkloadConfig::numels() const {
   if (!tensor_numels.empty()) return tensor_numels;
   std::vector<int64_t> out(static_cast<size_t>(tensors), parameters / tensors);

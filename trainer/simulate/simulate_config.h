@@ -50,11 +50,18 @@ struct ClusterConfig {
   // cluster). Emulated hosts on one machine share its cores: p ranks on c cores
   // run each rank's compute p / c times slower (p > c), which the model applies.
   int64_t compute_cores = 0;
+  // How much slower one rank computes when every core of its machine computes
+  // at once (shared memory bandwidth and caches) than when it runs alone, as the
+  // workload was profiled: applied from 2 ranks on. Measured by profiling on
+  // every core at once (benchmarks/scaling/emulated.sh); 1 = no such effect.
+  double busy_compute_factor = 1.0;
 
   // How much slower each rank computes at `ranks` ranks (>= 1).
   double computeSlowdown(int64_t ranks) const {
-    return compute_cores > 0 && ranks > compute_cores ? static_cast<double>(ranks) / static_cast<double>(compute_cores)
-                                                      : 1.0;
+    const double share = compute_cores > 0 && ranks > compute_cores
+                             ? static_cast<double>(ranks) / static_cast<double>(compute_cores)
+                             : 1.0;
+    return ranks > 1 ? share * busy_compute_factor : share;
   }
   int64_t maxRanks() const { return nodes * ranks_per_node; }
   // The first `ranks` ranks, filling nodes in order.
@@ -70,20 +77,30 @@ struct ClusterConfig {
     v.section("inter", inter);
     v.field("allreduce", allreduce);
     v.field("compute_cores", compute_cores, core::check::atLeast<int64_t>(0));
+    v.field("busy_compute_factor", busy_compute_factor, core::check::atLeast(1.0));
   }
 };
 
 // The compressors' own work per gradient element, in nanoseconds (encode and
 // decode on the reducer's thread; `autoglm simulate --profile` measures them).
 struct CompressCompute {
+  // The all-reduce's sums per element in each wire type (comm::reduceInto, which
+  // MPI's user-defined half operations call): none sums float32, fp16/bf16 theirs.
+  double sum_fp32 = 0.0;
+  double sum_fp16 = 0.0;
+  double sum_bf16 = 0.0;
   double fp16 = 0.0;
   double bf16 = 0.0;
   double onebit = 0.0;
   double topk = 0.0;
 
   double nanoseconds(parallel::data_parallel::compression::CompressionType type) const;
+  double sumNanoseconds(parallel::data_parallel::compression::CompressionType type) const;
   template <class V>
   void visit(V& v) {
+    v.field("sum_fp32", sum_fp32, core::check::atLeast(0.0));
+    v.field("sum_fp16", sum_fp16, core::check::atLeast(0.0));
+    v.field("sum_bf16", sum_bf16, core::check::atLeast(0.0));
     v.field("fp16", fp16, core::check::atLeast(0.0));
     v.field("bf16", bf16, core::check::atLeast(0.0));
     v.field("onebit", onebit, core::check::atLeast(0.0));
@@ -108,6 +125,7 @@ struct WorkloadConfig {
   parallel::data_parallel::ReducerMode reducer_mode = parallel::data_parallel::ReducerMode::kOverlap;
   parallel::data_parallel::compression::CompressionConfig compression;
   CompressCompute compress_ns_per_element;
+  double reducer_ns_per_element = 0.0;  // the reducer's passes per element (dp_step_model.h)
   // Pipeline parallel: `pipeline_stages` consecutive ranks hold a slice of the
   // model each (compute and parameters split evenly), `micro_batches` per step
   // run by `schedule`'s action tables, `activation_mb` crossing each stage
@@ -140,6 +158,7 @@ struct WorkloadConfig {
     v.field("reducer_mode", reducer_mode);
     v.section("compression", compression);
     v.section("compress_ns_per_element", compress_ns_per_element);
+    v.field("reducer_ns_per_element", reducer_ns_per_element, core::check::atLeast(0.0));
     v.field("pipeline_stages", pipeline_stages, core::check::between<int64_t>(1, 4096));
     v.field("micro_batches", micro_batches, core::check::atLeast<int64_t>(1));
     v.field("schedule", schedule);

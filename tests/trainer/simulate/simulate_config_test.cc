@@ -114,8 +114,12 @@ TEST(ScalingSweep, SharedCoresSlowComputeByRanksOverCores) {
   EXPECT_NEAR(rows[5].step.step_s, 31e-3, 1e-9);   // fp16: the bucket's 1 ms after backward
   EXPECT_NEAR(rows[7].step.step_s, 124e-3, 1e-9);  // 4x compute, 4x its 1 ms
   EXPECT_NEAR(rows[7].step.compress_s, 4e-3, 1e-9);
+  c.busy_compute_factor = 1.25;  // from 2 ranks on, every core busy
+  EXPECT_DOUBLE_EQ(c.computeSlowdown(1), 1.0);
+  EXPECT_DOUBLE_EQ(c.computeSlowdown(2), 1.25);
+  EXPECT_DOUBLE_EQ(c.computeSlowdown(8), 5.0);
   c.compute_cores = 0;
-  EXPECT_DOUBLE_EQ(c.computeSlowdown(8), 1.0);
+  EXPECT_DOUBLE_EQ(c.computeSlowdown(8), 1.25);
 }
 
 // Tensor parallel by hand: N = 100 nodes, D = 10, W = 8, 2 layers, R = 16, C = 4,
