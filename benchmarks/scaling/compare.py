@@ -46,7 +46,7 @@ def layouts(out: str, autoglm: str) -> str:
     rows = [json.loads(l) for l in open(path) if l.strip()]
     table = []
     for r in rows:
-        w = os.path.join(out, f"workload_layouts_b{r['batch_per_rank']}.yaml")
+        w = os.path.join(out, f"workload_b{r['batch_per_rank']}.yaml")
         text = open(w).read()
         shape = dict(re.findall(r"(\w+): ([0-9.]+)", re.search(r"tp_shape: \{(.*)\}", text).group(1)))
         sets = []

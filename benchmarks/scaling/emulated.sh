@@ -73,6 +73,7 @@ mkdir -p "$OUT_DIR/logs"
 OUT_DIR="$(cd "$OUT_DIR" && pwd)"
 BUILD_DIR="$(cd "$BUILD_DIR" 2> /dev/null && pwd)" || die "build directory '$BUILD_DIR' not found"
 AUTOGLM="$BUILD_DIR/launch/autoglm"
+source "$ROOT/benchmarks/scaling/profile_median.sh"
 report() {
   "$PYTHON" "$ROOT/benchmarks/scaling/compare.py" "$OUT_DIR" "$AUTOGLM"
 }
@@ -103,23 +104,10 @@ for b in $(printf '%s\n' "$BATCH" "$STRONG_TOTAL" $(for p in "${RANK_LIST[@]}"; 
   w="$OUT_DIR/workload_b$b.yaml"
   [[ -f "$w" ]] && continue
   echo "emulated.sh: profiling one process at $b graphs per step (3 times; the median run is kept)" >&2
-  for k in 1 2 3; do
-    OMP_NUM_THREADS=1 "$AUTOGLM" simulate --profile "$CONFIG" --steps $((STEPS * 4)) --out "$w.$k" \
-      --set train.batch_graphs="$b" --set run.threads=1 --set parallel.compression.warmup_steps=0 \
-      > "$OUT_DIR/logs/profile_b$b.$k.log" 2>&1 || die "profile failed (log: $OUT_DIR/logs/profile_b$b.$k.log)"
-  done
-  keep="$(grep -H "Step: median" "$w".[123] | sed 's/:.*median / /; s/ ms.*//' | sort -k2 -n | sed -n 2p | cut -d' ' -f1)"
-  { echo "# The median of three profiles: $(grep -h "Step: median" "$w".[123] | sed 's/.*median \([0-9.]*\) ms.*/\1/' | tr '\n' ' ')ms"
-    cat "$keep"; } > "$w"
-  mv "$w".[123] "$OUT_DIR/logs/"
+  profile_median "$w" "$OUT_DIR/logs" "$AUTOGLM" "$CONFIG" --steps $((STEPS * 4)) --set train.batch_graphs="$b" \
+    --set run.threads=1 --set parallel.compression.warmup_steps=0 || die "profile failed (logs in $OUT_DIR/logs)"
 done
 
-# The same at --batch with tensor-parallel shapes (for the layouts' predictions).
-if [[ -n "$LAYOUTS" && ! -f "$OUT_DIR/workload_layouts_b$BATCH.yaml" ]]; then
-  OMP_NUM_THREADS=1 "$AUTOGLM" simulate --profile "$CONFIG" --steps $((STEPS * 4)) \
-    --out "$OUT_DIR/workload_layouts_b$BATCH.yaml" --set train.batch_graphs="$BATCH" --set run.threads=1 \
-    > "$OUT_DIR/logs/profile_layouts_b$BATCH.log" 2>&1 || die "profile failed (log: $OUT_DIR/logs/profile_layouts_b$BATCH.log)"
-fi
 
 # How much slower a rank computes with every core busy: the profile alone and
 # on every core at once, interleaved three times; the ratio of the medians.

@@ -37,15 +37,15 @@ PYTHON="${PYTHON:-/usr/bin/python3}"
 AUTOGLM="$BUILD_DIR/launch/autoglm"
 [[ -x "$AUTOGLM" ]] || { echo "project.sh: $AUTOGLM not built (scripts/build.sh)" >&2; exit 1; }
 mkdir -p "$OUT_DIR/logs"
+source "$ROOT/benchmarks/scaling/profile_median.sh"
 
 profile() {  # name config overrides...
   local name=$1 config=$2; shift 2
   local w="$OUT_DIR/workload_$name.yaml"
   [[ -s "$w" ]] && return 0
-  echo "project.sh: profiling $name" >&2
-  OMP_NUM_THREADS=1 "$AUTOGLM" simulate --profile "$config" --steps "$STEPS" --out "$w" --set run.threads=1 "$@" \
-    > "$OUT_DIR/logs/profile_$name.log" 2>&1 || { tail -n 5 "$OUT_DIR/logs/profile_$name.log" >&2; rm -f "$w"; exit 1; }
-  tail -n 1 "$OUT_DIR/logs/profile_$name.log" >&2
+  echo "project.sh: profiling $name (3 times; the run with the median step is kept)" >&2
+  profile_median "$w" "$OUT_DIR/logs" "$AUTOGLM" "$config" --steps "$STEPS" --set run.threads=1 "$@" || exit 1
+  sed -n 3p "$w" >&2
 }
 profile r8 configs/r8_gat.yaml
 profile ohsumed configs/ohsumed_300d.yaml --set data.dir="$OHSUMED_DIR"
