@@ -143,6 +143,7 @@ ProfileResult profileExperiment(const ExperimentConfig& given, const ProfileOpti
   out.step_ms_min = *std::min_element(total.begin(), total.end()) * 1e3;
   out.step_ms_max = *std::max_element(total.begin(), total.end()) * 1e3;
   out.peak_rss_mb = peakRssMb();
+  w.memory_mb = out.peak_rss_mb;
   // What sizes tensor parallelism's collectives (tp_step_model.h).
   double nodes = 0.0;
   for (const auto& batch : batches) {
@@ -185,6 +186,7 @@ void writeWorkloadYaml(const WorkloadConfig& w, const std::vector<std::string>& 
                      "bf16: {:.3f}, onebit: {:.3f}, topk: {:.3f}}}\n",
                      c.sum_fp32, c.sum_fp16, c.sum_bf16, c.fp16, c.bf16, c.onebit, c.topk);
   out << fmt::format("  reducer_ns_per_element: {:.3f}\n", w.reducer_ns_per_element);
+  out << fmt::format("  memory_mb: {:.1f}\n  state_bytes_per_parameter: {}\n", w.memory_mb, w.state_bytes_per_parameter);
   const TpShape& t = w.tp_shape;
   out << fmt::format("  tp: {}\n  tp_shape: {{nodes_per_step: {:.1f}, embed_dim: {}, block_width: {}, layers: {}, "
                      "readout_width: {}, classes: {}}}\n",

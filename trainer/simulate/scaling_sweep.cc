@@ -157,6 +157,7 @@ std::vector<ScalingRow> sweepDataParallel(const WorkloadConfig& workload, const 
       row.samples_per_s =
           row.step.step_s > 0 ? replicas * static_cast<double>(workload.samples_per_rank) / row.step.step_s : 0.0;
       row.efficiency = row.step.step_s > 0 ? single / (static_cast<double>(span) * row.step.step_s) : 1.0;
+      row.memory_mb = workload.memoryPerRankMb(p / span, span);
       rows.push_back(row);
     }
   }
@@ -165,22 +166,23 @@ std::vector<ScalingRow> sweepDataParallel(const WorkloadConfig& workload, const 
 
 void printScalingTable(const std::vector<ScalingRow>& rows, std::ostream& out) {
   out << "| ranks | nodes | compression | step ms | exposed comm ms | comm busy ms | MB sent per rank | bubble | "
-         "samples/s | efficiency |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n";
+         "samples/s | efficiency | memory MB per rank |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const ScalingRow& r : rows) {
-    out << fmt::format("| {} | {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.3f} | {:.1f} | {:.1f} % |\n", r.ranks,
-                       r.nodes, core::enumName(r.compressor), r.step.step_s * 1e3, r.step.exposed_s * 1e3,
+    out << fmt::format("| {} | {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.3f} | {:.1f} | {:.1f} % | {} |\n",
+                       r.ranks, r.nodes, core::enumName(r.compressor), r.step.step_s * 1e3, r.step.exposed_s * 1e3,
                        r.step.communication_s * 1e3, r.step.wire_bytes / 1e6, r.bubble, r.samples_per_s,
-                       100.0 * r.efficiency);
+                       100.0 * r.efficiency, r.memory_mb > 0 ? fmt::format("{:.0f}", r.memory_mb) : "-");
   }
 }
 
 void writeScalingCsv(const std::vector<ScalingRow>& rows, std::ostream& out) {
   out << "ranks,nodes,compression,step_s,compute_s,exposed_s,communication_s,wire_bytes,bubble,samples_per_s,"
-         "efficiency,tp_s\n";
+         "efficiency,tp_s,memory_mb\n";
   for (const ScalingRow& r : rows) {
-    out << fmt::format("{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.6f},{:.9g},{:.6f},{:.9g}\n", r.ranks, r.nodes,
-                       core::enumName(r.compressor), r.step.step_s, r.step.compute_s, r.step.exposed_s,
-                       r.step.communication_s, r.step.wire_bytes, r.bubble, r.samples_per_s, r.efficiency, r.tp_s);
+    out << fmt::format("{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.6f},{:.9g},{:.6f},{:.9g},{:.1f}\n", r.ranks,
+                       r.nodes, core::enumName(r.compressor), r.step.step_s, r.step.compute_s, r.step.exposed_s,
+                       r.step.communication_s, r.step.wire_bytes, r.bubble, r.samples_per_s, r.efficiency, r.tp_s,
+                       r.memory_mb);
   }
 }
 

@@ -30,6 +30,7 @@ struct ScalingRow {
   double tp_s = 0.0;    // tensor parallelism's collectives (in step, exposed and busy time)
   double samples_per_s = 0.0;
   double efficiency = 1.0;
+  double memory_mb = 0.0;  // per rank (WorkloadConfig::memoryPerRankMb; 0 = not known)
 };
 
 // Powers of two times the workload's pipeline stages, up to the cluster's ranks.

@@ -1,5 +1,7 @@
 #include "trainer/simulate/simulate_config.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace autoglm::trainer::simulate {
@@ -38,6 +40,16 @@ double CompressCompute::sumNanoseconds(parallel::data_parallel::compression::Com
     case CompressionType::kBf16: return sum_bf16;
     default: return 0.0;
   }
+}
+
+double WorkloadConfig::memoryPerRankMb(int64_t dp, int64_t shards) const {
+  if (memory_mb <= 0) return 0.0;
+  double params = 0.0;
+  for (int64_t n : numels()) params += static_cast<double>(n);
+  const double held = params / static_cast<double>(std::max<int64_t>(1, shards));
+  const double shed = (params - held) * state_bytes_per_parameter / 1e6;
+  const double buckets = dp > 1 ? held * 4.0 / 1e6 : 0.0;
+  return memory_mb - shed + buckets;
 }
 
 std::vector<int64_t> WorkloadConfig::numels() const {

@@ -139,6 +139,16 @@ struct WorkloadConfig {
   // their collectives sized by `tp_shape`; not combined with pipeline_stages.
   int64_t tp = 1;
   TpShape tp_shape;
+  // Memory: one rank's peak resident MB alone at its batch (0 = not known;
+  // --profile measures it) and the bytes each parameter's state takes (fp32
+  // value and gradient, two Adam moments: 16). A rank holding 1 / (tp x
+  // stages) of the model sheds that share of the state; with data-parallel
+  // peers the reducer adds its buckets (4 bytes per element it holds).
+  double memory_mb = 0.0;
+  double state_bytes_per_parameter = 16.0;
+
+  // The memory per rank of this layout (0 when memory_mb is not known).
+  double memoryPerRankMb(int64_t dp, int64_t shards) const;
 
   std::vector<int64_t> numels() const;
   ComputeTimes compute() const { return {forward_ms * 1e-3, backward_ms * 1e-3, optimizer_ms * 1e-3}; }
@@ -164,6 +174,8 @@ struct WorkloadConfig {
     v.field("schedule", schedule);
     v.field("activation_mb", activation_mb, core::check::atLeast(0.0));
     v.field("tp", tp, core::check::between<int64_t>(1, 4096));
+    v.field("memory_mb", memory_mb, core::check::atLeast(0.0));
+    v.field("state_bytes_per_parameter", state_bytes_per_parameter, core::check::atLeast(0.0));
     v.section("tp_shape", tp_shape);
   }
 };

@@ -173,6 +173,20 @@ TEST(ScalingSweep, TensorParallelCollectivesByHand) {
   EXPECT_THROW(sweepDataParallel(w, cl, {3}, {CompressionType::kNone}), ConfigError);
 }
 
+// Memory per rank by hand: 1 M parameters, 100 MB alone. dp only adds the
+// buckets (4 MB); 4 shards (tp x stages) shed 3/4 of 16 MB of state and add
+// the buckets of the quarter they hold (1 MB) when they have dp peers.
+TEST(ScalingSweep, MemoryPerRankByHand) {
+  WorkloadConfig w;
+  w.parameters = 1000000;
+  EXPECT_DOUBLE_EQ(w.memoryPerRankMb(8, 1), 0.0);  // not known
+  w.memory_mb = 100;
+  EXPECT_DOUBLE_EQ(w.memoryPerRankMb(1, 1), 100.0);
+  EXPECT_DOUBLE_EQ(w.memoryPerRankMb(8, 1), 104.0);
+  EXPECT_DOUBLE_EQ(w.memoryPerRankMb(1, 4), 88.0);
+  EXPECT_DOUBLE_EQ(w.memoryPerRankMb(2, 4), 89.0);
+}
+
 TEST(ScalingSweep, PipelineEfficiencyIsOneMinusTheBubble) {
   // Free links, 1F1B over 4 stages and 8 micro-batches: each replica's step is (m + p - 1)
   // micro-batch slots of 1/(p m) of the work, so efficiency = m / (m + p - 1) = 8/11.
