@@ -23,6 +23,16 @@ std::vector<int64_t> defaultRankCounts(const ClusterConfig& cluster, int64_t sta
 
 namespace {
 
+// `in` on ranks that compute `factor` times slower (ClusterConfig::computeSlowdown):
+// the compute and every CPU cost per element scale alike.
+DpStepInputs slowedBy(DpStepInputs in, double factor) {
+  in.compute = {in.compute.forward_s * factor, in.compute.backward_s * factor, in.compute.optimizer_s * factor};
+  in.compress_s_per_element *= factor;
+  in.reducer_s_per_element *= factor;
+  in.sum_s_per_element *= factor;
+  return in;
+}
+
 // One step of `p` ranks as pipelines of `workload.pipeline_stages` stages
 // (consecutive ranks), dp = p / stages replicas.
 ScalingRow pipelineStep(const WorkloadConfig& workload, const ClusterConfig& cluster, int64_t p, DpStepInputs in) {
@@ -53,10 +63,8 @@ ScalingRow pipelineStep(const WorkloadConfig& workload, const ClusterConfig& clu
   for (int64_t n : in.param_numels) share.push_back(std::max<int64_t>(1, n / stages));
   in.param_numels = share;
   in.param_backward_s.clear();
+  in = slowedBy(in, slow);
   in.compute = {};
-  in.compress_s_per_element *= slow;
-  in.reducer_s_per_element *= slow;
-  in.sum_s_per_element *= slow;
   in.mode = parallel::data_parallel::ReducerMode::kAfterBackward;
   in.dp = all;
   in.dp.ranks = p / stages;
@@ -80,11 +88,9 @@ ScalingRow pipelineStep(const WorkloadConfig& workload, const ClusterConfig& clu
 // replicas (ranks tp apart, so a node holds ranks_per_node / tp of them).
 ScalingRow tensorParallelStep(const WorkloadConfig& workload, const ClusterConfig& cluster, int64_t p, DpStepInputs in) {
   const int64_t tp = workload.tp;
-  const double split = cluster.computeSlowdown(p) / static_cast<double>(tp);
-  in.compute = {in.compute.forward_s * split, in.compute.backward_s * split, in.compute.optimizer_s * split};
-  in.compress_s_per_element *= cluster.computeSlowdown(p);
-  in.reducer_s_per_element *= cluster.computeSlowdown(p);
-  in.sum_s_per_element *= cluster.computeSlowdown(p);
+  in = slowedBy(in, cluster.computeSlowdown(p));
+  const double share = 1.0 / static_cast<double>(tp);
+  in.compute = {in.compute.forward_s * share, in.compute.backward_s * share, in.compute.optimizer_s * share};
   for (int64_t& n : in.param_numels) n = std::max<int64_t>(1, n / tp);
   const comm::cost::Topology all = cluster.topology(p);
   in.dp = all;
@@ -140,12 +146,7 @@ std::vector<ScalingRow> sweepDataParallel(const WorkloadConfig& workload, const 
       } else if (workload.tp > 1) {
         row = tensorParallelStep(workload, cluster, p, in);
       } else {
-        DpStepInputs at = in;
-        const double slow = cluster.computeSlowdown(p);
-        at.compute = {in.compute.forward_s * slow, in.compute.backward_s * slow, in.compute.optimizer_s * slow};
-        at.compress_s_per_element *= slow;
-        at.reducer_s_per_element *= slow;
-        at.sum_s_per_element *= slow;
+        DpStepInputs at = slowedBy(in, cluster.computeSlowdown(p));
         at.dp = cluster.topology(p);
         row.ranks = p;
         row.nodes = at.dp.nodes();
