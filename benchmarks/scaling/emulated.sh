@@ -27,7 +27,7 @@
 # resumes); then benchmarks/scaling/compare.py writes model_vs_emulated.{csv,md,png}.
 #
 # Usage: benchmarks/scaling/emulated.sh [--rates 1gbit,10gbit,25gbit] [--ranks 2,4,8]
-#          [--config configs/ohsumed_300d.yaml] [--batch 32] [--steps 8] [--rounds 2]
+#          [--config configs/ohsumed_300d.yaml] [--batch 32] [--steps 6] [--rounds 2]
 #          [--compressors none,fp16,onebit,topk] [--layouts "1,2,1 1,1,2"] [--passes 1]
 #          [--no-build] [--report-only]
 # --passes P: every step job P times, one after another; the report
@@ -41,7 +41,7 @@ RATES=1gbit,10gbit,25gbit
 RANKS=2,4,8
 CONFIG=configs/ohsumed_300d.yaml
 BATCH=32
-STEPS=8
+STEPS=6
 ROUNDS=2
 COMPRESSORS=none,fp16,onebit,topk
 LAYOUTS="1,2,1 1,1,2"
